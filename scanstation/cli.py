@@ -1,0 +1,622 @@
+"""The command line: the station (no subcommand) and the scripted commands.
+
+Names, flags, JSON keys and exit codes here are a public contract: extend, never rename.
+Exit codes: 0 every scan ok/already (or the command did what was asked), 1 a scan was rejected,
+unknown or conflict (or `show` found nothing), 2 a usage, configuration or database error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import click
+
+from scanstation.config import MODE_NAMES, ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_SCAN_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"scanstation: {message}", err=True)
+    sys.exit(code)
+
+
+@dataclass
+class CliState:
+    config_path: str | None
+    db_url: str | None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as error:
+                fail(str(error))
+        return self._settings
+
+    def database_url(self, override: str | None = None) -> str:
+        return override or self.db_url or self.settings.database.resolved_url()
+
+    @contextmanager
+    def service(self, *, create: bool = False, db: str | None = None) -> Iterator[Any]:
+        """Open the service on the configured database; database problems exit 2."""
+        from scanstation.service import StationService, StoreError
+
+        settings = self.settings
+        try:
+            service = StationService.open(
+                self.database_url(db),
+                create=create,
+                serial_case=settings.scanner.serial_case,
+                max_payload=settings.scanner.max_payload,
+            )
+        except StoreError as error:
+            fail(str(error))
+        try:
+            yield service
+        except StoreError as error:
+            fail(str(error))
+        finally:
+            service.close()
+
+
+def _state(ctx: click.Context) -> CliState:
+    state = ctx.find_object(CliState)
+    assert state is not None
+    return state
+
+
+def _service_errors(action: Callable[[], Any]) -> Any:
+    from scanstation.service import ServiceError
+
+    try:
+        return action()
+    except ServiceError as error:
+        fail(str(error))
+
+
+def _json_line(data: object, stream: IO[str] | None = None) -> None:
+    # ensure_ascii: no byte of a hostile payload reaches a terminal raw (C1 controls included).
+    out = stream or sys.stdout
+    out.write(json.dumps(data, ensure_ascii=True) + "\n")
+    out.flush()
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_url", metavar="URL", help="Database: a SQLite path/URL or postgresql://…")
+@click.option("--config", "config_path", metavar="PATH", help="config.toml to use.")
+@click.option("--station", "station_id", metavar="ID", help="Station id (the station app).")
+@click.option("--site", metavar="CODE", help="Site code of this station (the station app).")
+@click.option("--mode", type=click.Choice(MODE_NAMES), help="Scan mode (the station app).")
+@click.option("--operator", metavar="NAME", help="Operator name (the station app).")
+@click.version_option(package_name="scanstation")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    db_url: str | None,
+    config_path: str | None,
+    station_id: str | None,
+    site: str | None,
+    mode: str | None,
+    operator: str | None,
+) -> None:
+    """scanstation: follow every serial from the plant to the godown and beyond.
+
+    With no command, opens the scanning station on the configured database.
+    """
+    ctx.obj = CliState(config_path, db_url)
+    if ctx.invoked_subcommand is not None:
+        return
+    from scanstation.tui.launch import run_station
+
+    state = ctx.obj
+    code = run_station(
+        state.settings,
+        database_url=state.database_url(),
+        station_id=station_id,
+        site=site,
+        mode=mode,
+        operator=operator,
+    )
+    sys.exit(code)
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Create or describe the database."""
+
+
+@db.command("init")
+@click.pass_context
+def db_init(ctx: click.Context) -> None:
+    """Create the database (and its schema) if it does not exist."""
+    state = _state(ctx)
+    with state.service(create=True) as service:
+        click.echo(f"Database ready: {service.repo.target.display}")
+
+
+@db.command("info")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_context
+def db_info(ctx: click.Context, as_json: bool) -> None:
+    """Backend, schema version and counts."""
+    with _state(ctx).service() as service:
+        info = service.info()
+    if as_json:
+        _json_line(info)
+        return
+    for key, value in info.items():
+        if isinstance(value, dict):
+            click.echo(f"{key}:")
+            for sub, n in value.items():
+                click.echo(f"  {sub:<24} {n}")
+        else:
+            click.echo(f"{key:<26} {value}")
+
+
+# -- sites and items ---------------------------------------------------------------------------
+
+
+@main.group()
+def site() -> None:
+    """Plants and godowns."""
+
+
+@site.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--kind", type=click.Choice(["plant", "godown"]), required=True)
+@click.pass_context
+def site_add(ctx: click.Context, code: str, name: str, kind: str) -> None:
+    from scanstation.domain.stages import SiteKind
+
+    with _state(ctx).service() as service:
+        added = _service_errors(lambda: service.add_site(code, name, SiteKind(kind)))
+    click.echo(f"Site {added.code} ({added.kind}): {added.name}")
+
+
+@main.group()
+def item() -> None:
+    """Items (SKUs)."""
+
+
+@item.command("add")
+@click.argument("sku")
+@click.option("--name", required=True)
+@click.option("--gtin", default=None)
+@click.option("--model", "model_no", default=None)
+@click.pass_context
+def item_add(
+    ctx: click.Context, sku: str, name: str, gtin: str | None, model_no: str | None
+) -> None:
+    with _state(ctx).service() as service:
+        added = _service_errors(lambda: service.add_item(sku, name, gtin, model_no))
+    gtin_text = f" GTIN {added.gtin}" if added.gtin else ""
+    click.echo(f"Item {added.sku}: {added.name}{gtin_text}")
+
+
+# -- generation runs and imports ---------------------------------------------------------------
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty() or total < 1000:
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        seen = 0
+
+        def advance(done: int) -> None:
+            nonlocal seen
+            bar.update(done - seen)
+            seen = done
+
+        yield advance
+
+
+@main.command()
+@click.argument("sku")
+@click.option("--count", type=click.IntRange(min=1), required=True)
+@click.option("--site", "site_code", required=True, metavar="CODE")
+@click.option("--prefix", default="SN", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def generate(
+    ctx: click.Context, sku: str, count: int, site_code: str, prefix: str, as_json: bool
+) -> None:
+    """Create a generation run of COUNT serials of SKU in "Not Registered at Plant"."""
+    with _state(ctx).service() as service, _progress(count, "Generating") as progress:
+        generation_no, serials = _service_errors(
+            lambda: service.generate(sku, count, site_code, prefix=prefix, progress=progress)
+        )
+    if as_json:
+        _json_line({"generation_no": generation_no, "serials": serials})
+    else:
+        click.echo(
+            f"Generation run {generation_no}: {len(serials)} serials of {sku} "
+            f"({serials[0]} … {serials[-1]})"
+        )
+
+
+@main.command("import")
+@click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file; write nothing.")
+@click.pass_context
+def import_(ctx: click.Context, csv_file: Path, dry_run: bool) -> None:
+    """Import serials: serial_no,sku,generation_no,secondary_qr (all or nothing)."""
+    with _state(ctx).service() as service, _progress(10_000, "Importing") as progress:
+        report = _service_errors(
+            lambda: service.import_csv(csv_file, dry_run=dry_run, progress=progress)
+        )
+    for problem in report.problems:
+        click.echo(f"{csv_file}:{problem.line}: {problem.message}", err=True)
+    if report.problems:
+        fail(f"{len(report.problems)} problem(s); nothing was imported", EXIT_SCAN_FAILED)
+    if dry_run:
+        click.echo(f"{report.rows} rows would be imported; nothing was written (--dry-run)")
+    else:
+        click.echo(f"Imported {report.rows} serials")
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+def _parse_line(text: str) -> tuple[str, int]:
+    sku, sep, qty = text.rpartition("=")
+    if not sep or not sku.strip():
+        raise click.BadParameter(f"{text!r}: expected SKU=QTY", param_hint="--line")
+    try:
+        return sku.strip(), int(qty)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: the quantity must be a whole number", param_hint="--line"
+        ) from None
+
+
+@main.group()
+def doc() -> None:
+    """Delivery challans (DC) and invoices."""
+
+
+@doc.command("add")
+@click.option("--kind", type=click.Choice(["dc", "invoice"]), required=True)
+@click.option("--reference-no", required=True)
+@click.option("--dc-no", default=None)
+@click.option("--invoice-no", default=None)
+@click.option("--from", "from_site", required=True, metavar="SITE")
+@click.option("--to", "to", required=True, metavar="SITE_OR_NAME")
+@click.option("--line", "lines", multiple=True, required=True, metavar="SKU=QTY")
+@click.pass_context
+def doc_add(
+    ctx: click.Context,
+    kind: str,
+    reference_no: str,
+    dc_no: str | None,
+    invoice_no: str | None,
+    from_site: str,
+    to: str,
+    lines: tuple[str, ...],
+) -> None:
+    from scanstation.domain.stages import DocumentKind
+
+    parsed = [_parse_line(line) for line in lines]
+    with _state(ctx).service() as service:
+        added = _service_errors(
+            lambda: service.add_document(
+                kind=DocumentKind(kind),
+                reference_no=reference_no,
+                from_site=from_site,
+                to=to,
+                lines=parsed,
+                dc_no=dc_no,
+                invoice_no=invoice_no,
+            )
+        )
+    click.echo(
+        f"{added.kind.upper()} {added.reference_no} open: {added.from_site} → "
+        f"{added.destination}, {len(added.lines)} line(s)"
+    )
+
+
+def document_json(document: Any) -> dict[str, Any]:
+    return {
+        "reference_no": document.reference_no,
+        "kind": document.kind.value,
+        "dc_no": document.dc_no,
+        "invoice_no": document.invoice_no,
+        "from": document.from_site,
+        "to": document.destination,
+        "state": document.state,
+        "closed_reason": document.closed_reason,
+        "lines": [
+            {
+                "sku": line.sku,
+                "item_name": line.item_name,
+                "quantity": line.quantity,
+                "scanned": line.scanned,
+            }
+            for line in document.lines
+        ],
+    }
+
+
+@doc.command("show")
+@click.argument("reference_no")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def doc_show(ctx: click.Context, reference_no: str, as_json: bool) -> None:
+    with _state(ctx).service() as service:
+        document = service.document(reference_no)
+    if document is None:
+        fail(f"No document with reference no {reference_no!r}", EXIT_SCAN_FAILED)
+    if as_json:
+        _json_line(document_json(document))
+        return
+    click.echo(f"{document.kind.upper()} {document.reference_no} ({document.state})")
+    click.echo(f"  DC no       {document.dc_no or '-'}")
+    click.echo(f"  Invoice no  {document.invoice_no or '-'}")
+    click.echo(f"  From → to   {document.from_site} → {document.destination}")
+    for line in document.lines:
+        click.echo(f"  {line.sku:<12} {line.item_name:<28} {line.scanned:>6}/{line.quantity}")
+    if document.closed_reason:
+        click.echo(f"  Closed: {document.closed_reason}")
+
+
+@doc.command("close")
+@click.argument("reference_no")
+@click.option("--reason", default=None, help="Needed when lines are not full.")
+@click.pass_context
+def doc_close(ctx: click.Context, reference_no: str, reason: str | None) -> None:
+    with _state(ctx).service() as service:
+        closed = _service_errors(lambda: service.close_document(reference_no, reason))
+    click.echo(
+        f"{closed.reference_no} closed"
+        + (f" ({closed.shortfall} short: {reason})" if closed.shortfall else "")
+    )
+
+
+# -- scanning ----------------------------------------------------------------------------------
+
+
+def _stdin_payloads() -> Iterator[str]:
+    """One payload a line. Only LF (and a CR before it) ends a line: GS, RS and the other
+    separators that str.splitlines() would cut at are data."""
+    stream = sys.stdin.buffer
+    while True:
+        raw = stream.readline()
+        if not raw:
+            return
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+        yield raw.decode("utf-8", errors="replace")
+
+
+@main.command()
+@click.option("--station", "station_id", required=True, metavar="ID")
+@click.option("--site", "site_code", required=True, metavar="CODE")
+@click.option("--mode", type=click.Choice(MODE_NAMES), required=True)
+@click.option("--doc", "document", default=None, metavar="REFERENCE_NO")
+@click.option("--operator", default=None, metavar="NAME")
+@click.option("--reason", default=None, metavar="TEXT")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per scan on stdout.")
+@click.argument("payloads", nargs=-1)
+@click.pass_context
+def scan(
+    ctx: click.Context,
+    station_id: str,
+    site_code: str,
+    mode: str,
+    document: str | None,
+    operator: str | None,
+    reason: str | None,
+    as_json: bool,
+    payloads: tuple[str, ...],
+) -> None:
+    """Scan PAYLOADs, or one payload a line from stdin, answering each once committed."""
+    from scanstation.domain.codes import visible
+    from scanstation.domain.model import ScanEvent
+    from scanstation.domain.stages import Mode
+    from scanstation.service import ServiceError, StationSetup
+
+    state = _state(ctx)
+    with state.service() as service:
+        setup = StationSetup(
+            station_id=station_id,
+            site_code=site_code,
+            mode=Mode(mode),
+            document=document or None,
+            reason=reason,
+            **({"operator": operator} if operator else {}),
+        )
+        try:
+            service.check_station(setup)
+        except ServiceError as error:
+            fail(str(error))
+        source = "argv" if payloads else "stdin"
+        stream = iter(payloads) if payloads else _stdin_payloads()
+        failed = 0
+        for payload in stream:
+            outcome = service.scan(ScanEvent(payload, source=source), setup)
+            if not outcome.kind.is_success:
+                failed += 1
+            if as_json:
+                _json_line(outcome.as_json())
+            else:
+                label = outcome.kind.value.upper()
+                serial = outcome.serial_no or visible(payload)
+                click.echo(f"{label:<9} {serial:<22} {visible(outcome.message)}")
+                sys.stdout.flush()
+    sys.exit(EXIT_SCAN_FAILED if failed else EXIT_OK)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def serial_json(view: Any) -> dict[str, Any]:
+    return {
+        "serial_no": view.serial_no,
+        "sku": view.sku,
+        "item_name": view.item_name,
+        "generation_no": view.generation_no,
+        "secondary_qr": view.secondary_qr,
+        "stage": view.stage.value,
+        "site": view.site,
+        "created_at": _iso(view.created_at),
+        "created_by": view.created_by,
+        "updated_at": _iso(view.updated_at),
+        "updated_by": view.updated_by,
+    }
+
+
+def event_json(event: Any) -> dict[str, Any]:
+    return {
+        "at": _iso(event.at),
+        "by": event.by,
+        "station": event.station,
+        "outcome": event.outcome,
+        "from_stage": event.from_stage.value if event.from_stage else None,
+        "to_stage": event.to_stage.value if event.to_stage else None,
+        "document": event.document,
+        "comment": event.comment,
+    }
+
+
+@main.command()
+@click.argument("serial")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show(ctx: click.Context, serial: str, as_json: bool) -> None:
+    """A serial's details and its history (by serial no or secondary QR)."""
+    from scanstation.domain.codes import visible
+
+    with _state(ctx).service() as service:
+        view = service.serial(serial)
+        if view is None:
+            fail(f"{visible(serial)} is not a known serial", EXIT_SCAN_FAILED)
+        events = service.events(view.serial_no)
+    if as_json:
+        _json_line({**serial_json(view), "events": [event_json(e) for e in events]})
+        return
+    for key, value in serial_json(view).items():
+        click.echo(f"{key:<14} {value if value is not None else '-'}")
+    click.echo("events:")
+    for e in events:
+        move = f"{e.from_stage} → {e.to_stage}" if e.to_stage else e.outcome
+        extra = f" [{e.document}]" if e.document else ""
+        note = f" — {visible(e.comment)}" if e.comment else ""
+        click.echo(
+            f"  {e.at.isoformat(timespec='seconds')} {e.by} @ {e.station}: {move}{extra}{note}"
+        )
+
+
+EXPORT_FIELDS = (
+    "serial_no",
+    "sku",
+    "item_name",
+    "generation_no",
+    "secondary_qr",
+    "stage",
+    "site",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="csv with a header row, or JSON lines.",
+)
+@click.option("--stage", default=None, metavar="STAGE", help='e.g. "Received at Godown".')
+@click.option("--site", "site_code", default=None, metavar="CODE")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, stage: str | None, site_code: str | None) -> None:
+    """One record a serial, with the fields of `show` except events."""
+    import csv
+
+    from scanstation.domain.stages import Stage
+
+    stage_value = None
+    if stage is not None:
+        matches = [s for s in Stage if s.value.lower() == stage.strip().lower()]
+        if not matches:
+            fail(f"Unknown stage {stage!r}; stages are: " + ", ".join(s.value for s in Stage))
+        stage_value = matches[0]
+    with _state(ctx).service() as service:
+        out = sys.stdout
+        writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        if writer:
+            writer.writerow(EXPORT_FIELDS)
+        for view in service.export(stage_value, site_code):
+            record = serial_json(view)
+            if writer:
+                writer.writerow([record[f] if record[f] is not None else "" for f in EXPORT_FIELDS])
+            else:
+                out.write(json.dumps(record, ensure_ascii=True) + "\n")
+        out.flush()
+
+
+@main.command()
+@click.option("--db", "demo_db", default=None, metavar="URL", help="Where to build it.")
+@click.option("--if-missing", is_flag=True, help="Do nothing when the database already has data.")
+@click.pass_context
+def demo(ctx: click.Context, demo_db: str | None, if_missing: bool) -> None:
+    """Build a realistic demo database (sites, items, ~2,000 serials with histories)."""
+    from scanstation.demo import build_demo
+
+    state = _state(ctx)
+    url = state.database_url(demo_db)
+    with state.service(create=True, db=url) as service:
+        if service.info()["serials"]:
+            if if_missing:
+                click.echo(f"Demo database already present: {service.repo.target.display}")
+                return
+            fail(
+                f"{service.repo.target.display} already has data; the demo needs an empty "
+                "database (use --db to pick another)"
+            )
+        summary = _service_errors(lambda: build_demo(service))
+        target = service.repo.target.display
+    click.echo(summary)
+    db_flag = f" --db {url}" if (demo_db or state.db_url) else ""
+    click.echo(f"Demo database ready: {target}")
+    click.echo(f"Start the station on it:  scanstation{db_flag} --site G1 --mode receive")
+
+
+def _register_optional_commands() -> None:
+    try:
+        from scanstation.cli_decode import decode
+    except ImportError:  # the decoder module lands separately; the rest of the CLI stands alone
+        return
+    main.add_command(decode)
+
+
+_register_optional_commands()
+
+
+if __name__ == "__main__":
+    main()

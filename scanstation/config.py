@@ -1,0 +1,209 @@
+"""config.toml and SCANSTATION_* environment variables → typed, validated settings.
+
+Lookup: `--config PATH`, then `$SCANSTATION_CONFIG`, then `config.toml` in the user config dir,
+else the built-in defaults (the same values as the repository's documented `config.toml`).
+Any environment variable `SCANSTATION_<SECTION>_<KEY>` overrides one scalar key, e.g.
+`SCANSTATION_DATABASE_URL`. An unknown key, a wrong type or a bad value is a `ConfigError`
+naming the file (or variable), the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
+
+import msgspec
+from platformdirs import user_config_dir, user_data_dir
+
+APP_NAME = "scanstation"
+ENV_PREFIX = "SCANSTATION_"
+
+PORTLET_NAMES = ("scanned", "serial_detail", "item_detail", "invoice", "activity", "camera")
+MODE_NAMES = ("lookup", "register", "validate", "reject", "dispatch", "receive", "scrap")
+
+
+class ConfigError(Exception):
+    """A configuration problem: exit code 2 on the command line."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class DatabaseSettings(_Section):
+    # Empty: the embedded SQLite file in the user data dir.
+    url: str = ""
+
+    def resolved_url(self) -> str:
+        return self.url or f"sqlite:///{default_database_path()}"
+
+
+class StationSettings(_Section):
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "STATION-1"
+    site: str = ""
+    mode: Literal["lookup", "register", "validate", "reject", "dispatch", "receive", "scrap"] = (
+        "lookup"
+    )
+    operator: str = ""
+    document: str = ""
+    journal: bool = False
+
+
+class ScannerSettings(_Section):
+    burst_end_ms: Annotated[float, msgspec.Meta(gt=0, le=2000)] = 100.0
+    max_median_gap_ms: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 50.0
+    min_length: Annotated[int, msgspec.Meta(ge=1, le=100)] = 4
+    prefix: str = ""
+    suffixes: list[Literal["enter", "tab", "ctrl+j"]] = msgspec.field(
+        default_factory=lambda: ["enter", "tab", "ctrl+j"]
+    )
+    serial_case: Literal["upper", "preserve"] = "upper"
+    max_payload: Annotated[int, msgspec.Meta(ge=8, le=100_000)] = 512
+
+
+class FeedbackSettings(_Section):
+    bell: bool = True
+    bells_ok: Annotated[int, msgspec.Meta(ge=0, le=5)] = 1
+    bells_already: Annotated[int, msgspec.Meta(ge=0, le=5)] = 2
+    bells_error: Annotated[int, msgspec.Meta(ge=0, le=5)] = 3
+
+
+class UISettings(_Section):
+    portlets: list[
+        Literal["scanned", "serial_detail", "item_detail", "invoice", "activity", "camera"]
+    ] = msgspec.field(
+        default_factory=lambda: ["scanned", "serial_detail", "item_detail", "invoice", "activity"]
+    )
+    scanned_rows: Annotated[int, msgspec.Meta(ge=10, le=5000)] = 200
+    theme: str = "textual-dark"
+
+
+class CameraSettings(_Section):
+    source: str = "0"
+    decoder: Literal["auto", "zxing", "pyzbar"] = "auto"
+    formats: list[str] = msgspec.field(default_factory=list)
+
+
+class Settings(_Section):
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    station: StationSettings = msgspec.field(default_factory=StationSettings)
+    scanner: ScannerSettings = msgspec.field(default_factory=ScannerSettings)
+    feedback: FeedbackSettings = msgspec.field(default_factory=FeedbackSettings)
+    ui: UISettings = msgspec.field(default_factory=UISettings)
+    camera: CameraSettings = msgspec.field(default_factory=CameraSettings)
+    source: str = "built-in defaults"  # where the settings came from, for messages
+
+
+def default_database_path() -> Path:
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / "scanstation.db"
+
+
+def user_config_path() -> Path:
+    return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def _allowed_values(key: str) -> tuple[str, ...]:
+    """The Literal choices of a key such as `ui.portlets[1]`, for the error message."""
+    owner: Any = Settings
+    annotation: Any = None
+    for part in re.sub(r"\[\d+\]", "", key).split("."):
+        hints = get_type_hints(owner, include_extras=True) if isinstance(owner, type) else {}
+        annotation = hints.get(part)
+        owner = annotation
+    while get_origin(annotation) in (list, Annotated):
+        annotation = get_args(annotation)[0]
+    return tuple(str(v) for v in get_args(annotation)) if get_origin(annotation) is Literal else ()
+
+
+def _explain(error: msgspec.ValidationError) -> tuple[str, str]:
+    """msgspec says 'Expected `int`, got `str` - at `$.scanner.min_length`': split it."""
+    text = str(error)
+    what, _, where = text.partition(" - at `")
+    key = where.rstrip("`").removeprefix("$").lstrip(".")
+    if what.startswith("Object contains unknown field `"):
+        field = what.removeprefix("Object contains unknown field `").rstrip("`")
+        key = f"{key}.{field}" if key else field
+        what = "unknown key (check the spelling against the documented config.toml)"
+    elif what.startswith("Invalid enum value"):
+        allowed = _allowed_values(key)
+        if allowed:
+            what = f"{what}: expected one of {', '.join(allowed)}"
+    return key or "(top level)", what
+
+
+def _env_overrides(environ: dict[str, str], raw: dict[str, Any]) -> list[str]:
+    """Apply SCANSTATION_<SECTION>_<KEY>=value to `raw`; returns the variables applied."""
+    applied: list[str] = []
+    sections = {name: type_ for name, type_ in Settings.__annotations__.items() if name != "source"}
+    for variable, value in sorted(environ.items()):
+        if not variable.startswith(ENV_PREFIX) or variable == f"{ENV_PREFIX}CONFIG":
+            continue
+        rest = variable[len(ENV_PREFIX) :].lower()
+        section = next((s for s in sections if rest.startswith(s + "_")), None)
+        if section is None:
+            continue
+        key = rest[len(section) + 1 :]
+        raw.setdefault(section, {})
+        if not isinstance(raw[section], dict):
+            continue
+        raw[section][key] = _from_env(value)
+        applied.append(variable)
+    return applied
+
+
+def _from_env(value: str) -> Any:
+    """Environment values are text; read the obvious scalars and lists as TOML would."""
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def find_config_file(explicit: str | Path | None, environ: dict[str, str]) -> Path | None:
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"Config file {path} does not exist")
+        return path
+    from_env = environ.get(f"{ENV_PREFIX}CONFIG")
+    if from_env:
+        path = Path(from_env).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"Config file {path} (from {ENV_PREFIX}CONFIG) does not exist")
+        return path
+    path = user_config_path()
+    return path if path.is_file() else None
+
+
+def load_settings(
+    explicit: str | Path | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    environ = dict(os.environ if environ is None else environ)
+    path = find_config_file(explicit, environ)
+    raw: dict[str, Any] = {}
+    origin = "built-in defaults"
+    if path is not None:
+        origin = str(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from error
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot be read: {error}") from error
+    try:
+        msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as error:
+        key, what = _explain(error)
+        raise ConfigError(f"{origin}: key {key}: {what}") from error
+    applied = _env_overrides(environ, raw)
+    try:
+        settings = msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as error:
+        key, what = _explain(error)
+        variable = f"{ENV_PREFIX}{key.replace('.', '_').upper()}"
+        where = variable if variable in applied else origin
+        raise ConfigError(f"{where}: key {key}: {what}") from error
+    return msgspec.structs.replace(settings, source=origin)

@@ -1,0 +1,135 @@
+"""Frozen values the faces see: what a scan is and what a serial, an item, a document and an
+event look like once read from the store. Pure Python: no Textual, Rich, Peewee or OpenCV."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from scanstation.domain.stages import DocumentKind, SiteKind, Stage
+
+SCAN_SOURCES = ("wedge", "camera", "stdin", "argv", "manual", "paste", "journal", "test")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_scan_id() -> str:
+    """An id made where the scan was read, so a retried scan can never apply twice."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class ScanEvent:
+    """One payload as it was read: the raw text, where it came from, its id and when."""
+
+    payload: str
+    source: str = "manual"
+    scan_id: str = field(default_factory=new_scan_id)
+    read_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    code: str
+    name: str
+    kind: SiteKind
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationView:
+    generation_no: str
+    sku: str
+    count: int
+    site: str | None
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    sku: str
+    name: str
+    gtin: str | None
+    model_no: str | None
+    generations: tuple[GenerationView, ...] = ()
+    stage_counts: tuple[tuple[Stage, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SerialView:
+    serial_no: str
+    sku: str
+    item_name: str
+    gtin: str | None
+    generation_no: str | None
+    secondary_qr: str | None
+    stage: Stage
+    site: str | None
+    document: str | None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLineView:
+    sku: str
+    item_name: str
+    quantity: int
+    scanned: int
+
+    @property
+    def is_full(self) -> bool:
+        return self.scanned >= self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentView:
+    reference_no: str
+    kind: DocumentKind
+    dc_no: str | None
+    invoice_no: str | None
+    from_site: str
+    to_site: str | None
+    to_name: str | None
+    state: str
+    lines: tuple[DocumentLineView, ...]
+    created_at: datetime
+    closed_reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+    @property
+    def destination(self) -> str:
+        return self.to_site or self.to_name or ""
+
+    def line_for(self, sku: str) -> DocumentLineView | None:
+        return next((line for line in self.lines if line.sku == sku), None)
+
+    @property
+    def shortfall(self) -> int:
+        return sum(max(0, line.quantity - line.scanned) for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    at: datetime
+    by: str
+    station: str
+    site: str | None
+    outcome: str
+    from_stage: Stage | None
+    to_stage: Stage | None
+    document: str | None
+    comment: str | None
+    payload: str | None
+    serial_no: str | None = None
+    mode: str | None = None
+    message: str | None = None

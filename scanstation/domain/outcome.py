@@ -1,0 +1,48 @@
+"""What a scan came to: the kind every face shows, the sentence, and the serial it touched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scanstation.domain.model import ScanEvent, SerialView
+from scanstation.domain.stages import Stage
+
+
+class OutcomeKind(StrEnum):
+    OK = "ok"
+    ALREADY = "already"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+    CONFLICT = "conflict"
+    QUEUED = "queued"  # saved in the offline journal, decided when the database returns
+
+    @property
+    def is_success(self) -> bool:
+        """Does this outcome leave a scripted caller's exit code at 0?"""
+        return self in (OutcomeKind.OK, OutcomeKind.ALREADY, OutcomeKind.QUEUED)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    kind: OutcomeKind
+    message: str
+    event: ScanEvent
+    serial: SerialView | None = None  # the serial as it stands after the scan
+    stage_before: Stage | None = None
+    stage_after: Stage | None = None
+
+    @property
+    def serial_no(self) -> str | None:
+        return self.serial.serial_no if self.serial else None
+
+    def as_json(self) -> dict[str, str | None]:
+        """The `scanstation scan --json` line: a public contract, keys never renamed."""
+        return {
+            "payload": self.event.payload,
+            "serial": self.serial_no,
+            "outcome": self.kind.value,
+            "stage_before": self.stage_before.value if self.stage_before else None,
+            "stage_after": self.stage_after.value if self.stage_after else None,
+            "message": self.message,
+        }

@@ -1,0 +1,672 @@
+"""StationService: the one place that applies the rules and writes. Every face goes through it.
+
+A scan: parse the payload (domain.codes) → read the serial → decide (domain.stages) → write the
+transition and its event in one transaction → answer. The answer is given only after commit.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import re
+import secrets
+from base64 import b32encode
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from scanstation.domain.codes import CodeKind, ScanCode, SerialCase, parse, visible
+from scanstation.domain.model import (
+    DocumentView,
+    EventView,
+    ItemView,
+    ScanEvent,
+    SerialView,
+    SiteView,
+    utc_now,
+)
+from scanstation.domain.outcome import OutcomeKind, ScanOutcome
+from scanstation.domain.stages import (
+    DocumentKind,
+    Mode,
+    SerialState,
+    SiteKind,
+    Stage,
+    StationContext,
+    Verdict,
+    decide,
+)
+from scanstation.store.database import StoreBusy, StoreError
+from scanstation.store.repository import LoadedSerial, Repository
+
+__all__ = ["ServiceError", "StationService", "StationSetup", "StoreBusy", "StoreError"]
+
+# GS1 AI 82 (the character set of AI 21): letters, digits and these marks.
+AI82_CHARACTERS = frozenset(
+    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+)
+SERIAL_MAX_LENGTH = 20
+SERIAL_DIGITS = 10
+SECONDARY_QR_LENGTH = 12
+
+
+class ServiceError(Exception):
+    """A request the service cannot carry out; the message says why (usage errors, exit 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StationSetup:
+    """Who scans, where and how: fixed for one scan (the TUI may change it between scans)."""
+
+    station_id: str
+    site_code: str
+    mode: Mode = Mode.LOOKUP
+    operator: str = field(default_factory=lambda: _login_name())
+    document: str | None = None  # reference no of the open document
+    reason: str | None = None
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProblem:
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    rows: int
+    problems: tuple[ImportProblem, ...]
+    written: bool
+
+
+class StationService:
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        serial_case: SerialCase = "upper",
+        max_payload: int = 512,
+    ) -> None:
+        self.repo = repository
+        self.serial_case: SerialCase = serial_case
+        self.max_payload = max_payload
+        self._site_ids: dict[str, int] = {}  # sites are never deleted or renumbered
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = False, **options: object) -> StationService:
+        return cls(Repository.open(url, create=create), **options)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.repo.close()
+
+    # -- the station --------------------------------------------------------------------------
+
+    def check_station(self, setup: StationSetup) -> SiteView:
+        """The station's site and document must exist: a usage error otherwise."""
+        site = self.repo.site(setup.site_code)
+        if site is None:
+            known = ", ".join(s.code for s in self.repo.sites()) or "none yet"
+            raise ServiceError(f"Unknown site {setup.site_code!r} (known sites: {known})")
+        if setup.document and self.repo.document(setup.document) is None:
+            raise ServiceError(f"No document with reference no {setup.document!r}")
+        return site
+
+    # -- scanning -----------------------------------------------------------------------------
+
+    def parse(self, payload: str) -> ScanCode:
+        return parse(payload, case=self.serial_case, max_length=self.max_payload)
+
+    def scan(self, event: ScanEvent, station: StationSetup) -> ScanOutcome:
+        """Decide and record one scan. Never raises for a bad payload; raises StoreError/StoreBusy
+        only when the database itself failed (then nothing was recorded)."""
+        site = self.repo.site(station.site_code)
+        if site is None:
+            raise ServiceError(f"Unknown site {station.site_code!r}")
+        code = self.parse(event.payload)
+        if not code.ok:
+            return self._record_refusal(
+                event, station, OutcomeKind.REJECTED, code.error or "Unreadable code"
+            )
+        key = code.serial
+        if key is None:
+            if code.gtin:
+                message = (
+                    f"This is a product barcode (GTIN {code.gtin}), not a serial label — "
+                    "scan the serial"
+                )
+            else:
+                message = "This code carries no serial number"
+            return self._record_refusal(event, station, OutcomeKind.REJECTED, message)
+
+        snapshot = self.repo.find_serial(key)
+        if station.mode is Mode.LOOKUP:
+            if snapshot is None:
+                return ScanOutcome(OutcomeKind.UNKNOWN, _not_known(event), event)
+            view = snapshot.view
+            return ScanOutcome(
+                OutcomeKind.OK,
+                f"{view.serial_no} · {view.item_name} — {view.stage}",
+                event,
+                view,
+                view.stage,
+                view.stage,
+            )
+        if snapshot is None:
+            return self._record_refusal(event, station, OutcomeKind.UNKNOWN, _not_known(event))
+        if code.gtin and snapshot.view.gtin and code.gtin != snapshot.view.gtin:
+            return self._record_refusal(
+                event,
+                station,
+                OutcomeKind.REJECTED,
+                f"GTIN {code.gtin} on the label is not {snapshot.view.sku}'s "
+                f"({snapshot.view.gtin}) — {snapshot.view.serial_no} not changed",
+                serial=snapshot,
+            )
+        first_decision = decide(self._state(snapshot, station), self._context(station, site))
+        return self.repo.write(
+            lambda: self._scan_locked(event, station, site, snapshot, first_decision.verdict)
+        )
+
+    def _scan_locked(
+        self,
+        event: ScanEvent,
+        station: StationSetup,
+        site: SiteView,
+        snapshot: LoadedSerial,
+        first_verdict: Verdict,
+    ) -> ScanOutcome:
+        earlier = self.repo.scan_already_recorded(event.scan_id)
+        current = self.repo.lock_serial(snapshot.id)
+        if earlier is not None:
+            # The same scan (same id) came again, e.g. a retry after a lost answer.
+            return ScanOutcome(
+                OutcomeKind.ALREADY,
+                f"This scan was already recorded ({earlier[0]})",
+                event,
+                current.view,
+                current.view.stage,
+                current.view.stage,
+            )
+        context = self._context(station, site)
+        decision = decide(self._state(current, station), context)
+        before = current.view.stage
+        if decision.verdict is Verdict.ALREADY:
+            return ScanOutcome(
+                OutcomeKind.ALREADY, decision.message, event, current.view, before, before
+            )
+        changed_under_us = current.view.version != snapshot.view.version
+        if decision.verdict is Verdict.REJECTED:
+            kind = OutcomeKind.REJECTED
+            message = decision.message
+            if changed_under_us and first_verdict is Verdict.APPLY:
+                kind = OutcomeKind.CONFLICT
+                message = (
+                    f"{current.view.serial_no} changed at this moment: now {before} "
+                    f"by {current.view.updated_by} — {decision.message}"
+                )
+            self._append(event, station, current, kind, message, before, None, None)
+            return ScanOutcome(kind, message, event, current.view, before, before)
+
+        to_stage = decision.to_stage
+        assert to_stage is not None
+        document = context.document if station.mode is Mode.DISPATCH else None
+        document_id = current.document_id
+        if document is not None:
+            document_id = self.repo.document_id(document.reference_no)
+            assert document_id is not None
+            if not self.repo.fill_document_line(document_id, current.item_id):
+                message = (
+                    f"{document.reference_no} filled up at this moment — "
+                    f"{current.view.serial_no} was not dispatched"
+                )
+                self._append(
+                    event, station, current, OutcomeKind.CONFLICT, message, before, None, None
+                )
+                return ScanOutcome(
+                    OutcomeKind.CONFLICT, message, event, current.view, before, before
+                )
+        site_id = current.site_id
+        if station.mode is Mode.RECEIVE or to_stage is Stage.REGISTERED:
+            site_id = self._site_id(station.site_code)
+        self.repo.move_serial(
+            current, to_stage, site_id, document_id, station.operator, event.read_at
+        )
+        cited = None
+        if station.mode is Mode.RECEIVE and station.document:
+            cited = self.repo.document_id(station.document)
+        self._append(
+            event,
+            station,
+            current,
+            OutcomeKind.OK,
+            decision.message,
+            before,
+            to_stage,
+            document_id if document is not None else cited,
+        )
+        after = replace(
+            current.view,
+            stage=to_stage,
+            site=station.site_code if site_id != current.site_id else current.view.site,
+            document=document.reference_no if document is not None else current.view.document,
+            updated_at=event.read_at,
+            updated_by=station.operator,
+            version=current.view.version + 1,
+        )
+        return ScanOutcome(OutcomeKind.OK, decision.message, event, after, before, to_stage)
+
+    def _site_id(self, code: str) -> int | None:
+        from_cache = self._site_ids.get(code)
+        if from_cache is None:
+            from_cache = self.repo.site_id(code)
+            if from_cache is not None:
+                self._site_ids[code] = from_cache
+        return from_cache
+
+    def _state(self, serial: LoadedSerial, station: StationSetup) -> SerialState:
+        view = serial.view
+        document = None
+        if serial.document_id is not None and station.mode in (Mode.DISPATCH, Mode.RECEIVE):
+            document = self.repo.document_by_id(serial.document_id)
+        return SerialState(view.serial_no, view.sku, view.stage, view.site, document)
+
+    def _context(self, station: StationSetup, site: SiteView) -> StationContext:
+        document = self.repo.document(station.document) if station.document else None
+        return StationContext(station.mode, site.code, site.kind, document, station.reason)
+
+    def _append(
+        self,
+        event: ScanEvent,
+        station: StationSetup,
+        serial: LoadedSerial | None,
+        kind: OutcomeKind,
+        message: str,
+        from_stage: Stage | None,
+        to_stage: Stage | None,
+        document_id: int | None,
+    ) -> None:
+        if document_id is None and station.document and kind is not OutcomeKind.OK:
+            document_id = self.repo.document_id(station.document)
+        self.repo.append_event(
+            scan_id=event.scan_id,
+            kind="scan",
+            serial_id=serial.id if serial else None,
+            mode=station.mode.value,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            station=station.station_id,
+            site=station.site_code,
+            operator=station.operator,
+            at=event.read_at,
+            recorded_at=utc_now(),
+            document_id=document_id,
+            source=event.source,
+            payload=visible(event.payload),
+            comment=station.reason if to_stage is not None else None,
+            outcome=kind.value,
+            message=message,
+        )
+
+    def _record_refusal(
+        self,
+        event: ScanEvent,
+        station: StationSetup,
+        kind: OutcomeKind,
+        message: str,
+        serial: LoadedSerial | None = None,
+    ) -> ScanOutcome:
+        """Log a rejected or unknown scan (who, where, when, the payload) for supervisors."""
+        if station.mode is Mode.LOOKUP:
+            return ScanOutcome(kind, message, event, serial.view if serial else None)
+
+        def work() -> ScanOutcome:
+            if self.repo.scan_already_recorded(event.scan_id) is None:
+                self._append(
+                    event,
+                    station,
+                    serial,
+                    kind,
+                    message,
+                    serial.view.stage if serial else None,
+                    None,
+                    None,
+                )
+            stage = serial.view.stage if serial else None
+            return ScanOutcome(kind, message, event, serial.view if serial else None, stage, stage)
+
+        return self.repo.write(work)
+
+    # -- comments -----------------------------------------------------------------------------
+
+    def comment(self, serial_no: str, text: str, station: StationSetup) -> EventView:
+        text = text.strip()
+        if not text:
+            raise ServiceError("A comment needs some text")
+        serial = self.repo.find_serial(serial_no)
+        if serial is None:
+            raise ServiceError(f"{visible(serial_no)} is not a known serial")
+        now = utc_now()
+
+        def work() -> None:
+            self.repo.append_event(
+                scan_id=None,
+                kind="comment",
+                serial_id=serial.id,
+                mode=None,
+                from_stage=None,
+                to_stage=None,
+                station=station.station_id,
+                site=station.site_code,
+                operator=station.operator,
+                at=now,
+                recorded_at=now,
+                document_id=None,
+                source=None,
+                payload=None,
+                comment=text,
+                outcome="ok",
+                message=None,
+            )
+
+        self.repo.write(work)
+        return self.repo.events(serial.view.serial_no)[-1]
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def serial(self, key: str) -> SerialView | None:
+        """By serial number or secondary QR code, normalised like a scan."""
+        code = self.parse(key)
+        lookup = code.serial if code.ok and code.serial else key
+        loaded = self.repo.find_serial(lookup)
+        return loaded.view if loaded else None
+
+    def events(self, serial_no: str) -> list[EventView]:
+        return self.repo.events(serial_no)
+
+    def item(self, sku: str) -> ItemView | None:
+        return self.repo.item_detail(sku)
+
+    def export(self, stage: Stage | None = None, site: str | None = None) -> Iterator[SerialView]:
+        return self.repo.iter_serials(stage, site)
+
+    def info(self) -> dict[str, object]:
+        return self.repo.info()
+
+    # -- sites, items, documents --------------------------------------------------------------
+
+    def add_site(self, code: str, name: str, kind: SiteKind) -> SiteView:
+        code = code.strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", code):
+            raise ServiceError(f"Site code {code!r}: use 1-32 letters, digits, '-' or '_'")
+        return self.repo.add_site(code, name.strip() or code, kind)
+
+    def add_item(
+        self, sku: str, name: str, gtin: str | None = None, model_no: str | None = None
+    ) -> ItemView:
+        sku = sku.strip()
+        if not sku or len(sku) > 64 or any(ch.isspace() or not ch.isprintable() for ch in sku):
+            raise ServiceError(f"SKU {sku!r}: 1-64 printable characters without spaces")
+        if gtin is not None:
+            gtin = normalise_gtin(gtin)
+        return self.repo.add_item(sku, name.strip() or sku, gtin, model_no or None)
+
+    def add_document(
+        self,
+        *,
+        kind: DocumentKind,
+        reference_no: str,
+        from_site: str,
+        to: str,
+        lines: list[tuple[str, int]],
+        dc_no: str | None = None,
+        invoice_no: str | None = None,
+        by: str | None = None,
+    ) -> DocumentView:
+        reference_no = reference_no.strip()
+        if not reference_no:
+            raise ServiceError("A document needs a reference no")
+        if not lines:
+            raise ServiceError("A document needs at least one line (--line SKU=QTY)")
+        skus = [sku for sku, _ in lines]
+        if len(set(skus)) != len(skus):
+            raise ServiceError("Each SKU may appear on one line only")
+        for sku, quantity in lines:
+            if quantity <= 0:
+                raise ServiceError(f"Line {sku}={quantity}: the quantity must be positive")
+        source = self.repo.site(from_site)
+        if source is None:
+            raise ServiceError(f"Unknown site {from_site!r}")
+        destination = self.repo.site(to)
+        if kind is DocumentKind.DC:
+            if source.kind is not SiteKind.PLANT:
+                raise ServiceError(f"A DC goes from a plant; {from_site} is a {source.kind}")
+            if destination is None or destination.kind is not SiteKind.GODOWN:
+                raise ServiceError(f"A DC goes to a godown; {to!r} is not a godown site")
+        elif source.kind is not SiteKind.GODOWN:
+            raise ServiceError(f"An invoice goes from a godown; {from_site} is a {source.kind}")
+        try:
+            return self.repo.add_document(
+                kind=kind,
+                reference_no=reference_no,
+                dc_no=dc_no or None,
+                invoice_no=invoice_no or None,
+                from_site=from_site,
+                to_site=destination.code if destination else None,
+                to_name=None if destination else to.strip(),
+                lines=lines,
+                by=by or _login_name(),
+                at=utc_now(),
+            )
+        except StoreError as error:
+            raise ServiceError(str(error)) from error
+
+    def document(self, reference_no: str) -> DocumentView | None:
+        return self.repo.document(reference_no)
+
+    def documents(
+        self, *, state: str | None = "open", from_site: str | None = None
+    ) -> list[DocumentView]:
+        return self.repo.documents(state=state, from_site=from_site)
+
+    def close_document(
+        self, reference_no: str, reason: str | None = None, by: str | None = None
+    ) -> DocumentView:
+        document = self.repo.document(reference_no)
+        if document is None:
+            raise ServiceError(f"No document with reference no {reference_no!r}")
+        if not document.is_open:
+            raise ServiceError(f"{reference_no} is already closed")
+        if document.shortfall and not (reason or "").strip():
+            raise ServiceError(
+                f"{reference_no} is {document.shortfall} short: closing it needs --reason"
+            )
+        self.repo.close_document(
+            reference_no, (reason or "").strip() or None, by or _login_name(), utc_now()
+        )
+        closed = self.repo.document(reference_no)
+        assert closed is not None
+        return closed
+
+    # -- generation runs and imports ----------------------------------------------------------
+
+    def generate(
+        self,
+        sku: str,
+        count: int,
+        site_code: str,
+        *,
+        prefix: str = "SN",
+        by: str | None = None,
+        at: datetime | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[str, list[str]]:
+        if count <= 0:
+            raise ServiceError("--count must be at least 1")
+        if count > 10_000_000:
+            raise ServiceError("--count is limited to 10,000,000 serials a run")
+        prefix = prefix.strip()
+        if self.serial_case == "upper":
+            prefix = prefix.upper()
+        bad = sorted(set(prefix) - AI82_CHARACTERS)
+        if bad:
+            raise ServiceError(
+                f"--prefix {prefix!r}: {''.join(bad)!r} is not allowed in a "
+                "GS1 serial (AI 82 character set)"
+            )
+        if len(prefix) + SERIAL_DIGITS > SERIAL_MAX_LENGTH:
+            raise ServiceError(
+                f"--prefix {prefix!r} is too long: at most "
+                f"{SERIAL_MAX_LENGTH - SERIAL_DIGITS} characters, so a serial fits GS1 (21)"
+            )
+        site = self.repo.site(site_code)
+        if site is None:
+            raise ServiceError(f"Unknown site {site_code!r}")
+        if site.kind is not SiteKind.PLANT:
+            raise ServiceError(f"Serials are generated for a plant; {site_code} is a {site.kind}")
+        if self.repo.item(sku) is None:
+            raise ServiceError(f"Unknown SKU {sku!r}")
+
+        def make_serials(first: int, n: int) -> list[tuple[str, str]]:
+            return [
+                (f"{prefix}{number:0{SERIAL_DIGITS}d}", new_secondary_qr())
+                for number in range(first, first + n)
+            ]
+
+        try:
+            return self.repo.create_generation(
+                sku, site_code, make_serials, count, by or _login_name(), at or utc_now(), progress
+            )
+        except StoreError as error:
+            raise ServiceError(str(error)) from error
+
+    def import_csv(
+        self,
+        path: Path,
+        *,
+        dry_run: bool = False,
+        by: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """All or nothing: every problem is listed with its line number and nothing is written."""
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ServiceError(f"{path}: cannot be read: {error}") from error
+        reader = csv.reader(text.splitlines(keepends=False))
+        problems: list[ImportProblem] = []
+        header = next(reader, None)
+        expected = ["serial_no", "sku", "generation_no", "secondary_qr"]
+        if header is None:
+            raise ServiceError(f"{path}: the file is empty")
+        if [h.strip().lower() for h in header] != expected:
+            raise ServiceError(f"{path}: line 1: the header must be {','.join(expected)}")
+        skus = self.repo.sku_ids()
+        rows: list[tuple[str, str, str | None, str | None]] = []
+        lines: list[int] = []
+        seen_serial: dict[str, int] = {}
+        seen_qr: dict[str, int] = {}
+        for line_no, record in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != 4:
+                problems.append(ImportProblem(line_no, f"expected 4 columns, found {len(record)}"))
+                continue
+            raw_sn, sku, generation_no, qr = (cell.strip() for cell in record)
+            problem = self._check_import_row(raw_sn, sku, qr, skus)
+            if problem:
+                problems.append(ImportProblem(line_no, problem))
+                continue
+            serial_no = self.parse(raw_sn).serial or raw_sn
+            secondary = self.parse(qr).serial if qr else None
+            if serial_no in seen_serial:
+                problems.append(
+                    ImportProblem(
+                        line_no, f"serial {serial_no} repeats line {seen_serial[serial_no]}"
+                    )
+                )
+                continue
+            if secondary and secondary in seen_qr:
+                problems.append(
+                    ImportProblem(
+                        line_no, f"secondary QR {secondary} repeats line {seen_qr[secondary]}"
+                    )
+                )
+                continue
+            seen_serial[serial_no] = line_no
+            if secondary:
+                seen_qr[secondary] = line_no
+            rows.append((serial_no, sku, generation_no or None, secondary))
+            lines.append(line_no)
+        taken = self.repo.existing("serial_no", [r[0] for r in rows])
+        taken_qr = self.repo.existing("secondary_qr", [r[3] for r in rows if r[3]])
+        # A secondary QR must not collide with a serial number either way.
+        taken_qr |= self.repo.existing("serial_no", [r[3] for r in rows if r[3]])
+        for line_no, (serial_no, _sku, _gen, secondary) in zip(lines, rows, strict=True):
+            if serial_no in taken:
+                problems.append(
+                    ImportProblem(line_no, f"serial {serial_no} is already in the database")
+                )
+            if secondary and secondary in taken_qr:
+                problems.append(
+                    ImportProblem(line_no, f"secondary QR {secondary} is already in the database")
+                )
+        problems.sort(key=lambda p: p.line)
+        if problems or dry_run or not rows:
+            return ImportReport(len(rows), tuple(problems), False)
+        try:
+            self.repo.import_serials(rows, by or _login_name(), utc_now(), path.name, progress)
+        except StoreError as error:
+            raise ServiceError(str(error)) from error
+        return ImportReport(len(rows), (), True)
+
+    def _check_import_row(self, serial_no: str, sku: str, qr: str, skus: dict[str, int]) -> str:
+        if not serial_no:
+            return "serial_no is empty"
+        code = self.parse(serial_no)
+        if code.kind is not CodeKind.PLAIN or not code.serial:
+            return f"serial {visible(serial_no)!r} is not a plain serial number"
+        if len(code.serial) > SERIAL_MAX_LENGTH:
+            return f"serial {code.serial} is longer than {SERIAL_MAX_LENGTH} characters"
+        bad = sorted(set(code.serial) - AI82_CHARACTERS)
+        if bad:
+            return f"serial {visible(code.serial)!r} has characters outside GS1 AI 82: {bad}"
+        if sku not in skus:
+            return f"unknown SKU {visible(sku)!r}"
+        if qr:
+            qr_code = self.parse(qr)
+            if qr_code.kind is not CodeKind.PLAIN or not qr_code.serial:
+                return f"secondary QR {visible(qr)!r} is not a plain code"
+        return ""
+
+
+def _not_known(event: ScanEvent) -> str:
+    shown = visible(event.payload.strip(" \t\r\n"))
+    if len(shown) > 40:
+        shown = shown[:39] + "…"
+    return f"{shown} is not a known serial or secondary QR code"
+
+
+def new_secondary_qr() -> str:
+    """A random token (60 bits, base32) that resolves to its serial when scanned."""
+    return b32encode(secrets.token_bytes(8)).decode("ascii")[:SECONDARY_QR_LENGTH]
+
+
+def normalise_gtin(text: str) -> str:
+    """GTIN-8/12/13/14 → 14 digits, check digit verified."""
+    digits = text.strip()
+    if not digits.isdigit() or len(digits) not in (8, 12, 13, 14):
+        raise ServiceError(f"GTIN {text!r}: expected 8, 12, 13 or 14 digits")
+    digits = digits.zfill(14)
+    body, check = digits[:-1], int(digits[-1])
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
+    if (10 - total % 10) % 10 != check:
+        raise ServiceError(f"GTIN {text}: the check digit is wrong")
+    return digits

@@ -1,0 +1,794 @@
+"""Every query and every transaction. Peewee owns the schema and the ordinary queries; the few
+hot-path statements of a scan are written once as SQL text and run on the connection's cursor,
+because building SQL text per call was most of Peewee's cost there (see benchmarks/store.py)."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import peewee
+
+from scanstation.domain.model import (
+    DocumentLineView,
+    DocumentView,
+    EventView,
+    GenerationView,
+    ItemView,
+    SerialView,
+    SiteView,
+)
+from scanstation.domain.stages import DocumentKind, SiteKind, Stage
+from scanstation.store.database import (
+    SCHEMA_VERSION,
+    DatabaseTarget,
+    StoreBusy,
+    StoreError,
+    open_database,
+)
+from scanstation.store.tables import (
+    Document,
+    DocumentLine,
+    Event,
+    GenerationRun,
+    Item,
+    Meta,
+    Serial,
+    Site,
+)
+
+T = TypeVar("T")
+
+# Bounded retry of a write that found the database locked (SQLite) or hit a serialisation
+# failure / dropped connection (PostgreSQL): about 5 s in all, then the caller is told.
+WRITE_ATTEMPTS = 40
+BACKOFF_START_S = 0.002
+BACKOFF_MAX_S = 0.2
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class VersionChanged(Exception):
+    """The row changed between our locked read and our write: the write is retried whole."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSerial:
+    """A serial as read for a scan: its view plus the ids the write needs."""
+
+    id: int
+    view: SerialView
+    item_id: int
+    site_id: int | None
+    document_id: int | None
+
+
+_SERIAL_COLUMNS = (
+    "s.id, s.serial_no, i.sku, i.name, i.gtin, g.generation_no, s.secondary_qr, s.stage, "
+    "st.code, d.reference_no, s.created_at, s.created_by, s.updated_at, s.updated_by, "
+    "s.version, s.item_id, s.site_id, s.document_id"
+)
+_SERIAL_FROM = (
+    " FROM serial s JOIN item i ON i.id = s.item_id"
+    " LEFT JOIN generation_run g ON g.id = s.generation_id"
+    " LEFT JOIN site st ON st.id = s.site_id"
+    " LEFT JOIN document d ON d.id = s.document_id"
+)
+
+
+def _serial_from_row(row: Sequence[Any]) -> LoadedSerial:
+    view = SerialView(
+        serial_no=row[1],
+        sku=row[2],
+        item_name=row[3],
+        gtin=row[4],
+        generation_no=row[5],
+        secondary_qr=row[6],
+        stage=Stage(row[7]),
+        site=row[8],
+        document=row[9],
+        created_at=from_iso(row[10]),
+        created_by=row[11],
+        updated_at=from_iso(row[12]),
+        updated_by=row[13],
+        version=row[14],
+    )
+    return LoadedSerial(row[0], view, row[15], row[16], row[17])
+
+
+class Repository:
+    """The store's face: sites, items, generation runs, serials, documents and events."""
+
+    def __init__(self, db: peewee.Database, target: DatabaseTarget) -> None:
+        self._db = db
+        self.target = target
+        self.is_sqlite = target.backend == "sqlite"
+        param = "?" if self.is_sqlite else "%s"
+        lock = "" if self.is_sqlite else " FOR UPDATE OF s"
+
+        def sql(text: str) -> str:
+            return text.replace("?", param)
+
+        self._sql_serial_by_no = sql(
+            f"SELECT {_SERIAL_COLUMNS}{_SERIAL_FROM} WHERE s.serial_no = ?"
+        )
+        self._sql_serial_by_qr = sql(
+            f"SELECT {_SERIAL_COLUMNS}{_SERIAL_FROM} WHERE s.secondary_qr = ?"
+        )
+        self._sql_serial_by_id_locked = sql(
+            f"SELECT {_SERIAL_COLUMNS}{_SERIAL_FROM} WHERE s.id = ?{lock}"
+        )
+        self._sql_event_by_scan = sql("SELECT id, outcome, serial_id FROM event WHERE scan_id = ?")
+        self._sql_update_serial = sql(
+            "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
+            "updated_by = ?, version = version + 1 WHERE id = ? AND version = ?"
+        )
+        self._sql_fill_line = sql(
+            "UPDATE document_line SET scanned = scanned + 1 "
+            "WHERE document_id = ? AND item_id = ? AND scanned < quantity"
+        )
+        self._sql_unfill_line = sql(
+            "UPDATE document_line SET scanned = scanned - 1 "
+            "WHERE document_id = ? AND item_id = ? AND scanned > 0"
+        )
+        self._sql_insert_event = sql(
+            "INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, station, "
+            "site, operator, at, recorded_at, document_id, source, payload, comment, outcome, "
+            "message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._sql_param = param
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = False) -> Repository:
+        db, target = open_database(url, create=create)
+        return cls(db, target)
+
+    def close(self) -> None:
+        if not self._db.is_closed():
+            self._db.close()
+
+    @contextmanager
+    def relaxed_durability(self) -> Iterator[None]:
+        """For building throw-away data (the demo) fast: no fsync per commit on SQLite, then
+        FULL again and a checkpoint, so what was built is on disk when this returns."""
+        if not self.is_sqlite:
+            yield
+            return
+        self._db.execute_sql("PRAGMA synchronous = OFF")
+        try:
+            yield
+        finally:
+            self._db.execute_sql("PRAGMA synchronous = FULL")
+            self._db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _cursor(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cursor = self._db.cursor()
+        cursor.execute(sql, params)
+        return cursor
+
+    def write(self, work: Callable[[], T]) -> T:
+        """Run `work` in one write transaction, retried whole while the database is busy.
+
+        SQLite: BEGIN IMMEDIATE takes the write lock before the first read, so what `work`
+        reads cannot change before it writes. PostgreSQL: `work` locks rows with FOR UPDATE.
+        Either way the serial's version is checked again on update (belt and braces).
+        """
+        delay = BACKOFF_START_S
+        last_error: Exception | None = None
+        for _attempt in range(WRITE_ATTEMPTS):
+            try:
+                if self.is_sqlite:
+                    with self._db.atomic("IMMEDIATE"):
+                        return work()
+                with self._db.atomic():
+                    return work()
+            except VersionChanged as error:
+                last_error = error
+            except (peewee.OperationalError, sqlite3.OperationalError) as error:
+                if not self._is_retryable(error):
+                    raise StoreError(f"{self.target.display}: {error}") from error
+                last_error = error
+                self._reset_connection_if_broken()
+            except peewee.InterfaceError as error:
+                last_error = error
+                self._reset_connection_if_broken()
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, BACKOFF_MAX_S)
+        raise StoreBusy(
+            f"{self.target.display} stayed busy or unreachable ({last_error}); nothing was saved"
+        )
+
+    def _is_retryable(self, error: Exception) -> bool:
+        text = str(error).lower()
+        return any(
+            marker in text
+            for marker in (
+                "database is locked",
+                "busy",
+                "could not serialize",
+                "deadlock",
+                "server closed",
+                "connection",
+                "terminating",
+            )
+        )
+
+    def _reset_connection_if_broken(self) -> None:
+        if self.is_sqlite:
+            return
+        with suppress(Exception):
+            self._db.close()
+
+    # -- sites and items ----------------------------------------------------------------------
+
+    def add_site(self, code: str, name: str, kind: SiteKind) -> SiteView:
+        try:
+            with self._db.atomic():
+                Site.create(code=code, name=name, kind=kind.value)
+        except peewee.IntegrityError as error:
+            raise StoreError(f"Site {code} already exists") from error
+        return SiteView(code, name, kind)
+
+    def site(self, code: str) -> SiteView | None:
+        row = Site.get_or_none(Site.code == code)
+        return SiteView(row.code, row.name, SiteKind(row.kind)) if row else None
+
+    def site_id(self, code: str) -> int | None:
+        row = Site.select(Site.id).where(Site.code == code).tuples().first()
+        return row[0] if row else None
+
+    def sites(self) -> list[SiteView]:
+        return [
+            SiteView(r.code, r.name, SiteKind(r.kind)) for r in Site.select().order_by(Site.code)
+        ]
+
+    def add_item(self, sku: str, name: str, gtin: str | None, model_no: str | None) -> ItemView:
+        try:
+            with self._db.atomic():
+                Item.create(sku=sku, name=name, gtin=gtin, model_no=model_no)
+        except peewee.IntegrityError as error:
+            if Item.get_or_none(Item.sku == sku):
+                raise StoreError(f"Item {sku} already exists") from error
+            raise StoreError(f"GTIN {gtin} already belongs to another item") from error
+        return ItemView(sku, name, gtin, model_no)
+
+    def item(self, sku: str) -> ItemView | None:
+        row = Item.get_or_none(Item.sku == sku)
+        return ItemView(row.sku, row.name, row.gtin, row.model_no) if row else None
+
+    def items(self) -> list[ItemView]:
+        return [
+            ItemView(r.sku, r.name, r.gtin, r.model_no) for r in Item.select().order_by(Item.sku)
+        ]
+
+    def item_detail(self, sku: str) -> ItemView | None:
+        """The item with its generation runs and how many of its serials are in each stage."""
+        row = Item.get_or_none(Item.sku == sku)
+        if row is None:
+            return None
+        runs = tuple(
+            GenerationView(
+                r.generation_no,
+                sku,
+                r.count,
+                r.site.code if r.site_id else None,
+                from_iso(r.created_at),
+                r.created_by,
+            )
+            for r in GenerationRun.select(GenerationRun, Site)
+            .join(Site, peewee.JOIN.LEFT_OUTER)
+            .where(GenerationRun.item == row.id)
+            .order_by(GenerationRun.id)
+        )
+        counts = {
+            Stage(stage): n
+            for stage, n in Serial.select(Serial.stage, peewee.fn.COUNT(Serial.id))
+            .where(Serial.item == row.id)
+            .group_by(Serial.stage)
+            .tuples()
+        }
+        stage_counts = tuple((stage, counts.get(stage, 0)) for stage in Stage)
+        return ItemView(row.sku, row.name, row.gtin, row.model_no, runs, stage_counts)
+
+    # -- generation runs and imports ----------------------------------------------------------
+
+    def _next_counter(self, key: str, step: int) -> int:
+        """Reserve `step` numbers of a counter kept in meta; returns the first. In a write tx."""
+        row = Meta.get_or_none(Meta.key == key)
+        first = int(row.value) + 1 if row else 1
+        if row:
+            Meta.update(value=str(first + step - 1)).where(Meta.key == key).execute()
+        else:
+            Meta.create(key=key, value=str(first + step - 1))
+        return first
+
+    def create_generation(
+        self,
+        sku: str,
+        site_code: str,
+        make_serials: Callable[[int, int], list[tuple[str, str]]],
+        count: int,
+        by: str,
+        at: datetime,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[str, list[str]]:
+        """One generation run: `make_serials(first_number, count)` gives (serial, secondary QR)."""
+        item = Item.get_or_none(Item.sku == sku)
+        if item is None:
+            raise StoreError(f"Unknown SKU {sku}")
+        site = Site.get_or_none(Site.code == site_code)
+        if site is None:
+            raise StoreError(f"Unknown site {site_code}")
+        stamp = iso(at)
+
+        def work() -> tuple[str, list[str]]:
+            run_no = self._next_counter("generation_seq", 1)
+            first = self._next_counter("serial_seq", count)
+            generation_no = f"G-{run_no:06d}"
+            run = GenerationRun.create(
+                generation_no=generation_no,
+                item=item.id,
+                count=count,
+                site=site.id,
+                created_at=stamp,
+                created_by=by,
+            )
+            pairs = make_serials(first, count)
+            self._insert_serials(
+                ((sn, qr, item.id, run.id, site.id) for sn, qr in pairs), stamp, by, progress
+            )
+            Event.create(
+                kind="generate",
+                station="cli",
+                site=site_code,
+                operator=by,
+                at=stamp,
+                outcome="ok",
+                to_stage=Stage.NOT_REGISTERED.value,
+                comment=f"Generation run {generation_no}: {count} serials of {sku}",
+            )
+            return generation_no, [sn for sn, _ in pairs]
+
+        try:
+            return self.write(work)
+        except peewee.IntegrityError as error:
+            raise StoreError(f"Generation failed, nothing was written: {error}") from error
+
+    _INSERT_CHUNK = 20_000
+
+    def _insert_serials(
+        self,
+        rows: Iterable[tuple[str, str | None, int, int | None, int | None]],
+        stamp: str,
+        by: str,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        """Bulk insert with executemany: Peewee's insert_many was 4x slower per row here."""
+        p = self._sql_param
+        sql = (
+            "INSERT INTO serial (serial_no, secondary_qr, item_id, generation_id, site_id, stage, "
+            "created_at, created_by, updated_at, updated_by, version) VALUES "
+            f"({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 1)"
+        )
+        stage = Stage.NOT_REGISTERED.value
+        cursor = self._db.cursor()
+        chunk: list[tuple[Any, ...]] = []
+        done = 0
+        for sn, qr, item_id, run_id, site_id in rows:
+            chunk.append((sn, qr, item_id, run_id, site_id, stage, stamp, by, stamp, by))
+            if len(chunk) >= self._INSERT_CHUNK:
+                cursor.executemany(sql, chunk)
+                done += len(chunk)
+                chunk.clear()
+                if progress:
+                    progress(done)
+        if chunk:
+            cursor.executemany(sql, chunk)
+            done += len(chunk)
+            if progress:
+                progress(done)
+
+    def existing(self, column: str, values: Sequence[str]) -> set[str]:
+        """Which of `values` are already taken as serial numbers or secondary QR codes."""
+        field = {"serial_no": Serial.serial_no, "secondary_qr": Serial.secondary_qr}[column]
+        found: set[str] = set()
+        for start in range(0, len(values), 500):
+            batch = values[start : start + 500]
+            found.update(v for (v,) in Serial.select(field).where(field.in_(batch)).tuples())
+        return found
+
+    def sku_ids(self) -> dict[str, int]:
+        return dict(Item.select(Item.sku, Item.id).tuples())
+
+    def generation_ids(self) -> dict[str, int]:
+        return dict(GenerationRun.select(GenerationRun.generation_no, GenerationRun.id).tuples())
+
+    def import_serials(
+        self,
+        rows: Sequence[tuple[str, str, str | None, str | None]],
+        by: str,
+        at: datetime,
+        source_name: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """All or nothing: rows are (serial_no, sku, generation_no, secondary_qr), checked."""
+        skus = self.sku_ids()
+        stamp = iso(at)
+
+        def work() -> int:
+            runs = self.generation_ids()
+            new_runs: dict[str, int] = {}
+            for _sn, sku, generation_no, _qr in rows:
+                if generation_no and generation_no not in runs and generation_no not in new_runs:
+                    count = sum(1 for r in rows if r[2] == generation_no)
+                    new_runs[generation_no] = GenerationRun.create(
+                        generation_no=generation_no,
+                        item=skus[sku],
+                        count=count,
+                        site=None,
+                        created_at=stamp,
+                        created_by=by,
+                    ).id
+            runs.update(new_runs)
+            self._insert_serials(
+                (
+                    (sn, qr or None, skus[sku], runs[gen] if gen else None, None)
+                    for sn, sku, gen, qr in rows
+                ),
+                stamp,
+                by,
+                progress,
+            )
+            Event.create(
+                kind="import",
+                station="cli",
+                operator=by,
+                at=stamp,
+                outcome="ok",
+                to_stage=Stage.NOT_REGISTERED.value,
+                comment=f"Imported {len(rows)} serials from {source_name}",
+            )
+            return len(rows)
+
+        try:
+            return self.write(work)
+        except peewee.IntegrityError as error:
+            raise StoreError(f"Import failed, nothing was written: {error}") from error
+
+    # -- serials ------------------------------------------------------------------------------
+
+    def find_serial(self, key: str) -> LoadedSerial | None:
+        """By serial number, else by secondary QR code."""
+        row = self._cursor(self._sql_serial_by_no, (key,)).fetchone()
+        if row is None:
+            row = self._cursor(self._sql_serial_by_qr, (key,)).fetchone()
+        return _serial_from_row(row) if row else None
+
+    def lock_serial(self, serial_id: int) -> LoadedSerial:
+        """Read a serial inside a write transaction (FOR UPDATE on PostgreSQL)."""
+        row = self._cursor(self._sql_serial_by_id_locked, (serial_id,)).fetchone()
+        return _serial_from_row(row)
+
+    def serial_view(self, serial_no: str) -> SerialView | None:
+        loaded = self.find_serial(serial_no)
+        return loaded.view if loaded else None
+
+    def scan_already_recorded(self, scan_id: str) -> tuple[str, int | None] | None:
+        row = self._cursor(self._sql_event_by_scan, (scan_id,)).fetchone()
+        return (row[1], row[2]) if row else None
+
+    def move_serial(
+        self,
+        serial: LoadedSerial,
+        to_stage: Stage,
+        site_id: int | None,
+        document_id: int | None,
+        by: str,
+        at: datetime,
+    ) -> None:
+        cursor = self._cursor(
+            self._sql_update_serial,
+            (to_stage.value, site_id, document_id, iso(at), by, serial.id, serial.view.version),
+        )
+        if cursor.rowcount != 1:
+            raise VersionChanged(serial.view.serial_no)
+
+    def fill_document_line(self, document_id: int, item_id: int) -> bool:
+        """Count one unit against the line; False when the line is full (or absent)."""
+        return self._cursor(self._sql_fill_line, (document_id, item_id)).rowcount == 1
+
+    def unfill_document_line(self, document_id: int, item_id: int) -> None:
+        self._cursor(self._sql_unfill_line, (document_id, item_id))
+
+    def append_event(
+        self,
+        *,
+        scan_id: str | None,
+        kind: str,
+        serial_id: int | None,
+        mode: str | None,
+        from_stage: Stage | None,
+        to_stage: Stage | None,
+        station: str,
+        site: str | None,
+        operator: str,
+        at: datetime,
+        recorded_at: datetime | None,
+        document_id: int | None,
+        source: str | None,
+        payload: str | None,
+        comment: str | None,
+        outcome: str,
+        message: str | None,
+    ) -> None:
+        self._cursor(
+            self._sql_insert_event,
+            (
+                scan_id,
+                kind,
+                serial_id,
+                mode,
+                from_stage.value if from_stage else None,
+                to_stage.value if to_stage else None,
+                station,
+                site,
+                operator,
+                iso(at),
+                iso(recorded_at) if recorded_at else None,
+                document_id,
+                source,
+                payload,
+                comment,
+                outcome,
+                message,
+            ),
+        )
+
+    def serial_id(self, serial_no: str) -> int | None:
+        row = Serial.select(Serial.id).where(Serial.serial_no == serial_no).tuples().first()
+        return row[0] if row else None
+
+    _EVENT_SQL = (
+        "SELECT e.id, e.at, e.operator, e.station, e.site, e.outcome, e.from_stage, e.to_stage, "
+        "d.reference_no, e.comment, e.payload, s.serial_no, e.mode, e.message FROM event e "
+        "LEFT JOIN document d ON d.id = e.document_id LEFT JOIN serial s ON s.id = e.serial_id"
+    )
+
+    @staticmethod
+    def _event_from_row(row: Sequence[Any]) -> EventView:
+        return EventView(
+            at=from_iso(row[1]),
+            by=row[2],
+            station=row[3],
+            site=row[4],
+            outcome=row[5],
+            from_stage=Stage(row[6]) if row[6] else None,
+            to_stage=Stage(row[7]) if row[7] else None,
+            document=row[8],
+            comment=row[9],
+            payload=row[10],
+            serial_no=row[11],
+            mode=row[12],
+            message=row[13],
+        )
+
+    def events(self, serial_no: str) -> list[EventView]:
+        """The serial's history, oldest first."""
+        serial_id = self.serial_id(serial_no)
+        if serial_id is None:
+            return []
+        p = self._sql_param
+        rows = self._cursor(
+            f"{self._EVENT_SQL} WHERE e.serial_id = {p} ORDER BY e.at, e.id", (serial_id,)
+        ).fetchall()
+        return [self._event_from_row(row) for row in rows]
+
+    def recent_events(
+        self, *, station: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[tuple[int, EventView]]:
+        """Scan events newest first, for paging a station's history from the database."""
+        p = self._sql_param
+        clauses, params = ["e.kind = 'scan'"], []
+        if station is not None:
+            clauses.append(f"e.station = {p}")
+            params.append(station)
+        if before_id is not None:
+            clauses.append(f"e.id < {p}")
+            params.append(before_id)
+        rows = self._cursor(
+            f"{self._EVENT_SQL} WHERE {' AND '.join(clauses)} "
+            f"ORDER BY e.id DESC LIMIT {int(limit)}",
+            params,
+        ).fetchall()
+        return [(row[0], self._event_from_row(row)) for row in rows]
+
+    def iter_serials(self, stage: Stage | None, site: str | None) -> Iterator[SerialView]:
+        sql = f"SELECT {_SERIAL_COLUMNS}{_SERIAL_FROM}"
+        clauses: list[str] = []
+        params: list[Any] = []
+        if stage is not None:
+            clauses.append(f"s.stage = {self._sql_param}")
+            params.append(stage.value)
+        if site is not None:
+            clauses.append(f"st.code = {self._sql_param}")
+            params.append(site)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY s.id"
+        cursor = self._cursor(sql, params)
+        while rows := cursor.fetchmany(2000):
+            for row in rows:
+                yield _serial_from_row(row).view
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def add_document(
+        self,
+        *,
+        kind: DocumentKind,
+        reference_no: str,
+        dc_no: str | None,
+        invoice_no: str | None,
+        from_site: str,
+        to_site: str | None,
+        to_name: str | None,
+        lines: Sequence[tuple[str, int]],
+        by: str,
+        at: datetime,
+    ) -> DocumentView:
+        def work() -> None:
+            if Document.get_or_none(Document.reference_no == reference_no):
+                raise StoreError(f"Document {reference_no} already exists")
+            source = Site.get_or_none(Site.code == from_site)
+            if source is None:
+                raise StoreError(f"Unknown site {from_site}")
+            dest = Site.get_or_none(Site.code == to_site) if to_site else None
+            doc = Document.create(
+                reference_no=reference_no,
+                kind=kind.value,
+                dc_no=dc_no,
+                invoice_no=invoice_no,
+                from_site=source.id,
+                to_site=dest.id if dest else None,
+                to_name=to_name,
+                state="open",
+                created_at=iso(at),
+                created_by=by,
+            )
+            for sku, quantity in lines:
+                item = Item.get_or_none(Item.sku == sku)
+                if item is None:
+                    raise StoreError(f"Unknown SKU {sku} on line {sku}={quantity}")
+                DocumentLine.create(document=doc.id, item=item.id, quantity=quantity)
+
+        try:
+            self.write(work)
+        except peewee.IntegrityError as error:
+            raise StoreError(f"Document {reference_no} not saved: {error}") from error
+        view = self.document(reference_no)
+        assert view is not None
+        return view
+
+    def document_id(self, reference_no: str) -> int | None:
+        row = Document.select(Document.id).where(Document.reference_no == reference_no).first()
+        return row.id if row else None
+
+    def document(self, reference_no: str) -> DocumentView | None:
+        doc = Document.get_or_none(Document.reference_no == reference_no)
+        return self._document_view(doc) if doc else None
+
+    def document_by_id(self, document_id: int) -> DocumentView | None:
+        doc = Document.get_or_none(Document.id == document_id)
+        return self._document_view(doc) if doc else None
+
+    def _document_view(self, doc: Document) -> DocumentView:
+        from_code = Site.select(Site.code).where(Site.id == doc.from_site_id).scalar()
+        to_code = (
+            Site.select(Site.code).where(Site.id == doc.to_site_id).scalar()
+            if doc.to_site_id
+            else None
+        )
+        lines = tuple(
+            DocumentLineView(sku, name, quantity, scanned)
+            for sku, name, quantity, scanned in DocumentLine.select(
+                Item.sku, Item.name, DocumentLine.quantity, DocumentLine.scanned
+            )
+            .join(Item)
+            .where(DocumentLine.document == doc.id)
+            .order_by(DocumentLine.id)
+            .tuples()
+        )
+        return DocumentView(
+            reference_no=doc.reference_no,
+            kind=DocumentKind(doc.kind),
+            dc_no=doc.dc_no,
+            invoice_no=doc.invoice_no,
+            from_site=from_code,
+            to_site=to_code,
+            to_name=doc.to_name,
+            state=doc.state,
+            lines=lines,
+            created_at=from_iso(doc.created_at),
+            closed_reason=doc.closed_reason,
+        )
+
+    def documents(
+        self, *, state: str | None = "open", from_site: str | None = None
+    ) -> list[DocumentView]:
+        query = Document.select().order_by(Document.id)
+        if state:
+            query = query.where(Document.state == state)
+        if from_site:
+            query = query.join(Site, on=(Document.from_site == Site.id)).where(
+                Site.code == from_site
+            )
+        return [self._document_view(doc) for doc in query]
+
+    def close_document(self, reference_no: str, reason: str | None, by: str, at: datetime) -> None:
+        def work() -> None:
+            updated = (
+                Document.update(
+                    state="closed",
+                    closed_at=iso(at),
+                    closed_by=by,
+                    closed_reason=reason,
+                    version=Document.version + 1,
+                )
+                .where(Document.reference_no == reference_no, Document.state == "open")
+                .execute()
+            )
+            if updated != 1:
+                raise StoreError(f"Document {reference_no} is not open")
+            Event.create(
+                kind="document",
+                station="cli",
+                operator=by,
+                at=iso(at),
+                outcome="ok",
+                document=Document.get(Document.reference_no == reference_no).id,
+                comment=f"Closed {reference_no}" + (f": {reason}" if reason else ""),
+            )
+
+        self.write(work)
+
+    # -- comments and information -------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        counts = {
+            "sites": Site.select().count(),
+            "items": Item.select().count(),
+            "generation_runs": GenerationRun.select().count(),
+            "serials": Serial.select().count(),
+            "documents": Document.select().count(),
+            "open_documents": Document.select().where(Document.state == "open").count(),
+            "events": Event.select().count(),
+        }
+        by_stage = dict(
+            Serial.select(Serial.stage, peewee.fn.COUNT(Serial.id)).group_by(Serial.stage).tuples()
+        )
+        return {
+            "backend": self.target.backend,
+            "database": self.target.display,
+            "schema_version": SCHEMA_VERSION,
+            **counts,
+            "serials_by_stage": {stage.value: by_stage.get(stage.value, 0) for stage in Stage},
+        }
+
+    def change_marker(self) -> tuple[int, int]:
+        """Cheap to read: changes whenever any event is written (for a refresh poll)."""
+        row = self._cursor("SELECT max(id), count(*) FROM event").fetchone()
+        return (row[0] or 0, row[1] or 0)

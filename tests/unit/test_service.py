@@ -1,0 +1,265 @@
+"""StationService on a real SQLite file: what a dock worker and a supervisor would notice."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from scanstation.domain.model import ScanEvent
+from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.stages import Mode, Stage
+from scanstation.service import ServiceError, StationService
+from tests.conftest import station
+
+GS = "\x1d"
+
+
+def scan(service: StationService, payload: str, setup=None, **kw):
+    return service.scan(ScanEvent(payload, source="test", **kw), setup or station())
+
+
+def event_count(service: StationService) -> int:
+    return service.info()["events"]  # type: ignore[return-value]
+
+
+def move(service: StationService, serial: str, *steps: tuple[str, Mode, dict]) -> None:
+    for site, mode, extra in steps:
+        outcome = scan(service, serial, station(site, mode, **extra))
+        assert outcome.kind is OutcomeKind.OK, outcome.message
+
+
+TO_VALIDATED = (("P1", Mode.REGISTER, {}), ("P1", Mode.VALIDATE, {}))
+TO_GODOWN = (*TO_VALIDATED, ("P1", Mode.DISPATCH, {"document": "DC-1"}), ("G1", Mode.RECEIVE, {}))
+
+
+def test_register_then_again_is_already_and_writes_no_event(service: StationService) -> None:
+    first = scan(service, "SN0000000001")
+    assert first.kind is OutcomeKind.OK
+    assert (first.stage_before, first.stage_after) == (Stage.NOT_REGISTERED, Stage.REGISTERED)
+    events = event_count(service)
+    again = scan(service, "SN0000000001")
+    assert again.kind is OutcomeKind.ALREADY
+    assert "already" in again.message
+    assert event_count(service) == events
+    history = service.events("SN0000000001")
+    assert [(e.from_stage, e.to_stage) for e in history] == [
+        (Stage.NOT_REGISTERED, Stage.REGISTERED)
+    ]
+    assert history[0].station == "T-1" and history[0].by == "op-1"
+
+
+def test_the_whole_life_of_a_serial(service: StationService) -> None:
+    move(
+        service,
+        "SN0000000002",
+        *TO_GODOWN,
+        ("G1", Mode.DISPATCH, {"document": "INV-1"}),
+        ("G1", Mode.RECEIVE, {"document": "INV-1"}),  # a customer return, invoice cited
+        ("G1", Mode.SCRAP, {"reason": "water damage"}),
+    )
+    view = service.serial("SN0000000002")
+    assert view is not None and view.stage is Stage.SCRAPPED
+    stages = [e.to_stage for e in service.events("SN0000000002")]
+    assert stages == [
+        Stage.REGISTERED,
+        Stage.VALIDATED,
+        Stage.DISPATCHED_FROM_PLANT,
+        Stage.RECEIVED_AT_GODOWN,
+        Stage.DISPATCHED_FROM_GODOWN,
+        Stage.RECEIVED_AT_GODOWN,
+        Stage.SCRAPPED,
+    ]
+    refused = scan(service, "SN0000000002", station("G1", Mode.RECEIVE))
+    assert refused.kind is OutcomeKind.REJECTED and "Scrapped" in refused.message
+
+
+def test_reject_needs_a_reason_and_the_refusal_is_logged(service: StationService) -> None:
+    move(service, "SN0000000003", ("P1", Mode.REGISTER, {}))
+    refused = scan(service, "SN0000000003", station(mode=Mode.REJECT))
+    assert refused.kind is OutcomeKind.REJECTED and "reason" in refused.message
+    assert service.serial("SN0000000003").stage is Stage.REGISTERED  # type: ignore[union-attr]
+    last = service.events("SN0000000003")[-1]
+    assert last.outcome == "rejected" and last.to_stage is None
+    ok = scan(service, "SN0000000003", station(mode=Mode.REJECT, reason="dent on casing"))
+    assert ok.kind is OutcomeKind.OK and ok.stage_after is Stage.NOT_VALIDATED
+    assert service.events("SN0000000003")[-1].comment == "dent on casing"
+
+
+def test_dispatch_needs_a_document_that_fits(service: StationService) -> None:
+    move(service, "SN0000000004", *TO_VALIDATED)
+    no_doc = scan(service, "SN0000000004", station(mode=Mode.DISPATCH))
+    assert no_doc.kind is OutcomeKind.REJECTED and "open a DC" in no_doc.message
+    move(service, "FN0000000021", *TO_VALIDATED)
+    not_on = scan(service, "FN0000000021", station(mode=Mode.DISPATCH, document="DC-1"))
+    assert not_on.kind is OutcomeKind.REJECTED and "not on DC-1" in not_on.message
+    for serial in ("SN0000000005", "SN0000000006", "SN0000000007", "SN0000000008"):
+        move(service, serial, *TO_VALIDATED)
+    results = [
+        scan(service, sn, station(mode=Mode.DISPATCH, document="DC-1")).kind
+        for sn in ("SN0000000004", "SN0000000005", "SN0000000006", "SN0000000007")
+    ]
+    assert results == [OutcomeKind.OK] * 3 + [OutcomeKind.REJECTED]
+    document = service.document("DC-1")
+    assert document is not None and document.lines[0].scanned == 3
+
+
+def test_receive_elsewhere_needs_an_override(service: StationService) -> None:
+    move(service, "SN0000000009", *TO_VALIDATED, ("P1", Mode.DISPATCH, {"document": "DC-1"}))
+    wrong = scan(service, "SN0000000009", station("G2", Mode.RECEIVE))
+    assert wrong.kind is OutcomeKind.REJECTED and "G1" in wrong.message
+    override = scan(service, "SN0000000009", station("G2", Mode.RECEIVE, reason="rerouted"))
+    assert override.kind is OutcomeKind.OK
+    assert service.serial("SN0000000009").site == "G2"  # type: ignore[union-attr]
+
+
+def test_unknown_and_hostile_payloads_are_logged_escaped_and_change_nothing(
+    service: StationService,
+) -> None:
+    before = [v.stage for v in service.export()]
+    hostile = [
+        "NOPE-1",
+        "[red]x[/]",
+        "[@click=app.quit]Q[/]",
+        "\x1b[2J\x1b[31mX",
+        "",
+        "   ",
+        "A" * 5000,
+        "]",
+        "]Yx",
+        "]C1",
+        "\x11\x11",
+        "SN0000000001\x00",
+    ]
+    for payload in hostile:
+        outcome = scan(service, payload)
+        assert outcome.kind in (OutcomeKind.UNKNOWN, OutcomeKind.REJECTED), payload
+        assert outcome.message
+    assert [v.stage for v in service.export()] == before
+    db_path = Path(service.repo.target.path)  # type: ignore[arg-type]
+    rows = (
+        sqlite3.connect(db_path)
+        .execute("SELECT payload, outcome FROM event WHERE kind = 'scan' ORDER BY id")
+        .fetchall()
+    )
+    assert len(rows) == len(hostile)
+    assert all(not any(ord(c) < 32 for c in payload) for payload, _ in rows)
+    assert rows[3][0].startswith("␛[2J")
+
+
+def test_secondary_qr_and_gs1_resolve_to_the_serial(service: StationService) -> None:
+    view = service.serial("SN0000000010")
+    assert view is not None and view.secondary_qr
+    by_qr = scan(service, view.secondary_qr)
+    assert by_qr.kind is OutcomeKind.OK and by_qr.serial_no == "SN0000000010"
+    gs1 = f"]d2010890123450001921SN0000000011{GS}10LOT7"
+    by_gs1 = scan(service, gs1)
+    assert by_gs1.kind is OutcomeKind.OK and by_gs1.serial_no == "SN0000000011"
+    wrong_gtin = scan(service, "]d2010890123450004021SN0000000012")
+    assert wrong_gtin.kind is OutcomeKind.REJECTED and "GTIN" in wrong_gtin.message
+    product_only = scan(service, "]E08901234500019")
+    assert product_only.kind is OutcomeKind.REJECTED and "product barcode" in product_only.message
+
+
+def test_serials_are_unique_after_normalisation(service: StationService) -> None:
+    typed = scan(service, "  sn0000000013 \r\n")
+    assert typed.kind is OutcomeKind.OK and typed.serial_no == "SN0000000013"
+
+
+def test_lookup_changes_nothing_and_writes_no_event(service: StationService) -> None:
+    events = event_count(service)
+    found = scan(service, "SN0000000014", station(mode=Mode.LOOKUP))
+    assert found.kind is OutcomeKind.OK and found.serial is not None
+    assert found.serial.item_name == "Pump 1HP"
+    missing = scan(service, "NOPE", station(mode=Mode.LOOKUP))
+    assert missing.kind is OutcomeKind.UNKNOWN
+    assert event_count(service) == events
+
+
+def test_a_retried_scan_applies_once(service: StationService) -> None:
+    event = ScanEvent("SN0000000015", source="test")
+    first = service.scan(event, station())
+    again = service.scan(event, station(mode=Mode.VALIDATE))
+    assert first.kind is OutcomeKind.OK
+    assert again.kind is OutcomeKind.ALREADY and "already recorded" in again.message
+    assert service.serial("SN0000000015").stage is Stage.REGISTERED  # type: ignore[union-attr]
+    assert len(service.events("SN0000000015")) == 1
+
+
+def test_a_change_under_the_station_is_a_conflict(service: StationService, monkeypatch) -> None:
+    move(service, "SN0000000016", ("P1", Mode.REGISTER, {}))
+    stale = service.repo.find_serial("SN0000000016")
+    move(service, "SN0000000016", ("P1", Mode.SCRAP, {"reason": "dropped"}))
+    monkeypatch.setattr(service.repo, "find_serial", lambda key: stale)
+    outcome = scan(service, "SN0000000016", station(mode=Mode.VALIDATE))
+    assert outcome.kind is OutcomeKind.CONFLICT
+    assert "Scrapped" in outcome.message
+    monkeypatch.undo()
+    assert service.serial("SN0000000016").stage is Stage.SCRAPPED  # type: ignore[union-attr]
+    assert service.events("SN0000000016")[-1].outcome == "conflict"
+
+
+def test_closing_a_short_document_needs_a_reason(service: StationService) -> None:
+    with pytest.raises(ServiceError, match="short"):
+        service.close_document("DC-1")
+    closed = service.close_document("DC-1", reason="truck full")
+    assert closed.state == "closed" and closed.closed_reason == "truck full"
+    move(service, "SN0000000017", *TO_VALIDATED)
+    late = scan(service, "SN0000000017", station(mode=Mode.DISPATCH, document="DC-1"))
+    assert late.kind is OutcomeKind.REJECTED and "closed" in late.message
+
+
+def test_comment_is_an_event(service: StationService) -> None:
+    event = service.comment("SN0000000018", "[b]fragile[/b]", station())
+    assert event.comment == "[b]fragile[/b]"
+    with pytest.raises(ServiceError):
+        service.comment("SN0000000018", "   ", station())
+
+
+def test_generate_makes_gs1_sized_serials_with_unique_secondary_qr(
+    service: StationService,
+) -> None:
+    run, serials = service.generate("FAN", 500, "P1", prefix="abc")
+    assert run.startswith("G-") and len(serials) == 500 and len(set(serials)) == 500
+    assert all(len(sn) <= 20 and sn.startswith("ABC") for sn in serials)
+    views = [service.serial(sn) for sn in serials[:50]]
+    assert all(v is not None and v.stage is Stage.NOT_REGISTERED for v in views)
+    assert len({v.secondary_qr for v in views if v}) == 50
+    with pytest.raises(ServiceError, match="too long"):
+        service.generate("FAN", 1, "P1", prefix="ABCDEFGHIJK")
+    with pytest.raises(ServiceError, match="AI 82"):
+        service.generate("FAN", 1, "P1", prefix="A B")
+    with pytest.raises(ServiceError, match="plant"):
+        service.generate("FAN", 1, "G1")
+
+
+def test_import_is_all_or_nothing_with_line_numbers(
+    service: StationService, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "serial_no,sku,generation_no,secondary_qr\n"
+        "IMP-1,PUMP,GX-1,QR-IMP-1\n"
+        "imp-1,PUMP,,\n"  # duplicate after normalisation
+        "IMP-2,NOSUCH,,\n"  # unknown SKU
+        "SN0000000001,PUMP,,\n"  # already in the database
+        "IMP-3,PUMP\n",  # bad row
+        encoding="utf-8",
+    )
+    serials_before = service.info()["serials"]
+    report = service.import_csv(bad)
+    assert not report.written
+    assert [p.line for p in report.problems] == [3, 4, 5, 6]
+    assert "repeats line 2" in report.problems[0].message
+    assert service.info()["serials"] == serials_before
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "serial_no,sku,generation_no,secondary_qr\nIMP-1,PUMP,GX-1,QR-IMP-1\nIMP-2,FAN,,\n",
+        encoding="utf-8",
+    )
+    assert not service.import_csv(good, dry_run=True).written
+    assert service.info()["serials"] == serials_before
+    assert service.import_csv(good).written
+    assert scan(service, "qr-imp-1").serial_no == "IMP-1"
+    assert service.serial("IMP-1").generation_no == "GX-1"  # type: ignore[union-attr]
