@@ -58,9 +58,11 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'station.db'}"
 
 
-@pytest.fixture
-def service(db_url: str) -> Iterator[StationService]:
-    svc = StationService.open(db_url, create=True)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def service(request: pytest.FixtureRequest, db_url: str) -> Iterator[StationService]:
+    """The same behaviour on both backends: each service test runs on SQLite and PostgreSQL."""
+    url = db_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    svc = StationService.open(url, create=True)
     build_small(svc)
     yield svc
     svc.close()

@@ -13,7 +13,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 
 from scanstation.store.tables import ALL_TABLES, Meta, database_proxy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 # A short busy timeout and a bounded retry in the repository: a long timeout let one writer
@@ -89,7 +89,7 @@ def _open_sqlite(target: DatabaseTarget, *, create: bool) -> peewee.SqliteDataba
             "synchronous": "full",  # a green OK is on disk, power cut or not
             "foreign_keys": 1,
             "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
-            "cache_size": -32_000,
+            "cache_size": -8_000,  # 8 MB a connection: a kiosk has little memory
         },
         timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
         check_same_thread=False,
@@ -185,7 +185,10 @@ def schema_version(db: peewee.Database) -> int | None:
 
 # Each step takes the schema from version N to N + 1; a file of any older version is walked
 # forward one step at a time, inside one transaction.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: a station's scan list pages its history from the database by (station, id).
+    1: ("CREATE INDEX IF NOT EXISTS event_station_id ON event (station, id)",),
+}
 
 
 def migrate(db: peewee.Database, from_version: int) -> None:

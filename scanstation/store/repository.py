@@ -149,6 +149,7 @@ class Repository:
             "message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._sql_param = param
+        self._sites: dict[str, tuple[int, SiteView]] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -244,12 +245,25 @@ class Repository:
         return SiteView(code, name, kind)
 
     def site(self, code: str) -> SiteView | None:
-        row = Site.get_or_none(Site.code == code)
-        return SiteView(row.code, row.name, SiteKind(row.kind)) if row else None
+        known = self._site_by_code(code)
+        return known[1] if known else None
 
     def site_id(self, code: str) -> int | None:
-        row = Site.select(Site.id).where(Site.code == code).tuples().first()
-        return row[0] if row else None
+        known = self._site_by_code(code)
+        return known[0] if known else None
+
+    def _site_by_code(self, code: str) -> tuple[int, SiteView] | None:
+        """Sites are never deleted and their code and kind never change, so a found site is
+        cached (it was a Peewee query on every scan); a miss asks again, as another terminal
+        may have added it since."""
+        known = self._sites.get(code)
+        if known is None:
+            row = Site.get_or_none(Site.code == code)
+            if row is None:
+                return None
+            known = (row.id, SiteView(row.code, row.name, SiteKind(row.kind)))
+            self._sites[code] = known
+        return known
 
     def sites(self) -> list[SiteView]:
         return [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -137,14 +136,9 @@ def test_unknown_and_hostile_payloads_are_logged_escaped_and_change_nothing(
         assert outcome.kind in (OutcomeKind.UNKNOWN, OutcomeKind.REJECTED), payload
         assert outcome.message
     assert [v.stage for v in service.export()] == before
-    db_path = Path(service.repo.target.path)  # type: ignore[arg-type]
-    rows = (
-        sqlite3.connect(db_path)
-        .execute("SELECT payload, outcome FROM event WHERE kind = 'scan' ORDER BY id")
-        .fetchall()
-    )
+    rows = [(e.payload, e.outcome) for _id, e in reversed(service.repo.recent_events())]
     assert len(rows) == len(hostile)
-    assert all(not any(ord(c) < 32 for c in payload) for payload, _ in rows)
+    assert all(not any(ord(c) < 32 for c in payload or "") for payload, _ in rows)
     assert rows[3][0].startswith("␛[2J")
 
 

@@ -1,0 +1,69 @@
+"""The store's own guarantees: pragmas, schema version and migration, refusing foreign files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from scanstation.store.database import SCHEMA_VERSION, StoreError, parse_url
+from scanstation.store.repository import Repository
+
+
+def test_sqlite_is_wal_and_full_sync(tmp_path: Path) -> None:
+    repo = Repository.open(str(tmp_path / "a.db"), create=True)
+    db = repo._db
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    repo.close()
+
+
+def test_an_older_schema_is_migrated_forward(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    Repository.open(str(path), create=True).close()
+    # Make the file look like version 1: no station index yet.
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX event_station_id")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    repo = Repository.open(str(path))
+    assert repo.info()["schema_version"] == SCHEMA_VERSION == 2
+    repo.close()
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    assert "event_station_id" in names and version == ("2",)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    Repository.open(str(path), create=True).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="newer"):
+        Repository.open(str(path))
+
+
+@pytest.mark.parametrize(
+    ("url", "backend", "path"),
+    [
+        ("sqlite:///rel/a.db", "sqlite", "rel/a.db"),
+        ("sqlite:////abs/a.db", "sqlite", "/abs/a.db"),
+        ("/abs/b.db", "sqlite", "/abs/b.db"),
+        ("postgresql://u@h:5433/db", "postgresql", None),
+    ],
+)
+def test_database_urls(url: str, backend: str, path: str | None) -> None:
+    target = parse_url(url)
+    assert target.backend == backend
+    assert (str(target.path) if target.path else None) == path
+
+
+def test_unsupported_url_is_clear() -> None:
+    with pytest.raises(StoreError, match="unsupported scheme 'mysql'"):
+        parse_url("mysql://x/y")
+
+
+def test_postgresql_password_is_not_shown() -> None:
+    assert "secret" not in parse_url("postgresql://u:secret@h/db").display
