@@ -60,6 +60,68 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+NOTIFY_CHANNEL = "scanstation_events"
+
+
+class ChangeWatcher:
+    """Wakes a station when another station commits: PostgreSQL LISTEN/NOTIFY, or on SQLite a
+    poll of `PRAGMA data_version` (it changes when another connection commits; one cheap read).
+    Runs on its own connection, in the caller's (background) thread."""
+
+    def __init__(self, target: DatabaseTarget, poll_interval: float = 0.25) -> None:
+        self.target = target
+        self.poll_interval = poll_interval
+        self._conn: Any = None
+        self._version: int | None = None
+
+    def _connect(self) -> None:
+        if self.target.backend == "sqlite":
+            self._conn = sqlite3.connect(str(self.target.path), check_same_thread=False)
+            self._version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            return
+        import psycopg2  # only a PostgreSQL site needs it
+
+        self._conn = psycopg2.connect(self.target.url, connect_timeout=5)
+        self._conn.autocommit = True
+        self._conn.cursor().execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    def wait(self, timeout: float) -> bool:
+        """True when something changed within `timeout` seconds (or the connection came back)."""
+        import select
+
+        try:
+            if self._conn is None:
+                self._connect()
+                return True
+            if self.target.backend == "sqlite":
+                deadline = time.monotonic() + timeout
+                while True:
+                    version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                    if version != self._version:
+                        self._version = version
+                        return True
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+            if not self._conn.notifies:
+                ready, _, _ = select.select([self._conn], [], [], timeout)
+                if ready:
+                    self._conn.poll()
+            changed = bool(self._conn.notifies)
+            self._conn.notifies.clear()
+            return changed
+        except Exception:  # a lost connection is retried on the next call
+            self.close()
+            time.sleep(min(timeout, 1.0))
+            return False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.close()
+        self._conn = None
+
+
 class VersionChanged(Exception):
     """The row changed between our locked read and our write: the write is retried whole."""
 
@@ -571,6 +633,9 @@ class Repository:
                 message,
             ),
         )
+        if not self.is_sqlite:
+            # Delivered on commit to every station LISTENing: live refresh without polling.
+            self._cursor(f"NOTIFY {NOTIFY_CHANNEL}")
 
     def serial_id(self, serial_no: str) -> int | None:
         row = Serial.select(Serial.id).where(Serial.serial_no == serial_no).tuples().first()
@@ -802,7 +867,27 @@ class Repository:
             "serials_by_stage": {stage.value: by_stage.get(stage.value, 0) for stage in Stage},
         }
 
-    def change_marker(self) -> tuple[int, int]:
-        """Cheap to read: changes whenever any event is written (for a refresh poll)."""
-        row = self._cursor("SELECT max(id), count(*) FROM event").fetchone()
-        return (row[0] or 0, row[1] or 0)
+    # -- live refresh ------------------------------------------------------------------------
+
+    def last_event_id(self) -> int:
+        row = self._cursor("SELECT max(id) FROM event").fetchone()
+        return int(row[0] or 0)
+
+    def changes_since(self, event_id: int) -> tuple[int, set[str], set[str]]:
+        """What other stations changed after `event_id`: (new last id, serials, documents)."""
+        p = self._sql_param
+        rows = self._cursor(
+            "SELECT e.id, s.serial_no, d.reference_no FROM event e "
+            "LEFT JOIN serial s ON s.id = e.serial_id "
+            f"LEFT JOIN document d ON d.id = e.document_id WHERE e.id > {p} ORDER BY e.id",
+            (event_id,),
+        ).fetchall()
+        last = max((row[0] for row in rows), default=event_id)
+        return (
+            last,
+            {row[1] for row in rows if row[1]},
+            {row[2] for row in rows if row[2]},
+        )
+
+    def watcher(self) -> ChangeWatcher:
+        return ChangeWatcher(self.target)
