@@ -17,6 +17,7 @@ from typing import IO, Any, NoReturn
 
 import click
 
+from scanstation.cli_decode import decode
 from scanstation.config import MODE_NAMES, ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_SCAN_FAILED, EXIT_USAGE = 0, 1, 2
@@ -413,6 +414,13 @@ def _stdin_payloads() -> Iterator[str]:
 @click.option("--operator", default=None, metavar="NAME")
 @click.option("--reason", default=None, metavar="TEXT")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per scan on stdout.")
+@click.option(
+    "--journal/--no-journal",
+    "use_journal",
+    default=None,
+    help="While the database is unreachable, save scans in this station's offline journal "
+    "(answered `queued`) and replay them when it returns. Default: config station.journal.",
+)
 @click.argument("payloads", nargs=-1)
 @click.pass_context
 def scan(
@@ -424,24 +432,29 @@ def scan(
     operator: str | None,
     reason: str | None,
     as_json: bool,
+    use_journal: bool | None,
     payloads: tuple[str, ...],
 ) -> None:
-    """Scan PAYLOADs, or one payload a line from stdin, answering each once committed."""
-    from scanstation.domain.codes import visible
+    """Scan PAYLOADs, or one payload a line from stdin, answering each once committed
+    (or, with --journal, once saved in the offline journal)."""
     from scanstation.domain.model import ScanEvent
     from scanstation.domain.stages import Mode
     from scanstation.service import ServiceError, StationSetup
 
     state = _state(ctx)
+    setup = StationSetup(
+        station_id=station_id,
+        site_code=site_code,
+        mode=Mode(mode),
+        document=document or None,
+        reason=reason,
+        **({"operator": operator} if operator else {}),
+    )
+    if use_journal is None:
+        use_journal = state.settings.station.journal
+    if use_journal:
+        _scan_journaled(state, setup, payloads, as_json)
     with state.service() as service:
-        setup = StationSetup(
-            station_id=station_id,
-            site_code=site_code,
-            mode=Mode(mode),
-            document=document or None,
-            reason=reason,
-            **({"operator": operator} if operator else {}),
-        )
         try:
             service.check_station(setup)
         except ServiceError as error:
@@ -453,13 +466,242 @@ def scan(
             outcome = service.scan(ScanEvent(payload, source=source), setup)
             if not outcome.kind.is_success:
                 failed += 1
-            if as_json:
-                _json_line(outcome.as_json())
-            else:
-                label = outcome.kind.value.upper()
-                serial = outcome.serial_no or visible(payload)
-                click.echo(f"{label:<9} {serial:<22} {visible(outcome.message)}")
-                sys.stdout.flush()
+            _print_outcome(outcome, as_json)
+    sys.exit(EXIT_SCAN_FAILED if failed else EXIT_OK)
+
+
+def _print_outcome(outcome: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    from scanstation.domain.codes import visible
+
+    if as_json:
+        _json_line({**outcome.as_json(), **(extra or {})})
+        return
+    label = outcome.kind.value.upper()
+    serial = outcome.serial_no or visible(outcome.event.payload)
+    click.echo(f"{label:<9} {serial:<22} {visible(outcome.message)}")
+    sys.stdout.flush()
+
+
+def _replay_note(outcomes: list[Any]) -> None:
+    """Earlier scans (answered `queued`) decided now: a summary on stderr, so stdout keeps
+    exactly one answer a scan."""
+    if not outcomes:
+        return
+    from collections import Counter
+
+    from scanstation.store.journal import REFUSED_KINDS
+
+    counts = Counter(o.kind.value for o in outcomes)
+    refused = sum(1 for o in outcomes if o.kind in REFUSED_KINDS)
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    note = f"replayed {len(outcomes)} journaled scan(s): {summary}"
+    if refused:
+        note += " — refused scans are listed by `scanstation journal show`"
+    click.echo(f"scanstation: {note}", err=True)
+
+
+def _open_journal(state: CliState, station_id: str) -> Any:
+    from scanstation.store.journal import Journal, JournalError
+
+    try:
+        return Journal.for_station(station_id, state.database_url())
+    except JournalError as error:
+        fail(str(error))
+
+
+def _journaled_station(state: CliState, station_id: str, **options: Any) -> Any:
+    from scanstation.journaled import JournaledStation
+    from scanstation.service import StationService
+
+    settings = state.settings
+    url = state.database_url()
+
+    def open_service() -> StationService:
+        return StationService.open(
+            url,
+            serial_case=settings.scanner.serial_case,
+            max_payload=settings.scanner.max_payload,
+        )
+
+    return JournaledStation(open_service, _open_journal(state, station_id), **options)
+
+
+def _scan_journaled(
+    state: CliState, setup: Any, payloads: tuple[str, ...], as_json: bool
+) -> NoReturn:
+    """`scan --journal`: an unreachable database is not an error; scans go to the journal."""
+    from scanstation.domain.model import ScanEvent
+    from scanstation.service import ServiceError, StoreError
+    from scanstation.store.journal import JournalError
+
+    station = _journaled_station(state, setup.station_id, on_replay=_replay_note)
+    failed = 0
+    try:
+        if station.connect() and station.service is not None:
+            try:
+                station.service.check_station(setup)
+            except ServiceError as error:
+                fail(str(error))
+            # Continue where a killed run stopped: what it saved offline goes first.
+            _replay_note(station.replay())
+        else:
+            click.echo(
+                f"scanstation: OFFLINE — {station.journal.database} is unreachable "
+                f"({station.last_error}); scans are saved in {station.journal.path}",
+                err=True,
+            )
+        source = "argv" if payloads else "stdin"
+        stream = iter(payloads) if payloads else _stdin_payloads()
+        for payload in stream:
+            try:
+                outcome = station.scan(ScanEvent(payload, source=source), setup)
+            except ServiceError as error:
+                fail(str(error))
+            if not outcome.kind.is_success:
+                failed += 1
+            _print_outcome(outcome, as_json)
+        if station.pending_count:
+            _replay_note(station.replay())
+        left = station.pending_count
+        if left:
+            why = f" ({station.last_error})" if station.last_error else ""
+            click.echo(
+                f"scanstation: {left} scan(s) wait in the journal {station.journal.path}{why}; "
+                "they are replayed by the next `scanstation scan --journal` or "
+                "`scanstation journal replay`",
+                err=True,
+            )
+    except (StoreError, JournalError) as error:
+        fail(str(error))
+    finally:
+        station.close()
+    sys.exit(EXIT_SCAN_FAILED if failed else EXIT_OK)
+
+
+# -- the offline journal -----------------------------------------------------------------------
+
+
+@main.group()
+def journal() -> None:
+    """A station's offline journal: scans saved while the database was unreachable."""
+
+
+def _journal_station_id(state: CliState, station_id: str | None) -> str:
+    return station_id or state.settings.station.id
+
+
+@journal.command("show")
+@click.option("--station", "station_id", default=None, metavar="ID", help="Default: station.id.")
+@click.option("--all", "show_all", is_flag=True, help="Also replayed and acknowledged scans.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_context
+def journal_show(ctx: click.Context, station_id: str | None, show_all: bool, as_json: bool) -> None:
+    """Scans waiting to be replayed, and replayed scans the rules refused (for a supervisor).
+
+    Reads the journal only: works while the database is unreachable."""
+    from scanstation.domain.codes import visible
+    from scanstation.store.journal import Journal, JournalError, database_identity, journal_path
+
+    state = _state(ctx)
+    station = _journal_station_id(state, station_id)
+    url = state.database_url()
+    try:
+        opened = Journal.existing(station, url)
+        path, database = journal_path(station, url), database_identity(url)
+        if opened is None:
+            pending, refused, replayed = [], [], []
+        else:
+            with opened:
+                pending = opened.pending()
+                refused = opened.refused(include_acknowledged=show_all)
+                replayed = (
+                    [e for e in opened.entries() if e.state == "replayed"] if show_all else []
+                )
+    except JournalError as error:
+        fail(str(error))
+    if as_json:
+        data: dict[str, Any] = {
+            "station": station,
+            "database": database,
+            "journal": str(path),
+            "pending_count": len(pending),
+            "refused_count": len(refused),
+            "pending": [e.as_json() for e in pending],
+            "refused": [e.as_json() for e in refused],
+        }
+        if show_all:
+            data["replayed"] = [e.as_json() for e in replayed]
+        _json_line(data)
+        return
+    click.echo(f"Journal of station {station} on {database}: {path}")
+    click.echo(f"{len(pending)} pending, {len(refused)} refused on replay")
+    for title, entries in (("pending", pending), ("refused", refused), ("replayed", replayed)):
+        if not entries:
+            continue
+        click.echo(f"{title}:")
+        for e in entries:
+            when = e.read_at.astimezone().isoformat(timespec="seconds")
+            line = f"  #{e.seq:<6} {when} {e.mode.value:<9} {e.site_code:<6} {visible(e.payload)}"
+            if e.outcome is not None:
+                line += f" → {e.outcome.value}: {visible(e.message or '')}"
+            click.echo(line)
+
+
+@journal.command("replay")
+@click.option("--station", "station_id", default=None, metavar="ID", help="Default: station.id.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per replayed scan.")
+@click.pass_context
+def journal_replay(ctx: click.Context, station_id: str | None, as_json: bool) -> None:
+    """Replay the station's pending scans into the database now, in order.
+
+    Exit 0 when all were decided ok/already, 1 when the rules refused some (listed by
+    `journal show`), 2 when the database is unreachable (what is left stays pending)."""
+    from scanstation.service import StoreError
+    from scanstation.store.journal import Journal, JournalError
+
+    state = _state(ctx)
+    station_id = _journal_station_id(state, station_id)
+    try:
+        existing = Journal.existing(station_id, state.database_url())
+    except JournalError as error:
+        fail(str(error))
+    if existing is None:
+        click.echo(
+            f"Station {station_id} has no journal for this database: nothing to replay", err=True
+        )
+        return
+    existing.close()
+    station = _journaled_station(state, station_id)
+    try:
+        if not station.connect():
+            fail(
+                f"Cannot replay: {station.journal.database} is unreachable "
+                f"({station.last_error}); "
+                f"{station.pending_count} scan(s) stay in the journal"
+            )
+        outcomes = station.replay()
+        refused = {e.scan_id for e in station.journal.refused(include_acknowledged=True)}
+        for outcome in outcomes:
+            _print_outcome(
+                outcome,
+                as_json,
+                {"scan_id": outcome.event.scan_id, "read_at": outcome.event.read_at.isoformat()},
+            )
+        left = station.pending_count
+        if left:
+            why = (
+                "another process is replaying this journal now"
+                if station.online
+                else f"the database failed during the replay ({station.last_error})"
+            )
+            fail(f"{left} scan(s) stay in the journal: {why}")
+    except (StoreError, JournalError) as error:
+        fail(str(error))
+    finally:
+        station.close()
+    if not as_json:
+        click.echo(f"Replayed {len(outcomes)} journaled scan(s)", err=True)
+    failed = any(o.event.scan_id in refused for o in outcomes)
     sys.exit(EXIT_SCAN_FAILED if failed else EXIT_OK)
 
 
@@ -607,15 +849,7 @@ def demo(ctx: click.Context, demo_db: str | None, if_missing: bool) -> None:
     click.echo(f"Start the station on it:  scanstation{db_flag} --site G1 --mode receive")
 
 
-def _register_optional_commands() -> None:
-    try:
-        from scanstation.cli_decode import decode
-    except ImportError:  # the decoder module lands separately; the rest of the CLI stands alone
-        return
-    main.add_command(decode)
-
-
-_register_optional_commands()
+main.add_command(decode)
 
 
 if __name__ == "__main__":

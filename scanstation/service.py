@@ -38,7 +38,7 @@ from scanstation.domain.stages import (
     decide,
 )
 from scanstation.store.database import StoreBusy, StoreError
-from scanstation.store.repository import LoadedSerial, Repository
+from scanstation.store.repository import DuplicateScan, LoadedSerial, Repository
 
 __all__ = ["ServiceError", "StationService", "StationSetup", "StoreBusy", "StoreError"]
 
@@ -170,8 +170,26 @@ class StationService:
                 serial=snapshot,
             )
         first_decision = decide(self._state(snapshot, station), self._context(station, site))
-        return self.repo.write(
-            lambda: self._scan_locked(event, station, site, snapshot, first_decision.verdict)
+        try:
+            return self.repo.write(
+                lambda: self._scan_locked(event, station, site, snapshot, first_decision.verdict)
+            )
+        except DuplicateScan:
+            return self._already_recorded(event, "ok")
+
+    def _already_recorded(self, event: ScanEvent, earlier: str) -> ScanOutcome:
+        """The same scan (same id) came again, e.g. a retry after a lost answer."""
+        code = self.parse(event.payload)
+        loaded = self.repo.find_serial(code.serial) if code.ok and code.serial else None
+        view = loaded.view if loaded else None
+        stage = view.stage if view else None
+        return ScanOutcome(
+            OutcomeKind.ALREADY,
+            f"This scan was already recorded ({earlier})",
+            event,
+            view,
+            stage,
+            stage,
         )
 
     def _scan_locked(
@@ -182,13 +200,12 @@ class StationService:
         snapshot: LoadedSerial,
         first_verdict: Verdict,
     ) -> ScanOutcome:
-        earlier = self.repo.scan_already_recorded(event.scan_id)
-        current = self.repo.lock_serial(snapshot.id)
+        current, earlier = self.repo.lock_serial(snapshot.id, event.scan_id)
         if earlier is not None:
             # The same scan (same id) came again, e.g. a retry after a lost answer.
             return ScanOutcome(
                 OutcomeKind.ALREADY,
-                f"This scan was already recorded ({earlier[0]})",
+                f"This scan was already recorded ({earlier})",
                 event,
                 current.view,
                 current.view.stage,
@@ -319,21 +336,17 @@ class StationService:
             return ScanOutcome(kind, message, event, serial.view if serial else None)
 
         def work() -> ScanOutcome:
-            if self.repo.scan_already_recorded(event.scan_id) is None:
-                self._append(
-                    event,
-                    station,
-                    serial,
-                    kind,
-                    message,
-                    serial.view.stage if serial else None,
-                    None,
-                    None,
-                )
+            earlier = self.repo.scan_already_recorded(event.scan_id)
+            if earlier is not None:
+                return self._already_recorded(event, earlier[0])
             stage = serial.view.stage if serial else None
+            self._append(event, station, serial, kind, message, stage, None, None)
             return ScanOutcome(kind, message, event, serial.view if serial else None, stage, stage)
 
-        return self.repo.write(work)
+        try:
+            return self.repo.write(work)
+        except DuplicateScan:
+            return self._already_recorded(event, kind.value)
 
     # -- comments -----------------------------------------------------------------------------
 

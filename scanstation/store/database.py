@@ -123,7 +123,7 @@ def _open_postgresql(target: DatabaseTarget) -> peewee.PostgresqlDatabase:
         port=parsed.port or None,
         max_connections=32,
         stale_timeout=300,
-        connect_timeout=5,
+        connect_timeout=2,  # a reconnect attempt must not hold the one writer long
         autoconnect=True,
     )
     try:
@@ -152,6 +152,8 @@ def open_database(url: str, *, create: bool = False) -> tuple[peewee.Database, D
                 )
             with db.atomic():
                 db.create_tables(ALL_TABLES, safe=True)
+                if target.backend == "postgresql":
+                    _create_notify_trigger(db)
                 Meta.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict(
                     conflict_target=[Meta.key], preserve=[Meta.value]
                 ).execute()
@@ -169,6 +171,23 @@ def open_database(url: str, *, create: bool = False) -> tuple[peewee.Database, D
         db.close()
         raise StoreError(f"{target.display}: {error}") from error
     return db, target
+
+
+NOTIFY_CHANNEL = "scanstation_events"
+
+
+def _create_notify_trigger(db: peewee.Database) -> None:
+    """Every committed event wakes the stations LISTENing (live refresh), with no extra round
+    trip on the scan path: a statement-level trigger sends the NOTIFY."""
+    db.execute_sql(
+        "CREATE OR REPLACE FUNCTION scanstation_notify() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$"
+    )
+    db.execute_sql("DROP TRIGGER IF EXISTS event_notify ON event")
+    db.execute_sql(
+        "CREATE TRIGGER event_notify AFTER INSERT ON event "
+        "FOR EACH STATEMENT EXECUTE FUNCTION scanstation_notify()"
+    )
 
 
 def schema_version(db: peewee.Database) -> int | None:
@@ -196,4 +215,6 @@ def migrate(db: peewee.Database, from_version: int) -> None:
         for version in range(from_version, SCHEMA_VERSION):
             for statement in MIGRATIONS.get(version, ()):
                 db.execute_sql(statement)
+        if isinstance(db, peewee.PostgresqlDatabase):
+            _create_notify_trigger(db)
         Meta.update(value=str(SCHEMA_VERSION)).where(Meta.key == "schema_version").execute()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from scanstation.domain.model import (
 )
 from scanstation.domain.stages import DocumentKind, SiteKind, Stage
 from scanstation.store.database import (
+    NOTIFY_CHANNEL,
     SCHEMA_VERSION,
     DatabaseTarget,
     StoreBusy,
@@ -46,8 +48,8 @@ from scanstation.store.tables import (
 T = TypeVar("T")
 
 # Bounded retry of a write that found the database locked (SQLite) or hit a serialisation
-# failure / dropped connection (PostgreSQL): about 5 s in all, then the caller is told.
-WRITE_ATTEMPTS = 40
+# failure / dropped connection (PostgreSQL): at most WRITE_BUDGET_S, then the caller is told.
+WRITE_BUDGET_S = 5.0
 BACKOFF_START_S = 0.002
 BACKOFF_MAX_S = 0.2
 
@@ -58,9 +60,6 @@ def iso(moment: datetime) -> str:
 
 def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-NOTIFY_CHANNEL = "scanstation_events"
 
 
 class ChangeWatcher:
@@ -126,6 +125,25 @@ class VersionChanged(Exception):
     """The row changed between our locked read and our write: the write is retried whole."""
 
 
+class ConnectionLost(StoreBusy):
+    """The connection failed or the database stayed locked for one statement."""
+
+
+class DuplicateScan(Exception):
+    """This scan id is already recorded: the transaction was rolled back, nothing applied."""
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _dollar_params(sql: str) -> str:
+    """`?` placeholders → PostgreSQL's `$1, $2, …` for PREPARE."""
+    parts = sql.split("?")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedSerial:
     """A serial as read for a scan: its view plus the ids the write needs."""
@@ -179,37 +197,49 @@ class Repository:
         self.is_sqlite = target.backend == "sqlite"
         param = "?" if self.is_sqlite else "%s"
         lock = "" if self.is_sqlite else " FOR UPDATE OF s"
+        select = f"SELECT {_SERIAL_COLUMNS}"
+        # The hot path of a scan: written once; prepared once per connection on PostgreSQL,
+        # where planning the four-join read cost more than running it.
+        self._hot: dict[str, str] = {
+            "serial_by_no": f"{select}{_SERIAL_FROM} WHERE s.serial_no = ?",
+            "serial_by_qr": f"{select}{_SERIAL_FROM} WHERE s.secondary_qr = ?",
+            # The scan id is checked under the same lock, so two deliveries of one scan
+            # cannot both pass the check.
+            "lock_serial": (
+                f"{select}, (SELECT outcome FROM event WHERE scan_id = ?)"
+                f"{_SERIAL_FROM} WHERE s.id = ?{lock}"
+            ),
+            "scan_recorded": "SELECT id, outcome, serial_id FROM event WHERE scan_id = ?",
+            "update_serial": (
+                "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
+                "updated_by = ?, version = version + 1 WHERE id = ? AND version = ?"
+            ),
+            "fill_line": (
+                "UPDATE document_line SET scanned = scanned + 1 "
+                "WHERE document_id = ? AND item_id = ? AND scanned < quantity"
+            ),
+            "insert_event": (
+                "INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, "
+                "station, site, operator, at, recorded_at, document_id, source, payload, "
+                "comment, outcome, message) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+        }
+        self._prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        self._driver_errors: tuple[type[BaseException], ...] = (
+            sqlite3.OperationalError,
+            peewee.OperationalError,
+            peewee.InterfaceError,
+        )
+        self._integrity_errors: tuple[type[BaseException], ...] = (
+            sqlite3.IntegrityError,
+            peewee.IntegrityError,
+        )
+        if not self.is_sqlite:
+            import psycopg2
 
-        def sql(text: str) -> str:
-            return text.replace("?", param)
-
-        self._sql_serial_by_no = sql(
-            f"SELECT {_SERIAL_COLUMNS}{_SERIAL_FROM} WHERE s.serial_no = ?"
-        )
-        self._sql_serial_by_qr = sql(
-            f"SELECT {_SERIAL_COLUMNS}{_SERIAL_FROM} WHERE s.secondary_qr = ?"
-        )
-        self._sql_serial_by_id_locked = sql(
-            f"SELECT {_SERIAL_COLUMNS}{_SERIAL_FROM} WHERE s.id = ?{lock}"
-        )
-        self._sql_event_by_scan = sql("SELECT id, outcome, serial_id FROM event WHERE scan_id = ?")
-        self._sql_update_serial = sql(
-            "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
-            "updated_by = ?, version = version + 1 WHERE id = ? AND version = ?"
-        )
-        self._sql_fill_line = sql(
-            "UPDATE document_line SET scanned = scanned + 1 "
-            "WHERE document_id = ? AND item_id = ? AND scanned < quantity"
-        )
-        self._sql_unfill_line = sql(
-            "UPDATE document_line SET scanned = scanned - 1 "
-            "WHERE document_id = ? AND item_id = ? AND scanned > 0"
-        )
-        self._sql_insert_event = sql(
-            "INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, station, "
-            "site, operator, at, recorded_at, document_id, source, payload, comment, outcome, "
-            "message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
+            self._driver_errors += (psycopg2.OperationalError, psycopg2.InterfaceError)
+            self._integrity_errors += (psycopg2.IntegrityError,)
         self._sql_param = param
         self._sites: dict[str, tuple[int, SiteView]] = {}
 
@@ -238,44 +268,90 @@ class Repository:
             self._db.execute_sql("PRAGMA synchronous = FULL")
             self._db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _cursor(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        cursor = self._db.cursor()
-        cursor.execute(sql, params)
-        return cursor
+    def _cursor(self, sql: str, params: Sequence[Any] = (), *, retry: bool = True) -> Any:
+        """Run one statement on this thread's connection; a lost connection or a locked
+        database becomes ConnectionLost (a StoreBusy), never a driver error."""
+        for attempt in (1, 2) if retry else (2,):
+            try:
+                cursor = self._db.cursor()
+                cursor.execute(sql, params)
+                return cursor
+            except self._driver_errors as error:
+                self._drop_broken_connection()
+                # A read outside a transaction may simply go again on a fresh connection
+                # (a server restart drops every pooled one); inside, the transaction is gone.
+                if attempt == 2 or self.is_sqlite or self._db.in_transaction():
+                    raise ConnectionLost(f"{self.target.display}: {_first_line(error)}") from error
+        raise AssertionError("unreachable")
+
+    def _run(self, name: str, params: Sequence[Any]) -> Any:
+        """A hot-path statement by name (prepared once per connection on PostgreSQL)."""
+        sql = self._hot[name]
+        if self.is_sqlite:
+            return self._cursor(sql, params)  # sqlite3 keeps its own statement cache
+        try:
+            return self._execute_prepared(name, sql, params)
+        except ConnectionLost:
+            if self._db.in_transaction():
+                raise
+            return self._execute_prepared(name, sql, params)  # once more, on a new connection
+
+    def _execute_prepared(self, name: str, sql: str, params: Sequence[Any]) -> Any:
+        try:
+            connection = self._db.connection()
+        except self._driver_errors as error:
+            self._drop_broken_connection()
+            raise ConnectionLost(f"{self.target.display}: {_first_line(error)}") from error
+        prepared = self._prepared.setdefault(connection, set())
+        if name not in prepared:
+            self._cursor(f"PREPARE {name} AS {_dollar_params(sql)}", retry=False)
+            prepared.add(name)
+        placeholders = ", ".join(["%s"] * len(params))
+        statement = f"EXECUTE {name} ({placeholders})" if params else f"EXECUTE {name}"
+        return self._cursor(statement, params, retry=False)
+
+    def _drop_broken_connection(self) -> None:
+        """A PostgreSQL connection that failed is closed for good, not returned to the pool,
+        so the next statement connects afresh."""
+        if self.is_sqlite:
+            return
+        with suppress(Exception):
+            self._db.manual_close()  # type: ignore[attr-defined]
 
     def write(self, work: Callable[[], T]) -> T:
-        """Run `work` in one write transaction, retried whole while the database is busy.
+        """Run `work` in one write transaction, retried whole while the database is busy or the
+        connection was lost, for at most WRITE_BUDGET_S; then StoreBusy (nothing was saved).
 
         SQLite: BEGIN IMMEDIATE takes the write lock before the first read, so what `work`
         reads cannot change before it writes. PostgreSQL: `work` locks rows with FOR UPDATE.
         Either way the serial's version is checked again on update (belt and braces).
         """
         delay = BACKOFF_START_S
+        deadline = time.monotonic() + WRITE_BUDGET_S
         last_error: Exception | None = None
-        for _attempt in range(WRITE_ATTEMPTS):
+        while True:
             try:
                 if self.is_sqlite:
                     with self._db.atomic("IMMEDIATE"):
                         return work()
                 with self._db.atomic():
                     return work()
-            except VersionChanged as error:
+            except (VersionChanged, ConnectionLost) as error:
                 last_error = error
-            except (peewee.OperationalError, sqlite3.OperationalError) as error:
+            except self._driver_errors as error:
                 if not self._is_retryable(error):
-                    raise StoreError(f"{self.target.display}: {error}") from error
+                    raise StoreError(f"{self.target.display}: {_first_line(error)}") from error
                 last_error = error
-                self._reset_connection_if_broken()
-            except peewee.InterfaceError as error:
-                last_error = error
-                self._reset_connection_if_broken()
+                self._drop_broken_connection()
+            if time.monotonic() + delay > deadline:
+                break
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, BACKOFF_MAX_S)
         raise StoreBusy(
             f"{self.target.display} stayed busy or unreachable ({last_error}); nothing was saved"
         )
 
-    def _is_retryable(self, error: Exception) -> bool:
+    def _is_retryable(self, error: BaseException) -> bool:
         text = str(error).lower()
         return any(
             marker in text
@@ -287,14 +363,9 @@ class Repository:
                 "server closed",
                 "connection",
                 "terminating",
+                "closed",
             )
         )
-
-    def _reset_connection_if_broken(self) -> None:
-        if self.is_sqlite:
-            return
-        with suppress(Exception):
-            self._db.close()
 
     # -- sites and items ----------------------------------------------------------------------
 
@@ -549,22 +620,23 @@ class Repository:
 
     def find_serial(self, key: str) -> LoadedSerial | None:
         """By serial number, else by secondary QR code."""
-        row = self._cursor(self._sql_serial_by_no, (key,)).fetchone()
+        row = self._run("serial_by_no", (key,)).fetchone()
         if row is None:
-            row = self._cursor(self._sql_serial_by_qr, (key,)).fetchone()
+            row = self._run("serial_by_qr", (key,)).fetchone()
         return _serial_from_row(row) if row else None
 
-    def lock_serial(self, serial_id: int) -> LoadedSerial:
-        """Read a serial inside a write transaction (FOR UPDATE on PostgreSQL)."""
-        row = self._cursor(self._sql_serial_by_id_locked, (serial_id,)).fetchone()
-        return _serial_from_row(row)
+    def lock_serial(self, serial_id: int, scan_id: str) -> tuple[LoadedSerial, str | None]:
+        """Read a serial inside a write transaction (FOR UPDATE on PostgreSQL), with the
+        outcome already recorded for this scan id, if any."""
+        row = self._run("lock_serial", (scan_id, serial_id)).fetchone()
+        return _serial_from_row(row), row[18]
 
     def serial_view(self, serial_no: str) -> SerialView | None:
         loaded = self.find_serial(serial_no)
         return loaded.view if loaded else None
 
     def scan_already_recorded(self, scan_id: str) -> tuple[str, int | None] | None:
-        row = self._cursor(self._sql_event_by_scan, (scan_id,)).fetchone()
+        row = self._run("scan_recorded", (scan_id,)).fetchone()
         return (row[1], row[2]) if row else None
 
     def move_serial(
@@ -576,8 +648,8 @@ class Repository:
         by: str,
         at: datetime,
     ) -> None:
-        cursor = self._cursor(
-            self._sql_update_serial,
+        cursor = self._run(
+            "update_serial",
             (to_stage.value, site_id, document_id, iso(at), by, serial.id, serial.view.version),
         )
         if cursor.rowcount != 1:
@@ -585,10 +657,7 @@ class Repository:
 
     def fill_document_line(self, document_id: int, item_id: int) -> bool:
         """Count one unit against the line; False when the line is full (or absent)."""
-        return self._cursor(self._sql_fill_line, (document_id, item_id)).rowcount == 1
-
-    def unfill_document_line(self, document_id: int, item_id: int) -> None:
-        self._cursor(self._sql_unfill_line, (document_id, item_id))
+        return self._run("fill_line", (document_id, item_id)).rowcount == 1
 
     def append_event(
         self,
@@ -611,31 +680,19 @@ class Repository:
         outcome: str,
         message: str | None,
     ) -> None:
-        self._cursor(
-            self._sql_insert_event,
-            (
-                scan_id,
-                kind,
-                serial_id,
-                mode,
-                from_stage.value if from_stage else None,
-                to_stage.value if to_stage else None,
-                station,
-                site,
-                operator,
-                iso(at),
-                iso(recorded_at) if recorded_at else None,
-                document_id,
-                source,
-                payload,
-                comment,
-                outcome,
-                message,
-            ),
-        )
-        if not self.is_sqlite:
-            # Delivered on commit to every station LISTENing: live refresh without polling.
-            self._cursor(f"NOTIFY {NOTIFY_CHANNEL}")
+        values = (
+            scan_id, kind, serial_id, mode,
+            from_stage.value if from_stage else None, to_stage.value if to_stage else None,
+            station, site, operator, iso(at), iso(recorded_at) if recorded_at else None,
+            document_id, source, payload, comment, outcome, message,
+        )  # fmt: skip
+        try:
+            self._run("insert_event", values)
+        except self._integrity_errors as error:
+            if scan_id is not None and "scan_id" in str(error):
+                # The same scan, delivered twice at once: the first delivery won.
+                raise DuplicateScan(scan_id) from error
+            raise
 
     def serial_id(self, serial_no: str) -> int | None:
         row = Serial.select(Serial.id).where(Serial.serial_no == serial_no).tuples().first()

@@ -67,3 +67,30 @@ def test_unsupported_url_is_clear() -> None:
 
 def test_postgresql_password_is_not_shown() -> None:
     assert "secret" not in parse_url("postgresql://u:secret@h/db").display
+
+
+@pytest.mark.postgres
+def test_a_dropped_postgresql_connection_is_not_a_driver_error(pg_url: str) -> None:
+    """The server restarted (every connection killed): the next scan reconnects and goes on."""
+    import psycopg2
+
+    from scanstation.domain.model import ScanEvent
+    from scanstation.domain.outcome import OutcomeKind
+    from scanstation.service import StationService
+    from tests.conftest import build_small, station
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    assert service.scan(ScanEvent("SN0000000001"), station()).kind is OutcomeKind.OK
+    admin = psycopg2.connect(pg_url.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    admin.cursor().execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()",
+        (pg_url.rsplit("/", 1)[1],),
+    )
+    admin.close()
+    again = service.scan(ScanEvent("SN0000000002"), station())
+    assert again.kind is OutcomeKind.OK
+    assert service.serial("SN0000000002").stage.value == "Registered at Plant"  # type: ignore[union-attr]
+    service.close()

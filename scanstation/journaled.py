@@ -1,0 +1,302 @@
+"""JournaledStation: a station that keeps scanning while the site database is unreachable.
+
+It wraps a way to open the StationService and the station's Journal. A scan goes to the
+service; when the database fails (or has not been reached yet) the scan is appended to the
+journal, durably, and answered QUEUED "OFFLINE — N scans saved on this terminal". While
+anything is pending, every new scan is journaled behind it (strict arrival order) and a replay
+is attempted: each journaled scan is decided again under the rules, with its original scan id,
+so a replay cut off halfway and restarted applies nothing twice.
+
+One writer at a time: every method holds one lock, so the TUI's worker thread and the CLI loop
+can use it as they are. Reconnection is throttled (exponential back-off) so that, offline, a
+scan is journaled at once instead of waiting for a connection attempt each time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+
+from scanstation.domain.model import ScanEvent
+from scanstation.domain.outcome import OutcomeKind, ScanOutcome
+from scanstation.domain.stages import Mode
+from scanstation.service import ServiceError, StationService, StationSetup, StoreBusy
+from scanstation.store.journal import (
+    REFUSED_KINDS,
+    Journal,
+    JournalEntry,
+    JournalMark,
+    is_database_failure,
+)
+
+__all__ = ["JournaledStation", "offline_message"]
+
+_log = logging.getLogger(__name__)
+
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 8.0
+REPLAY_BATCH = 200  # entries decided between two journal commits
+
+ServiceFactory = Callable[[], StationService]
+ReplayListener = Callable[[list[ScanOutcome]], None]
+
+
+def offline_message(count: int) -> str:
+    """The amber banner's sentence."""
+    return f"OFFLINE — {count} scan{'' if count == 1 else 's'} saved on this terminal"
+
+
+def setup_of(entry: JournalEntry) -> StationSetup:
+    return StationSetup(
+        station_id=entry.station_id,
+        site_code=entry.site_code,
+        mode=entry.mode,
+        operator=entry.operator,
+        document=entry.document,
+        reason=entry.reason,
+    )
+
+
+class _Offline(Exception):
+    """The database failed during a replay: stop here, keep the rest pending."""
+
+
+class JournaledStation:
+    """The StationService behind an offline journal. See the module docstring."""
+
+    def __init__(
+        self,
+        open_service: ServiceFactory,
+        journal: Journal,
+        *,
+        service: StationService | None = None,
+        on_replay: ReplayListener | None = None,
+        retry_first_s: float = RETRY_FIRST_S,
+        retry_max_s: float = RETRY_MAX_S,
+        replay_slice: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`open_service` is called (again) whenever there is no working service: at the first
+        need, and after the database failed. `service` may hand in one already open.
+        `on_replay` hears the outcomes of earlier journaled scans decided during `scan()`
+        (their callers were answered QUEUED at the time); `replay()` returns its own.
+        `replay_slice` bounds how many journaled scans one `scan()` or `replay_if_due()` call
+        decides (None: all), so a long backlog drains in slices between a UI's new scans."""
+        self._open_service = open_service
+        self.journal = journal
+        self._service = service
+        self._on_replay = on_replay
+        self._retry_first = retry_first_s
+        self._retry_max = retry_max_s
+        self._clock = clock
+        self._slice = replay_slice
+        self._delay = retry_first_s
+        self._next_try = 0.0
+        self._lock = threading.RLock()
+        self.last_error: str | None = None  # why the database was last unreachable
+
+    # -- state the faces show -----------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        """A working connection to the site database, as of the last use."""
+        return self._service is not None
+
+    @property
+    def service(self) -> StationService | None:
+        """The open service, if any (to read details; scans go through `scan`)."""
+        return self._service
+
+    @property
+    def pending_count(self) -> int:
+        return self.journal.pending_count()
+
+    def refused(self) -> list[JournalEntry]:
+        """Journaled scans the rules refused on replay, not yet acknowledged by a supervisor."""
+        return self.journal.refused()
+
+    def connect(self) -> bool:
+        """Try the database now (no back-off); True when it answered."""
+        with self._lock:
+            return self._service_now(force=True) is not None
+
+    # -- scanning -----------------------------------------------------------------------------
+
+    def scan(self, event: ScanEvent, setup: StationSetup) -> ScanOutcome:
+        """Decide and record one scan, or journal it while the database is unreachable.
+
+        Raises ServiceError for a usage problem the database reported (an unknown site), and
+        StoreError for a lookup while offline: a lookup changes nothing, so it is not queued.
+        """
+        with self._lock:
+            if setup.mode is Mode.LOOKUP:
+                return self._lookup(event, setup)
+            if self.journal.has_pending():
+                # Strict arrival order: nothing overtakes what is already waiting.
+                self.journal.append(event, setup)
+                outcomes = self._replay(force=False, limit=self._slice)
+                mine = next((o for o in outcomes if o.event.scan_id == event.scan_id), None)
+                earlier = [o for o in outcomes if o is not mine]
+                if earlier and self._on_replay is not None:
+                    self._on_replay(earlier)
+                return mine if mine is not None else self._queued(event)
+            service = self._service_now(force=False)
+            if service is not None:
+                try:
+                    outcome = service.scan(event, setup)
+                except Exception as error:
+                    if not is_database_failure(error):
+                        raise
+                    self._went_offline(error)
+                else:
+                    self._came_online()
+                    return outcome
+            # Nothing was recorded (StoreError's promise), or the answer was lost after a
+            # commit: either way the scan id makes its replay apply at most once.
+            self.journal.append(event, setup)
+            return self._queued(event)
+
+    def _lookup(self, event: ScanEvent, setup: StationSetup) -> ScanOutcome:
+        service = self._service_now(force=False)
+        if service is None:
+            raise StoreBusy(
+                f"The site database is unreachable ({self.last_error}): "
+                "a lookup cannot be answered offline"
+            )
+        try:
+            return service.scan(event, setup)
+        except Exception as error:
+            if is_database_failure(error):
+                self._went_offline(error)
+            raise
+
+    def _queued(self, event: ScanEvent) -> ScanOutcome:
+        return ScanOutcome(OutcomeKind.QUEUED, offline_message(self.journal.pending_count()), event)
+
+    # -- replay -------------------------------------------------------------------------------
+
+    def replay(self, limit: int | None = None) -> list[ScanOutcome]:
+        """Decide every pending journaled scan (or the first `limit`) again, in order, now.
+        Stops (keeping the rest pending) when the database fails again; returns the outcomes
+        of those decided."""
+        with self._lock:
+            return self._replay(force=True, limit=limit)
+
+    def replay_if_due(self) -> list[ScanOutcome]:
+        """`replay()` when the reconnect back-off allows it, else nothing: cheap enough for a
+        timer (the TUI's idle tick) to call every second while scans are pending or the
+        database is away. Also brings `online` back when the database returns."""
+        with self._lock:
+            return self._replay(force=False, limit=self._slice)
+
+    def _replay(self, *, force: bool, limit: int | None) -> list[ScanOutcome]:
+        outcomes: list[ScanOutcome] = []
+        service = self._service_now(force=force)
+        if service is None:
+            return outcomes
+        with self.journal.replay_lock() as mine:
+            if not mine:
+                return outcomes  # another process is replaying this journal right now
+            last_seq = 0  # each entry is tried once a call, even if its mark did not stick
+            while True:
+                room = REPLAY_BATCH if limit is None else min(REPLAY_BATCH, limit - len(outcomes))
+                batch = self.journal.pending(limit=room, after=last_seq) if room > 0 else []
+                if not batch:
+                    break
+                last_seq = batch[-1].seq
+                marks: list[JournalMark] = []
+                try:
+                    for entry in batch:
+                        outcome, refused = self._replay_one(service, entry)
+                        outcomes.append(outcome)
+                        marks.append(
+                            JournalMark(
+                                entry.seq,
+                                outcome.kind,
+                                outcome.message,
+                                outcome.serial_no,
+                                refused,
+                            )
+                        )
+                except _Offline:
+                    return outcomes
+                finally:
+                    # A crash before this commit only means those entries are replayed again:
+                    # their scan ids make that a no-op in the site database.
+                    self.journal.mark(marks)
+        self._came_online()
+        return outcomes
+
+    def _replay_one(self, service: StationService, entry: JournalEntry) -> tuple[ScanOutcome, bool]:
+        event = entry.event
+        try:
+            outcome = service.scan(event, setup_of(entry))
+            refused = outcome.kind in REFUSED_KINDS
+            if outcome.kind is OutcomeKind.ALREADY:
+                refused = self._first_try_was_refused(service, entry.scan_id)
+        except ServiceError as error:
+            # E.g. the site was unknown: the rules refuse it; a supervisor sees why.
+            return ScanOutcome(OutcomeKind.REJECTED, str(error), event), True
+        except Exception as error:
+            if is_database_failure(error):
+                self._went_offline(error)
+                raise _Offline from error
+            # A bug must not block every scan queued behind this one forever: it is set
+            # aside on the supervisor's list, with the reason, and never dropped.
+            _log.exception("replaying journaled scan %s", entry.scan_id)
+            return ScanOutcome(
+                OutcomeKind.REJECTED, f"This scan could not be replayed: {error!r}", event
+            ), True
+        return outcome, refused
+
+    @staticmethod
+    def _first_try_was_refused(service: StationService, scan_id: str) -> bool:
+        """ALREADY for a scan id the site database already holds: an earlier replay (or the
+        lost answer of the first try) recorded it. If that record was a refusal, the entry
+        belongs on the supervisor's list like any other refusal."""
+        recorded = service.repo.scan_already_recorded(scan_id)
+        return recorded is not None and recorded[0] in {kind.value for kind in REFUSED_KINDS}
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _service_now(self, *, force: bool) -> StationService | None:
+        if self._service is not None:
+            return self._service
+        if not force and self._clock() < self._next_try:
+            return None
+        try:
+            self._service = self._open_service()
+        except Exception as error:
+            if not is_database_failure(error):
+                raise
+            self._went_offline(error)
+            return None
+        self._came_online()
+        return self._service
+
+    def _went_offline(self, error: BaseException) -> None:
+        first_line = (str(error).strip().splitlines() or [repr(error)])[0]
+        self.last_error = first_line
+        if self._service is not None:
+            # Its connection is broken; a fresh service (and pool) is opened on the next try.
+            with suppress(Exception):
+                self._service.close()
+            self._service = None
+        self._next_try = self._clock() + self._delay
+        self._delay = min(self._delay * 2, self._retry_max)
+
+    def _came_online(self) -> None:
+        self.last_error = None
+        self._delay = self._retry_first
+        self._next_try = 0.0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._service is not None:
+                with suppress(Exception):
+                    self._service.close()
+                self._service = None
+            self.journal.close()

@@ -1,0 +1,546 @@
+"""The offline journal: scans a station accepted while the site database was unreachable.
+
+One small SQLite file on the terminal itself per (station, site database). A scan is appended
+and committed (WAL, synchronous=FULL) before the station answers QUEUED, so neither a power cut
+nor a SIGKILL after that answer can lose it. Entries are replayed in arrival order and keep their
+scan id, so a replay cut off halfway and run again applies nothing twice: the site database
+answers a scan id it already recorded with ALREADY. Entries the rules refuse on replay stay in
+the file, listed for a supervisor. Nothing is ever deleted from a journal.
+
+The file records which station and which database it belongs to and refuses any other, so a
+journal can never be replayed into the wrong site database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import peewee
+from platformdirs import user_data_dir
+
+from scanstation.domain.model import ScanEvent, utc_now
+from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.stages import Mode
+from scanstation.store.database import StoreError, parse_url
+
+__all__ = [
+    "REFUSED_KINDS",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "JournalMark",
+    "database_identity",
+    "default_journal_dir",
+    "is_database_failure",
+]
+
+JOURNAL_APPLICATION_ID = 0x5C5A_7002  # not the site database's id: the two are never confused
+JOURNAL_FORMAT = 1
+BUSY_TIMEOUT_S = 10.0  # another process (`journal show`, `journal replay`) may hold it briefly
+
+# What the rules refuse: these stay listed for a supervisor after a replay.
+REFUSED_KINDS = frozenset({OutcomeKind.REJECTED, OutcomeKind.UNKNOWN, OutcomeKind.CONFLICT})
+
+PENDING, REPLAYED, REFUSED = "pending", "replayed", "refused"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entry (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    scan_id TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    source TEXT NOT NULL,
+    read_at TEXT NOT NULL,
+    station_id TEXT NOT NULL,
+    site_code TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    document TEXT,
+    reason TEXT,
+    queued_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'replayed', 'refused')),
+    outcome TEXT,
+    message TEXT,
+    serial_no TEXT,
+    replayed_at TEXT,
+    acknowledged_at TEXT,
+    acknowledged_by TEXT
+);
+CREATE INDEX IF NOT EXISTS entry_state_seq ON entry (state, seq);
+"""
+
+_COLUMNS = (
+    "seq, scan_id, payload, source, read_at, station_id, site_code, mode, operator, document, "
+    "reason, queued_at, state, outcome, message, serial_no, replayed_at, acknowledged_at, "
+    "acknowledged_by"
+)
+
+
+class JournalError(Exception):
+    """The journal file cannot be used (another station's or database's, unreadable, full).
+
+    Not a StoreError: that means the *site* database failed, which is what the journal is for.
+    """
+
+
+class SetupLike(Protocol):
+    """What the journal keeps of a StationSetup (the service's type; the store cannot import it)."""
+
+    @property
+    def station_id(self) -> str: ...
+    @property
+    def site_code(self) -> str: ...
+    @property
+    def mode(self) -> Mode: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def document(self) -> str | None: ...
+    @property
+    def reason(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One journaled scan: the ScanEvent and StationSetup fields, and what replay made of it."""
+
+    seq: int
+    scan_id: str
+    payload: str
+    source: str
+    read_at: datetime
+    station_id: str
+    site_code: str
+    mode: Mode
+    operator: str
+    document: str | None
+    reason: str | None
+    queued_at: datetime
+    state: str  # pending | replayed | refused
+    outcome: OutcomeKind | None = None
+    message: str | None = None
+    serial_no: str | None = None
+    replayed_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+
+    @property
+    def event(self) -> ScanEvent:
+        """The scan as it was read: same payload, source, read time and, above all, scan id."""
+        return ScanEvent(self.payload, self.source, self.scan_id, self.read_at)
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == PENDING
+
+    def as_json(self) -> dict[str, object]:
+        def when(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment is not None else None
+
+        return {
+            "seq": self.seq,
+            "scan_id": self.scan_id,
+            "state": self.state,
+            "payload": self.payload,
+            "source": self.source,
+            "read_at": when(self.read_at),
+            "queued_at": when(self.queued_at),
+            "station": self.station_id,
+            "site": self.site_code,
+            "mode": self.mode.value,
+            "operator": self.operator,
+            "document": self.document,
+            "reason": self.reason,
+            "outcome": self.outcome.value if self.outcome else None,
+            "message": self.message,
+            "serial": self.serial_no,
+            "replayed_at": when(self.replayed_at),
+            "acknowledged_at": when(self.acknowledged_at),
+            "acknowledged_by": self.acknowledged_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class JournalMark:
+    """What a replay made of one entry. `refused` puts it on the supervisor's list."""
+
+    seq: int
+    outcome: OutcomeKind
+    message: str
+    serial_no: str | None
+    refused: bool
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _entry(row: Sequence[Any]) -> JournalEntry:
+    return JournalEntry(
+        seq=row[0],
+        scan_id=row[1],
+        payload=row[2],
+        source=row[3],
+        read_at=datetime.fromisoformat(row[4]),
+        station_id=row[5],
+        site_code=row[6],
+        mode=Mode(row[7]),
+        operator=row[8],
+        document=row[9],
+        reason=row[10],
+        queued_at=datetime.fromisoformat(row[11]),
+        state=row[12],
+        outcome=OutcomeKind(row[13]) if row[13] else None,
+        message=row[14],
+        serial_no=row[15],
+        replayed_at=_from_iso(row[16]),
+        acknowledged_at=_from_iso(row[17]),
+        acknowledged_by=row[18],
+    )
+
+
+# -- where a journal lives ---------------------------------------------------------------------
+
+
+def default_journal_dir() -> Path:
+    return Path(user_data_dir("scanstation", appauthor=False)) / "journal"
+
+
+def database_identity(url: str) -> str:
+    """The site database a journal belongs to, as it is shown (never with a password).
+
+    A SQLite file by its absolute path, so `--db station.db` from two working directories are
+    two databases; a PostgreSQL database by host, port and name.
+    """
+    try:
+        target = parse_url(url)
+    except StoreError as error:
+        raise JournalError(str(error)) from error
+    if target.path is not None:
+        return str(target.path.expanduser().resolve())
+    return target.display
+
+
+def journal_path(station_id: str, database_url: str, directory: Path | None = None) -> Path:
+    """`<dir>/<station>-<sha256(database)[:12]>.db`: keyed by both, readable by a person."""
+    identity = database_identity(database_url)
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:12]
+    # Station ids are free text; the file name keeps a safe form of it, the meta table the
+    # exact id (two ids that map to one safe form are refused there, never mixed).
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", station_id).strip(".")[:64] or "station"
+    return (directory or default_journal_dir()) / f"{safe}-{digest}.db"
+
+
+# -- errors the station treats as "the site database is unreachable" --------------------------
+
+
+def is_database_failure(error: BaseException) -> bool:
+    """Did the site database fail (unreachable, dropped, locked beyond the retries)?
+
+    StoreError is what the repository raises; a driver error can still escape from a read
+    made outside `Repository.write` (a lost connection surfaces at the next cursor). Integrity
+    and programming errors are bugs, not outages: those are not journaled.
+    """
+    if isinstance(error, StoreError):
+        return True
+    if isinstance(error, peewee.OperationalError | peewee.InterfaceError):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        return True
+    try:
+        import psycopg2
+    except ImportError:  # pragma: no cover - psycopg2 is a dependency
+        return False
+    return isinstance(error, psycopg2.OperationalError | psycopg2.InterfaceError)
+
+
+# -- the journal -------------------------------------------------------------------------------
+
+
+class Journal:
+    """One station's journal for one site database. Safe to share between threads (one lock);
+    other processes may read it or replay it at the same time (SQLite WAL)."""
+
+    def __init__(self, path: Path, station_id: str, database: str) -> None:
+        self.path = path
+        self.station_id = station_id
+        self.database = database
+        self._lock = threading.RLock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as error:
+            raise JournalError(f"Cannot open the journal {path}: {error}") from error
+        try:
+            self._setup()
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            raise JournalError(f"{path} is not a scanstation journal ({error})") from error
+        except JournalError:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def for_station(
+        cls, station_id: str, database_url: str, directory: Path | None = None
+    ) -> Journal:
+        """Open (creating it if needed) the journal of this station on this database."""
+        return cls(
+            journal_path(station_id, database_url, directory),
+            station_id,
+            database_identity(database_url),
+        )
+
+    @classmethod
+    def existing(
+        cls, station_id: str, database_url: str, directory: Path | None = None
+    ) -> Journal | None:
+        """The journal if this station ever kept one for this database; None otherwise."""
+        path = journal_path(station_id, database_url, directory)
+        if not path.exists():
+            return None
+        return cls(path, station_id, database_identity(database_url))
+
+    def _setup(self) -> None:
+        conn = self._conn
+        # WAL + FULL: a committed append is on disk before the station says QUEUED.
+        conn.execute("PRAGMA journal_mode = wal")
+        conn.execute("PRAGMA synchronous = full")
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+        if tables[0] and app_id != JOURNAL_APPLICATION_ID:
+            raise JournalError(f"{self.path} is not a scanstation journal")
+        with self._transaction():
+            if not tables[0]:
+                conn.execute(f"PRAGMA application_id = {JOURNAL_APPLICATION_ID}")
+            # Statement by statement: executescript() would COMMIT our transaction.
+            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                conn.execute(statement)
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if not meta:
+                conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("format", str(JOURNAL_FORMAT)),
+                        ("station_id", self.station_id),
+                        ("database", self.database),
+                        ("created_at", _iso(utc_now())),
+                    ],
+                )
+                return
+        if meta.get("station_id") != self.station_id or meta.get("database") != self.database:
+            raise JournalError(
+                f"{self.path} is the journal of station {meta.get('station_id')!r} on "
+                f"{meta.get('database')}, not of station {self.station_id!r} on {self.database}:"
+                " refusing to mix them"
+            )
+        if int(meta.get("format", "0")) > JOURNAL_FORMAT:
+            raise JournalError(f"{self.path} was written by a newer scanstation: upgrade")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE: take the write lock first, so a second process waits instead of failing
+        # half-way through a read-then-write.
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise JournalError(f"The journal {self.path} is not writable: {error}") from error
+            try:
+                yield conn
+            except BaseException:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise JournalError(
+                    f"The journal {self.path} could not be saved: {error}"
+                ) from error
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                raise JournalError(f"The journal {self.path} cannot be read: {error}") from error
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def append(self, event: ScanEvent, setup: SetupLike) -> JournalEntry:
+        """Save one scan durably; returns it once committed. Appending a scan id that is already
+        in the journal (a retried append) returns the entry already there."""
+        if setup.station_id != self.station_id:
+            raise JournalError(
+                f"Station {setup.station_id!r} cannot write to the journal of {self.station_id!r}"
+            )
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO entry (scan_id, payload, source, read_at, station_id, "
+                "site_code, mode, operator, document, reason, queued_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.scan_id,
+                    event.payload,
+                    event.source,
+                    _iso(event.read_at),
+                    setup.station_id,
+                    setup.site_code,
+                    setup.mode.value,
+                    setup.operator,
+                    setup.document,
+                    setup.reason,
+                    _iso(utc_now()),
+                ),
+            )
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM entry WHERE scan_id = ?", (event.scan_id,)
+            ).fetchone()
+        return _entry(row)
+
+    def mark(self, marks: Sequence[JournalMark]) -> None:
+        """Record what replay made of these entries, in one transaction. Only a pending entry
+        is marked: if another process replayed it first, its record stands."""
+        if not marks:
+            return
+        now = _iso(utc_now())
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE entry SET state = ?, outcome = ?, message = ?, serial_no = ?, "
+                "replayed_at = ? WHERE seq = ? AND state = 'pending'",
+                [
+                    (
+                        REFUSED if m.refused else REPLAYED,
+                        m.outcome.value,
+                        m.message,
+                        m.serial_no,
+                        now,
+                        m.seq,
+                    )
+                    for m in marks
+                ],
+            )
+
+    def acknowledge(self, seqs: Sequence[int], by: str) -> int:
+        """A supervisor has seen these refused entries: they leave the list, never the file."""
+        now = _iso(utc_now())
+        with self._transaction() as conn:
+            changed = 0
+            for seq in seqs:
+                changed += conn.execute(
+                    "UPDATE entry SET acknowledged_at = ?, acknowledged_by = ? "
+                    "WHERE seq = ? AND state = 'refused' AND acknowledged_at IS NULL",
+                    (now, by, seq),
+                ).rowcount
+        return changed
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def pending(self, limit: int | None = None, *, after: int = 0) -> list[JournalEntry]:
+        """Entries not yet replayed, oldest first (the order they were scanned in); `after`
+        skips those up to that seq."""
+        sql = f"SELECT {_COLUMNS} FROM entry WHERE state = 'pending' AND seq > ? ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_entry(row) for row in self._query(sql, (after,))]
+
+    def pending_count(self) -> int:
+        return int(self._query("SELECT count(*) FROM entry WHERE state = 'pending'")[0][0])
+
+    def has_pending(self) -> bool:
+        return bool(self._query("SELECT 1 FROM entry WHERE state = 'pending' LIMIT 1"))
+
+    def refused(self, *, include_acknowledged: bool = False) -> list[JournalEntry]:
+        """Replayed scans the rules refused, oldest first: for a supervisor to follow up."""
+        sql = f"SELECT {_COLUMNS} FROM entry WHERE state = 'refused'"
+        if not include_acknowledged:
+            sql += " AND acknowledged_at IS NULL"
+        return [_entry(row) for row in self._query(sql + " ORDER BY seq")]
+
+    def entries(self) -> list[JournalEntry]:
+        return [_entry(row) for row in self._query(f"SELECT {_COLUMNS} FROM entry ORDER BY seq")]
+
+    def entry(self, scan_id: str) -> JournalEntry | None:
+        rows = self._query(f"SELECT {_COLUMNS} FROM entry WHERE scan_id = ?", (scan_id,))
+        return _entry(rows[0]) if rows else None
+
+    # -- replay lock ---------------------------------------------------------------------------
+
+    @contextmanager
+    def replay_lock(self) -> Iterator[bool]:
+        """Yields True when this process may replay now; False while another process replays.
+
+        Two replayers of one journal would both be safe for the site database (scan ids), but
+        the one that lost the race would see ALREADY for scans the other one decided, so only
+        one replays at a time. An OS file lock, so a killed replayer never leaves it held.
+        """
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - held open for the lock's lifetime
+        try:
+            acquired = _try_lock(handle)
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    _unlock(handle)
+        finally:
+            handle.close()
+
+    def close(self) -> None:
+        with self._lock, suppress(sqlite3.Error):
+            self._conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if sys.platform == "win32":  # pragma: no cover - the kiosks may run Windows; CI runs Linux
+    import msvcrt
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        with suppress(OSError):
+            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        with suppress(OSError):
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
