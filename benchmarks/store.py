@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanstation.domain.model import ScanEvent
+from scanstation.domain.model import ScanEvent, new_scan_id
 from scanstation.domain.stages import Mode, SiteKind
 from scanstation.service import StationService, StationSetup, new_secondary_qrs
 
@@ -36,7 +36,7 @@ CREATE TABLE event (id INTEGER PRIMARY KEY, scan_id TEXT UNIQUE, serial_id INTEG
   from_stage TEXT, to_stage TEXT, station TEXT, site TEXT, operator TEXT, at TEXT, payload TEXT,
   outcome TEXT);
 CREATE INDEX event_serial ON event (serial_id);
-CREATE INDEX event_at ON event (at);
+CREATE INDEX event_station_id ON event (station, id);
 """
 
 
@@ -148,7 +148,7 @@ def bench_scan(
                 "station, site, operator, at, payload, outcome) VALUES "
                 "(?, ?, 'register', ?, 'Registered at Plant', 'BENCH', 'P1', 'bench', "
                 "?, ?, 'ok')",
-                (f"raw-{other}", row[0], row[1], now, other),
+                (new_scan_id(), row[0], row[1], now, other),
             )
         raw.execute("COMMIT")
         t2 = clock()

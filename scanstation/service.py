@@ -169,10 +169,10 @@ class StationService:
                 f"({snapshot.view.gtin}) — {snapshot.view.serial_no} not changed",
                 serial=snapshot,
             )
-        first_decision = decide(self._state(snapshot, station), self._context(station, site))
+        context, document_id = self._context(station, site)
         try:
             return self.repo.write(
-                lambda: self._scan_locked(event, station, site, snapshot, first_decision.verdict)
+                lambda: self._scan_locked(event, station, snapshot, context, document_id)
             )
         except DuplicateScan:
             return self._already_recorded(event, "ok")
@@ -196,9 +196,9 @@ class StationService:
         self,
         event: ScanEvent,
         station: StationSetup,
-        site: SiteView,
         snapshot: LoadedSerial,
-        first_verdict: Verdict,
+        context: StationContext,
+        station_document_id: int | None,
     ) -> ScanOutcome:
         current, earlier = self.repo.lock_serial(snapshot.id, event.scan_id)
         if earlier is not None:
@@ -211,7 +211,6 @@ class StationService:
                 current.view.stage,
                 current.view.stage,
             )
-        context = self._context(station, site)
         decision = decide(self._state(current, station), context)
         before = current.view.stage
         if decision.verdict is Verdict.ALREADY:
@@ -222,29 +221,38 @@ class StationService:
         if decision.verdict is Verdict.REJECTED:
             kind = OutcomeKind.REJECTED
             message = decision.message
-            if changed_under_us and first_verdict is Verdict.APPLY:
+            if (
+                changed_under_us
+                and decide(self._state(snapshot, station), context).verdict is Verdict.APPLY
+            ):
                 kind = OutcomeKind.CONFLICT
                 message = (
                     f"{current.view.serial_no} changed at this moment: now {before} "
                     f"by {current.view.updated_by} — {decision.message}"
                 )
-            self._append(event, station, current, kind, message, before, None, None)
+            self._append(event, station, current, kind, message, before, None, station_document_id)
             return ScanOutcome(kind, message, event, current.view, before, before)
 
         to_stage = decision.to_stage
         assert to_stage is not None
         document = context.document if station.mode is Mode.DISPATCH else None
         document_id = current.document_id
-        if document is not None:
-            document_id = self.repo.document_id(document.reference_no)
-            assert document_id is not None
+        if document is not None and station_document_id is not None:
+            document_id = station_document_id
             if not self.repo.fill_document_line(document_id, current.item_id):
                 message = (
-                    f"{document.reference_no} filled up at this moment — "
+                    f"{document.reference_no} filled up or was closed at this moment — "
                     f"{current.view.serial_no} was not dispatched"
                 )
                 self._append(
-                    event, station, current, OutcomeKind.CONFLICT, message, before, None, None
+                    event,
+                    station,
+                    current,
+                    OutcomeKind.CONFLICT,
+                    message,
+                    before,
+                    None,
+                    document_id,
                 )
                 return ScanOutcome(
                     OutcomeKind.CONFLICT, message, event, current.view, before, before
@@ -255,9 +263,8 @@ class StationService:
         self.repo.move_serial(
             current, to_stage, site_id, document_id, station.operator, event.read_at
         )
-        cited = None
-        if station.mode is Mode.RECEIVE and station.document:
-            cited = self.repo.document_id(station.document)
+        # A receive may cite a document (a return's original invoice): the event names it.
+        cited = station_document_id if station.mode is Mode.RECEIVE else None
         self._append(
             event,
             station,
@@ -286,9 +293,13 @@ class StationService:
             document = self.repo.document_by_id(serial.document_id)
         return SerialState(view.serial_no, view.sku, view.stage, view.site, document)
 
-    def _context(self, station: StationSetup, site: SiteView) -> StationContext:
-        document = self.repo.document(station.document) if station.document else None
-        return StationContext(station.mode, site.code, site.kind, document, station.reason)
+    def _context(self, station: StationSetup, site: SiteView) -> tuple[StationContext, int | None]:
+        """The station as decide() sees it, and the id of its document (read once a scan;
+        the line-fill guard catches a document that fills up or closes meanwhile)."""
+        found = self.repo.document_with_id(station.document) if station.document else None
+        document_id, document = found if found else (None, None)
+        context = StationContext(station.mode, site.code, site.kind, document, station.reason)
+        return context, document_id
 
     def _append(
         self,
@@ -301,8 +312,6 @@ class StationService:
         to_stage: Stage | None,
         document_id: int | None,
     ) -> None:
-        if document_id is None and station.document and kind is not OutcomeKind.OK:
-            document_id = self.repo.document_id(station.document)
         self.repo.append_event(
             scan_id=event.scan_id,
             kind="scan",
@@ -340,7 +349,8 @@ class StationService:
             if earlier is not None:
                 return self._already_recorded(event, earlier[0])
             stage = serial.view.stage if serial else None
-            self._append(event, station, serial, kind, message, stage, None, None)
+            document_id = self.repo.document_id(station.document) if station.document else None
+            self._append(event, station, serial, kind, message, stage, None, document_id)
             return ScanOutcome(kind, message, event, serial.view if serial else None, stage, stage)
 
         try:

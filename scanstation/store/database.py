@@ -206,7 +206,18 @@ def schema_version(db: peewee.Database) -> int | None:
 # forward one step at a time, inside one transaction.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 2: a station's scan list pages its history from the database by (station, id).
-    1: ("CREATE INDEX IF NOT EXISTS event_station_id ON event (station, id)",),
+    # Events are read by serial or by station, never by time alone: the `at` index only
+    # cost every scan a page write.
+    1: (
+        "CREATE INDEX IF NOT EXISTS event_station_id ON event (station, id)",
+        "DROP INDEX IF EXISTS event_at",
+        # Foreign-key indexes no query used, each a page written by every scan.
+        "DROP INDEX IF EXISTS serial_item_id",
+        "DROP INDEX IF EXISTS serial_generation_id",
+        "DROP INDEX IF EXISTS serial_site_id",
+        "DROP INDEX IF EXISTS serial_document_id",
+        "DROP INDEX IF EXISTS event_document_id",
+    ),
 }
 
 

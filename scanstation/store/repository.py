@@ -168,6 +168,13 @@ _SERIAL_FROM = (
 )
 
 
+_DOCUMENT_SELECT = (
+    "SELECT d.id, d.reference_no, d.kind, d.dc_no, d.invoice_no, f.code, t.code, d.to_name, "
+    "d.state, d.created_at, d.closed_reason FROM document d "
+    "JOIN site f ON f.id = d.from_site_id LEFT JOIN site t ON t.id = d.to_site_id"
+)
+
+
 def _serial_from_row(row: Sequence[Any]) -> LoadedSerial:
     view = SerialView(
         serial_no=row[1],
@@ -214,9 +221,17 @@ class Repository:
                 "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
                 "updated_by = ?, version = version + 1 WHERE id = ? AND version = ?"
             ),
+            # Guarded: never over a line's quantity, never on a document closed meanwhile.
             "fill_line": (
                 "UPDATE document_line SET scanned = scanned + 1 "
-                "WHERE document_id = ? AND item_id = ? AND scanned < quantity"
+                "WHERE document_id = ? AND item_id = ? AND scanned < quantity "
+                "AND (SELECT state FROM document WHERE id = document_id) = 'open'"
+            ),
+            "document_by_ref": f"{_DOCUMENT_SELECT} WHERE d.reference_no = ?",
+            "document_by_id": f"{_DOCUMENT_SELECT} WHERE d.id = ?",
+            "document_lines": (
+                "SELECT i.sku, i.name, l.quantity, l.scanned FROM document_line l "
+                "JOIN item i ON i.id = l.item_id WHERE l.document_id = ? ORDER BY l.id"
             ),
             "insert_event": (
                 "INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, "
@@ -820,59 +835,52 @@ class Repository:
         return view
 
     def document_id(self, reference_no: str) -> int | None:
-        row = Document.select(Document.id).where(Document.reference_no == reference_no).first()
-        return row.id if row else None
+        found = self.document_with_id(reference_no)
+        return found[0] if found else None
 
     def document(self, reference_no: str) -> DocumentView | None:
-        doc = Document.get_or_none(Document.reference_no == reference_no)
-        return self._document_view(doc) if doc else None
+        found = self.document_with_id(reference_no)
+        return found[1] if found else None
+
+    def document_with_id(self, reference_no: str) -> tuple[int, DocumentView] | None:
+        row = self._run("document_by_ref", (reference_no,)).fetchone()
+        return (row[0], self._document_from_row(row)) if row else None
 
     def document_by_id(self, document_id: int) -> DocumentView | None:
-        doc = Document.get_or_none(Document.id == document_id)
-        return self._document_view(doc) if doc else None
+        row = self._run("document_by_id", (document_id,)).fetchone()
+        return self._document_from_row(row) if row else None
 
-    def _document_view(self, doc: Document) -> DocumentView:
-        from_code = Site.select(Site.code).where(Site.id == doc.from_site_id).scalar()
-        to_code = (
-            Site.select(Site.code).where(Site.id == doc.to_site_id).scalar()
-            if doc.to_site_id
-            else None
-        )
+    def _document_from_row(self, row: Sequence[Any]) -> DocumentView:
         lines = tuple(
             DocumentLineView(sku, name, quantity, scanned)
-            for sku, name, quantity, scanned in DocumentLine.select(
-                Item.sku, Item.name, DocumentLine.quantity, DocumentLine.scanned
-            )
-            .join(Item)
-            .where(DocumentLine.document == doc.id)
-            .order_by(DocumentLine.id)
-            .tuples()
+            for sku, name, quantity, scanned in self._run("document_lines", (row[0],)).fetchall()
         )
         return DocumentView(
-            reference_no=doc.reference_no,
-            kind=DocumentKind(doc.kind),
-            dc_no=doc.dc_no,
-            invoice_no=doc.invoice_no,
-            from_site=from_code,
-            to_site=to_code,
-            to_name=doc.to_name,
-            state=doc.state,
+            reference_no=row[1],
+            kind=DocumentKind(row[2]),
+            dc_no=row[3],
+            invoice_no=row[4],
+            from_site=row[5],
+            to_site=row[6],
+            to_name=row[7],
+            state=row[8],
             lines=lines,
-            created_at=from_iso(doc.created_at),
-            closed_reason=doc.closed_reason,
+            created_at=from_iso(row[9]),
+            closed_reason=row[10],
         )
 
     def documents(
         self, *, state: str | None = "open", from_site: str | None = None
     ) -> list[DocumentView]:
-        query = Document.select().order_by(Document.id)
+        query = Document.select(Document.id).order_by(Document.id)
         if state:
             query = query.where(Document.state == state)
         if from_site:
             query = query.join(Site, on=(Document.from_site == Site.id)).where(
                 Site.code == from_site
             )
-        return [self._document_view(doc) for doc in query]
+        found = (self.document_by_id(doc_id) for (doc_id,) in query.tuples())
+        return [view for view in found if view is not None]
 
     def close_document(self, reference_no: str, reason: str | None, by: str, at: datetime) -> None:
         def work() -> None:

@@ -84,16 +84,20 @@ class DocumentLine(BaseModel):
 
 
 class Serial(BaseModel):
+    """Foreign keys here carry no index of their own (Peewee's default): each would be one
+    more page written by every scan, and no query looks serials up by them — (item, stage)
+    serves the item's counts, and exports read the table through."""
+
     id = AutoField()
     serial_no = CharField(unique=True, max_length=20)
-    item = ForeignKeyField(Item, on_delete="RESTRICT")
-    generation = ForeignKeyField(GenerationRun, null=True, on_delete="RESTRICT")
+    item = ForeignKeyField(Item, on_delete="RESTRICT", index=False)
+    generation = ForeignKeyField(GenerationRun, null=True, on_delete="RESTRICT", index=False)
     secondary_qr = CharField(unique=True, null=True, max_length=64)
     # Indexed with its item only: that serves the per-item stage counts; an export by stage
     # reads the table through, and one index less is a fifth faster generation run.
     stage = CharField(max_length=32)
-    site = ForeignKeyField(Site, null=True, on_delete="RESTRICT")
-    document = ForeignKeyField(Document, null=True, on_delete="RESTRICT")
+    site = ForeignKeyField(Site, null=True, on_delete="RESTRICT", index=False)
+    document = ForeignKeyField(Document, null=True, on_delete="RESTRICT", index=False)
     created_at = CharField(max_length=40)
     created_by = CharField(max_length=100)
     updated_at = CharField(max_length=40)
@@ -117,9 +121,9 @@ class Event(BaseModel):
     station = CharField(max_length=64)
     site = CharField(null=True, max_length=32)
     operator = CharField(max_length=100)
-    at = CharField(max_length=40, index=True)  # when it happened: a scan's own read time
+    at = CharField(max_length=40)  # when it happened: a scan's own read time
     recorded_at = CharField(null=True, max_length=40)  # when the database committed it
-    document = ForeignKeyField(Document, null=True, on_delete="RESTRICT")
+    document = ForeignKeyField(Document, null=True, on_delete="RESTRICT", index=False)
     source = CharField(null=True, max_length=16)
     payload = TextField(null=True)  # escaped: control characters made visible
     comment = TextField(null=True)
