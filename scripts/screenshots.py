@@ -1,0 +1,100 @@
+"""Regenerate the README's screenshots: the station app exports them itself (SVG).
+
+    python scripts/screenshots.py [--out docs/screenshots] [--db DEMO.db]
+
+Builds the demo database (or copies --db), starts the station headless at 120×40 and 80×24
+as a godown gate receiving a dispatch, scans a few labels through the real key capture, and
+saves what the screen shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+
+from textual import events
+
+from scanstation.config import Settings
+from scanstation.demo import build_demo
+from scanstation.service import StationService
+from scanstation.tui.app import ScanStationApp
+from scanstation.tui.widgets.activity import ActivityLog
+from scanstation.tui.widgets.invoice import InvoiceDetails
+from scanstation.tui.widgets.serial_detail import SerialDetail
+
+ROOT = Path(__file__).resolve().parent.parent
+# Two arrive as planned, one is scanned twice, one label is unreadable rubbish.
+SCANS = ("SN0000000181", "SN0000000182", "SN0000000182", "PUMP-??", "SN0000000183")
+
+
+def key_event(character: str) -> events.Key:
+    if character == "\r":
+        return events.Key("enter", "\r")
+    return events.Key(character if character.isalnum() else "question_mark", character)
+
+
+async def shoot(db: Path, out: Path, size: tuple[int, int], name: str, pane: int = 0) -> Path:
+    app = ScanStationApp(
+        Settings(),
+        database_url=str(db),
+        station_id="G1-GATE-2",
+        site="G1",
+        mode="receive",
+        operator="op-23",
+    )
+    async with app.run_test(size=size) as pilot:
+        while not app.ready:
+            await pilot.pause(0.05)
+        for payload in SCANS:
+            for character in payload + "\r":
+                app.post_message(key_event(character))
+            await pilot.pause(0.25)  # a scanner at dock pace, not a flood
+        station = app.station
+        while (
+            station.query_one(SerialDetail).serial is None
+            or station.query_one(InvoiceDetails).document is None
+            or station.query_one(ActivityLog).serial is None
+            or len(app.outcomes) < len(SCANS)
+        ):
+            await pilot.pause(0.05)
+        for _ in range(pane):
+            await pilot.press("f6")
+        await pilot.pause(0.5)
+        path = out / f"{name}.svg"
+        app.save_screenshot(path.name, str(out))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--db", type=Path, help="a demo database to copy instead of building one")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        template = Path(scratch) / "demo.db"
+        if args.db:
+            shutil.copy(args.db, template)
+        else:
+            service = StationService.open(str(template), create=True)
+            try:
+                build_demo(service)
+            finally:
+                service.close()
+        shots = (
+            ((120, 40), "station-120x40", 0),
+            ((80, 24), "station-80x24", 0),
+            ((80, 24), "station-80x24-invoice", 2),
+        )
+        for size, name, pane in shots:
+            db = Path(scratch) / f"{name}.db"
+            shutil.copy(template, db)
+            path = asyncio.run(shoot(db, args.out, size, name, pane))
+            print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+if __name__ == "__main__":
+    main()
