@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from scanstation.domain.stages import TRANSITIONS, Mode, SiteKind, modes_needing_reason
+from scanstation.domain.stages import TRANSITIONS, Mode, SiteKind, Stage, modes_needing_reason
 
 __all__ = ["ModePicker", "available_modes", "mode_summary"]
 
@@ -44,8 +44,11 @@ def mode_summary(mode: Mode, site_kind: SiteKind | None) -> str:
         if row.mode is mode and (site_kind is None or row.site_kind in (None, site_kind))
     ]
     targets = sorted({row.to_stage.value for row in rows})
-    sources = sorted({row.from_stage.value for row in rows})
-    source = sources[0] if len(sources) == 1 else "any stage"
+    from_stages = {row.from_stage for row in rows}
+    if from_stages == set(Stage) - {Stage.SCRAPPED}:
+        source = "any stage but Scrapped"
+    else:
+        source = " or ".join(stage.value for stage in Stage if stage in from_stages)
     text = f"{source} → {', '.join(targets)}"
     if mode in modes_needing_reason():
         text += " · asks for a reason"
