@@ -145,11 +145,11 @@ class StationService:
                 message = "This code carries no serial number"
             return self._record_refusal(event, station, OutcomeKind.REJECTED, message)
 
-        snapshot = self.repo.find_serial(key)
         if station.mode is Mode.LOOKUP:
-            if snapshot is None:
+            found = self.repo.find_serial(key)
+            if found is None:
                 return ScanOutcome(OutcomeKind.UNKNOWN, _not_known(event), event)
-            view = snapshot.view
+            view = found.view
             return ScanOutcome(
                 OutcomeKind.OK,
                 f"{view.serial_no} · {view.item_name} — {view.stage}",
@@ -158,21 +158,17 @@ class StationService:
                 view.stage,
                 view.stage,
             )
-        if snapshot is None:
+        # SQLite: a cheap in-process read before the write lock, to tell a CONFLICT (the serial
+        # changed between this read and the lock) from a plain refusal. PostgreSQL: that read
+        # would be a network round trip; the locked read itself says whether another station
+        # held the row at that moment.
+        snapshot = self.repo.find_serial(key) if self.repo.is_sqlite else None
+        if self.repo.is_sqlite and snapshot is None:
             return self._record_refusal(event, station, OutcomeKind.UNKNOWN, _not_known(event))
-        if code.gtin and snapshot.view.gtin and code.gtin != snapshot.view.gtin:
-            return self._record_refusal(
-                event,
-                station,
-                OutcomeKind.REJECTED,
-                f"GTIN {code.gtin} on the label is not {snapshot.view.sku}'s "
-                f"({snapshot.view.gtin}) — {snapshot.view.serial_no} not changed",
-                serial=snapshot,
-            )
         context, document_id = self._context(station, site)
         try:
             return self.repo.write(
-                lambda: self._scan_locked(event, station, snapshot, context, document_id)
+                lambda: self._scan_locked(event, station, code, key, snapshot, context, document_id)
             )
         except DuplicateScan:
             return self._already_recorded(event, "ok")
@@ -196,11 +192,27 @@ class StationService:
         self,
         event: ScanEvent,
         station: StationSetup,
-        snapshot: LoadedSerial,
+        code: ScanCode,
+        key: str,
+        snapshot: LoadedSerial | None,
         context: StationContext,
         station_document_id: int | None,
     ) -> ScanOutcome:
-        current, earlier = self.repo.lock_serial(snapshot.id, event.scan_id)
+        if snapshot is not None:
+            current, earlier = self.repo.lock_serial(snapshot.id, event.scan_id)
+            contended = current.view.version != snapshot.view.version
+        else:
+            locked = self.repo.lock_serial_by_key(key, event.scan_id)
+            if locked is None:
+                return self._refuse_locked(
+                    event,
+                    station,
+                    OutcomeKind.UNKNOWN,
+                    _not_known(event),
+                    None,
+                    station_document_id,
+                )
+            current, earlier, contended = locked
         if earlier is not None:
             # The same scan (same id) came again, e.g. a retry after a lost answer.
             return ScanOutcome(
@@ -211,27 +223,37 @@ class StationService:
                 current.view.stage,
                 current.view.stage,
             )
+        if code.gtin and current.view.gtin and code.gtin != current.view.gtin:
+            return self._refuse_locked(
+                event,
+                station,
+                OutcomeKind.REJECTED,
+                f"GTIN {code.gtin} on the label is not {current.view.sku}'s "
+                f"({current.view.gtin}) — {current.view.serial_no} not changed",
+                current,
+                station_document_id,
+            )
         decision = decide(self._state(current, station), context)
         before = current.view.stage
         if decision.verdict is Verdict.ALREADY:
             return ScanOutcome(
                 OutcomeKind.ALREADY, decision.message, event, current.view, before, before
             )
-        changed_under_us = current.view.version != snapshot.view.version
         if decision.verdict is Verdict.REJECTED:
             kind = OutcomeKind.REJECTED
             message = decision.message
-            if (
-                changed_under_us
-                and decide(self._state(snapshot, station), context).verdict is Verdict.APPLY
+            # Another station changed the serial at this very moment, and the scan that would
+            # have applied before no longer fits (on PostgreSQL: it held the row as we came).
+            if contended and (
+                snapshot is None
+                or decide(self._state(snapshot, station), context).verdict is Verdict.APPLY
             ):
                 kind = OutcomeKind.CONFLICT
                 message = (
                     f"{current.view.serial_no} changed at this moment: now {before} "
                     f"by {current.view.updated_by} — {decision.message}"
                 )
-            self._append(event, station, current, kind, message, before, None, station_document_id)
-            return ScanOutcome(kind, message, event, current.view, before, before)
+            return self._refuse_locked(event, station, kind, message, current, station_document_id)
 
         to_stage = decision.to_stage
         assert to_stage is not None
@@ -331,6 +353,22 @@ class StationService:
             outcome=kind.value,
             message=message,
         )
+
+    def _refuse_locked(
+        self,
+        event: ScanEvent,
+        station: StationSetup,
+        kind: OutcomeKind,
+        message: str,
+        serial: LoadedSerial | None,
+        document_id: int | None,
+    ) -> ScanOutcome:
+        """Inside the scan's transaction: log the refusal, answer it."""
+        stage = serial.view.stage if serial else None
+        if serial is None and (earlier := self.repo.scan_already_recorded(event.scan_id)):
+            return self._already_recorded(event, earlier[0])
+        self._append(event, station, serial, kind, message, stage, None, document_id)
+        return ScanOutcome(kind, message, event, serial.view if serial else None, stage, stage)
 
     def _record_refusal(
         self,

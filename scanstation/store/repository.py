@@ -217,6 +217,16 @@ class Repository:
                 f"{_SERIAL_FROM} WHERE s.id = ?{lock}"
             ),
             "scan_recorded": "SELECT id, outcome, serial_id FROM event WHERE scan_id = ?",
+            # PostgreSQL only: find and lock in one round trip; SKIP LOCKED first, so a row
+            # another station holds at this moment is noticed (then waited for).
+            "lock_by_key_skip": (
+                f"{select}, (SELECT outcome FROM event WHERE scan_id = ?){_SERIAL_FROM} "
+                f"WHERE s.serial_no = ? OR s.secondary_qr = ?{lock} SKIP LOCKED"
+            ),
+            "lock_by_key": (
+                f"{select}, (SELECT outcome FROM event WHERE scan_id = ?){_SERIAL_FROM} "
+                f"WHERE s.serial_no = ? OR s.secondary_qr = ?{lock}"
+            ),
             "update_serial": (
                 "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
                 "updated_by = ?, version = version + 1 WHERE id = ? AND version = ?"
@@ -645,6 +655,21 @@ class Repository:
         outcome already recorded for this scan id, if any."""
         row = self._run("lock_serial", (scan_id, serial_id)).fetchone()
         return _serial_from_row(row), row[18]
+
+    def lock_serial_by_key(
+        self, key: str, scan_id: str
+    ) -> tuple[LoadedSerial, str | None, bool] | None:
+        """PostgreSQL: find a serial by number or secondary QR and lock it, in a write
+        transaction. Returns it, the outcome already recorded for this scan id, and whether
+        another transaction held the row at that moment; None when no serial matches."""
+        contended = False
+        row = self._run("lock_by_key_skip", (scan_id, key, key)).fetchone()
+        if row is None:
+            row = self._run("lock_by_key", (scan_id, key, key)).fetchone()
+            contended = row is not None
+        if row is None:
+            return None
+        return _serial_from_row(row), row[18], contended
 
     def serial_view(self, serial_no: str) -> SerialView | None:
         loaded = self.find_serial(serial_no)

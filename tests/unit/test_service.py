@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -182,14 +184,40 @@ def test_a_retried_scan_applies_once(service: StationService) -> None:
 
 
 def test_a_change_under_the_station_is_a_conflict(service: StationService, monkeypatch) -> None:
+    """Another station scraps the serial at the very moment this one validates it."""
     move(service, "SN0000000016", ("P1", Mode.REGISTER, {}))
-    stale = service.repo.find_serial("SN0000000016")
-    move(service, "SN0000000016", ("P1", Mode.SCRAP, {"reason": "dropped"}))
-    monkeypatch.setattr(service.repo, "find_serial", lambda key: stale)
-    outcome = scan(service, "SN0000000016", station(mode=Mode.VALIDATE))
-    assert outcome.kind is OutcomeKind.CONFLICT
+    if service.repo.is_sqlite:
+        # The station read the serial, then the other station's change committed.
+        stale = service.repo.find_serial("SN0000000016")
+        move(service, "SN0000000016", ("P1", Mode.SCRAP, {"reason": "dropped"}))
+        monkeypatch.setattr(service.repo, "find_serial", lambda key: stale)
+        outcome = scan(service, "SN0000000016", station(mode=Mode.VALIDATE))
+        monkeypatch.undo()
+    else:
+        # The other station holds the row, locked, while this scan arrives.
+        import psycopg2
+
+        other = psycopg2.connect(service.repo.target.url)
+        cursor = other.cursor()
+        cursor.execute("SELECT id FROM serial WHERE serial_no = 'SN0000000016' FOR UPDATE")
+        cursor.execute(
+            "UPDATE serial SET stage = 'Scrapped', updated_by = 'sup-9', "
+            "version = version + 1 WHERE serial_no = 'SN0000000016'"
+        )
+        results: list = []
+        thread = threading.Thread(
+            target=lambda: results.append(
+                scan(service, "SN0000000016", station(mode=Mode.VALIDATE))
+            )
+        )
+        thread.start()
+        time.sleep(0.5)
+        other.commit()
+        other.close()
+        thread.join(timeout=10)
+        outcome = results[0]
+    assert outcome.kind is OutcomeKind.CONFLICT, outcome.message
     assert "Scrapped" in outcome.message
-    monkeypatch.undo()
     assert service.serial("SN0000000016").stage is Stage.SCRAPPED  # type: ignore[union-attr]
     assert service.events("SN0000000016")[-1].outcome == "conflict"
 
