@@ -98,6 +98,13 @@ def _json_line(data: object, stream: IO[str] | None = None) -> None:
 @click.option("--site", metavar="CODE", help="Site code of this station (the station app).")
 @click.option("--mode", type=click.Choice(MODE_NAMES), help="Scan mode (the station app).")
 @click.option("--operator", metavar="NAME", help="Operator name (the station app).")
+@click.option(
+    "--journal/--no-journal",
+    "use_journal",
+    default=None,
+    help="Keep scanning into this terminal's offline journal while the database is "
+    "unreachable (the station app). Default: config station.journal.",
+)
 @click.version_option(package_name="scanstation")
 @click.pass_context
 def main(
@@ -108,6 +115,7 @@ def main(
     site: str | None,
     mode: str | None,
     operator: str | None,
+    use_journal: bool | None,
 ) -> None:
     """scanstation: follow every serial from the plant to the godown and beyond.
 
@@ -126,6 +134,7 @@ def main(
         site=site,
         mode=mode,
         operator=operator,
+        journal=use_journal,
     )
     sys.exit(code)
 

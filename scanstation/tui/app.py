@@ -37,10 +37,15 @@ from scanstation.tui.messages import (
     CommandDone,
     CommandFailed,
     DetailsLoaded,
+    DetailsUnavailable,
     DocumentsLoaded,
     HistoryLoaded,
+    JournalState,
+    RefusedLoaded,
     ScanNotSaved,
     ScanProcessed,
+    ScansReplayed,
+    SiteChanged,
     StationFailed,
     StationReady,
 )
@@ -52,12 +57,15 @@ from scanstation.tui.screens.help import HelpScreen, binding_rows
 from scanstation.tui.screens.mode_picker import ModePicker, available_modes, mode_summary
 from scanstation.tui.screens.reason import ReasonPrompt
 from scanstation.tui.screens.station import StationScreen
+from scanstation.tui.station_camera import StationCamera
 from scanstation.tui.widgets.header import HeaderState
 
 if TYPE_CHECKING:
     from scanstation.domain.model import ScanEvent
     from scanstation.domain.outcome import ScanOutcome
     from scanstation.service import StationService, StationSetup
+    from scanstation.store.journal import Journal
+    from scanstation.tui.station_camera import CameraChanged, CameraScanned
     from scanstation.tui.widgets.activity import ActivityLog
     from scanstation.tui.widgets.scanned import ScannedList
 
@@ -92,6 +100,13 @@ class ScanStationApp(App[int]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding(
+            "ctrl+r",
+            "refused",
+            "Refused scans",
+            show=False,
+            tooltip="Scans saved offline that the rules refused on replay (the journal)",
+        ),
     ]
 
     def __init__(
@@ -107,11 +122,19 @@ class ScanStationApp(App[int]):
         now: Callable[[], datetime] = utc_now,
         clock_text: str | None = None,
         service_factory: Callable[[], StationService] | None = None,
+        journal: bool | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.database_url = database_url
         station = settings.station
+        # The offline journal: None follows `[station] journal`.
+        self.journal_enabled = station.journal if journal is None else journal
+        self.journal_online = True
+        self.journal_pending = 0  # scans saved on this terminal, not yet in the database
+        self.journal_refused = 0
+        self.replayed: deque[ScanOutcome] = deque(maxlen=KEEP_OUTCOMES)  # for tests
+        self._offline_banner = False  # the banner says the station started offline
         self.station_id = station_id or station.id
         self.site_code = site or station.site
         self.mode = Mode(mode or station.mode)
@@ -135,6 +158,7 @@ class ScanStationApp(App[int]):
 
         self.worker: StationWorker | None = None
         self.capture = KeyCapture(wedge_settings(settings.scanner), self._wedge_scan)
+        self.camera = StationCamera(self, settings.camera)  # F5
         self.station = StationScreen(
             list(settings.ui.portlets), scanned_rows=settings.ui.scanned_rows
         )
@@ -188,7 +212,11 @@ class ScanStationApp(App[int]):
 
     def _start_worker(self) -> None:
         self.first_paint = time.perf_counter()
-        self.worker = StationWorker(self._open_service, self.post_message)
+        self.worker = StationWorker(
+            self._open_service,
+            self.post_message,
+            open_journal=self._open_journal if self.journal_enabled else None,
+        )
         self.worker.start(self._setup())
         for ticket, event, setup in self._early:
             self.worker.submit_scan(ticket, event, setup)
@@ -205,7 +233,13 @@ class ScanStationApp(App[int]):
             max_payload=self.settings.scanner.max_payload,
         )
 
+    def _open_journal(self) -> Journal:
+        from scanstation.store.journal import Journal
+
+        return Journal.for_station(self.station_id, self.database_url)
+
     def on_unmount(self) -> None:
+        self.camera.shutdown()
         self.stop_worker()
         # Leave the interpreter as it was found (tests run many apps in one process).
         sys.setswitchinterval(self._switch_interval)
@@ -218,6 +252,9 @@ class ScanStationApp(App[int]):
             self.worker.stop()
 
     async def action_quit(self) -> None:
+        if self.worker is not None and self.worker.journaled:
+            self._quit_journaled(self.worker.pending + self.journal_pending)
+            return
         pending = self.worker.pending if self.worker else 0
         if pending and not self._quit_armed:
             self._quit_armed = True
@@ -291,6 +328,19 @@ class ScanStationApp(App[int]):
     def _wedge_scan(self, payload: str, key_time: float) -> None:
         self.submit_payload(payload, "wedge", key_time=key_time)
 
+    # -- the camera (F5) ----------------------------------------------------------------------
+
+    def action_toggle_camera(self) -> None:
+        self.camera.toggle()
+
+    def on_camera_scanned(self, message: CameraScanned) -> None:
+        # the wedge's path: one writer, in arrival order, the same banner, bell and list
+        self.submit_payload(message.event.payload, message.event.source)
+
+    def on_camera_changed(self, message: CameraChanged) -> None:
+        if not self._shutting_down:
+            self.camera.changed(message)
+
     # -- scans --------------------------------------------------------------------------------
 
     def submit_payload(self, payload: str, source: str, *, key_time: float | None = None) -> int:
@@ -336,7 +386,7 @@ class ScanStationApp(App[int]):
             return
         last = batch[-1].outcome
         if self._not_saved_ticket is None:
-            self._set_db("ok", self._db_ok_text())
+            self._set_db(*self._db_now())
         scanned = self._scanned()
         if scanned is not None:
             scanned.refresh_rows()
@@ -453,6 +503,144 @@ class ScanStationApp(App[int]):
         self.shown_document = message.document
         self.station.refresh_bindings()
 
+    def on_details_unavailable(self, message: DetailsUnavailable) -> None:
+        # The database is away: the portlets keep what they show; the next read may go out.
+        if self._shutting_down or message.request != self._details_request:
+            return
+        self._details_in_flight = False
+        if self._details_wanted != self._details_sent:
+            self._details_timer.resume()
+
+    def on_site_changed(self, message: SiteChanged) -> None:
+        """Live refresh: a station (another, or this one) changed what is on screen; it is
+        read again through the reader, debounced like the portlets after a scan."""
+        if self._shutting_down or not self.ready:
+            return
+        shown = self.shown_document.reference_no if self.shown_document else None
+        documents = {self.document, shown} & message.documents
+        if self._shown_serial in message.serials or documents:
+            self._show_serial(self._shown_serial, after_scan=True)
+
+    # -- the offline journal ------------------------------------------------------------------
+
+    def _show_offline_start(self, reason: str) -> None:
+        from contextlib import suppress
+
+        from scanstation.store.database import StoreError, parse_url
+
+        with suppress(StoreError):  # a bad URL is what failed: the reason says so
+            self._backend = parse_url(self.database_url).backend
+        self.journal_online = False
+        self._set_db(*self._db_now())
+        self._offline_banner = True
+        self.station.banner.show_idle(
+            f"OFFLINE — {self.mode.value.upper()} at {self.site_code}",
+            f"The site database is unreachable ({reason}). Scans are saved on this terminal "
+            "and sent when it returns.",
+        )
+
+    def _db_now(self) -> tuple[str, str]:
+        """The header's database state, journal included."""
+        if not self.journal_enabled:
+            return "ok", self._db_ok_text()
+        refused = f" · {self.journal_refused} refused (^r)" if self.journal_refused else ""
+        if not self.journal_online:
+            return "offline", f"db OFFLINE · {self.journal_pending} saved here{refused}"
+        if self.journal_pending:
+            return "offline", f"db ok · sending {self.journal_pending} saved{refused}"
+        return ("offline" if refused else "ok"), self._db_ok_text() + refused
+
+    def on_journal_state(self, message: JournalState) -> None:
+        if self._shutting_down:
+            return
+        back = message.online and not self.journal_online
+        self.journal_online = message.online
+        self.journal_pending = message.pending
+        self.journal_refused = message.refused
+        learned = message.site is not None and self.site is None
+        if learned:
+            self.site = message.site
+        if self._not_saved_ticket is None:
+            self._set_db(*self._db_now())
+        else:
+            self._update_header()
+        if (back or learned) and self._offline_banner and self.station.banner.kind == "idle":
+            self._offline_banner = False
+            self._banner_ready()  # the "OFFLINE" of an offline start is over
+        if back:
+            self._show_serial(self._shown_serial, after_scan=True)  # it may be stale
+
+    def on_scans_replayed(self, message: ScansReplayed) -> None:
+        """Scans saved offline were decided: their rows show the outcome, refusals are said."""
+        if self._shutting_down or not message.outcomes:
+            return
+        outcomes = message.outcomes
+        self.replayed.extend(outcomes)
+        scanned = self._scanned()
+        if scanned is not None:
+            for outcome in outcomes:
+                # Scans journaled in an earlier session have no row here yet: they get one.
+                if not scanned.settle_queued(outcome, None):
+                    scanned.add_scan(outcome, None, outcome.event.read_at, paint=False)
+            scanned.refresh_rows()
+        refused = sum(1 for outcome in outcomes if not outcome.kind.is_success)
+        self._offline_banner = False
+        if self.station.banner.kind in ("queued", "idle"):
+            sentence = f"{len(outcomes)} scan(s) saved on this terminal were sent"
+            if refused:
+                sentence += f"; {refused} refused by the rules — ctrl+r lists them"
+            self.station.banner.show_idle("Back online", sentence)
+        if refused:
+            self._ring(OutcomeKind.REJECTED)
+            self.notify(
+                f"{refused} scan(s) saved offline were refused on replay: ctrl+r lists them "
+                "for a supervisor",
+                title="Refused on replay",
+                severity="error",
+                markup=False,
+            )
+        if outcomes[-1].serial_no:
+            self._show_serial(outcomes[-1].serial_no, after_scan=True)
+
+    def action_refused(self) -> None:
+        if self.worker is None or not self.worker.journaled:
+            self.notify("The offline journal is off at this station ([station] journal)")
+            return
+        self.worker.request_refused()
+
+    def on_refused_loaded(self, message: RefusedLoaded) -> None:
+        from scanstation.tui.screens.refused import RefusedScreen
+
+        if self._shutting_down or isinstance(self.screen, RefusedScreen):
+            return
+        self.push_screen(RefusedScreen(message.entries), self._refused_seen)
+
+    def _refused_seen(self, seqs: list[int] | None) -> None:
+        if seqs and self.worker is not None:
+            self.worker.acknowledge(seqs, self.operator)
+
+    def _quit_journaled(self, waiting: int) -> None:
+        """Scans not in the site database yet are in this terminal's journal (those still
+        queued are put there as the worker stops): quitting loses nothing, and says so."""
+        if waiting and not self._quit_armed:
+            self._quit_armed = True
+            self.notify(
+                f"{waiting} scan(s) are not in the site database yet. They are saved in this "
+                "terminal's offline journal and sent when the station starts again: quitting "
+                "loses nothing. Press ctrl+q again to quit.",
+                title="Saved on this terminal",
+                severity="warning",
+                markup=False,
+            )
+            return
+        note = None
+        if waiting:
+            note = Text(
+                f"scanstation: {waiting} scan(s) wait in this terminal's offline journal; "
+                "they are sent when the station starts again (or `scanstation journal replay`)"
+            )
+        self.exit(0, message=note)
+
     # -- station state ------------------------------------------------------------------------
 
     def on_station_ready(self, message: StationReady) -> None:
@@ -466,9 +654,12 @@ class ScanStationApp(App[int]):
         gc.set_threshold(first, second, GC_FULL_EVERY)
         self._gc_tuned = True
         self.site = message.site
-        self._set_db("ok", self._db_ok_text(message.backend))
-        self._backend = message.backend
-        self._banner_ready()
+        if message.offline is None:
+            self._set_db("ok", self._db_ok_text(message.backend))
+            self._backend = message.backend
+            self._banner_ready()
+        else:
+            self._show_offline_start(message.offline)
         if message.document is not None or self.document:
             self._show_serial(None)
         if self.mode is Mode.DISPATCH and not self.document:
@@ -740,6 +931,8 @@ class ScanStationApp(App[int]):
         elif message.what == "comment":
             self.notify(message.sentence, markup=False)
             self._show_serial(self._shown_serial)
+        elif message.what == "acknowledge":
+            self.notify(message.sentence, markup=False)
 
     def on_command_failed(self, message: CommandFailed) -> None:
         if message.what == "add_document" and isinstance(message.request, tuple):
@@ -853,6 +1046,11 @@ class ScanStationApp(App[int]):
                 "Document: close", f"Close {self.document}", self.action_close_document
             )
         yield SystemCommand("Help: keys", "Every key of the station", self.action_help)
+        yield SystemCommand(
+            "Camera: stop" if self.camera.on else "Camera: start",
+            f"The camera as a scanner ({self.settings.camera.source})",
+            self.action_toggle_camera,
+        )
         yield SystemCommand("Pane: next", "Show the next portlet", self.station.action_next_portlet)
         yield SystemCommand(
             "Pane: maximise / restore", "The focused portlet", self.station.action_toggle_maximise
@@ -863,6 +1061,12 @@ class ScanStationApp(App[int]):
             )
         if self._not_saved_ticket is not None:
             yield SystemCommand("Retry unsaved scans now", "", self.action_retry)
+        if self.journal_enabled:
+            yield SystemCommand(
+                "Journal: refused scans",
+                "Scans saved offline that the rules refused on replay",
+                self.action_refused,
+            )
         if self._override_target() is not None:
             yield SystemCommand("Override: receive here", "Asks a reason", self.action_override)
 

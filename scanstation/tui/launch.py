@@ -19,6 +19,7 @@ def run_station(
     site: str | None = None,
     mode: str | None = None,
     operator: str | None = None,
+    journal: bool | None = None,
 ) -> int:
     """Run the station until the operator quits; 0 on a normal quit, 2 when it cannot start."""
     site_code = site or settings.station.site
@@ -42,6 +43,7 @@ def run_station(
         site=site_code,
         mode=mode,
         operator=operator,
+        journal=journal,
     )
     try:
         app.run()

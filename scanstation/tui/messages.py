@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         SiteView,
     )
     from scanstation.domain.outcome import ScanOutcome
+    from scanstation.store.journal import JournalEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +34,23 @@ class HistoryRow:
 
 
 class StationReady(Message):
-    """The database is open and the station's site exists."""
+    """The database is open and the station's site exists, or (with the offline journal) the
+    database is unreachable and scans go to the journal: then `offline` says why and the site
+    is not known yet."""
 
-    def __init__(self, site: SiteView, document: DocumentView | None, backend: str) -> None:
+    def __init__(
+        self,
+        site: SiteView | None,
+        document: DocumentView | None,
+        backend: str,
+        *,
+        offline: str | None = None,
+    ) -> None:
         super().__init__()
         self.site = site
         self.document = document
         self.backend = backend
+        self.offline = offline
 
 
 class StationFailed(Message):
@@ -130,3 +141,59 @@ class CommandFailed(Message):
         self.what = what
         self.reason = reason
         self.request = request
+
+
+class DetailsUnavailable(Message):
+    """A portlet read could not be answered (the database is away): the portlets keep what
+    they show, and the next request may go out."""
+
+    def __init__(self, request: int, reason: str) -> None:
+        super().__init__()
+        self.request = request
+        self.reason = reason
+
+
+class JournalState(Message):
+    """The offline journal (only with `[station] journal`): whether the site database answers,
+    how many scans wait on this terminal, how many replays the rules refused."""
+
+    def __init__(
+        self,
+        *,
+        online: bool,
+        pending: int,
+        refused: int,
+        reason: str | None,
+        site: SiteView | None,
+    ) -> None:
+        super().__init__()
+        self.online = online
+        self.pending = pending
+        self.refused = refused
+        self.reason = reason  # why the database was last unreachable
+        self.site = site  # the station's site, once the database has answered
+
+
+class ScansReplayed(Message):
+    """Scans saved offline were decided against the site database, in the order scanned."""
+
+    def __init__(self, outcomes: list[ScanOutcome]) -> None:
+        super().__init__()
+        self.outcomes = outcomes
+
+
+class RefusedLoaded(Message):
+    """The journaled scans the rules refused on replay, for a supervisor."""
+
+    def __init__(self, entries: list[JournalEntry]) -> None:
+        super().__init__()
+        self.entries = entries
+
+
+class SiteChanged(Message):
+    """Serials and documents with new events (any station's), from the live refresh thread."""
+
+    def __init__(self, serials: set[str], documents: set[str]) -> None:
+        super().__init__()
+        self.serials = serials
+        self.documents = documents

@@ -102,6 +102,9 @@ class StationScreen(Screen[None]):
             "Close doc",
             tooltip="Close the document (a shortfall asks why)",
         ),
+        Binding(
+            "f5", "app.toggle_camera", "Camera", tooltip="Start / stop the camera as a scanner"
+        ),
         Binding("f6", "next_portlet", "Pane", tooltip="Next portlet (80×24: switch the one shown)"),
         Binding("shift+f6", "previous_portlet", "Previous pane", show=False),
         Binding("f7", "toggle_maximise", "Maximise", tooltip="Maximise / restore the portlet"),
@@ -230,6 +233,16 @@ class StationScreen(Screen[None]):
         self.current = (self.current + step) % len(self.others)
         self._show_current()
         self.others[self.current].focus()
+
+    def add_portlet(self, portlet: Portlet) -> None:
+        """Add a portlet the config did not name (the camera's, once the camera is started)."""
+        if self.portlet(portlet.PORTLET_ID) is not None:
+            return
+        portlet.add_class("portlet")
+        self.portlets.append(portlet)
+        self.others.append(portlet)
+        self.query_one("#portlets", Container).mount(portlet)
+        self._apply_layout(self.size.width, self.size.height)
 
     def show_portlet(self, portlet_id: str) -> None:
         """Bring a portlet into view (the handheld layout shows one at a time)."""

@@ -1,5 +1,6 @@
 """The header line: which station this is, where, in what mode, for whom, against which
-document, whether the database is saving, and the time."""
+document, the camera's state once it has been used, whether the database is saving, and the
+time."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ DB_STYLES: dict[str, str] = {
     "opening": "$text-muted",
     "not_saved": "bold $text-error",
     "failed": "bold $text-error",
+    "offline": "bold $text-warning",  # scans go to the offline journal
 }
 
 
@@ -65,6 +67,7 @@ class StationHeader(Horizontal):
         super().__init__(id=id)
         self.state = HeaderState()
         self.clock = ""
+        self.camera: tuple[str, str] = ("", "")  # (text, style); no text: never started
         self._right_width = 0
         self._left = Static(id="header-left")
         self._right = Static(id="header-right")
@@ -79,6 +82,12 @@ class StationHeader(Horizontal):
     def set_state(self, state: HeaderState) -> None:
         if state != self.state:
             self.state = state
+            self._paint()
+
+    def set_camera(self, text: str, style: str = "") -> None:
+        """The camera's state ("cam running at 30 fps"); "" hides it."""
+        if (text, style) != self.camera:
+            self.camera = (text, style)
             self._paint()
 
     def set_clock(self, text: str) -> None:
@@ -105,7 +114,10 @@ class StationHeader(Horizontal):
         if state.reason:
             parts += [" · reason: ", visible(state.reason)]
         self._left.update(Content.assemble(*parts), layout=False)  # width 1fr, height 1
+        camera_text, camera_style = self.camera
         right = Content.assemble(
+            (camera_text, camera_style),
+            " · " if camera_text else "",
             (visible(state.db_text), DB_STYLES.get(state.db, "")),
             " · " if self.clock else "",
             self.clock,

@@ -52,6 +52,7 @@ class ScanRow:
     event_id: int | None  # the event it wrote (None: lookup, ALREADY, not yet known)
     repeat: int = 1  # the nth scan of this serial in the session
     history: bool = False  # read back from the database, not scanned in this session
+    scan_id: str | None = None  # this session's scans: to settle a queued one on replay
 
     @property
     def key(self) -> str:
@@ -152,16 +153,7 @@ class ScannedList(Portlet):
     ) -> ScanRow:
         """A scan of this session, on top; the cursor follows it. With `paint=False` the
         caller paints once after a batch (`refresh_rows`)."""
-        serial = outcome.serial
-        row = ScanRow(
-            at=at,
-            serial=serial.serial_no if serial else None,
-            payload=outcome.event.payload,
-            sku=serial.sku if serial else None,
-            outcome=outcome.kind.value,
-            stage=outcome.stage_after or (serial.stage if serial else None),
-            event_id=event_id,
-        )
+        row = _scan_row(outcome, event_id, at)
         self._seen[row.key] += 1
         if self._seen[row.key] > 1:
             row = replace(row, repeat=self._seen[row.key])
@@ -177,6 +169,29 @@ class ScannedList(Portlet):
         if paint:
             self.refresh_rows()
         return row
+
+    def settle_queued(self, outcome: ScanOutcome, event_id: int | None) -> bool:
+        """A scan shown as queued (saved offline) was decided on replay: its row shows the
+        outcome now, in place. False when its row is not in this session's list."""
+        scan_id = outcome.event.scan_id
+        index = next(
+            (
+                i
+                for i, row in enumerate(self.session)
+                if row.scan_id == scan_id and row.outcome == OutcomeKind.QUEUED
+            ),
+            None,
+        )
+        if index is None:
+            return False
+        queued = self.session[index]
+        settled = _scan_row(outcome, event_id, queued.at)
+        self._seen[queued.key] -= 1
+        self._seen[settled.key] += 1
+        self.session[index] = replace(settled, repeat=max(1, self._seen[settled.key]))
+        self.counts[queued.outcome] -= 1
+        self.counts[settled.outcome] += 1
+        return True
 
     def refresh_rows(self) -> None:
         """Redraw the title and the rows in view."""
@@ -353,6 +368,20 @@ class ScannedList(Portlet):
 
     def on_blur(self) -> None:
         self._paint()
+
+
+def _scan_row(outcome: ScanOutcome, event_id: int | None, at: datetime) -> ScanRow:
+    serial = outcome.serial
+    return ScanRow(
+        at=at,
+        serial=serial.serial_no if serial else None,
+        payload=outcome.event.payload,
+        sku=serial.sku if serial else None,
+        outcome=outcome.kind.value,
+        stage=outcome.stage_after or (serial.stage if serial else None),
+        event_id=event_id,
+        scan_id=outcome.event.scan_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
