@@ -371,28 +371,17 @@ class StationService:
         return ScanOutcome(kind, message, event, serial.view if serial else None, stage, stage)
 
     def _record_refusal(
-        self,
-        event: ScanEvent,
-        station: StationSetup,
-        kind: OutcomeKind,
-        message: str,
-        serial: LoadedSerial | None = None,
+        self, event: ScanEvent, station: StationSetup, kind: OutcomeKind, message: str
     ) -> ScanOutcome:
-        """Log a rejected or unknown scan (who, where, when, the payload) for supervisors."""
+        """Log a scan that matched no serial (rejected or unknown: who, where, when, the
+        payload) for supervisors, in a transaction of its own."""
         if station.mode is Mode.LOOKUP:
-            return ScanOutcome(kind, message, event, serial.view if serial else None)
-
-        def work() -> ScanOutcome:
-            earlier = self.repo.scan_already_recorded(event.scan_id)
-            if earlier is not None:
-                return self._already_recorded(event, earlier[0])
-            stage = serial.view.stage if serial else None
-            document_id = self.repo.document_id(station.document) if station.document else None
-            self._append(event, station, serial, kind, message, stage, None, document_id)
-            return ScanOutcome(kind, message, event, serial.view if serial else None, stage, stage)
-
+            return ScanOutcome(kind, message, event)
+        document_id = self.repo.document_id(station.document) if station.document else None
         try:
-            return self.repo.write(work)
+            return self.repo.write(
+                lambda: self._refuse_locked(event, station, kind, message, None, document_id)
+            )
         except DuplicateScan:
             return self._already_recorded(event, kind.value)
 
