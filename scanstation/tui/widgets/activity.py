@@ -143,7 +143,8 @@ class ActivityLog(Portlet):
             return
         self.serial, self.events = serial, events
         self.set_shown(serial is not None)
-        self.refresh_bindings()
+        if self.is_attached:  # a late answer may arrive as the app tears the screen down
+            self.refresh_bindings()
         if serial is None:
             self.border_subtitle = None
             return
