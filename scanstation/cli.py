@@ -266,7 +266,12 @@ def generate(
 @click.pass_context
 def import_(ctx: click.Context, csv_file: Path, dry_run: bool) -> None:
     """Import serials: serial_no,sku,generation_no,secondary_qr (all or nothing)."""
-    with _state(ctx).service() as service, _progress(10_000, "Importing") as progress:
+    try:
+        with csv_file.open("rb") as handle:
+            rows = max(0, sum(1 for _ in handle) - 1)  # the bar's length: lines less the header
+    except OSError:
+        rows = 0  # the service names the file and the problem
+    with _state(ctx).service() as service, _progress(rows, "Importing") as progress:
         report = _service_errors(
             lambda: service.import_csv(csv_file, dry_run=dry_run, progress=progress)
         )
