@@ -21,7 +21,6 @@ from platformdirs import user_config_dir, user_data_dir
 APP_NAME = "scanstation"
 ENV_PREFIX = "SCANSTATION_"
 
-PORTLET_NAMES = ("scanned", "serial_detail", "item_detail", "invoice", "activity", "camera")
 MODE_NAMES = ("lookup", "register", "validate", "reject", "dispatch", "receive", "scrap")
 
 

@@ -100,8 +100,17 @@ class StationService:
         self.max_payload = max_payload
 
     @classmethod
-    def open(cls, url: str, *, create: bool = False, **options: object) -> StationService:
-        return cls(Repository.open(url, create=create), **options)  # type: ignore[arg-type]
+    def open(
+        cls,
+        url: str,
+        *,
+        create: bool = False,
+        serial_case: SerialCase = "upper",
+        max_payload: int = 512,
+    ) -> StationService:
+        return cls(
+            Repository.open(url, create=create), serial_case=serial_case, max_payload=max_payload
+        )
 
     def close(self) -> None:
         self.repo.close()
@@ -694,11 +703,6 @@ def _not_known(event: ScanEvent) -> str:
     if len(shown) > 40:
         shown = shown[:39] + "…"
     return f"{shown} is not a known serial or secondary QR code"
-
-
-def new_secondary_qr() -> str:
-    """A random token (60 bits, base32) that resolves to its serial when scanned."""
-    return new_secondary_qrs(1)[0]
 
 
 def new_secondary_qrs(count: int) -> list[str]:

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 
 from scanstation.domain.stages import DocumentKind, SiteKind, Stage
 
-SCAN_SOURCES = ("wedge", "camera", "stdin", "argv", "manual", "paste", "journal", "test")
-
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

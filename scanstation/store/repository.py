@@ -442,11 +442,6 @@ class Repository:
         row = Item.get_or_none(Item.sku == sku)
         return ItemView(row.sku, row.name, row.gtin, row.model_no) if row else None
 
-    def items(self) -> list[ItemView]:
-        return [
-            ItemView(r.sku, r.name, r.gtin, r.model_no) for r in Item.select().order_by(Item.sku)
-        ]
-
     def item_detail(self, sku: str) -> ItemView | None:
         """The item with its generation runs and how many of its serials are in each stage."""
         row = Item.get_or_none(Item.sku == sku)
@@ -670,10 +665,6 @@ class Repository:
         if row is None:
             return None
         return _serial_from_row(row), row[18], contended
-
-    def serial_view(self, serial_no: str) -> SerialView | None:
-        loaded = self.find_serial(serial_no)
-        return loaded.view if loaded else None
 
     def scan_already_recorded(self, scan_id: str) -> tuple[str, int | None] | None:
         row = self._run("scan_recorded", (scan_id,)).fetchone()

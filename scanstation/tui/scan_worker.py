@@ -610,7 +610,7 @@ class StationWorker:
         if serial_no is None:
             return None
         if serial_no not in self._sku_cache:
-            view = service.repo.serial_view(serial_no)
+            view = service.serial(serial_no)
             self._sku_cache[serial_no] = view.sku if view else None
         return self._sku_cache[serial_no]
 
