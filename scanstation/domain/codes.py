@@ -24,6 +24,8 @@ from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_element_strings import GS1ElementString
 
+from scanstation.domain.text import has_invisible, strip_bom, visible
+
 __all__ = [
     "DEFAULT_MAX_LENGTH",
     "CodeKind",
@@ -84,19 +86,7 @@ _GS: Final = "\x1d"  # group separator: what a reader sends for FNC1 inside GS1 
 # cutting a GS1 payload that ends in a separator-terminated field.
 _TRIM: Final = " \t\r\n"
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
-
-# C0 and DEL become their Unicode Control Pictures (GS → ␝); C1 controls, which a terminal
-# may still act on (0x9b is CSI), become plain-text escapes.
-_VISIBLE: Final[dict[int, str]] = {
-    **{code: chr(0x2400 + code) for code in range(0x20)},
-    0x7F: "\u2421",
-    **{code: f"\\x{code:02x}" for code in range(0x80, 0xA0)},
-}
-
-
-def visible(text: str) -> str:
-    """`text` with every control character made visible, for display and logging."""
-    return text.translate(_VISIBLE)
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")  # undecodable bytes, via surrogateescape
 
 
 def _trim(text: str) -> str:
@@ -228,9 +218,16 @@ def _parse(payload: str, case: SerialCase, max_length: int) -> ScanCode:
         return _invalid(
             payload, f"Scan too long: {len(payload)} characters (the limit is {max_length})"
         )
-    body = _trim(payload)
+    # A leading byte-order mark (some scanners and editors send one) is not data.
+    body = _trim(strip_bom(_trim(payload)))
     if not body:
         return _invalid(payload, "Empty scan")
+    if has_invisible(body) or _SURROGATE.search(body):
+        # Bidi or zero-width characters make a code look like another; undecodable bytes
+        # are no serial at all. Shown, never looked up.
+        return _invalid(
+            payload, f"Scan contains invisible characters: {_show(body, 40)}", data=body
+        )
     if not body.startswith("]"):
         return _read_unidentified(payload, body, case)
 
