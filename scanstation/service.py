@@ -12,9 +12,11 @@ import re
 import secrets
 from base64 import b32encode
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from scanstation.domain.codes import CodeKind, ScanCode, SerialCase, parse, visible
 from scanstation.domain.model import (
@@ -37,10 +39,20 @@ from scanstation.domain.stages import (
     Verdict,
     decide,
 )
-from scanstation.store.database import StoreBusy, StoreError
-from scanstation.store.repository import DuplicateScan, LoadedSerial, Repository
+from scanstation.store.database import StoreBusy, StoreError, redacted_url
+from scanstation.store.repository import ChangeWatcher, DuplicateScan, LoadedSerial, Repository
 
-__all__ = ["ServiceError", "StationService", "StationSetup", "StoreBusy", "StoreError"]
+__all__ = [
+    "ImportProblem",
+    "ImportReport",
+    "ServiceError",
+    "StationService",
+    "StationSetup",
+    "StoreBusy",
+    "StoreError",
+    "normalise_gtin",
+    "redacted_url",
+]
 
 # GS1 AI 82 (the character set of AI 21): letters, digits and these marks.
 AI82_CHARACTERS = frozenset(
@@ -113,7 +125,59 @@ class StationService:
         )
 
     def close(self) -> None:
+        """Let go of this thread's connection (each thread has its own)."""
         self.repo.close()
+
+    # -- the database, for faces that must not reach the store --------------------------------
+
+    @property
+    def database_display(self) -> str:
+        """The database as a person reads it: a file path, or a URL without its password."""
+        return self.repo.target.display
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.repo.target.backend
+
+    @property
+    def database_path(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL): a face checks it is still there before a
+        background thread reconnects, as connecting would create an empty file."""
+        return self.repo.target.path
+
+    def watcher(self) -> ChangeWatcher:
+        """Wakes the caller's (background) thread when another station commits."""
+        return self.repo.watcher()
+
+    def change_cursor(self) -> Any:
+        """Where the change feed stands now: pass it to `changes_since`."""
+        return self.repo.last_event_id()
+
+    def changes_since(self, cursor: Any) -> tuple[Any, set[str], set[str]]:
+        """(new cursor, serials, documents) that got events committed after `cursor`."""
+        return self.repo.changes_since(cursor)
+
+    def recorded_outcome(self, scan_id: str) -> str | None:
+        """The outcome the database recorded for this scan id (`ok`, `rejected`, …), if any."""
+        recorded = self.repo.scan_already_recorded(scan_id)
+        return recorded[0] if recorded else None
+
+    def recent_events(
+        self, *, station: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[tuple[int, EventView]]:
+        """Scan events newest first (a station's history, paged by event id)."""
+        return self.repo.recent_events(station=station, limit=limit, before_id=before_id)
+
+    def site(self, code: str) -> SiteView | None:
+        return self.repo.site(code)
+
+    def sites(self) -> list[SiteView]:
+        return self.repo.sites()
+
+    def relaxed_durability(self) -> AbstractContextManager[None]:
+        """For building throw-away data fast (the demo): see Repository.relaxed_durability."""
+        return self.repo.relaxed_durability()
 
     # -- the station --------------------------------------------------------------------------
 
@@ -132,9 +196,13 @@ class StationService:
     def parse(self, payload: str) -> ScanCode:
         return parse(payload, case=self.serial_case, max_length=self.max_payload)
 
-    def scan(self, event: ScanEvent, station: StationSetup) -> ScanOutcome:
+    def scan(self, event: ScanEvent, station: StationSetup, *, replay: bool = False) -> ScanOutcome:
         """Decide and record one scan. Never raises for a bad payload; raises StoreError/StoreBusy
-        only when the database itself failed (then nothing was recorded)."""
+        only when the database itself failed (then nothing was recorded).
+
+        `replay`: the scan was read offline and kept in a journal. It is judged against what
+        happened since it was read: if another station changed the serial after `read_at`,
+        it is not applied (CONFLICT, logged as refused for a supervisor)."""
         site = self.repo.site(station.site_code)
         if site is None:
             raise ServiceError(f"Unknown site {station.site_code!r}")
@@ -177,10 +245,17 @@ class StationService:
         context, document_id = self._context(station, site)
         try:
             return self.repo.write(
-                lambda: self._scan_locked(event, station, code, key, snapshot, context, document_id)
+                lambda: self._scan_locked(
+                    event, station, code, key, snapshot, context, document_id, replay
+                )
             )
         except DuplicateScan:
-            return self._already_recorded(event, "ok")
+            return self._already_recorded(event, self._recorded_outcome_or(event, "ok"))
+
+    def _recorded_outcome_or(self, event: ScanEvent, default: str) -> str:
+        """The outcome recorded for this scan id by the delivery that won the race."""
+        recorded = self.repo.scan_already_recorded(event.scan_id)
+        return recorded[0] if recorded else default
 
     def _already_recorded(self, event: ScanEvent, earlier: str) -> ScanOutcome:
         """The same scan (same id) came again, e.g. a retry after a lost answer."""
@@ -206,6 +281,7 @@ class StationService:
         snapshot: LoadedSerial | None,
         context: StationContext,
         station_document_id: int | None,
+        replay: bool = False,
     ) -> ScanOutcome:
         if snapshot is not None:
             current, earlier = self.repo.lock_serial(snapshot.id, event.scan_id)
@@ -244,6 +320,22 @@ class StationService:
             )
         decision = decide(self._state(current, station), context)
         before = current.view.stage
+        if replay and decision.verdict is Verdict.APPLY:
+            # Read offline: another station's change recorded since this scan was read wins;
+            # the scan was decided against a serial that no longer exists as it was seen.
+            changed = self.repo.changed_since(current.id, station.station_id, event.read_at)
+            if changed is not None:
+                other_station, other_operator, stage, when = changed
+                return self._refuse_locked(
+                    event,
+                    station,
+                    OutcomeKind.CONFLICT,
+                    f"{current.view.serial_no} changed since this scan was read offline: now "
+                    f"{stage} by {other_operator} at {other_station}, "
+                    f"{when.astimezone():%H:%M} — not applied",
+                    current,
+                    station_document_id,
+                )
         if decision.verdict is Verdict.ALREADY:
             return ScanOutcome(
                 OutcomeKind.ALREADY, decision.message, event, current.view, before, before
@@ -251,6 +343,7 @@ class StationService:
         if decision.verdict is Verdict.REJECTED:
             kind = OutcomeKind.REJECTED
             message = decision.message
+            override = self._override_allowed(current, station, context)
             # Another station changed the serial at this very moment, and the scan that would
             # have applied before no longer fits (on PostgreSQL: it held the row as we came).
             if contended and (
@@ -262,7 +355,9 @@ class StationService:
                     f"{current.view.serial_no} changed at this moment: now {before} "
                     f"by {current.view.updated_by} — {decision.message}"
                 )
-            return self._refuse_locked(event, station, kind, message, current, station_document_id)
+            return self._refuse_locked(
+                event, station, kind, message, current, station_document_id, override
+            )
 
         to_stage = decision.to_stage
         assert to_stage is not None
@@ -275,7 +370,7 @@ class StationService:
                     f"{document.reference_no} filled up or was closed at this moment — "
                     f"{current.view.serial_no} was not dispatched"
                 )
-                self._append(
+                event_id = self._append(
                     event,
                     station,
                     current,
@@ -286,7 +381,7 @@ class StationService:
                     document_id,
                 )
                 return ScanOutcome(
-                    OutcomeKind.CONFLICT, message, event, current.view, before, before
+                    OutcomeKind.CONFLICT, message, event, current.view, before, before, event_id
                 )
         site_id = current.site_id
         if station.mode is Mode.RECEIVE or to_stage is Stage.REGISTERED:
@@ -296,7 +391,7 @@ class StationService:
         )
         # A receive may cite a document (a return's original invoice): the event names it.
         cited = station_document_id if station.mode is Mode.RECEIVE else None
-        self._append(
+        event_id = self._append(
             event,
             station,
             current,
@@ -315,7 +410,19 @@ class StationService:
             updated_by=station.operator,
             version=current.view.version + 1,
         )
-        return ScanOutcome(OutcomeKind.OK, decision.message, event, after, before, to_stage)
+        return ScanOutcome(
+            OutcomeKind.OK, decision.message, event, after, before, to_stage, event_id
+        )
+
+    def _override_allowed(
+        self, serial: LoadedSerial, station: StationSetup, context: StationContext
+    ) -> bool:
+        """Would this refused scan be applied by override if the worker gave a reason?"""
+        if (context.reason or "").strip():
+            return False
+        with_reason = replace(context, reason="override")
+        decision = decide(self._state(serial, station), with_reason)
+        return decision.verdict is Verdict.APPLY and decision.override
 
     def _state(self, serial: LoadedSerial, station: StationSetup) -> SerialState:
         view = serial.view
@@ -342,8 +449,8 @@ class StationService:
         from_stage: Stage | None,
         to_stage: Stage | None,
         document_id: int | None,
-    ) -> None:
-        self.repo.append_event(
+    ) -> int:
+        return self.repo.append_event(
             scan_id=event.scan_id,
             kind="scan",
             serial_id=serial.id if serial else None,
@@ -371,13 +478,23 @@ class StationService:
         message: str,
         serial: LoadedSerial | None,
         document_id: int | None,
+        override_allowed: bool = False,
     ) -> ScanOutcome:
         """Inside the scan's transaction: log the refusal, answer it."""
         stage = serial.view.stage if serial else None
         if serial is None and (earlier := self.repo.scan_already_recorded(event.scan_id)):
             return self._already_recorded(event, earlier[0])
-        self._append(event, station, serial, kind, message, stage, None, document_id)
-        return ScanOutcome(kind, message, event, serial.view if serial else None, stage, stage)
+        event_id = self._append(event, station, serial, kind, message, stage, None, document_id)
+        return ScanOutcome(
+            kind,
+            message,
+            event,
+            serial.view if serial else None,
+            stage,
+            stage,
+            event_id,
+            override_allowed,
+        )
 
     def _record_refusal(
         self, event: ScanEvent, station: StationSetup, kind: OutcomeKind, message: str
@@ -392,7 +509,7 @@ class StationService:
                 lambda: self._refuse_locked(event, station, kind, message, None, document_id)
             )
         except DuplicateScan:
-            return self._already_recorded(event, kind.value)
+            return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
 
     # -- comments -----------------------------------------------------------------------------
 

@@ -122,6 +122,10 @@ class DocumentView:
 
 @dataclass(frozen=True, slots=True)
 class EventView:
+    """One row of a serial's history. `at` is when it happened (a scan's own read time, which
+    for a scan replayed from an offline journal is earlier than when the database got it);
+    `recorded_at` is when it was written: history is in recording order."""
+
     at: datetime
     by: str
     station: str
@@ -135,3 +139,5 @@ class EventView:
     serial_no: str | None = None
     mode: str | None = None
     message: str | None = None
+    recorded_at: datetime | None = None
+    event_id: int | None = None

@@ -31,6 +31,12 @@ class ScanOutcome:
     serial: SerialView | None = None  # the serial as it stands after the scan
     stage_before: Stage | None = None
     stage_after: Stage | None = None
+    # The id of the event this scan wrote (ok, and refusals logged for a supervisor); None
+    # when nothing was written (lookup, already, queued), so a face never reads back.
+    event_id: int | None = None
+    # The same scan with a reason would be applied by override (e.g. a receive away from the
+    # DC's destination): a face may offer "override with a reason" instead of a dead end.
+    override_allowed: bool = False
 
     @property
     def serial_no(self) -> str | None:

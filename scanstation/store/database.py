@@ -3,6 +3,7 @@ server, with the pragmas that make a green OK survive a power cut, and the schem
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,22 @@ class DatabaseTarget:
         return f"postgresql://{host}{port}{parsed.path}"
 
 
+def redacted_url(url: str) -> str:
+    """`url` with its password masked (`postgresql://scan:***@host/db`), for every message
+    that names a database: a password is never printed, logged or stored in clear.
+
+    Masks too much rather than too little: everything between the first `:` of the user part
+    and the last `@` (a password may hold `/` or `@` unescaped), and `password=` parameters."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    userinfo, at, hostpart = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = f"{userinfo.split(':', 1)[0]}:***@{hostpart}"
+    rest = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", rest)
+    return f"{scheme}://{rest}"
+
+
 def parse_url(url: str) -> DatabaseTarget:
     """`sqlite:///relative.db`, `sqlite:////abs/file.db`, a bare path, or `postgresql://…`."""
     text = url.strip()
@@ -57,13 +74,13 @@ def parse_url(url: str) -> DatabaseTarget:
         elif rest.startswith("//"):
             rest = rest[2:]
         if not rest:
-            raise StoreError(f"Database URL {url!r} names no file")
+            raise StoreError(f"Database URL {redacted_url(url)!r} names no file")
         path = Path(unquote(rest)).expanduser()
         return DatabaseTarget("sqlite", text, path)
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise StoreError(
-            f"Database URL {url!r}: unsupported scheme {scheme!r} "
+            f"Database URL {redacted_url(url)!r}: unsupported scheme {scheme!r} "
             "(expected sqlite:///PATH or postgresql://USER@HOST/DB)"
         )
     if not text:

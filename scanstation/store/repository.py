@@ -248,6 +248,14 @@ class Repository:
                 "station, site, operator, at, recorded_at, document_id, source, payload, "
                 "comment, outcome, message) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                + ("" if self.is_sqlite else " RETURNING id")
+            ),
+            # A journaled scan replayed: the newest change another station made to the serial
+            # since the scan was read (recording time, so a backdated read cannot hide it).
+            "changed_since": (
+                "SELECT station, operator, to_stage, recorded_at FROM event "
+                "WHERE serial_id = ? AND to_stage IS NOT NULL AND station <> ? "
+                "AND recorded_at > ? ORDER BY id DESC LIMIT 1"
             ),
         }
         self._prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
@@ -710,7 +718,8 @@ class Repository:
         comment: str | None,
         outcome: str,
         message: str | None,
-    ) -> None:
+    ) -> int:
+        """Append one event; returns its id."""
         values = (
             scan_id, kind, serial_id, mode,
             from_stage.value if from_stage else None, to_stage.value if to_stage else None,
@@ -718,12 +727,21 @@ class Repository:
             document_id, source, payload, comment, outcome, message,
         )  # fmt: skip
         try:
-            self._run("insert_event", values)
+            cursor = self._run("insert_event", values)
         except self._integrity_errors as error:
             if scan_id is not None and "scan_id" in str(error):
                 # The same scan, delivered twice at once: the first delivery won.
                 raise DuplicateScan(scan_id) from error
             raise
+        return int(cursor.lastrowid if self.is_sqlite else cursor.fetchone()[0])
+
+    def changed_since(
+        self, serial_id: int, station: str, since: datetime
+    ) -> tuple[str, str, Stage, datetime] | None:
+        """The newest change another station recorded on the serial after `since`: (station,
+        operator, stage it moved to, when recorded); None when there is none."""
+        row = self._run("changed_since", (serial_id, station, iso(since))).fetchone()
+        return (row[0], row[1], Stage(row[2]), from_iso(row[3])) if row else None
 
     def serial_id(self, serial_no: str) -> int | None:
         row = Serial.select(Serial.id).where(Serial.serial_no == serial_no).tuples().first()
@@ -731,7 +749,8 @@ class Repository:
 
     _EVENT_SQL = (
         "SELECT e.id, e.at, e.operator, e.station, e.site, e.outcome, e.from_stage, e.to_stage, "
-        "d.reference_no, e.comment, e.payload, s.serial_no, e.mode, e.message FROM event e "
+        "d.reference_no, e.comment, e.payload, s.serial_no, e.mode, e.message, e.recorded_at "
+        "FROM event e "
         "LEFT JOIN document d ON d.id = e.document_id LEFT JOIN serial s ON s.id = e.serial_id"
     )
 
@@ -751,16 +770,19 @@ class Repository:
             serial_no=row[11],
             mode=row[12],
             message=row[13],
+            recorded_at=from_iso(row[14]) if row[14] else None,
+            event_id=row[0],
         )
 
     def events(self, serial_no: str) -> list[EventView]:
-        """The serial's history, oldest first."""
+        """The serial's history in the order it was recorded (a scan replayed from an offline
+        journal comes where it was recorded, not where it was read)."""
         serial_id = self.serial_id(serial_no)
         if serial_id is None:
             return []
         p = self._sql_param
         rows = self._cursor(
-            f"{self._EVENT_SQL} WHERE e.serial_id = {p} ORDER BY e.at, e.id", (serial_id,)
+            f"{self._EVENT_SQL} WHERE e.serial_id = {p} ORDER BY e.id", (serial_id,)
         ).fetchall()
         return [self._event_from_row(row) for row in rows]
 

@@ -11,7 +11,7 @@ import pytest
 from scanstation.domain.model import ScanEvent
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, Stage
-from scanstation.service import ServiceError, StationService
+from scanstation.service import ServiceError, StationService, StationSetup
 from tests.conftest import station
 
 GS = "\x1d"
@@ -285,3 +285,89 @@ def test_import_is_all_or_nothing_with_line_numbers(
     assert service.import_csv(good).written
     assert scan(service, "qr-imp-1").serial_no == "IMP-1"
     assert service.serial("IMP-1").generation_no == "GX-1"  # type: ignore[union-attr]
+
+
+# -- what the faces get back from a scan (issue 11) -------------------------------------------
+
+
+def test_a_scan_answers_the_id_of_the_event_it_wrote(service: StationService) -> None:
+    ok = scan(service, "SN0000000019")
+    newest_id, newest = service.recent_events(limit=1)[0]
+    assert ok.event_id == newest_id and newest.serial_no == "SN0000000019"
+    assert scan(service, "SN0000000019").event_id is None  # already: nothing written
+    refused = scan(service, "SN0000000019", station(mode=Mode.REJECT))  # no reason
+    assert refused.kind is OutcomeKind.REJECTED
+    assert refused.event_id == service.recent_events(limit=1)[0][0] > newest_id
+    unknown = scan(service, "NOPE-42")
+    assert unknown.kind is OutcomeKind.UNKNOWN and unknown.event_id is not None
+    assert scan(service, "SN0000000019", station(mode=Mode.LOOKUP)).event_id is None
+
+
+def test_a_refusal_says_when_an_override_would_apply(service: StationService) -> None:
+    move(service, "SN0000000009", *TO_VALIDATED, ("P1", Mode.DISPATCH, {"document": "DC-1"}))
+    elsewhere = scan(service, "SN0000000009", station("G2", Mode.RECEIVE))
+    assert elsewhere.kind is OutcomeKind.REJECTED and elsewhere.override_allowed
+    no_reason = scan(service, "SN0000000009", station("P1", Mode.REGISTER))
+    assert no_reason.kind is OutcomeKind.REJECTED and not no_reason.override_allowed
+    assert not scan(service, "SN0000000010", station(mode=Mode.REJECT)).override_allowed
+
+
+def test_a_duplicate_delivery_of_a_rejected_scan_says_rejected(
+    service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deliveries of one scan race: the loser's check inside the transaction saw nothing
+    yet, its insert hits the scan id's unique index, and it must report what the winner
+    recorded (finding 14: it said "already recorded (ok)")."""
+    event = ScanEvent("SN0000000011", source="test")
+    first = service.scan(event, station(mode=Mode.VALIDATE))  # Not Registered: refused
+    assert first.kind is OutcomeKind.REJECTED
+    repo = service.repo
+    real_lock, real_lock_by_key = repo.lock_serial, repo.lock_serial_by_key
+    monkeypatch.setattr(repo, "lock_serial", lambda *a: (real_lock(*a)[0], None))
+    monkeypatch.setattr(
+        repo,
+        "lock_serial_by_key",
+        lambda *a: (lambda r: (r[0], None, r[2]) if r else r)(real_lock_by_key(*a)),
+    )
+    again = service.scan(event, station(mode=Mode.VALIDATE))
+    assert again.kind is OutcomeKind.ALREADY
+    assert again.message == "This scan was already recorded (rejected)"
+    assert again.event_id is None
+
+
+def test_a_replayed_offline_scan_does_not_undo_a_newer_decision(
+    service: StationService,
+) -> None:
+    """Finding 4: B registers X; A, offline, validates X (kept in its journal); B rejects X
+    for a failed QC; A's scan replayed later must not make X Validated, and the history reads
+    in the order things were recorded."""
+    move(service, "SN0000000012", ("P1", Mode.REGISTER, {}))
+    offline = ScanEvent("SN0000000012", source="test")  # read now, on terminal A, offline
+    time.sleep(0.01)
+    qc = StationSetup("B-QC", "P1", Mode.REJECT, operator="qc-7", reason="QC fail")
+    assert service.scan(ScanEvent("SN0000000012", source="test"), qc).kind is OutcomeKind.OK
+    replayed = service.scan(offline, StationSetup("A-1", "P1", Mode.VALIDATE), replay=True)
+    assert replayed.kind is OutcomeKind.CONFLICT, replayed.message
+    assert "changed since this scan was read offline" in replayed.message
+    assert (
+        "Not Validated at Plant by qc-7" in replayed.message and "not applied" in replayed.message
+    )
+    assert service.serial("SN0000000012").stage is Stage.NOT_VALIDATED  # type: ignore[union-attr]
+    history = service.events("SN0000000012")
+    assert [(e.station, e.outcome) for e in history] == [
+        ("T-1", "ok"),
+        ("B-QC", "ok"),
+        ("A-1", "conflict"),
+    ]
+    assert history[-1].at < history[1].recorded_at < history[-1].recorded_at  # type: ignore[operator]
+    assert replayed.event_id == history[-1].event_id
+    assert service.recorded_outcome(offline.scan_id) == "conflict"
+
+
+def test_a_replayed_scan_nobody_else_touched_applies(service: StationService) -> None:
+    move(service, "SN0000000013", ("P1", Mode.REGISTER, {}))
+    offline = ScanEvent("SN0000000013", source="test")
+    # The same station's own later scans do not count against it.
+    scan(service, "SN0000000013", station(mode=Mode.LOOKUP))
+    replayed = service.scan(offline, station(mode=Mode.VALIDATE), replay=True)
+    assert replayed.kind is OutcomeKind.OK

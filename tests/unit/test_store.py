@@ -94,3 +94,29 @@ def test_a_dropped_postgresql_connection_is_not_a_driver_error(pg_url: str) -> N
     assert again.kind is OutcomeKind.OK
     assert service.serial("SN0000000002").stage.value == "Registered at Plant"  # type: ignore[union-attr]
     service.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://scan:s3cret@db-host:5432/site", "postgresql://scan:***@db-host:5432/site"),
+        ("postgresql://scan@db-host/site", "postgresql://scan@db-host/site"),
+        ("postgresql://scan:p/w@rd@h/db", "postgresql://scan:***@h/db"),
+        (
+            "postgresql://h/db?sslmode=require&password=s3cret",
+            "postgresql://h/db?sslmode=require&password=***",
+        ),
+        ("mysql://root:s3cret@h/db", "mysql://root:***@h/db"),
+        ("/var/lib/site.db", "/var/lib/site.db"),
+    ],
+)
+def test_a_password_is_masked_in_every_url_shown(url: str, shown: str) -> None:
+    from scanstation.store.database import redacted_url
+
+    assert redacted_url(url) == shown
+
+
+def test_the_unsupported_scheme_error_does_not_show_the_password() -> None:
+    with pytest.raises(StoreError) as raised:
+        parse_url("mysql://root:s3cret@h/db")
+    assert "s3cret" not in str(raised.value) and "root:***@h" in str(raised.value)
