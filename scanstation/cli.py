@@ -18,6 +18,7 @@ from typing import IO, Any, NoReturn
 import click
 
 from scanstation.cli_decode import decode
+from scanstation.cli_serve import serve
 from scanstation.config import MODE_NAMES, ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_SCAN_FAILED, EXIT_USAGE = 0, 1, 2
@@ -864,6 +865,7 @@ def demo(ctx: click.Context, demo_db: str | None, if_missing: bool) -> None:
 
 
 main.add_command(decode)
+main.add_command(serve)
 
 
 if __name__ == "__main__":
