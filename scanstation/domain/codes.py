@@ -31,6 +31,7 @@ __all__ = [
     "CodeKind",
     "ScanCode",
     "SerialCase",
+    "gtin_of_plain",
     "normalise_serial",
     "parse",
     "visible",
@@ -502,6 +503,26 @@ def _read_ean_upc(payload: str, symbology: str, data: str, case: SerialCase) -> 
         except _Unreadable as exc:
             return _invalid(payload, f"Unreadable GS1 code: {exc}", symbology=symbology, data=data)
     return _gs1_code(payload, CodeKind.GS1, symbology, data, pairs, _expiry(elements), case)
+
+
+# Digits-only reads a scanner sends without an AIM identifier (most scanners' default):
+# EAN-8, UPC-A, EAN-13 and GTIN-14. An 8-digit read is taken as EAN-8 (a UPC-E would have to
+# be expanded first, and scanners send UPC-E expanded to UPC-A unless told otherwise).
+_PLAIN_GTIN_LENGTHS: Final = frozenset({8, 12, 13, 14})
+
+
+def gtin_of_plain(code: ScanCode) -> str | None:
+    """The GTIN-14 a plain read may be: digits only, an EAN/UPC/GTIN length, a valid check
+    digit, and no symbology identifier (one would have said what it is). None otherwise.
+
+    A plain read stays a serial candidate first (serials may be all digits); a caller asks
+    this only when no serial matched, to tell "a product barcode" from "not a known serial"."""
+    if code.kind is not CodeKind.PLAIN or code.symbology is not None:
+        return None
+    data = code.data
+    if len(data) not in _PLAIN_GTIN_LENGTHS or not _is_ascii_digits(data):
+        return None
+    return data.zfill(14) if _check_digit_ok(data) else None
 
 
 # --- GS1 Digital Link ----------------------------------------------------------------------------

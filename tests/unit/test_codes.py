@@ -21,6 +21,7 @@ from scanstation.domain.codes import (
     DEFAULT_MAX_LENGTH,
     CodeKind,
     ScanCode,
+    gtin_of_plain,
     normalise_serial,
     parse,
     visible,
@@ -416,6 +417,44 @@ def test_add_on_alone_is_invalid() -> None:
 def test_itf14_gives_a_gtin() -> None:
     assert parse(f"]I1{GTIN}").gtin == GTIN
     assert parse("]I1123456").kind is CodeKind.PLAIN
+
+
+@pytest.mark.parametrize(
+    ("payload", "gtin"),
+    [
+        ("9506000134352", "09506000134352"),  # EAN-13
+        ("036000291452", "00036000291452"),  # UPC-A
+        ("96385074", "00000096385074"),  # EAN-8
+        (GTIN, GTIN),  # GTIN-14
+        (" 9506000134352\r\n", "09506000134352"),  # as a wedge sends it
+    ],
+)
+def test_a_plain_ean_upc_read_is_recognised_as_a_gtin(payload: str, gtin: str) -> None:
+    code = parse(payload)
+    assert code.kind is CodeKind.PLAIN  # still a serial candidate: serials may be digits
+    assert gtin_of_plain(code) == gtin
+
+
+def test_a_plain_ean13_means_the_same_gtin_as_with_its_identifier() -> None:
+    assert gtin_of_plain(parse("9506000134352")) == parse("]E09506000134352").gtin
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "9506000134353",  # bad check digit
+        "95060001343",  # 11 digits: no GTIN length
+        "123456789012345",  # 15 digits
+        "SN0000421",
+        "٩٥٠٦٠٠٠١٣٤٣٥٢",  # digits, but not ASCII ones
+        "]C09506000134352",  # an identifier said it is Code 128 data, not an EAN
+        "]E09506000134352",  # read as GS1 already (its GTIN is in code.gtin)
+        f"(01){GTIN}",
+        "",
+    ],
+)
+def test_other_reads_are_no_plain_gtin(payload: str) -> None:
+    assert gtin_of_plain(parse(payload)) is None
 
 
 # --- Plain serials, limits and hostile payloads --------------------------------------------------
