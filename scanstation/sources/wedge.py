@@ -1,26 +1,38 @@
 """Keyboard-wedge burst detector: tells a barcode scanner's keystrokes from a person's.
 
-A wedge scanner "types" its payload as fast keystrokes and ends it with a suffix key (Enter, Tab
-or LF). The TUI feeds every key the app receives into `WedgeDetector.feed`, stamped with the key
+A wedge scanner "types" its payload as keystrokes and ends it with a suffix key (Enter, Tab or
+LF). The TUI feeds every key the app receives into `WedgeDetector.feed`, stamped with the key
 event's own time, and calls `WedgeDetector.flush_due` from a timer. The detector answers through
-two callbacks, always in the order the keys arrived: `on_scan(payload, time)` for a scan and
-`on_keys(keys)` for keys a person typed, handed back unchanged so the UI can replay them.
+callbacks, always in the order the keys arrived: `on_scan(payload, time)` for a scan,
+`on_keys(keys)` for keys handed back unchanged so the UI can replay them as typing, and
+`on_burst(burst)` when keys that came like a scanner's were handed back (nothing a scanner sends
+is dropped without a word). Every key is either in exactly one scan or handed back.
 
-How the decision is made
+With a prefix: framing, whatever the timing
+-------------------------------------------
+A scanner programmed to send `prefix` before each code announces a scan at its first key. From
+the prefix to a suffix key is a scan, however slowly the keys come (a pause of up to
+`frame_pause_ms` between two keys) and whatever they are (one character repeated, control
+characters), when its payload has at least `min_length` characters. A frame that ends without a
+suffix (a pause, a key without a character) is a scan only when it also has a scanner's timing
+(below). Every key that cannot start the prefix goes back at once: typing is never delayed.
+
+Without a prefix: timing
 ------------------------
 Keys wait in a buffer while they could still belong to a scan. A *group* of buffered keys ends
 at a suffix key, at a key that produces no character (arrows, F-keys), after `burst_end_ms`
 without a key, or at an *isolated* key (see below). When a group ends, its keys are cut into
 *runs* wherever two keys are at least the split gap apart. The split gap adapts to the scanner:
-three times the median of the group's short gaps, but at least `split_gap_ms` and at most
-`max_median_gap_ms`. A run of one key is a person's keystroke; the scan is the last stretch of
-runs of two keys or more (a scanner can hiccup mid-payload, so one scan may span several runs;
-the suffix counts as a key of the last run). That stretch is a scan when it ended with a suffix
-(or `scan_without_suffix` allows a timeout), the median gap between its keys, suffix included,
-is at most `max_median_gap_ms`, its payload (prefix and suffix removed) has at least
-`min_length` characters, it starts with `prefix` when one is configured (keys before the prefix
-are a person's) and it is not one character repeated (a held key auto-repeating). Otherwise
-every key of the group, suffix included, goes back to the UI.
+three times the median of the short gaps near the group's end, but at least `split_gap_ms` and
+at most `max_median_gap_ms`. A run of two keys or more is mechanical (the suffix counts as a key
+of the last run). The scan is everything from the first mechanical run to the last: a scanner
+that sends its payload in packets, even a packet of one key, gives one scan, while a lone key
+before the scan (or after a scan without suffix) is a person's. That stretch is a scan when it
+ended with a suffix (or `scan_without_suffix` allows a pause), more than half of the gaps between
+its keys, suffix included, are at most `max_median_gap_ms` (its median gap is a scanner's), and
+its payload has at least `min_length` characters. One character repeated is a scan only when a
+suffix follows and every gap is a scanner's: without one it is a held key auto-repeating.
+Otherwise every key of the group, suffix included, goes back to the UI.
 
 Latency added to a person's key
 -------------------------------
@@ -29,13 +41,36 @@ A key at least `max_median_gap_ms` after the previous one is *isolated* once the
 include it, so it goes back at once (defaults: at most 50 ms, plus the caller's timer period).
 That covers ordinary typing and single-key commands. Keys typed less than `max_median_gap_ms`
 apart (key rollover, auto-repeat) look like the start of a scan and wait until their group ends:
-a suffix, a key without a character, an isolated key, or `burst_end_ms` (100 ms) of silence.
-A key without a character is never delayed.
+a suffix, a key without a character, an isolated key, or `burst_end_ms` (100 ms) of silence
+(`terminal_hold_ms` for three keys or more, see below). A key without a character is never
+delayed.
 
-Known ambiguities (timing cannot tell them apart): a person's key less than the split gap
-before a scan becomes part of it (a configured prefix avoids this); a scanner hiccup right after
-the first character of a scan splits that character off; without a suffix, two scans less than
+Keys the terminal held back
+---------------------------
+A terminal sends ESC as the first byte of its key sequences, so Textual holds an ESC until it
+knows what follows (100 ms, then up to one 100 ms poll). The caller marks the keys that come out
+of that (`KeyStroke.late`, with ESC restored into `character`): the gap before a late key is the
+terminal's, not the sender's, and counts as none. A group of three keys or more waits
+`terminal_hold_ms` of silence before it ends, so a burst with ESC inside stays one scan.
+
+Reports (`on_burst`)
+--------------------
+Keys handed back since the last pause longer than twice `max_median_gap_ms` form a *streak*.
+When a suffix key is handed back and the streak before it has at least three characters, it
+came like a scanner's and is reported: `slow` (more than half of its gaps were longer than
+`max_median_gap_ms`: a scanner slower than the settings allow), `short` (fewer than
+`min_length` characters), `no_prefix` (scanner-fast, without the configured prefix) or `shape`
+(anything else, e.g. one character repeated with a late suffix). A person typing fast and ending
+with Enter can be reported too; the UI decides what to show (keys typed into a text field were
+seen there).
+
+Known ambiguities (timing cannot tell them apart; a prefix avoids them): a person's key less than
+the split gap before a scan becomes part of it; a scanner stalling right after the first
+character of a scan splits that character off; without a suffix, two scans less than
 `burst_end_ms` apart are read as one.
+
+Cost: every key is stored once and looked at a bounded number of times (the split gap is the
+median of at most the last 16 gaps), so feeding a key is O(1) amortised.
 
 Timestamps are seconds on one monotonic clock (Textual's `event.time`); settings are in ms.
 `flush_due(now)` must only be called once every key stamped before `now` has been fed.
@@ -47,9 +82,22 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Literal
 
 # A gap this many times the scanner's typical gap is a break between runs, not jitter.
 _SPLIT_FACTOR = 3.0
+# How many gaps at the end of a group tell the scanner's pace (bounds the work per group).
+_PACE_SAMPLE = 16
+# Groups of at least this many keys wait `terminal_hold_ms` (a rollover pair does not).
+_HOLD_MIN_KEYS = 3
+# A streak of handed-back keys is reported from this many characters on.
+_REPORT_MIN_CHARACTERS = 3
+# Gaps up to this many times `max_median_gap_ms` still join a streak (a slow scanner's pace).
+_STREAK_FACTOR = 2.0
+# Characters of a streak kept for the report (the rest is only counted).
+_REPORT_MAX_CHARACTERS = 64
+
+BurstReason = Literal["slow", "short", "no_prefix", "shape"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +111,18 @@ class WedgeSettings:
     suffixes: tuple[str, ...] = ("enter", "tab", "ctrl+j")  # key names that end a scan
     scan_without_suffix: bool = True  # a qualifying burst that just stops is a scan too
     split_gap_ms: float = 20.0  # the shortest gap that can separate a person's key from a scan
+    terminal_hold_ms: float = 0.0  # how late the terminal may deliver keys it held (ESC)
+    frame_pause_ms: float = 1000.0  # the longest pause inside a prefix-framed scan
 
     def __post_init__(self) -> None:
-        for name in ("burst_end_ms", "max_median_gap_ms", "split_gap_ms"):
+        for name in ("burst_end_ms", "max_median_gap_ms", "split_gap_ms", "frame_pause_ms"):
             value = getattr(self, name)
             if not value > 0:  # also refuses NaN
                 raise ValueError(f"wedge.{name} must be greater than 0, got {value!r}")
+        if not self.terminal_hold_ms >= 0:
+            raise ValueError(
+                f"wedge.terminal_hold_ms must be 0 or more, got {self.terminal_hold_ms!r}"
+            )
         if self.split_gap_ms > self.max_median_gap_ms:
             raise ValueError(
                 f"wedge.split_gap_ms ({self.split_gap_ms}) must not exceed "
@@ -85,71 +139,215 @@ class KeyStroke:
     """One key event, reduced to what the detector needs."""
 
     key: str  # Textual key name: "a", "A", "enter", "tab", "ctrl+q", "up", ...
-    character: str | None  # the character the key produced; None for arrows, F-keys, ...
+    character: str | None  # the text the key stands for; None for arrows, F-keys, ...
     time: float  # seconds, monotonic (Textual's event.time)
     token: object = None  # opaque: the original event, handed back untouched
+    late: bool = False  # the terminal held it back: the gap before it is not the sender's
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """Keys that came like a scanner's but were handed back, not read as a scan."""
+
+    text: str  # their characters, suffix excluded (at most the first 64)
+    length: int  # how many characters they were
+    reason: BurstReason
+    gap_ms: float  # the mean gap between its keys, suffix included
+    time: float  # the suffix's time
 
 
 ScanCallback = Callable[[str, float], None]
 KeysCallback = Callable[[list[KeyStroke]], None]
+BurstCallback = Callable[[Burst], None]
 
 
 class WedgeDetector:
     """Splits a stream of key strokes into scans and a person's keys; see the module docstring."""
 
     def __init__(
-        self, settings: WedgeSettings, on_scan: ScanCallback, on_keys: KeysCallback
+        self,
+        settings: WedgeSettings,
+        on_scan: ScanCallback,
+        on_keys: KeysCallback,
+        on_burst: BurstCallback | None = None,
     ) -> None:
-        self._settings = settings
-        self._on_scan = on_scan
-        self._on_keys = on_keys
-        # Settings are in ms for people; key times are in seconds.
-        self._burst_end = settings.burst_end_ms / 1000
-        self._max_gap = settings.max_median_gap_ms / 1000
-        self._min_split = settings.split_gap_ms / 1000
-        self._keys: list[KeyStroke] = []  # data keys waiting for a decision, arrival order
+        output = _Output(settings, on_scan, on_keys, on_burst)
+        self._rules: _Framed | _Timed = (
+            _Framed(settings, output) if settings.prefix else _Timed(settings, output)
+        )
 
     @property
     def pending(self) -> bool:
         """Keys are buffered, waiting for a decision."""
-        return bool(self._keys)
+        return bool(self._rules.keys)
 
     def deadline(self) -> float | None:
         """When `flush_due` next has work to do (None: nothing is buffered)."""
-        if not self._keys:
-            return None
-        last = self._keys[-1].time
-        if self._may_be_isolated(len(self._keys) - 1):
-            return last + self._max_gap
-        return last + self._burst_end
+        return self._rules.deadline()
 
     def feed(self, stroke: KeyStroke) -> None:
         """Take the next key, in arrival order."""
-        if self._keys and stroke.time - self._keys[-1].time >= self._burst_end:
+        self._rules.feed(stroke)
+
+    def flush_due(self, now: float) -> None:
+        """End what the silence up to `now` has settled; call it from a timer."""
+        if self._rules.keys:
+            self._rules.flush_due(now)
+
+
+def _gap(before: KeyStroke, after: KeyStroke) -> float:
+    """Seconds between two keys as the sender made them."""
+    if after.late:
+        return 0.0  # the terminal held it back
+    # A clock that steps back must not make a negative gap look like the fastest scanner.
+    return max(0.0, after.time - before.time)
+
+
+def _text(keys: Sequence[KeyStroke]) -> str:
+    return "".join(key.character or "" for key in keys)
+
+
+def _scanner_paced(gaps: Sequence[float], max_gap: float) -> bool:
+    """More than half of the gaps are a scanner's: the median gap is at most `max_gap`."""
+    return 2 * sum(1 for gap in gaps if gap <= max_gap) > len(gaps)
+
+
+class _Output:
+    """The callbacks, and the streak of handed-back keys that may deserve a report."""
+
+    def __init__(
+        self,
+        settings: WedgeSettings,
+        on_scan: ScanCallback,
+        on_keys: KeysCallback,
+        on_burst: BurstCallback | None,
+    ) -> None:
+        self.settings = settings
+        self._on_scan = on_scan
+        self._on_keys = on_keys
+        self._on_burst = on_burst
+        self._max_gap = settings.max_median_gap_ms / 1000
+        self._streak_gap = _STREAK_FACTOR * self._max_gap
+        self._reset()
+
+    def _reset(self) -> None:
+        self._last: KeyStroke | None = None
+        self._characters: list[str] = []
+        self._length = 0
+        self._gap_sum = 0.0
+        self._gaps = 0
+        self._fast_gaps = 0
+
+    def scan(self, payload: str, time: float) -> None:
+        self._reset()
+        self._on_scan(payload, time)
+
+    def keys(self, keys: Sequence[KeyStroke]) -> None:
+        if not keys:
+            return
+        reports = [report for key in keys if (report := self._follow(key)) is not None]
+        self._on_keys(list(keys))
+        if self._on_burst is not None:
+            for report in reports:
+                self._on_burst(report)
+
+    def _follow(self, key: KeyStroke) -> Burst | None:
+        """Add one handed-back key to the streak; a suffix closes it (and may report it)."""
+        last = self._last
+        gap = _gap(last, key) if last is not None else None
+        if gap is not None and gap > self._streak_gap:
+            self._reset()
+            gap = None
+        if key.key in self.settings.suffixes:
+            report = self._report(key, gap) if gap is not None else None
+            self._reset()
+            return report
+        if not key.character:
+            self._reset()
+            return None
+        if gap is not None:
+            self._gap_sum += gap
+            self._gaps += 1
+            self._fast_gaps += gap <= self._max_gap
+        if len(self._characters) < _REPORT_MAX_CHARACTERS:
+            self._characters.append(key.character)
+        self._length += len(key.character)
+        self._last = key
+        return None
+
+    def _report(self, suffix: KeyStroke, gap: float) -> Burst | None:
+        if self._length < _REPORT_MIN_CHARACTERS:
+            return None
+        gaps = self._gaps + 1
+        fast = 2 * (self._fast_gaps + (gap <= self._max_gap)) > gaps
+        text = "".join(self._characters)
+        settings = self.settings
+        reason: BurstReason
+        if settings.prefix:
+            framed = text.partition(settings.prefix)
+            if framed[1]:
+                reason = "short" if len(framed[2]) < settings.min_length else "shape"
+            elif fast:
+                reason = "no_prefix"
+            else:
+                return None  # a person typing: without the prefix nothing is a scan
+        elif not fast:
+            reason = "slow"
+        elif self._length < settings.min_length:
+            reason = "short"
+        else:
+            reason = "shape"
+        mean_ms = 1000 * (self._gap_sum + gap) / gaps
+        return Burst(text, self._length, reason, mean_ms, suffix.time)
+
+
+class _Timed:
+    """Without a prefix: scans are told from typing by the keys' timing."""
+
+    def __init__(self, settings: WedgeSettings, output: _Output) -> None:
+        self._settings = settings
+        self._out = output
+        # Settings are in ms for people; key times are in seconds.
+        self._burst_end = settings.burst_end_ms / 1000
+        self._hold = max(self._burst_end, settings.terminal_hold_ms / 1000)
+        self._max_gap = settings.max_median_gap_ms / 1000
+        self._min_split = settings.split_gap_ms / 1000
+        self.keys: list[KeyStroke] = []  # data keys waiting for a decision, arrival order
+
+    def _silence_limit(self) -> float:
+        return self._hold if len(self.keys) >= _HOLD_MIN_KEYS else self._burst_end
+
+    def deadline(self) -> float | None:
+        if not self.keys:
+            return None
+        last = self.keys[-1].time
+        if self._may_be_isolated(len(self.keys) - 1):
+            return last + self._max_gap
+        return last + self._silence_limit()
+
+    def feed(self, stroke: KeyStroke) -> None:
+        if self.keys and _gap(self.keys[-1], stroke) >= self._silence_limit():
             self._end_group(None)
         if stroke.key in self._settings.suffixes:
             self._end_group(stroke)
         elif not stroke.character:
             # Scanners only type characters, so this key is a person's and closes the group.
             self._end_group(None)
-            self._on_keys([stroke])
+            self._out.keys([stroke])
         else:
-            self._keys.append(stroke)
-            before_last = len(self._keys) - 2
+            self.keys.append(stroke)
+            before_last = len(self.keys) - 2
             if (
                 before_last >= 0
                 and self._may_be_isolated(before_last)
-                and stroke.time - self._keys[before_last].time >= self._max_gap
+                and _gap(self.keys[before_last], stroke) >= self._max_gap
             ):
                 self._release_isolated(before_last)
 
     def flush_due(self, now: float) -> None:
-        """End what the silence up to `now` has settled; call it from a timer."""
-        if not self._keys:
-            return
-        last = len(self._keys) - 1
-        silence = now - self._keys[last].time
-        if silence >= self._burst_end:
+        last = len(self.keys) - 1
+        silence = now - self.keys[last].time
+        if silence >= self._silence_limit():
             self._end_group(None)
         elif silence >= self._max_gap and self._may_be_isolated(last):
             self._release_isolated(last)
@@ -159,7 +357,7 @@ class WedgeDetector:
 
         The first buffered key qualifies: whatever came before it is already settled.
         """
-        return index == 0 or (self._keys[index].time - self._keys[index - 1].time >= self._max_gap)
+        return index == 0 or _gap(self.keys[index - 1], self.keys[index]) >= self._max_gap
 
     def _release_isolated(self, index: int) -> None:
         """Hand back a key that is far from both neighbours; the keys before it form a group.
@@ -167,31 +365,26 @@ class WedgeDetector:
         Every split gap is at most `max_median_gap_ms`, so such a key is a run of one whatever
         comes next: it can never be part of a scan, and nothing before it can join a later scan.
         """
-        group, isolated = self._keys[:index], self._keys[index]
-        self._keys = self._keys[index + 1 :]
+        group, isolated = self.keys[:index], self.keys[index]
+        self.keys = self.keys[index + 1 :]
         self._decide(group, None)
-        self._on_keys([isolated])
+        self._out.keys([isolated])
 
     def _end_group(self, suffix: KeyStroke | None) -> None:
-        group = self._keys
-        self._keys = []  # cleared first, so a callback that feeds keys sees a consistent state
+        group = self.keys
+        self.keys = []  # cleared first, so a callback that feeds keys sees a consistent state
         self._decide(group, suffix)
 
     def _decide(self, keys: list[KeyStroke], suffix: KeyStroke | None) -> None:
         """Emit a finished group: the scan it holds, if any, between the keys around it."""
-        every = [*keys, suffix] if suffix is not None else keys
-        if not every:
-            return
         found = self._find_scan(keys, suffix)
         if found is None:
-            self._on_keys(every)
+            self._out.keys([*keys, suffix] if suffix is not None else keys)
             return
         start, end, payload = found
-        if start > 0:
-            self._on_keys(keys[:start])
-        self._on_scan(payload, suffix.time if suffix is not None else keys[end - 1].time)
-        if end < len(keys):
-            self._on_keys(keys[end:])
+        self._out.keys(keys[:start])
+        self._out.scan(payload, suffix.time if suffix is not None else keys[end - 1].time)
+        self._out.keys(keys[end:])
 
     def _find_scan(
         self, keys: list[KeyStroke], suffix: KeyStroke | None
@@ -200,47 +393,44 @@ class WedgeDetector:
         settings = self._settings
         if not keys or (suffix is None and not settings.scan_without_suffix):
             return None
-        start, end = self._scan_span(keys, suffix)
-        if start == end:
+        gaps = [_gap(a, b) for a, b in pairwise(keys)]  # gaps[i]: keys[i] → keys[i + 1]
+        suffix_gaps = [_gap(keys[-1], suffix)] if suffix is not None else []
+        span = self._mechanical_span(gaps, suffix_gaps)
+        if span is None:
             return None
-        text = "".join(key.character or "" for key in keys[start:end])
-        if settings.prefix:
-            # A person's key glued in front of the prefix is still a person's key.
-            offset = _key_index_of(keys[start:end], text, settings.prefix)
-            if offset is None:
-                return None
-            start += offset
-            text = "".join(key.character or "" for key in keys[start:end])
-        payload = text[len(settings.prefix) :]
-        if len(payload) < settings.min_length or len(set(payload)) < 2:
-            return None  # too short for a label, or one held key auto-repeating
-        gaps = _gaps([*keys[start:end], suffix] if suffix is not None else keys[start:end])
-        if not gaps or statistics.median(gaps) > self._max_gap:
+        start, end = span
+        payload = _text(keys[start:end])
+        if len(payload) < settings.min_length:
             return None
+        scan_gaps = gaps[start : end - 1] + (suffix_gaps if end == len(keys) else [])
+        if not _scanner_paced(scan_gaps, self._max_gap):
+            return None
+        if len(set(payload)) < 2 and not (
+            suffix is not None and all(gap <= self._max_gap for gap in scan_gaps)
+        ):
+            return None  # one held key auto-repeating
         return start, end, payload
 
-    def _scan_span(self, keys: list[KeyStroke], suffix: KeyStroke | None) -> tuple[int, int]:
-        """The last stretch of runs of two keys or more, as a slice of `keys` (may be empty)."""
-        gaps = _gaps(keys)
-        with_suffix = [*keys, suffix] if suffix is not None else keys
-        split = self._split_gap(_gaps(with_suffix))
-        # Runs as [first, past-the-end) slices of keys; the suffix never starts a run of its own.
-        firsts = [0] + [i for i in range(1, len(keys)) if gaps[i - 1] >= split]
-        runs = list(zip(firsts, [*firsts[1:], len(keys)], strict=True))
-
-        def mechanical(run: tuple[int, int]) -> bool:
-            size = run[1] - run[0] + (1 if suffix is not None and run[1] == len(keys) else 0)
-            return size >= 2
-
-        last = len(runs) - 1
-        while last >= 0 and not mechanical(runs[last]):
-            last -= 1  # a person's keys after a scan without suffix
-        if last < 0:
-            return len(keys), len(keys)
-        first = last
-        while first > 0 and mechanical(runs[first - 1]):
-            first -= 1
-        return runs[first][0], runs[last][1]
+    def _mechanical_span(
+        self, gaps: list[float], suffix_gaps: list[float]
+    ) -> tuple[int, int] | None:
+        """From the first run of two keys or more to the last, as a slice of the group's keys."""
+        count = len(gaps) + 1
+        has_suffix = bool(suffix_gaps)
+        split = self._split_gap(gaps[-_PACE_SAMPLE:] + suffix_gaps)
+        first: int | None = None
+        end = 0
+        run_start = 0
+        for index in range(1, count + 1):
+            if index < count and gaps[index - 1] < split:
+                continue  # the run goes on
+            size = index - run_start + (1 if has_suffix and index == count else 0)
+            if size >= 2:
+                if first is None:
+                    first = run_start
+                end = index
+            run_start = index
+        return None if first is None else (first, end)
 
     def _split_gap(self, gaps: Sequence[float]) -> float:
         """The gap that separates runs, scaled to how fast this scanner types."""
@@ -249,16 +439,78 @@ class WedgeDetector:
         return min(self._max_gap, max(self._min_split, _SPLIT_FACTOR * typical))
 
 
-def _gaps(keys: Sequence[KeyStroke]) -> list[float]:
-    # A clock that steps back must not make a negative gap look like the fastest scanner.
-    return [max(0.0, b.time - a.time) for a, b in pairwise(keys)]
+class _Framed:
+    """With a prefix: from the prefix to a suffix is a scan, whatever the timing."""
 
+    def __init__(self, settings: WedgeSettings, output: _Output) -> None:
+        self._settings = settings
+        self._out = output
+        self._prefix = settings.prefix
+        self._burst_end = settings.burst_end_ms / 1000
+        self._max_gap = settings.max_median_gap_ms / 1000
+        self._pause = settings.frame_pause_ms / 1000
+        self.keys: list[KeyStroke] = []  # a partial prefix, or a whole frame once it matched
+        self._framing = False
 
-def _key_index_of(keys: Sequence[KeyStroke], text: str, prefix: str) -> int | None:
-    """Index of the first key where `text` (the keys' characters joined) continues with `prefix`."""
-    offset = 0
-    for index, key in enumerate(keys):
-        if text.startswith(prefix, offset):
-            return index
-        offset += len(key.character or "")
-    return None
+    def deadline(self) -> float | None:
+        if not self.keys:
+            return None
+        return self.keys[-1].time + (self._pause if self._framing else self._burst_end)
+
+    def feed(self, stroke: KeyStroke) -> None:
+        if self._framing and _gap(self.keys[-1], stroke) >= self._pause:
+            self._end_frame(None)
+        if self._framing:
+            if stroke.key in self._settings.suffixes:
+                self._end_frame(stroke)
+            elif not stroke.character:
+                self._end_frame(None)
+                self._out.keys([stroke])
+            else:
+                self.keys.append(stroke)
+            return
+        if stroke.key in self._settings.suffixes or not stroke.character:
+            self._give_back([*self.keys, stroke])
+            return
+        self.keys.append(stroke)
+        self._match_prefix()
+
+    def flush_due(self, now: float) -> None:
+        silence = now - self.keys[-1].time
+        if self._framing and silence >= self._pause:
+            self._end_frame(None)
+        elif not self._framing and silence >= self._burst_end:
+            self._give_back(self.keys)
+
+    def _match_prefix(self) -> None:
+        """Keep the keys that may begin the prefix; hand back the ones that cannot."""
+        prefix = self._prefix
+        while self.keys:
+            text = _text(self.keys)
+            if text.startswith(prefix):
+                self._framing = True
+                return
+            if prefix.startswith(text):
+                return
+            self._out.keys([self.keys.pop(0)])  # at most len(prefix) keys are held
+
+    def _give_back(self, keys: list[KeyStroke]) -> None:
+        self.keys = []
+        self._out.keys(keys)
+
+    def _end_frame(self, suffix: KeyStroke | None) -> None:
+        keys, self.keys, self._framing = self.keys, [], False
+        payload = _text(keys)[len(self._prefix) :]
+        settings = self._settings
+        if len(payload) >= settings.min_length and (
+            suffix is not None or self._paced(keys, payload)
+        ):
+            self._out.scan(payload, suffix.time if suffix is not None else keys[-1].time)
+        else:
+            self._out.keys([*keys, suffix] if suffix is not None else keys)
+
+    def _paced(self, keys: list[KeyStroke], payload: str) -> bool:
+        """A frame without its suffix still has a scanner's timing (half framed is not enough)."""
+        if not self._settings.scan_without_suffix or len(set(payload)) < 2:
+            return False
+        return _scanner_paced([_gap(a, b) for a, b in pairwise(keys)], self._max_gap)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from scanstation.sources.wedge import KeyStroke, WedgeDetector, WedgeSettings
+from scanstation.sources.wedge import Burst, KeyStroke, WedgeDetector, WedgeSettings
 
 MS = 0.001
 TICK = 20 * MS  # the TUI's flush timer period in these simulations
@@ -69,15 +69,23 @@ class Released:
     at: float  # the simulated clock when the key came back
 
 
+@dataclass(frozen=True)
+class Reported:
+    burst: Burst
+    at: float  # the simulated clock when it was reported
+
+
 class Harness:
     """Feeds keys and, like the TUI, calls flush_due from a timer ticking every TICK seconds."""
 
     def __init__(self, settings: WedgeSettings | None = None, *, timer: bool = True) -> None:
-        self.events: list[Scan | Released] = []
+        self.events: list[Scan | Released | Reported] = []
         self.clock = 0.0
         self.timer = timer
         self.next_tick = 0.0
-        self.detector = WedgeDetector(settings or WedgeSettings(), self._on_scan, self._on_keys)
+        self.detector = WedgeDetector(
+            settings or WedgeSettings(), self._on_scan, self._on_keys, self._on_burst
+        )
 
     def _on_scan(self, payload: str, time: float) -> None:
         self.events.append(Scan(payload, time, self.clock))
@@ -85,6 +93,9 @@ class Harness:
     def _on_keys(self, keys: list[KeyStroke]) -> None:
         assert keys, "on_keys must not be called with nothing"
         self.events.extend(Released(key, self.clock) for key in keys)
+
+    def _on_burst(self, burst: Burst) -> None:
+        self.events.append(Reported(burst, self.clock))
 
     def advance(self, until: float) -> None:
         # Only ticks strictly before a key's time: the key was stamped before such a tick ran.
@@ -101,8 +112,8 @@ class Harness:
         return self
 
     def finish(self) -> Harness:
-        """Let a second of silence pass."""
-        end = self.clock + 1.0
+        """Let two seconds of silence pass (a prefix frame waits up to one)."""
+        end = self.clock + 2.0
         if self.timer:
             self.advance(end)
         else:
@@ -117,7 +128,11 @@ class Harness:
         return [
             ("scan", event.payload) if isinstance(event, Scan) else ("key", event.stroke)
             for event in self.events
+            if not isinstance(event, Reported)
         ]
+
+    def reports(self) -> list[Burst]:
+        return [event.burst for event in self.events if isinstance(event, Reported)]
 
 
 def keys_of(strokes: list[KeyStroke]) -> list[tuple[str, object]]:
