@@ -51,16 +51,51 @@ class StationSettings(_Section):
     journal: bool = False
 
 
+# [scanner] preset → (burst_end_ms, max_median_gap_ms, split_gap_ms): how the keyboard-wedge
+# detector times a scanner (split_gap_ms: the shortest gap that may part a person's key from a
+# scan, not a config key). USB HID scanners type a key every 1–10 ms. Bluetooth HID scanners
+# send keys 20–60 ms apart, often several at once, and may stall ~200 ms mid-code; a person
+# typing fast (80–100 ms a key, then Enter) may then be read as a scan, so "usb" stays the
+# default.
+SCANNER_PRESETS: dict[str, tuple[float, float, float]] = {
+    "usb": (100.0, 50.0, 20.0),
+    "bluetooth": (300.0, 80.0, 70.0),
+}
+
+
 class ScannerSettings(_Section):
-    burst_end_ms: Annotated[float, msgspec.Meta(gt=0, le=2000)] = 100.0
-    max_median_gap_ms: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 50.0
+    """The keyboard-wedge scanner. `preset` fills `burst_end_ms` and `max_median_gap_ms`; either
+    one set explicitly overrides the preset's value (so older files that set both keep working).
+    """
+
+    preset: Literal["usb", "bluetooth"] = "usb"
+    burst_end_ms: Annotated[float, msgspec.Meta(gt=0, le=2000)] | None = None
+    max_median_gap_ms: Annotated[float, msgspec.Meta(gt=0, le=1000)] | None = None
     min_length: Annotated[int, msgspec.Meta(ge=1, le=100)] = 4
-    prefix: str = ""
+    # Short: the detector matches it key by key.
+    prefix: Annotated[str, msgspec.Meta(max_length=16)] = ""
     suffixes: list[Literal["enter", "tab", "ctrl+j"]] = msgspec.field(
         default_factory=lambda: ["enter", "tab", "ctrl+j"]
     )
     serial_case: Literal["upper", "preserve"] = "upper"
     max_payload: Annotated[int, msgspec.Meta(ge=8, le=100_000)] = 512
+
+    def __post_init__(self) -> None:
+        burst_end_ms, max_median_gap_ms, _ = SCANNER_PRESETS[self.preset]
+        if self.burst_end_ms is None:
+            self.burst_end_ms = burst_end_ms
+        if self.max_median_gap_ms is None:
+            self.max_median_gap_ms = max_median_gap_ms
+
+    def timing(self) -> tuple[float, float, float]:
+        """(burst_end_ms, max_median_gap_ms, split_gap_ms) in force: the keys set here, else
+        the preset's; the split never exceeds the median gap."""
+        burst_end_ms, max_median_gap_ms, split_gap_ms = SCANNER_PRESETS[self.preset]
+        if self.burst_end_ms is not None:
+            burst_end_ms = self.burst_end_ms
+        if self.max_median_gap_ms is not None:
+            max_median_gap_ms = self.max_median_gap_ms
+        return burst_end_ms, max_median_gap_ms, min(split_gap_ms, max_median_gap_ms)
 
 
 class FeedbackSettings(_Section):

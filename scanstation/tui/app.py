@@ -32,7 +32,13 @@ from scanstation.domain.codes import visible
 from scanstation.domain.model import DocumentView, SiteView, utc_now
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import DocumentKind, Mode, SiteKind, modes_needing_reason
-from scanstation.tui.capture import FlushDue, KeyCapture, wedge_settings
+from scanstation.tui.capture import (
+    BurstNotRead,
+    FlushDue,
+    KeyCapture,
+    burst_sentence,
+    wedge_settings,
+)
 from scanstation.tui.messages import (
     CommandDone,
     CommandFailed,
@@ -64,6 +70,7 @@ if TYPE_CHECKING:
     from scanstation.domain.model import ScanEvent
     from scanstation.domain.outcome import ScanOutcome
     from scanstation.service import StationService, StationSetup
+    from scanstation.sources.wedge import Burst
     from scanstation.store.journal import Journal
     from scanstation.tui.station_camera import CameraChanged, CameraScanned
     from scanstation.tui.widgets.activity import ActivityLog
@@ -157,7 +164,9 @@ class ScanStationApp(App[int]):
             )
 
         self.worker: StationWorker | None = None
-        self.capture = KeyCapture(wedge_settings(settings.scanner), self._wedge_scan)
+        self.capture = KeyCapture(
+            wedge_settings(settings.scanner), self._wedge_scan, self._wedge_burst
+        )
         self.camera = StationCamera(self, settings.camera)  # F5
         self.station = StationScreen(
             list(settings.ui.portlets), scanned_rows=settings.ui.scanned_rows
@@ -327,6 +336,16 @@ class ScanStationApp(App[int]):
 
     def _wedge_scan(self, payload: str, key_time: float) -> None:
         self.submit_payload(payload, "wedge", key_time=key_time)
+
+    def _wedge_burst(self, burst: Burst) -> None:
+        self.post_message(BurstNotRead(burst, burst_sentence(burst, self.settings.scanner)))
+
+    def on_burst_not_read(self, message: BurstNotRead) -> None:
+        # Keys handed back into a text field were seen there; anywhere else they did nothing.
+        if not isinstance(self.focused, Input):
+            self.notify(
+                message.sentence, title="Not a scan", severity="warning", timeout=10, markup=False
+            )
 
     # -- the camera (F5) ----------------------------------------------------------------------
 

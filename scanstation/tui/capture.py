@@ -5,7 +5,18 @@ The app hands each unforwarded `events.Key` to `KeyCapture.feed`; keys the detec
 person typed come back (in order, the original event objects) for the app to replay through
 Textual's normal path, and scanner bursts go to `on_scan` as one payload. So a scan is never
 typed into the focused Input, and a control character inside a burst (ctrl+q is DC1) is data,
-never a binding.
+never a binding. A burst that came like a scanner's but was not read as a scan goes to
+`on_burst`; the app shows `BurstNotRead.sentence` to the worker.
+
+ESC inside a burst: Textual's terminal parser reads ESC as the start of a key sequence. ESC and
+a character it cannot place becomes `alt+<character>` (after its 100 ms escape delay and up to
+one 100 ms poll of the terminal), and ESC b / ESC f become ctrl+left / ctrl+right. The capture
+turns those back into ESC and the character for the detector (the original event is what a
+person's key replays), marks the delayed ones late, and lets the detector wait
+`TERMINAL_HOLD_MS` for them. What the parser leaves no trace of cannot be restored: ESC before
+a digit, `-` or `=` arrives as a different character (Textual maps ESC 3 to "£", as macOS
+terminals send option+3), ESC before `[` or `O` starts a key sequence, and ESC followed by more
+than 30 characters in one read arrives as "^".
 
 Silence settles what is still buffered: a timer posts `FlushDue` to the app when the
 detector's deadline has passed. It is a message, not a direct call, so it is handled after
@@ -16,36 +27,91 @@ were fed, and a message's time is the moment it was queued.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from textual import events
+from textual import constants, events
 from textual.message import Message
 
 from scanstation.config import ScannerSettings
-from scanstation.sources.wedge import KeyStroke, WedgeDetector, WedgeSettings
+from scanstation.domain.text import visible
+from scanstation.sources.wedge import Burst, KeyStroke, WedgeDetector, WedgeSettings
 
-__all__ = ["FlushDue", "KeyCapture", "wedge_settings"]
+__all__ = [
+    "TERMINAL_HOLD_MS",
+    "BurstNotRead",
+    "FlushDue",
+    "KeyCapture",
+    "burst_sentence",
+    "wedge_settings",
+]
+
+# How late Textual's parser can deliver the keys after an ESC: its escape delay, plus the
+# input thread's 100 ms poll that notices it, plus a margin.
+TERMINAL_HOLD_MS = constants.ESCAPE_DELAY * 1000 + 100 + 50
+
+# Keys Textual makes of ESC and one character it recognises as a key of its own.
+_ESCAPE_KEYS = {"ctrl+left": "\x1bb", "ctrl+right": "\x1bf"}
 
 
 class FlushDue(Message):
     """The detector's deadline has passed: settle the keys it holds."""
 
 
+@dataclass
+class BurstNotRead(Message):
+    """Keys came like a scanner's but were not read as a scan (they went back as typing)."""
+
+    burst: Burst
+    sentence: str  # for the worker: what came, why it is not a scan, what to change
+
+
 def wedge_settings(scanner: ScannerSettings) -> WedgeSettings:
+    burst_end_ms, max_median_gap_ms, split_gap_ms = scanner.timing()
     return WedgeSettings(
-        burst_end_ms=scanner.burst_end_ms,
-        max_median_gap_ms=scanner.max_median_gap_ms,
+        burst_end_ms=burst_end_ms,
+        max_median_gap_ms=max_median_gap_ms,
         min_length=scanner.min_length,
         prefix=scanner.prefix,
         suffixes=tuple(scanner.suffixes),
-        split_gap_ms=min(20.0, scanner.max_median_gap_ms),
+        split_gap_ms=split_gap_ms,
+        terminal_hold_ms=TERMINAL_HOLD_MS,
     )
+
+
+def burst_sentence(burst: Burst, scanner: ScannerSettings) -> str:
+    """One plain sentence (never markup) saying what came, why it is not a scan, what to do."""
+    shown = visible(burst.text) + ("…" if burst.length > len(burst.text) else "")
+    came = f"“{shown}” came like a scanner but was not read as a scan"
+    if burst.reason == "slow":
+        max_gap = scanner.timing()[1]
+        fix = (
+            'a Bluetooth scanner needs [scanner] preset = "bluetooth"'
+            if scanner.preset == "usb"
+            else "raise [scanner] max_median_gap_ms, or program the scanner with a prefix"
+        )
+        why = (
+            f"its keys came {burst.gap_ms:.0f} ms apart, slower than the {max_gap:.0f} ms "
+            f'of [scanner] preset "{scanner.preset}" — {fix}'
+        )
+    elif burst.reason == "short":
+        why = f"it is shorter than [scanner] min_length ({scanner.min_length} characters)"
+    elif burst.reason == "no_prefix":
+        why = f"it did not start with the [scanner] prefix “{visible(scanner.prefix)}”"
+    else:
+        why = "its keys did not come at a scanner's steady pace"
+    return f"{came}: {why}. To scan it now, type it with / and Enter."
 
 
 class KeyCapture:
     """Holds keys until the detector decides; returns the ones to replay."""
 
-    def __init__(self, settings: WedgeSettings, on_scan: Callable[[str, float], None]) -> None:
-        self._detector = WedgeDetector(settings, on_scan, self._hand_back)
+    def __init__(
+        self,
+        settings: WedgeSettings,
+        on_scan: Callable[[str, float], None],
+        on_burst: Callable[[Burst], None] | None = None,
+    ) -> None:
+        self._detector = WedgeDetector(settings, on_scan, self._hand_back, on_burst)
         self._replay: list[events.Key] = []
 
     @property
@@ -57,7 +123,7 @@ class KeyCapture:
 
     def feed(self, event: events.Key) -> list[events.Key]:
         """Take one key; returns the keys (this one or earlier ones) a person typed."""
-        self._detector.feed(KeyStroke(event.key, event.character, event.time, event))
+        self._detector.feed(_stroke(event))
         return self._take()
 
     def flush(self, now: float) -> list[events.Key]:
@@ -73,3 +139,13 @@ class KeyCapture:
     def _take(self) -> list[events.Key]:
         keys, self._replay = self._replay, []
         return keys
+
+
+def _stroke(event: events.Key) -> KeyStroke:
+    """The detector's view of a key: ESC put back where Textual's parser left a trace of it."""
+    key, character = event.key, event.character
+    if key in _ESCAPE_KEYS:
+        return KeyStroke(key, _ESCAPE_KEYS[key], event.time, event)
+    if key.startswith("alt+") and character:
+        return KeyStroke(key, "\x1b" + character, event.time, event, late=True)
+    return KeyStroke(key, character, event.time, event, late=key == "escape")

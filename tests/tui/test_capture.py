@@ -1,5 +1,7 @@
 """App-level key capture: KeyCapture on its own (explicit key times), then inside the station
-app (scans while a dialog is open, a configured prefix, which suffixes count)."""
+app (scans while a dialog is open, a configured prefix, which suffixes count, the presets, ESC
+from a real terminal, bursts that are not scans). Keys are posted with chosen `time` values:
+`pilot.press` waits about 60 ms a key and cannot imitate a scanner."""
 
 from __future__ import annotations
 
@@ -8,15 +10,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual import events
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
+from textual._time import get_time
+from textual._xterm_parser import XTermParser
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
+from textual.widgets import Input
 
-from scanstation.config import ScannerSettings, Settings
+from scanstation.config import ConfigError, ScannerSettings, Settings, load_settings
 from scanstation.sources.wedge import WedgeSettings
 from scanstation.tui.app import ScanStationApp
-from scanstation.tui.capture import KeyCapture, wedge_settings
+from scanstation.tui.capture import TERMINAL_HOLD_MS, BurstNotRead, KeyCapture, wedge_settings
 from scanstation.tui.screens.help import HelpScreen
 
 
@@ -191,3 +197,218 @@ async def test_only_configured_suffixes_end_a_scan(demo_db: Path) -> None:
         burst(app, "SN0000000003\t")
         await wait_for(pilot, lambda: len(app.outcomes) == 1)
         assert app.outcomes[0].event.payload == "SN0000000003"
+
+
+# -- presets, ESC from a terminal, bursts that are not scans (issue 8) ------------------------
+
+
+def timed(text: str, start: float, gaps_s: float | list[float]) -> list[events.Key]:
+    """Key events for `text`, the first at `start`, then `gaps_s` seconds apart."""
+    gaps = gaps_s if isinstance(gaps_s, list) else [gaps_s] * (len(text) - 1)
+    keys, at = [], start
+    for index, character in enumerate(text):
+        at += gaps[index - 1] if index else 0.0
+        keys.append(key_event(character, at))
+    return keys
+
+
+def terminal_keys(data: str, at: float) -> list[events.Key]:
+    """The Key events Textual's own terminal parser makes of `data` read in one go, including
+    what it sends once its escape delay has run out, stamped `at` (+ the delay for the rest)."""
+    parser = XTermParser()
+    keys: list[events.Key] = [e for e in parser.feed(data) if isinstance(e, events.Key)]
+    for key in keys:
+        key.time = at
+    late: list[events.Key] = []
+    if parser._timeout_time is not None:  # it waits on an ESC: let its escape delay pass
+        parser._timeout_time = 0.0
+        late = [e for e in parser.tick() if isinstance(e, events.Key)]
+    for key in late:
+        key.time = at + 0.103  # as measured in tmux: 100 ms delay, then the next poll
+    return keys + late
+
+
+def post(app: ScanStationApp, keys: list[events.Key]) -> None:
+    for key in keys:
+        app.post_message(key)
+
+
+def notes(app: ScanStationApp) -> list[str]:
+    return [str(note.message) for note in app._notifications]
+
+
+def test_textual_makes_alt_keys_of_esc_and_the_capture_restores_it() -> None:
+    keys = terminal_keys("SN00\x1bX0000002\r", 100.0)
+    assert [k.key for k in keys][3:6] == ["0", "alt+shift+x", "0"]  # what the terminal gives
+    cap, scans = capture(**vars_of(wedge_settings(ScannerSettings())))
+    assert feed_all(cap, keys) == []
+    assert [payload for payload, _ in scans.scans] == ["SN00\x1bX0000002"]
+
+
+def test_esc_b_and_esc_f_are_restored_too() -> None:
+    keys = terminal_keys("AB\x1bbCD\x1bfEF\r", 100.0)
+    assert "ctrl+left" in [k.key for k in keys]
+    cap, scans = capture()
+    assert feed_all(cap, keys) == []
+    assert [payload for payload, _ in scans.scans] == ["AB\x1bbCD\x1bfEF"]
+
+
+def vars_of(settings: WedgeSettings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in WedgeSettings.__dataclass_fields__}
+
+
+def test_the_presets_and_their_overrides(tmp_path: Path) -> None:
+    usb = wedge_settings(ScannerSettings())
+    assert (usb.burst_end_ms, usb.max_median_gap_ms, usb.split_gap_ms) == (100, 50, 20)
+    assert usb.terminal_hold_ms == TERMINAL_HOLD_MS >= 200
+    path = tmp_path / "config.toml"
+    path.write_text('[scanner]\npreset = "bluetooth"\n', encoding="utf-8")
+    bluetooth = wedge_settings(load_settings(path, environ={}).scanner)
+    assert (bluetooth.burst_end_ms, bluetooth.max_median_gap_ms) == (300, 80)
+    path.write_text('[scanner]\npreset = "bluetooth"\nmax_median_gap_ms = 100\n', encoding="utf-8")
+    tuned = wedge_settings(load_settings(path, environ={}).scanner)
+    assert (tuned.burst_end_ms, tuned.max_median_gap_ms) == (300, 100)
+    from_env = load_settings(environ={"SCANSTATION_SCANNER_PRESET": "bluetooth"}).scanner
+    assert from_env.preset == "bluetooth" and from_env.burst_end_ms == 300
+    older = ScannerSettings(burst_end_ms=120, max_median_gap_ms=40)  # a file from before presets
+    assert wedge_settings(older).burst_end_ms == 120
+    path.write_text('[scanner]\npreset = "bt"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"key scanner\.preset.*usb, bluetooth"):
+        load_settings(path, environ={})
+
+
+def station_app(demo_db: Path, **scanner: Any) -> ScanStationApp:
+    settings = Settings(scanner=ScannerSettings(**scanner))
+    return ScanStationApp(settings, database_url=str(demo_db), site="P1", mode="register")
+
+
+async def open_station(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    await start(pilot, app)
+    await pilot.pause(0.05)
+
+
+async def test_a_60_ms_scanner_gets_a_message_with_the_usb_preset(demo_db: Path) -> None:
+    seen: list[Any] = []
+    app = station_app(demo_db)
+    async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
+        await open_station(pilot, app)
+        assert not isinstance(app.focused, Input)
+        post(app, timed("SN0000000001\r", get_time(), 0.06))
+        await wait_for(pilot, lambda: any("60 ms apart" in note for note in notes(app)))
+        [note] = notes(app)
+        assert "“SN0000000001” came like a scanner" in note
+        assert 'preset = "bluetooth"' in note
+        assert [m.burst.reason for m in seen if isinstance(m, BurstNotRead)] == ["slow"]
+        await pilot.pause(0.2)
+        assert not app.outcomes
+
+
+async def test_a_60_ms_scanner_scans_with_the_bluetooth_preset(demo_db: Path) -> None:
+    app = station_app(demo_db, preset="bluetooth")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        gaps = [0.02, 0.06, 0.0, 0.045, 0.06, 0.0, 0.0, 0.03, 0.06, 0.2, 0.05, 0.04]
+        post(app, timed("SN0000000001\r", get_time(), gaps))
+        await wait_for(pilot, lambda: len(app.outcomes) == 1)
+        assert app.outcomes[0].event.payload == "SN0000000001"
+        assert app.outcomes[0].kind.value == "ok"
+        assert notes(app) == []
+
+
+@pytest.mark.parametrize("preset", ["usb", "bluetooth"])
+async def test_a_person_typing_slowly_still_types_with_either_preset(
+    demo_db: Path, preset: Any
+) -> None:
+    app = station_app(demo_db, preset=preset)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        manual = app.station.manual
+        manual.focus()
+        await pilot.pause(0.05)
+        gaps = [0.12, 0.3, 0.18, 0.25, 0.14, 0.17, 0.2, 0.13, 0.16, 0.22, 0.15]
+        post(app, timed("SN0000000005", get_time(), gaps))
+        await wait_for(pilot, lambda: manual.value == "SN0000000005", timeout=5)
+        assert not app.outcomes
+        post(app, [key_event("\r")])
+        await wait_for(pilot, lambda: len(app.outcomes) == 1)
+        assert app.outcomes[0].event.source == "manual"
+        assert notes(app) == []
+
+
+async def test_esc_inside_a_burst_from_the_terminal_is_one_scan(demo_db: Path) -> None:
+    # Read from a real terminal, ESC X arrives as alt+shift+x 100 ms or more after the keys
+    # before it; that gap used to end the burst: two scans, "SN00" and "X0000002".
+    app = station_app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        post(app, terminal_keys("SN00\x1bX0000002\r", get_time()))
+        await wait_for(pilot, lambda: len(app.outcomes) >= 1)
+        await pilot.pause(0.4)
+        assert [o.event.payload for o in app.outcomes] == ["SN00\x1bX0000002"]
+        assert "SN00␛X0000002" in app.station.banner.text
+
+
+async def test_a_one_key_packet_neither_cuts_the_scan_nor_types(demo_db: Path) -> None:
+    app = station_app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        manual = app.station.manual
+        manual.focus()
+        await pilot.pause(0.05)
+        now = get_time()
+        keys = timed("SN00000", now, 0.002)
+        keys += timed("0", keys[-1].time + 0.025, 0.0)
+        keys += timed("0123\r", keys[-1].time + 0.025, 0.002)
+        post(app, keys)
+        await wait_for(pilot, lambda: len(app.outcomes) == 1)
+        await pilot.pause(0.2)
+        assert [o.event.payload for o in app.outcomes] == ["SN0000000123"]
+        assert manual.value == ""
+
+
+async def test_one_character_repeated_then_enter_is_a_scan(demo_db: Path) -> None:
+    app = station_app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        post(app, timed("AAAAAAAA\r", get_time(), 0.002))
+        await wait_for(pilot, lambda: len(app.outcomes) == 1)
+        assert app.outcomes[0].event.payload == "AAAAAAAA"
+        assert app.outcomes[0].kind.value == "unknown"
+
+
+async def test_no_message_when_the_keys_went_into_the_field(demo_db: Path) -> None:
+    # A slow burst typed into the manual field was seen there, and Enter scanned it.
+    app = station_app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        app.station.manual.focus()
+        await pilot.pause(0.05)
+        post(app, timed("SN0000000001\r", get_time(), 0.06))
+        await wait_for(pilot, lambda: len(app.outcomes) == 1)
+        assert app.outcomes[0].event.source == "manual"
+        await pilot.pause(0.2)
+        assert notes(app) == []
+
+
+async def test_a_burst_message_shows_the_keys_literally(demo_db: Path) -> None:
+    app = station_app(demo_db, prefix="\x02")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        post(app, timed("[b]X\x1d[/]\r", get_time(), 0.002))
+        await wait_for(pilot, lambda: bool(notes(app)))
+        [note] = notes(app)
+        assert "“[b]X␝[/]”" in note and "prefix “␂”" in note
+        assert not app.outcomes
+
+
+async def test_a_framed_scan_is_read_however_slowly_it_comes(demo_db: Path) -> None:
+    app = station_app(demo_db, prefix="\x02")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        app.station.manual.focus()
+        await pilot.pause(0.05)
+        post(app, timed("\x02SN0000000001\r", get_time(), 0.15))
+        await wait_for(pilot, lambda: len(app.outcomes) == 1, timeout=10)
+        assert app.outcomes[0].event.payload == "SN0000000001"
+        assert app.outcomes[0].event.source == "wedge"
+        assert app.station.manual.value == ""
