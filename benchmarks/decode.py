@@ -1,11 +1,21 @@
-"""Decode benchmark: corpus decode rates per family and per backend, ms per image, frames/s.
+"""Decode benchmark: read rates and ms per image on the corpus and on camera-like frames,
+per family, per condition and per decoder; frames/s at 1280×720 and 640×480.
 
-    python benchmarks/decode.py [--corpus DIR] [--backend NAME ...] [--no-fps] [--cpu N]
+    python benchmarks/decode.py [--corpus DIR] [--backend NAME ...] [--repeat N] [--quick]
 
-Over `../shared/corpus/` (beside the checkout, or --corpus): for each backend (zxing, pyzbar,
-auto) the share of images decoded per family, overall and on photos, the false positives on
-NEGATIVE images, and ms per image (p50/p95); then frames per second at 1280×720 and 640×480
-with and without a symbol in view, for every backend and for the camera's stream decoder.
+Over `../shared/corpus/` (beside the checkout, or --corpus), for each decoder (zxing, pyzbar,
+auto):
+  corpus      the share of images decoded per family, overall and on photos, the false
+              positives on NEGATIVE images, and ms per image (p50/p95 of each image's median
+              of --repeat decodes)
+  camera      frames a webcam would deliver (camera_frames.py): symbols rendered with
+              zxing-cpp's writer and clean corpus images, laid on the corpus's NEGATIVE photos at
+              1280×720 and then clean, in perspective, motion-blurred, under glare, or small
+              (2 % of the frame); read rate and ms/frame p50/p95 per condition
+  frames/s    at 1280×720 and 640×480, with no symbol in view and with one, for every decoder
+              and the camera's stream decoder: the median of --repeat rounds, every round shown
+Every figure is a median of at least --repeat (3) measurements, never the fastest: on a
+shared machine the fastest run says what the machine could do when nothing else ran.
 Everything runs pinned to one CPU (--cpu), as a kiosk's camera thread would.
 
 The corpus helpers below (`load_corpus`, `matches`) are also what tests/unit/test_decoders.py
@@ -35,6 +45,11 @@ from scanstation.sources.decoders import (
     load_image,
     pyzbar_available,
 )
+
+# benchmarks/ is no package: its helpers are found beside this file, whether it runs as a
+# script or tests/unit/test_decoders.py loads it by path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import camera_frames
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 NEGATIVE = "NEGATIVE"
@@ -151,12 +166,8 @@ def run_corpus(
     overall, photos = Tally(), Tally()
     fps_, misreads, failures, ms = [], [], [], []
     for sample, image in zip(samples, images, strict=True):
-        best = float("inf")
-        for _ in range(repeat):
-            start = time.perf_counter()
-            symbols = decode(image, backend=backend)
-            best = min(best, time.perf_counter() - start)
-        ms.append(1000 * best)
+        symbols, seconds = timed(lambda image=image: decode(image, backend=backend), repeat)
+        ms.append(1000 * seconds)
         ok = matches(sample, symbols)
         families[sample.family].add(ok)
         overall.add(ok)
@@ -171,9 +182,20 @@ def run_corpus(
     return CorpusResult(backend, dict(families), overall, photos, fps_, misreads, failures, ms)
 
 
+def timed(work: Callable[[], list[Symbol]], repeat: int) -> tuple[list[Symbol], float]:
+    """What `work` returns, and the median of `repeat` timings of it (seconds)."""
+    times, found = [], []
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        found = work()
+        times.append(time.perf_counter() - start)
+    return found, statistics.median(times)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def print_corpus(results: Sequence[CorpusResult]) -> None:
@@ -205,81 +227,141 @@ def print_corpus(results: Sequence[CorpusResult]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Frames per second
+# Camera-like frames (camera_frames.py): read rate and ms/frame per condition
 
 
-def _camera_like(frame: Any, rng: Any) -> Any:
-    """What a USB webcam delivers at 720p: a soft image with sensor noise, MJPEG-compressed
-    (USB 2 cannot carry raw 1280×720 at 30 frames/s)."""
-    import cv2
-    import numpy as np
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A symbol to show the camera, and the truth to match its reads against."""
 
-    frame = cv2.GaussianBlur(frame, (3, 3), 0)
-    frame = np.clip(frame + rng.normal(0, 3, frame.shape), 0, 255).astype(np.uint8)
-    _, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE)
+    sample: Sample
+    symbol: Any  # grey image: a render (one pixel a module) or a clean corpus image
 
 
-def _scene_frames(
-    samples: Sequence[Sample], images: Sequence[Any], size: tuple[int, int]
-) -> list[Any]:
-    """Camera-like frames without a symbol: the NEGATIVE photos, stretched to the frame."""
-    import cv2
+# What a station's labels carry: the serial, a secondary token, GS1 strings, the item's GTIN.
+RENDERED = (
+    ("QR serial", "QR", "QRCode", "SN0000000421", False, "SN0000000421"),
+    ("QR secondary token", "QR", "QRCode", "QX7K2M9P4R8T6W3Z", False, "QX7K2M9P4R8T6W3Z"),
+    ("DataMatrix GS1", "DataMatrix", "DataMatrix", "(01)09506000134352(21)SN0000421", True,
+     "010950600013435221SN0000421"),
+    ("Code128 serial", "Code128", "Code128", "SN0000000421", False, "SN0000000421"),
+    ("GS1-128", "Code128", "Code128", "(01)09506000134352(21)SN0000421", True,
+     "010950600013435221SN0000421"),
+    ("EAN-13 GTIN", "EAN/UPC", "EAN13", "9506000134352", False, "9506000134352"),
+)  # fmt: skip
+CORPUS_FAMILIES = ("QR", "DataMatrix", "Code128", "EAN/UPC", "PDF417", "Aztec")
 
+
+def rendered_labels(count: int) -> list[Label]:
+    import zxingcpp
+
+    labels = []
+    for name, family, fmt, text, gs1, expected in RENDERED[:count]:
+        symbol = camera_frames.render(text, getattr(zxingcpp.BarcodeFormat, fmt), gs1=gs1)
+        sample = Sample(f"rendered: {name}", family, "synthetic", expected.encode(), False, Path())
+        labels.append(Label(sample, symbol))
+    return labels
+
+
+def corpus_labels(samples: Sequence[Sample], images: Sequence[Any], per_family: int) -> list[Label]:
+    """The first synthetic images of each family (manifest order) that zxing reads as they
+    are: a symbol the camera then degrades, not one that was unreadable to begin with."""
+    labels: list[Label] = []
+    taken: dict[str, int] = defaultdict(int)
+    for sample, image in zip(samples, images, strict=True):
+        family = sample.family
+        if family not in CORPUS_FAMILIES or sample.kind != "synthetic":
+            continue
+        if taken[family] >= per_family or max(image.shape[:2]) > 1000:
+            continue
+        if matches(sample, decode(image, backend="zxing")):
+            labels.append(Label(sample, image if image.ndim == 2 else image[..., 0]))
+            taken[family] += 1
+    return labels
+
+
+def scene_photos(samples: Sequence[Sample], images: Sequence[Any]) -> list[Any]:
     return [
-        cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+        image
         for sample, image in zip(samples, images, strict=True)
         if sample.family == NEGATIVE and sample.kind == "photo"
     ]
 
 
-def _with_symbols(backgrounds: Sequence[Any], size: tuple[int, int]) -> list[Any]:
-    """The same scenes with a label in view: a rendered symbol a third of the frame high."""
-    import cv2
-    import numpy as np
-    import zxingcpp
+@dataclass
+class ConditionResult:
+    condition: str
+    backend: str
+    read: Tally
+    ms: list[float]
+    missed: list[str]
 
-    width, height = size
-    labels = [
-        ("(01)09506000134352(21)SN0000421", zxingcpp.BarcodeFormat.DataMatrix, True),
-        ("SN0000421", zxingcpp.BarcodeFormat.QRCode, False),
-        ("9506000134352", zxingcpp.BarcodeFormat.EAN13, False),
-        ("(01)09506000134352(21)SN0000421", zxingcpp.BarcodeFormat.Code128, True),
-    ]
-    rendered = []
-    for text, fmt, gs1 in labels:
-        barcode = zxingcpp.create_barcode(text, fmt, gs1=True) if gs1 else None
-        barcode = barcode or zxingcpp.create_barcode(text, fmt)
-        image = np.array(zxingcpp.write_barcode_to_image(barcode, scale=1))
-        scale = min(height / 3 / image.shape[0], width * 0.8 / image.shape[1])
-        rendered.append(
-            cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-        )
-    frames = []
-    for i, background in enumerate(backgrounds):
-        frame = background.copy()
-        label = rendered[i % len(rendered)]
-        y = (height - label.shape[0]) // 2 + (i * 13) % (height // 6)
-        x = (width - label.shape[1]) // 2 + (i * 29) % (width // 8) - width // 16
-        frame[y : y + label.shape[0], x : x + label.shape[1]] = label
-        frames.append(frame)
-    return frames
+
+def run_conditions(
+    labels: Sequence[Label],
+    photos: Sequence[Any],
+    backends: Sequence[str],
+    variants: int,
+    repeat: int,
+) -> list[ConditionResult]:
+    scenes = camera_frames.backgrounds(photos, (1280, 720))
+    results = []
+    for c_index, condition in enumerate(camera_frames.CONDITIONS):
+        frames = [
+            (label, camera_frames.frame_for(
+                condition, label.symbol, scenes[(l_index * variants + v) % len(scenes)],
+                seed=1000 * c_index + 10 * l_index + v,
+            ))
+            for l_index, label in enumerate(labels)
+            for v in range(variants)
+        ]  # fmt: skip
+        for backend in backends:
+            read, ms, missed = Tally(), [], []
+            for label, frame in frames:
+                symbols, seconds = timed(partial(decode, frame, backend=backend), repeat)
+                ok = matches(label.sample, symbols)
+                read.add(ok)
+                ms.append(1000 * seconds)
+                if not ok:
+                    missed.append(label.sample.image)
+            results.append(ConditionResult(condition, backend, read, ms, missed))
+    return results
+
+
+def print_conditions(results: Sequence[ConditionResult], labels: int, variants: int) -> None:
+    backends = list(dict.fromkeys(r.backend for r in results))
+    print(
+        f"camera-like frames at 1280x720: {labels} labels × {variants} placements per condition; "
+        "read rate, ms/frame p50 / p95"
+    )
+    print(f"{'condition':14}" + "".join(f"{b:>34}" for b in backends))
+    by_key = {(r.condition, r.backend): r for r in results}
+    for condition in camera_frames.CONDITIONS:
+        cells = []
+        for backend in backends:
+            r = by_key[(condition, backend)]
+            cells.append(f"{r.read!s} {percentile(r.ms, 50):5.1f} / {percentile(r.ms, 95):5.1f}")
+        print(f"{condition:14}" + "".join(f"{c:>34}" for c in cells))
+
+
+# --------------------------------------------------------------------------------------------
+# Frames per second
 
 
 def _fps(
     decoder: Callable[[Any], list[Symbol]], frames: Sequence[Any], rounds: int
-) -> tuple[float, float, float]:
+) -> tuple[float, list[float], float]:
+    """Frames/s as the median of `rounds` passes over `frames` (every pass's figure too),
+    and the share of frames where something was found."""
     decoder(frames[0])  # warm-up
-    # the best of a few rounds: other processes on the machine only ever add time
-    best, found = float("inf"), 0
-    for _ in range(rounds):
+    rates, found = [], 0
+    for _ in range(max(1, rounds)):
         found = 0
         start = time.perf_counter()
         for frame in frames:
             found += bool(decoder(frame))
-        best = min(best, time.perf_counter() - start)
-    n = len(frames)
-    return n / best, 1000 * best / n, 100.0 * found / n
+        rates.append(len(frames) / (time.perf_counter() - start))
+    return statistics.median(rates), rates, 100.0 * found / len(frames)
 
 
 def _still(backend: str) -> Callable[[Any], list[Symbol]]:
@@ -287,7 +369,10 @@ def _still(backend: str) -> Callable[[Any], list[Symbol]]:
 
 
 def run_fps(
-    samples: Sequence[Sample], images: Sequence[Any], backends: Sequence[str]
+    photos: Sequence[Any],
+    backends: Sequence[str],
+    rounds: int,
+    sizes: Sequence[tuple[int, int]] = ((1280, 720), (640, 480)),
 ) -> dict[tuple[str, str, str], float]:
     """Frames/s per (size, scene, decoder); the still-image chain and, for auto, the stream
     decoder the camera runs."""
@@ -299,23 +384,29 @@ def run_fps(
     ]
     if "auto" in backends:
         decoders.append(("auto (stream)", partial(FrameDecoder, "auto")))
+    symbols = [label.symbol for label in rendered_labels(len(RENDERED))]
     rates: dict[tuple[str, str, str], float] = {}
-    print(f"{'frames':22}{'decoder':>16}{'frames/s':>10}{'ms/frame':>10}{'found':>9}")
-    for width, height in ((1280, 720), (640, 480)):
+    print(
+        f"{'frames':22}{'decoder':>16}{'frames/s':>10}{'ms/frame':>10}{'found':>9}"
+        f"   frames/s of each of {rounds} rounds"
+    )
+    for width, height in sizes:
         rng = np.random.default_rng(7)
-        backgrounds = _scene_frames(samples, images, (width, height))
-        labelled = _with_symbols(backgrounds, (width, height))
-        scenes = [
-            ("no symbol", [_camera_like(f, rng) for f in backgrounds]),
-            ("symbol in view", [_camera_like(f, rng) for f in labelled]),
+        scenes = camera_frames.backgrounds(photos, (width, height))
+        shown = [
+            camera_frames.frame_for("clean", symbols[i % len(symbols)], scene, seed=i)
+            for i, scene in enumerate(scenes)
         ]
-        for scene, frames in scenes:
+        for scene_name, frames in (
+            ("no symbol", [camera_frames.camera_like(s, rng) for s in scenes]),
+            ("symbol in view", shown),
+        ):
             for name, make in decoders:
-                rate, ms, found = _fps(make(), frames, rounds=3)
-                rates[(f"{width}x{height}", scene, name)] = rate
+                rate, each, found = _fps(make(), frames, rounds)
+                rates[(f"{width}x{height}", scene_name, name)] = rate
                 print(
-                    f"{f'{width}x{height} {scene}':22}{name:>16}{rate:>10.1f}{ms:>10.1f}"
-                    f"{found:>8.0f}%"
+                    f"{f'{width}x{height} {scene_name}':22}{name:>16}{rate:>10.1f}"
+                    f"{1000 / rate:>10.1f}{found:>8.0f}%   {', '.join(f'{r:.1f}' for r in each)}"
                 )
     return rates
 
@@ -344,10 +435,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--backend", action="append", choices=["zxing", "pyzbar", "auto"])
     parser.add_argument("--no-fps", action="store_true", help="skip the frames/s part")
+    parser.add_argument("--no-camera", action="store_true", help="skip the camera-like frames")
     parser.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: first)")
     parser.add_argument("--failures", action="store_true", help="list the images not decoded")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="decode each image N times, keep the fastest"
+        "--repeat", type=int, default=3, help="time everything N times and report the median"
+    )
+    parser.add_argument(
+        "--variants", type=int, default=2, help="camera frames: placements of each label"
+    )
+    parser.add_argument(
+        "--per-family", type=int, default=2, help="camera frames: corpus images per family"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: ~40 corpus images, 3 rendered labels, frames/s at 1280x720 only",
     )
     args = parser.parse_args(argv)
 
@@ -367,9 +470,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         backends = [b for b in backends if b != "pyzbar"]
 
     samples = load_corpus(args.corpus)
+    if args.quick:
+        samples = samples[:: max(1, len(samples) // 40)]
     images = [load_image(s.path) for s in samples]
     photos = sum(s.kind == "photo" for s in samples)
-    print(f"corpus: {len(samples)} images ({photos} photos) in {args.corpus}; one CPU\n")
+    print(
+        f"corpus: {len(samples)} images ({photos} photos) in {args.corpus}; one CPU; "
+        f"every time the median of {args.repeat}; load average {load_average()}\n"
+    )
     results = [run_corpus(samples, images, backend, args.repeat) for backend in backends]
     print_corpus(results)
     if args.failures:
@@ -377,14 +485,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n{r.backend}: not decoded: {' '.join(r.failures)}")
             for line in r.misreads:
                 print(f"  misread {line}")
+    scenes = scene_photos(samples, images)
+    if not args.no_camera:
+        labels = rendered_labels(3 if args.quick else len(RENDERED))
+        if not args.quick:
+            labels += corpus_labels(samples, images, args.per_family)
+        variants = 1 if args.quick else args.variants
+        print()
+        conditions = run_conditions(labels, scenes, backends, variants, args.repeat)
+        print_conditions(conditions, len(labels), variants)
+        if args.failures:
+            for c in conditions:
+                if c.missed:
+                    print(f"  {c.backend} {c.condition}: not read: {', '.join(c.missed)}")
     rates = {}
     if not args.no_fps:
         print()
-        rates = run_fps(samples, images, backends)
+        if args.quick:
+            rates = run_fps(scenes[:3], backends, args.repeat, sizes=((1280, 720),))
+        else:
+            rates = run_fps(scenes, backends, args.repeat)
     for result in results:
         if result.backend == "auto":
             print_targets(result, rates)
+    print(f"\nload average {load_average()} at the end")
     return 0
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 if __name__ == "__main__":
