@@ -91,9 +91,15 @@ def _warp_into(frame: Image, patch: Image, corners: np.ndarray) -> Image:
     return (frame * (1 - alpha) + warped * alpha).astype(np.uint8)
 
 
+def placed_label(symbol: Image, frame_size: tuple[int, int]) -> Image:
+    """The label as the clean, perspective, blur and glare frames show it: a third of the
+    frame high, at most 60 % of its width."""
+    width, height = frame_size
+    return _scale_to(label(symbol), height / 3, width * 0.6)
+
+
 def _flat(symbol: Image, frame: Image, rng: np.random.Generator) -> tuple[Image, int, int, Image]:
-    height, width = frame.shape
-    patch = _scale_to(label(symbol), height / 3, width * 0.6)
+    patch = placed_label(symbol, (frame.shape[1], frame.shape[0]))
     return (*_paste(frame, patch, rng), patch)
 
 
@@ -103,7 +109,7 @@ def clean(symbol: Image, frame: Image, rng: np.random.Generator) -> Image:
 
 def perspective(symbol: Image, frame: Image, rng: np.random.Generator) -> Image:
     height, width = frame.shape
-    patch = _scale_to(label(symbol), height / 3, width * 0.6)
+    patch = placed_label(symbol, (width, height))
     h, w = patch.shape
     # Turned away around a vertical axis: the far edge shorter and the label narrower ...
     tilt = float(rng.uniform(0.35, 0.55))

@@ -44,6 +44,7 @@ from scanstation.sources.decoders import (
     decode,
     load_image,
     pyzbar_available,
+    to_grey,
 )
 
 # benchmarks/ is no package: its helpers are found beside this file, whether it runs as a
@@ -53,6 +54,7 @@ import camera_frames
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 NEGATIVE = "NEGATIVE"
+FRAME_SIZE = (1280, 720)  # the camera-like frames: a USB webcam at 720p
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,7 +267,9 @@ def rendered_labels(count: int) -> list[Label]:
 
 def corpus_labels(samples: Sequence[Sample], images: Sequence[Any], per_family: int) -> list[Label]:
     """The first synthetic images of each family (manifest order) that zxing reads as they
-    are: a symbol the camera then degrades, not one that was unreadable to begin with."""
+    are and at the size the frames show them: a symbol the camera then degrades, not one
+    that was unreadable to begin with (a 144×144 Data Matrix a third of 720 px high has
+    under 2 px a module)."""
     labels: list[Label] = []
     taken: dict[str, int] = defaultdict(int)
     for sample, image in zip(samples, images, strict=True):
@@ -274,8 +278,10 @@ def corpus_labels(samples: Sequence[Sample], images: Sequence[Any], per_family: 
             continue
         if taken[family] >= per_family or max(image.shape[:2]) > 1000:
             continue
-        if matches(sample, decode(image, backend="zxing")):
-            labels.append(Label(sample, image if image.ndim == 2 else image[..., 0]))
+        grey = to_grey(image)
+        placed = camera_frames.placed_label(grey, FRAME_SIZE)
+        if all(matches(sample, decode(i, backend="zxing")) for i in (grey, placed)):
+            labels.append(Label(sample, grey))
             taken[family] += 1
     return labels
 
@@ -304,7 +310,7 @@ def run_conditions(
     variants: int,
     repeat: int,
 ) -> list[ConditionResult]:
-    scenes = camera_frames.backgrounds(photos, (1280, 720))
+    scenes = camera_frames.backgrounds(photos, FRAME_SIZE)
     results = []
     for c_index, condition in enumerate(camera_frames.CONDITIONS):
         frames = [
