@@ -420,6 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.serials = min(args.serials, 2000)
         args.runs, args.warm_up = 1, 3
         args.usb_scans, args.bluetooth_scans, args.load_scans = 20, 6, 30
+        args.answer_timeout = min(args.answer_timeout, 2.0)
     cols, rows = (int(v) for v in args.size.lower().split("x"))
 
     phases = [
