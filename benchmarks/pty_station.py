@@ -42,7 +42,16 @@ class Marker:
 
     text: bytes
     armed_at: float  # only output read after this moment counts
+    not_after: bytes = b""  # an occurrence right after these bytes does not count
     seen_at: float | None = None
+
+    def found_in(self, window: bytes) -> bool:
+        start = window.find(self.text)
+        while start >= 0:
+            if not self.not_after or not window[:start].endswith(self.not_after):
+                return True
+            start = window.find(self.text, start + 1)
+        return False
 
 
 @dataclass
@@ -95,8 +104,8 @@ class StationInPty:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def watch(self, text: bytes, armed_at: float | None = None) -> Marker:
-        marker = Marker(text, armed_at if armed_at is not None else now())
+    def watch(self, text: bytes, armed_at: float | None = None, not_after: bytes = b"") -> Marker:
+        marker = Marker(text, armed_at if armed_at is not None else now(), not_after)
         self._markers.append(marker)
         return marker
 
@@ -139,7 +148,7 @@ class StationInPty:
         if self._markers:
             waiting = []
             for marker in self._markers:
-                if marker.armed_at <= at and marker.text in window:
+                if marker.armed_at <= at and marker.found_in(window):
                     marker.seen_at = at
                 else:
                     waiting.append(marker)
@@ -170,9 +179,12 @@ class StationInPty:
 
     # -- typing -------------------------------------------------------------------------------
 
-    def type_plan(self, plan: Iterable[KeyPlan], answer_timeout: float) -> PhaseResult:
+    def type_plan(
+        self, plan: Iterable[KeyPlan], answer_timeout: float, not_after: bytes = b""
+    ) -> PhaseResult:
         """Write every key at its planned moment, reading the output in between; then wait
-        until every burst is answered or `answer_timeout` s passed after the last Enter."""
+        until every burst is answered (its marker written, not right after `not_after`) or
+        `answer_timeout` s passed after the last Enter."""
         result = PhaseResult()
         pending: dict[str, tuple[float, Marker]] = {}
         started = now() + 0.02
@@ -194,7 +206,8 @@ class StationInPty:
                 payload = key.marker.decode()
                 result.typed.append(payload)
                 result.widest_gap_ms[payload] = 1000 * widest
-                pending[payload] = (written, self.watch(key.marker, armed_at=written))
+                marker = self.watch(key.marker, armed_at=written, not_after=not_after)
+                pending[payload] = (written, marker)
                 last_enter, previous, widest = written, None, 0.0
             self._collect(pending, result)
         result.seconds = last_enter - started

@@ -13,6 +13,9 @@ answer is seen):
   Bluetooth  per-key gaps drawn from 20–45 ms (a Bluetooth HID scanner)
   load       gaps of 0.3–1.2 ms: faster than any scanner types, the only way one keyboard can
              offer the station 50 scans/s
+  prefix     Bluetooth gaps again, into a second station (same run, same database) whose
+             scanner sends STX before each code and whose [scanner] prefix is set: detection
+             is then timing-free, so a row the detector splits above is whole here
 
 Bursts are offered at --rate (50 scans/s), but a burst starts only after the previous one's
 Enter plus one key gap: a 12-character serial takes ~100 ms to type at USB speed and ~400 ms
@@ -53,6 +56,12 @@ STATION = "BENCH-TUI"
 SITE = "P1"
 
 
+STX = "\x02"  # the prefix the timing-free station's scanner is programmed to send
+# The station's "Not a scan" notice quotes the burst it did not read: “SN0000000042…”. A
+# serial written right after the opening quote is that notice, not an answer.
+NOTICE_QUOTE = "“".encode()
+
+
 @dataclass(frozen=True)
 class Phase:
     name: str
@@ -60,6 +69,8 @@ class Phase:
     gaps_ms: tuple[float, float]
     scans: int
     counted: bool = True
+    station: str = "timing"  # which station config types it: "timing" or "prefix"
+    prefix: str = ""  # typed before each payload, as part of the burst
 
 
 # A key written this much later than the scanner model's widest gap is not the scanner's:
@@ -128,7 +139,11 @@ def recorded_scans(db: Path) -> list[tuple[str, str]]:
 
 
 def burst_plan(
-    payloads: Sequence[str], gaps_ms: tuple[float, float], rate: float, rng: random.Random
+    payloads: Sequence[str],
+    gaps_ms: tuple[float, float],
+    rate: float,
+    rng: random.Random,
+    prefix: str = "",
 ) -> list[KeyPlan]:
     """Every key of every burst, with the moment (s from the phase's start) it is written."""
     plan: list[KeyPlan] = []
@@ -138,7 +153,7 @@ def burst_plan(
         at = index / rate
         if previous_enter is not None:
             at = max(at, previous_enter + rng.uniform(low, high))
-        for position, char in enumerate(payload):
+        for position, char in enumerate(prefix + payload):
             if position:
                 at += rng.uniform(low, high)
             plan.append(KeyPlan(at, char.encode()))
@@ -164,15 +179,16 @@ def app_env(scratch: Path, size: tuple[int, int]) -> dict[str, str]:
     return env
 
 
-def write_config(path: Path, scanner: Sequence[str]) -> None:
+def write_config(path: Path, scanner: Sequence[str]) -> Path:
     """A config file of its own; `scanner` holds `KEY=TOML-VALUE` lines for [scanner]."""
     lines = ["[scanner]"] + [item.replace("=", " = ", 1) for item in scanner]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def one_run(
     db: Path,
-    config: Path,
+    configs: dict[str, Path],
     scratch: Path,
     phases: Sequence[Phase],
     serials: int,
@@ -181,40 +197,44 @@ def one_run(
     seed: int,
     answer_timeout: float,
 ) -> RunResult:
+    """One station process per config, one after the other on the same database copy; first
+    paint, db ready and RSS are the first station's."""
     result = RunResult()
     rng = random.Random(seed)
-    total = sum(p.scans for p in phases)
-    numbers = rng.sample(range(1, serials + 1), total)
-    argv = [sys.executable, "-m", "scanstation", "--config", str(config), "--db", str(db)]
-    argv += ["--site", SITE, "--mode", "register", "--station", STATION, "--operator", "bench"]
-    cols, rows = size
-    app = StationInPty(argv, app_env(scratch, size), rows=rows, cols=cols)
-    app.capture()
-    opened = app.watch(b"db ok", armed_at=app.spawned_at)
-    try:
-        painted = app.wait_first_frame(timeout=30)
-        ready = app.wait_for(opened, timeout=60)
-        if painted is None or ready is None:
-            result.problems.append(
-                "the station did not open (no full frame or no 'db ok' within the timeout); "
-                f"it wrote:\n{app.captured_text()}"
-            )
-            return result
-        result.first_paint = painted - app.spawned_at
-        result.db_ready = ready - app.spawned_at
-        app.pump(time.monotonic() + 0.5)
-        start = 0
-        for phase in phases:
-            payloads = [f"SN{n:010d}" for n in numbers[start : start + phase.scans]]
-            start += phase.scans
-            plan = burst_plan(payloads, phase.gaps_ms, rate, rng)
-            result.phases[phase.name] = app.type_plan(plan, answer_timeout)
-            app.pump(time.monotonic() + 0.5)  # let the list and portlets settle between rows
-        result.rss_mb = app.peak_rss_mb()
-    finally:
-        status = app.quit()
-    if status not in (0, None):
-        result.problems.append(f"the station exited with status {status}")
+    numbers = iter(rng.sample(range(1, serials + 1), sum(p.scans for p in phases)))
+    for station in dict.fromkeys(p.station for p in phases):
+        mine = [p for p in phases if p.station == station]
+        argv = [sys.executable, "-m", "scanstation", "--config", str(configs[station])]
+        argv += ["--db", str(db), "--site", SITE, "--mode", "register"]
+        argv += ["--station", STATION, "--operator", "bench"]
+        cols, rows = size
+        app = StationInPty(argv, app_env(scratch, size), rows=rows, cols=cols)
+        app.capture()
+        opened = app.watch(b"db ok", armed_at=app.spawned_at)
+        try:
+            painted = app.wait_first_frame(timeout=30)
+            ready = app.wait_for(opened, timeout=60)
+            if painted is None or ready is None:
+                result.problems.append(
+                    f"the {station} station did not open (no full frame or no 'db ok' within "
+                    f"the timeout); it wrote:\n{app.captured_text()}"
+                )
+                return result
+            if result.first_paint is None:
+                result.first_paint = painted - app.spawned_at
+                result.db_ready = ready - app.spawned_at
+            app.pump(time.monotonic() + 0.5)
+            for phase in mine:
+                payloads = [f"SN{next(numbers):010d}" for _ in range(phase.scans)]
+                plan = burst_plan(payloads, phase.gaps_ms, rate, rng, phase.prefix)
+                result.phases[phase.name] = app.type_plan(plan, answer_timeout, NOTICE_QUOTE)
+                app.pump(time.monotonic() + 0.5)  # let the list and portlets settle
+            if result.rss_mb is None:
+                result.rss_mb = app.peak_rss_mb()
+        finally:
+            status = app.quit()
+        if status not in (0, None):
+            result.problems.append(f"the {station} station exited with status {status}")
     check_database(db, phases, result)
     return result
 
@@ -308,7 +328,7 @@ def print_run(index: int, run: RunResult, phases: Sequence[Phase]) -> None:
         p50, p99, worst = phase_figures(outcome)
         achieved = len(outcome.typed) / outcome.seconds if outcome.seconds > 0 else 0.0
         print(
-            f"  {phase.label:34} {len(outcome.latencies):5}/{len(outcome.typed):<5} answered  "
+            f"  {phase.label:38} {len(outcome.latencies):5}/{len(outcome.typed):<5} answered  "
             f"p50 {ms(p50)} ms  p99 {ms(p99)} ms  max {ms(worst)} ms  "
             f"{achieved:5.1f} scans/s  key writes ≤{outcome.late_ms:5.1f} ms late"
         )
@@ -352,7 +372,7 @@ def print_summary(runs: Sequence[RunResult], phases: Sequence[Phase], rate: floa
         cut = [len(r.detection[phase.name].cut) if phase.name in r.detection else 0 for r in runs]
         verdict = "" if p99 is None else ("met" if p99 <= 0.050 else "MISSED")
         print(
-            f"  {phase.label:34} p50 {ms(p50)} ms  p99 {ms(p99)} ms  [p99 ≤ 50 ms] {verdict}"
+            f"  {phase.label:38} p50 {ms(p50)} ms  p99 {ms(p99)} ms  [p99 ≤ 50 ms] {verdict}"
             f"   not recognised as scans, per run: {', '.join(map(str, missing))}"
             f"; recorded cut or glued: {', '.join(map(str, cut))}"
         )
@@ -396,6 +416,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--usb-scans", type=int, default=1000)
     parser.add_argument("--bluetooth-scans", type=int, default=300)
     parser.add_argument("--load-scans", type=int, default=1000)
+    parser.add_argument(
+        "--prefix-scans",
+        type=int,
+        default=200,
+        help="Bluetooth bursts typed into a second station whose scanner sends an STX prefix",
+    )
     parser.add_argument("--warm-up", type=int, default=20, help="scans typed first, not counted")
     parser.add_argument("--size", default="120x40", help="terminal COLSxROWS")
     parser.add_argument("--seed", type=int, default=13)
@@ -419,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.serials = min(args.serials, 2000)
         args.runs, args.warm_up = 1, 3
-        args.usb_scans, args.bluetooth_scans, args.load_scans = 20, 6, 30
+        args.usb_scans, args.bluetooth_scans, args.load_scans, args.prefix_scans = 20, 6, 30, 4
         args.answer_timeout = min(args.answer_timeout, 2.0)
     cols, rows = (int(v) for v in args.size.lower().split("x"))
 
@@ -428,7 +454,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         Phase("usb", "USB scanner, 2–15 ms gaps", (2, 15), args.usb_scans),
         Phase("bluetooth", "Bluetooth scanner, 20–45 ms gaps", (20, 45), args.bluetooth_scans),
         Phase("load", f"load {args.rate:.0f}/s, 0.3–1.2 ms gaps", (0.3, 1.2), args.load_scans),
-    ]
+        # The same Bluetooth timing into a station configured with the scanner's prefix:
+        # detection is then timing-free, so this row shows the latency without the wedge
+        # detector's timing in the way.
+        Phase(
+            "prefix-warm", "warm-up, prefix station (not counted)", (20, 45),
+            min(args.warm_up, 5) if args.prefix_scans else 0,
+            counted=False, station="prefix", prefix=STX,
+        ),
+        Phase(
+            "prefix", "Bluetooth, STX prefix (timing-free)", (20, 45), args.prefix_scans,
+            station="prefix", prefix=STX,
+        ),
+    ]  # fmt: skip
     phases = [p for p in phases if p.scans > 0]
 
     with tempfile.TemporaryDirectory(prefix="scanstation-bench-tui-") as name:
@@ -438,12 +476,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             seconds = build(template, args.serials)
             print(f"built {args.serials:,} serials in {seconds:.1f} s → {template}")
         priority = realtime_priority()
-        config = scratch / "config.toml"
-        write_config(config, args.scanner)
+        configs = {
+            "timing": write_config(scratch / "timing.toml", args.scanner),
+            "prefix": write_config(scratch / "prefix.toml", [*args.scanner, 'prefix="\\u0002"']),
+        }
         work = scratch / "work.db"
         print(
             f"database      {args.serials:,} serials (SQLite, WAL, synchronous=FULL); terminal "
-            f"{cols}×{rows}; [scanner] {', '.join(args.scanner) or 'defaults'}"
+            f"{cols}×{rows}; [scanner] {', '.join(args.scanner) or 'defaults'} (the prefix "
+            'station adds prefix = "\\u0002")'
         )
         print(f"load average  {load_average()} before the runs ({os.cpu_count()} CPUs)")
         print(f"this driver   {priority} (the app runs at normal priority)\n")
@@ -451,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for index in range(1, args.runs + 1):
             fresh_copy(template, work)
             run = one_run(
-                work, config, scratch, phases, args.serials, args.rate,
+                work, configs, scratch, phases, args.serials, args.rate,
                 (cols, rows), args.seed + index, args.answer_timeout,
             )  # fmt: skip
             print_run(index, run, phases)

@@ -37,7 +37,13 @@ def test_tui_benchmark_types_into_the_real_station(tmp_path: Path) -> None:
     # recorded twice or refused
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
-    for row, typed in (("USB scanner", 20), ("Bluetooth scanner", 6), ("load 50/s", 30)):
+    rows = (
+        ("USB scanner", 20),
+        ("Bluetooth scanner", 6),
+        ("load 50/s", 30),
+        ("Bluetooth, STX prefix", 4),  # a second station, configured with the scanner's prefix
+    )
+    for row, typed in rows:
         found = re.search(
             rf"^  {row}.*? (\d+)/(\d+)\s+answered\s+p50\s+[\d.]+ ms\s+p99\s+[\d.]+ ms(.*)\n"
             rf"(    NOT RECOGNISED AS SCANS: (\d+) bursts)?",
