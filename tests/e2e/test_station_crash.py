@@ -53,7 +53,11 @@ class Station:
         )
 
     def start(self) -> None:
-        self.tmux("kill-server", check=False)
+        # A restart respawns the dead pane (remain-on-exit keeps it): killing the server and
+        # starting a new one on the same socket at once races ("server exited unexpectedly").
+        if self.tmux("has-session", "-t", SESSION, check=False).returncode == 0:
+            self.tmux("respawn-pane", "-k", "-t", SESSION, self.line)
+            return
         self.tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", self.line)
         self.tmux("set-option", "-t", SESSION, "remain-on-exit", "on")
 
