@@ -21,6 +21,7 @@ from scanstation.config import Settings
 from scanstation.demo import build_demo
 from scanstation.service import StationService
 from scanstation.tui.app import ScanStationApp
+from scanstation.tui.probe import StationProbe
 from scanstation.tui.widgets.activity import ActivityLog
 from scanstation.tui.widgets.invoice import InvoiceDetails
 from scanstation.tui.widgets.serial_detail import SerialDetail
@@ -37,6 +38,7 @@ def key_event(character: str) -> events.Key:
 
 
 async def shoot(db: Path, out: Path, size: tuple[int, int], name: str, pane: int = 0) -> Path:
+    probe = StationProbe()
     app = ScanStationApp(
         Settings(),
         database_url=str(db),
@@ -44,9 +46,10 @@ async def shoot(db: Path, out: Path, size: tuple[int, int], name: str, pane: int
         site="G1",
         mode="receive",
         operator="op-23",
+        hooks=probe,
     )
     async with app.run_test(size=size) as pilot:
-        while not app.ready:
+        while not app.station.ready:
             await pilot.pause(0.05)
         for payload in SCANS:
             for character in payload + "\r":
@@ -57,7 +60,7 @@ async def shoot(db: Path, out: Path, size: tuple[int, int], name: str, pane: int
             station.query_one(SerialDetail).serial is None
             or station.query_one(InvoiceDetails).document is None
             or station.query_one(ActivityLog).serial is None
-            or len(app.outcomes) < len(SCANS)
+            or len(probe.outcomes) < len(SCANS)
         ):
             await pilot.pause(0.05)
         for _ in range(pane):

@@ -1,12 +1,17 @@
-"""Messages the station's worker threads post to the UI (post_message is thread-safe).
+"""Messages the station's worker threads post to the station screen (post_message is
+thread-safe).
 
 Each carries frozen views from `scanstation.domain.model`, never a database object, so the UI
-thread never touches the store.
+thread never touches the store. They are dataclasses: Textual's `Message.__post_init__` sets
+the rest up, and `eq=False` keeps them hashable by identity, as Textual expects. Messages that
+only say how things stand now (the portlets' details, what other stations changed, the
+journal's state) merge with a newer one of their kind still waiting in the queue
+(`can_replace`), so a burst of them costs one repaint; a scan's answer never merges.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from textual.message import Message
@@ -33,167 +38,151 @@ class HistoryRow:
     sku: str | None
 
 
+@dataclass(eq=False)
 class StationReady(Message):
     """The database is open and the station's site exists, or (with the offline journal) the
     database is unreachable and scans go to the journal: then `offline` says why and the site
     is not known yet."""
 
-    def __init__(
-        self,
-        site: SiteView | None,
-        document: DocumentView | None,
-        backend: str,
-        *,
-        offline: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.site = site
-        self.document = document
-        self.backend = backend
-        self.offline = offline
+    site: SiteView | None
+    document: DocumentView | None
+    backend: str
+    offline: str | None = None
 
 
+@dataclass(eq=False)
 class StationFailed(Message):
     """The station cannot start: no database, unknown site, ... (the sentence says which)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
+    reason: str
 
 
+@dataclass(eq=False)
 class ScanProcessed(Message):
-    """A scan was decided and (unless a lookup or ALREADY) committed."""
+    """A scan was decided and (unless a lookup or ALREADY) committed. Never merged: every
+    scan is answered."""
 
-    def __init__(self, ticket: int, outcome: ScanOutcome, event_id: int | None) -> None:
-        super().__init__()
-        self.ticket = ticket
-        self.outcome = outcome
-        self.event_id = event_id  # the event it wrote, for paging older rows; None: none
+    ticket: int
+    outcome: ScanOutcome
+    event_id: int | None  # the event it wrote, for paging older rows; None: none
 
 
+@dataclass(eq=False)
 class ScanNotSaved(Message):
     """The database failed: the scan is kept at the head of the queue and retried."""
 
-    def __init__(
-        self, ticket: int, event: ScanEvent, error: str, retry_in: float, waiting: int
-    ) -> None:
-        super().__init__()
-        self.ticket = ticket
-        self.event = event
-        self.error = error
-        self.retry_in = retry_in
-        self.waiting = waiting  # scans held behind it, this one included
+    ticket: int
+    event: ScanEvent
+    error: str
+    retry_in: float
+    waiting: int  # scans held behind it, this one included
 
 
+@dataclass(eq=False)
 class DetailsLoaded(Message):
-    """What the portlets show for one serial (or the station's document alone)."""
+    """What the portlets show for one serial (or the station's document alone). Each portlet
+    takes what it shows from it (`Portlet.show_details`)."""
 
-    def __init__(
-        self,
-        request: int,
-        serial: SerialView | None,
-        item: ItemView | None,
-        events: list[EventView],
-        document: DocumentView | None,
-    ) -> None:
-        super().__init__()
-        self.request = request
-        self.serial = serial
-        self.item = item
-        self.events = events
-        self.document = document
+    request: int
+    serial: SerialView | None
+    item: ItemView | None
+    events: list[EventView]
+    document: DocumentView | None
+
+    def can_replace(self, message: Message) -> bool:
+        # A newer answer makes this one stale: only the newest request is shown anyway.
+        return isinstance(message, DetailsLoaded)
 
 
+@dataclass(eq=False)
 class HistoryLoaded(Message):
     """A page of older scans for the scanned list, newest first."""
 
-    def __init__(self, rows: list[HistoryRow], exhausted: bool) -> None:
-        super().__init__()
-        self.rows = rows
-        self.exhausted = exhausted
+    rows: list[HistoryRow]
+    exhausted: bool
 
 
+@dataclass(eq=False)
 class DocumentsLoaded(Message):
     """Documents to pick from (the document picker)."""
 
-    def __init__(self, documents: list[DocumentView], purpose: str) -> None:
-        super().__init__()
-        self.documents = documents
-        self.purpose = purpose
+    documents: list[DocumentView]
+    purpose: str
 
 
+@dataclass(eq=False)
 class CommandDone(Message):
     """A non-scan request (comment, document) succeeded."""
 
-    def __init__(self, what: str, result: object, sentence: str, request: object = None) -> None:
-        super().__init__()
-        self.what = what
-        self.result = result
-        self.sentence = sentence
-        self.request = request  # what the UI sent with the request, handed back
+    what: str
+    result: object
+    sentence: str
+    request: object = None  # what the UI sent with the request, handed back
 
 
+@dataclass(eq=False)
 class CommandFailed(Message):
     """A non-scan request was refused (ServiceError) or the database failed."""
 
-    def __init__(self, what: str, reason: str, request: object = None) -> None:
-        super().__init__()
-        self.what = what
-        self.reason = reason
-        self.request = request
+    what: str
+    reason: str
+    request: object = None
 
 
+@dataclass(eq=False)
 class DetailsUnavailable(Message):
     """A portlet read could not be answered (the database is away): the portlets keep what
     they show, and the next request may go out."""
 
-    def __init__(self, request: int, reason: str) -> None:
-        super().__init__()
-        self.request = request
-        self.reason = reason
+    request: int
+    reason: str
 
 
+@dataclass(eq=False)
 class JournalState(Message):
     """The offline journal (only with `[station] journal`): whether the site database answers,
     how many scans wait on this terminal, how many replays the rules refused."""
 
-    def __init__(
-        self,
-        *,
-        online: bool,
-        pending: int,
-        refused: int,
-        reason: str | None,
-        site: SiteView | None,
-    ) -> None:
-        super().__init__()
-        self.online = online
-        self.pending = pending
-        self.refused = refused
-        self.reason = reason  # why the database was last unreachable
-        self.site = site  # the station's site, once the database has answered
+    online: bool
+    pending: int
+    refused: int
+    reason: str | None  # why the database was last unreachable
+    site: SiteView | None  # the station's site, once the database has answered
+
+    def can_replace(self, message: Message) -> bool:
+        # A newer state says all this one does, except the site it may have learned.
+        if isinstance(message, JournalState):
+            if message.site is None:
+                message.site = self.site
+            return True
+        return False
 
 
+@dataclass(eq=False)
 class ScansReplayed(Message):
     """Scans saved offline were decided against the site database, in the order scanned."""
 
-    def __init__(self, outcomes: list[ScanOutcome]) -> None:
-        super().__init__()
-        self.outcomes = outcomes
+    outcomes: list[ScanOutcome]
 
 
+@dataclass(eq=False)
 class RefusedLoaded(Message):
     """The journaled scans the rules refused on replay, for a supervisor."""
 
-    def __init__(self, entries: list[JournalEntry]) -> None:
-        super().__init__()
-        self.entries = entries
+    entries: list[JournalEntry]
 
 
+@dataclass(eq=False)
 class SiteChanged(Message):
     """Serials and documents with new events (any station's), from the live refresh thread."""
 
-    def __init__(self, serials: set[str], documents: set[str]) -> None:
-        super().__init__()
-        self.serials = serials
-        self.documents = documents
+    serials: set[str] = field(default_factory=set)
+    documents: set[str] = field(default_factory=set)
+
+    def can_replace(self, message: Message) -> bool:
+        # Merged into the newer one: together they name everything that changed.
+        if isinstance(message, SiteChanged):
+            message.serials |= self.serials
+            message.documents |= self.documents
+            return True
+        return False

@@ -1,7 +1,7 @@
-"""The station's camera (F5): one `Camera` at a time, wired to the app by messages.
+"""The station's camera (F5): one `Camera` at a time, wired to the station screen by messages.
 
 The camera's callbacks run on its own threads, so they only post messages: a scan becomes
-`CameraScanned`, which the app queues like a wedge scan (same writer, banner, bell and list);
+`CameraScanned`, which the screen queues like a wedge scan (same writer, banner, bell and list);
 a state change becomes `CameraChanged`, which updates the header and, for a lost camera or
 the end of a video, tells the worker in a notification. A camera that cannot be opened is a
 state with a retry, never an exception in the UI.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from textual.message import Message
 
@@ -22,7 +22,7 @@ from scanstation.sources.decoders import DecoderError
 if TYPE_CHECKING:
     from scanstation.config import CameraSettings
     from scanstation.domain.model import ScanEvent
-    from scanstation.tui.app import ScanStationApp
+    from scanstation.tui.screens.station import StationScreen
     from scanstation.tui.widgets.camera import CameraPortlet
 
 __all__ = ["CameraChanged", "CameraScanned", "StationCamera", "header_text"]
@@ -63,16 +63,16 @@ def header_text(status: CameraStatus | None) -> tuple[str, str]:
 
 
 class StationCamera:
-    """Starts and stops the camera for `app`; lives as long as the app."""
+    """Starts and stops the camera for the station screen; lives as long as the screen."""
 
     def __init__(
         self,
-        app: ScanStationApp,
+        station: StationScreen,
         settings: CameraSettings,
         *,
         factory: CameraFactory = Camera,
     ) -> None:
-        self._app = app
+        self._station = station
         self._settings = settings
         self._factory = factory
         self.camera: Camera | None = None
@@ -105,7 +105,7 @@ class StationCamera:
             )
         except (DecoderError, ValueError, OSError) as error:
             # an unusable [camera] decoder or format: say so, the station carries on
-            self._app.notify(
+            self._station.notify(
                 f"The camera cannot start: {error}",
                 title="Camera",
                 severity="error",
@@ -118,7 +118,7 @@ class StationCamera:
         camera.start()
         if portlet is not None:
             portlet.attach(camera)
-            self._app.station.show_portlet(portlet.PORTLET_ID)
+            self._station.deck.bring(portlet.PORTLET_ID)
 
     def stop(self) -> None:
         camera, self.camera = self.camera, None
@@ -147,7 +147,7 @@ class StationCamera:
         self._show(status)
         if status.state is CameraState.LOST and not self._lost_told:
             self._lost_told = True  # once per loss, not at every retry
-            self._app.notify(
+            self._station.notify(
                 f"{status.message}. Scanning with the handheld scanner still works.",
                 title="Camera",
                 severity="warning",
@@ -156,28 +156,28 @@ class StationCamera:
         elif status.state is CameraState.RUNNING:
             self._lost_told = False
         elif status.state is CameraState.STOPPED and status.message != USER_STOP:
-            self._app.notify(status.message, title="Camera", markup=False)
+            self._station.notify(status.message, title="Camera", markup=False)
 
     def _post(self, message: Message) -> None:
         """From the camera's threads. A camera still stopping after the app ended finds its
         event loop closed: nobody is left to tell, so that is not an error."""
         try:
-            self._app.post_message(message)
+            self._station.post_message(message)
         except RuntimeError:
             _log.debug("camera message after the app ended: %s", message)
 
     def _show(self, status: CameraStatus | None) -> None:
         self.status = status
         text, style = header_text(status)
-        self._app.station.header.set_camera(text, style)
+        self._station.header.set_camera(text, style)
 
     def _portlet(self, *, create: bool = False) -> CameraPortlet | None:
         from scanstation.tui.widgets.camera import CameraPortlet
 
-        station = self._app.station
-        portlet: Any = station.portlet(CameraPortlet.PORTLET_ID)
+        station = self._station
+        portlet = station.deck.find(CameraPortlet)
         if portlet is None and create:
             # Not in [ui] portlets: shown while the camera is in use, so a worker can aim.
             portlet = CameraPortlet(id=f"portlet-{CameraPortlet.PORTLET_ID}")
             station.add_portlet(portlet)
-        return portlet if isinstance(portlet, CameraPortlet) else None
+        return portlet

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from probed import ProbedStationApp
 from rich.color import Color
 from test_station import STATION, burst, make_app, ready, sn, wait_for
 
 from scanstation.config import CameraSettings, Settings, UISettings
 from scanstation.domain.outcome import OutcomeKind
-from scanstation.tui.app import ScanStationApp
 from scanstation.tui.screens.help import HelpScreen
 from scanstation.tui.widgets.camera import (
     HALF_BLOCK,
@@ -39,7 +39,7 @@ def scan_rows(db: Path) -> list[tuple[str, str, str | None]]:
         ).fetchall()
 
 
-def camera_app(db: Path, source: str, **ui: Any) -> ScanStationApp:
+def camera_app(db: Path, source: str, **ui: Any) -> ProbedStationApp:
     settings = Settings(camera=CameraSettings(source=source), ui=UISettings(**ui))
     return make_app(db, settings=settings, site="G1", mode="receive")
 
@@ -61,9 +61,9 @@ async def test_the_camera_on_a_video_records_its_scans(demo_db: Path, tmp_path: 
         assert "cam" not in app.station.header.text  # a station without a camera: no noise
 
         await pilot.press("f5")
-        await wait_for(pilot, lambda: len(app.outcomes) >= 3, what="three camera scans")
-        assert [o.serial_no for o in app.outcomes] == IN_TRANSIT
-        assert all(o.kind is OutcomeKind.OK for o in app.outcomes), app.outcomes
+        await wait_for(pilot, lambda: len(app.probe.outcomes) >= 3, what="three camera scans")
+        assert [o.serial_no for o in app.probe.outcomes] == IN_TRANSIT
+        assert all(o.kind is OutcomeKind.OK for o in app.probe.outcomes), app.probe.outcomes
         assert sn(183) in app.station.banner.text  # the wedge's banner path
 
         # started, the camera brought its portlet; the video's last frame stays in it
@@ -76,7 +76,7 @@ async def test_the_camera_on_a_video_records_its_scans(demo_db: Path, tmp_path: 
         assert f"]Q1{sn(183)}" in str(portlet.read_line.content)
         await wait_for(pilot, lambda: "cam stopped" in app.station.header.text, what="the end")
         assert "end of video" in str(portlet.status_line.content)
-        assert len(app.outcomes) == 3  # nothing twice
+        assert len(app.probe.outcomes) == 3  # nothing twice
 
     assert scan_rows(demo_db) == [
         (f"]Q1{serial}", "camera", "Received at Godown") for serial in IN_TRANSIT
@@ -101,18 +101,18 @@ async def test_a_missing_camera_retries_and_the_station_keeps_working(
         await wait_for(
             pilot, lambda: "not available" in str(portlet.status_line.content), what="why"
         )
-        assert app.camera.on
+        assert app.station.camera.on
         told = [n.message for n in app._notifications]
         assert any("not available" in m and "handheld scanner still works" in m for m in told)
         assert "Camera: stop" in [c.title for c in app.get_system_commands(app.station)]
 
         burst(app, sn(181) + "\r")  # the handheld scanner still works
-        await wait_for(pilot, lambda: len(app.outcomes) == 1, what="the wedge scan")
-        assert app.outcomes[0].kind is OutcomeKind.OK
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1, what="the wedge scan")
+        assert app.probe.outcomes[0].kind is OutcomeKind.OK
 
         await pilot.press("f5")
         await wait_for(pilot, lambda: "cam off" in header.text, what="off")
-        assert not app.camera.on and portlet.has_class("-empty")
+        assert not app.station.camera.on and portlet.has_class("-empty")
         assert OFF_TEXT == "Camera off — F5 to start"
 
         await pilot.press("f1")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from probed import ProbedStationApp
 from textual import events
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual._time import get_time
@@ -21,7 +22,6 @@ from textual.widgets import Input
 
 from scanstation.config import ConfigError, ScannerSettings, Settings, load_settings
 from scanstation.sources.wedge import WedgeSettings
-from scanstation.tui.app import ScanStationApp
 from scanstation.tui.capture import TERMINAL_HOLD_MS, BurstNotRead, KeyCapture, wedge_settings
 from scanstation.tui.screens.help import HelpScreen
 
@@ -135,31 +135,31 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: fl
     raise AssertionError("timed out")
 
 
-def burst(app: ScanStationApp, text: str) -> None:
+def burst(app: ProbedStationApp, text: str) -> None:
     for character in text:
         app.post_message(key_event(character))
 
 
-async def start(pilot: Pilot[Any], app: ScanStationApp) -> None:
-    await wait_for(pilot, lambda: app.ready or app.failed is not None)
-    assert app.failed is None, app.failed
+async def start(pilot: Pilot[Any], app: ProbedStationApp) -> None:
+    await wait_for(pilot, lambda: app.station.ready or app.station.failed is not None)
+    assert app.station.failed is None, app.station.failed
 
 
 async def test_scans_are_caught_while_a_dialog_is_open(demo_db: Path) -> None:
-    app = ScanStationApp(Settings(), database_url=str(demo_db), site="P1", mode="register")
+    app = ProbedStationApp(Settings(), database_url=str(demo_db), site="P1", mode="register")
     async with app.run_test(size=(100, 30)) as pilot:
         await start(pilot, app)
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         burst(app, "SN0000000001\r")  # "q" would close the help screen if it leaked
-        await wait_for(pilot, lambda: len(app.outcomes) == 1)
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
         await pilot.pause(0.1)
         assert isinstance(app.screen, HelpScreen)
-        assert app.outcomes[0].kind.value == "ok"
+        assert app.probe.outcomes[0].kind.value == "ok"
 
 
 async def test_a_lone_key_reaches_the_ui_within_the_hold(demo_db: Path) -> None:
-    app = ScanStationApp(Settings(), database_url=str(demo_db), site="P1", mode="register")
+    app = ProbedStationApp(Settings(), database_url=str(demo_db), site="P1", mode="register")
     async with app.run_test(size=(100, 30)) as pilot:
         await start(pilot, app)
         manual = app.station.manual
@@ -173,30 +173,30 @@ async def test_a_lone_key_reaches_the_ui_within_the_hold(demo_db: Path) -> None:
 
 async def test_a_configured_prefix_marks_scans(demo_db: Path) -> None:
     settings = Settings(scanner=ScannerSettings(prefix="#"))
-    app = ScanStationApp(settings, database_url=str(demo_db), site="P1", mode="register")
+    app = ProbedStationApp(settings, database_url=str(demo_db), site="P1", mode="register")
     async with app.run_test(size=(100, 30)) as pilot:
         await start(pilot, app)
         manual = app.station.manual
         manual.focus()
         await pilot.pause(0.05)
         burst(app, "#SN0000000002\r")
-        await wait_for(pilot, lambda: len(app.outcomes) == 1)
-        assert app.outcomes[0].event.payload == "SN0000000002"
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        assert app.probe.outcomes[0].event.payload == "SN0000000002"
         burst(app, "abcdef")  # fast, but without the prefix: a person's keys
         await asyncio.sleep(0.2)
         await pilot.pause()
         assert manual.value == "abcdef"
-        assert len(app.outcomes) == 1
+        assert len(app.probe.outcomes) == 1
 
 
 async def test_only_configured_suffixes_end_a_scan(demo_db: Path) -> None:
     settings = Settings(scanner=ScannerSettings(suffixes=["tab"]))
-    app = ScanStationApp(settings, database_url=str(demo_db), site="P1", mode="register")
+    app = ProbedStationApp(settings, database_url=str(demo_db), site="P1", mode="register")
     async with app.run_test(size=(100, 30)) as pilot:
         await start(pilot, app)
         burst(app, "SN0000000003\t")
-        await wait_for(pilot, lambda: len(app.outcomes) == 1)
-        assert app.outcomes[0].event.payload == "SN0000000003"
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        assert app.probe.outcomes[0].event.payload == "SN0000000003"
 
 
 # -- presets, ESC from a terminal, bursts that are not scans (issue 8) ------------------------
@@ -228,12 +228,12 @@ def terminal_keys(data: str, at: float) -> list[events.Key]:
     return keys + late
 
 
-def post(app: ScanStationApp, keys: list[events.Key]) -> None:
+def post(app: ProbedStationApp, keys: list[events.Key]) -> None:
     for key in keys:
         app.post_message(key)
 
 
-def notes(app: ScanStationApp) -> list[str]:
+def notes(app: ProbedStationApp) -> list[str]:
     return [str(note.message) for note in app._notifications]
 
 
@@ -277,12 +277,12 @@ def test_the_presets_and_their_overrides(tmp_path: Path) -> None:
         load_settings(path, environ={})
 
 
-def station_app(demo_db: Path, **scanner: Any) -> ScanStationApp:
+def station_app(demo_db: Path, **scanner: Any) -> ProbedStationApp:
     settings = Settings(scanner=ScannerSettings(**scanner))
-    return ScanStationApp(settings, database_url=str(demo_db), site="P1", mode="register")
+    return ProbedStationApp(settings, database_url=str(demo_db), site="P1", mode="register")
 
 
-async def open_station(pilot: Pilot[Any], app: ScanStationApp) -> None:
+async def open_station(pilot: Pilot[Any], app: ProbedStationApp) -> None:
     await start(pilot, app)
     await pilot.pause(0.05)
 
@@ -300,7 +300,7 @@ async def test_a_60_ms_scanner_gets_a_message_with_the_usb_preset(demo_db: Path)
         assert 'preset = "bluetooth"' in note
         assert [m.burst.reason for m in seen if isinstance(m, BurstNotRead)] == ["slow"]
         await pilot.pause(0.2)
-        assert not app.outcomes
+        assert not app.probe.outcomes
 
 
 async def test_a_60_ms_scanner_scans_with_the_bluetooth_preset(demo_db: Path) -> None:
@@ -309,9 +309,9 @@ async def test_a_60_ms_scanner_scans_with_the_bluetooth_preset(demo_db: Path) ->
         await open_station(pilot, app)
         gaps = [0.02, 0.06, 0.0, 0.045, 0.06, 0.0, 0.0, 0.03, 0.06, 0.2, 0.05, 0.04]
         post(app, timed("SN0000000001\r", get_time(), gaps))
-        await wait_for(pilot, lambda: len(app.outcomes) == 1)
-        assert app.outcomes[0].event.payload == "SN0000000001"
-        assert app.outcomes[0].kind.value == "ok"
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        assert app.probe.outcomes[0].event.payload == "SN0000000001"
+        assert app.probe.outcomes[0].kind.value == "ok"
         assert notes(app) == []
 
 
@@ -328,10 +328,10 @@ async def test_a_person_typing_slowly_still_types_with_either_preset(
         gaps = [0.12, 0.3, 0.18, 0.25, 0.14, 0.17, 0.2, 0.13, 0.16, 0.22, 0.15]
         post(app, timed("SN0000000005", get_time(), gaps))
         await wait_for(pilot, lambda: manual.value == "SN0000000005", timeout=5)
-        assert not app.outcomes
+        assert not app.probe.outcomes
         post(app, [key_event("\r")])
-        await wait_for(pilot, lambda: len(app.outcomes) == 1)
-        assert app.outcomes[0].event.source == "manual"
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        assert app.probe.outcomes[0].event.source == "manual"
         assert notes(app) == []
 
 
@@ -342,9 +342,9 @@ async def test_esc_inside_a_burst_from_the_terminal_is_one_scan(demo_db: Path) -
     async with app.run_test(size=(100, 30)) as pilot:
         await open_station(pilot, app)
         post(app, terminal_keys("SN00\x1bX0000002\r", get_time()))
-        await wait_for(pilot, lambda: len(app.outcomes) >= 1)
+        await wait_for(pilot, lambda: len(app.probe.outcomes) >= 1)
         await pilot.pause(0.4)
-        assert [o.event.payload for o in app.outcomes] == ["SN00\x1bX0000002"]
+        assert [o.event.payload for o in app.probe.outcomes] == ["SN00\x1bX0000002"]
         assert "SN00␛X0000002" in app.station.banner.text
 
 
@@ -360,9 +360,9 @@ async def test_a_one_key_packet_neither_cuts_the_scan_nor_types(demo_db: Path) -
         keys += timed("0", keys[-1].time + 0.025, 0.0)
         keys += timed("0123\r", keys[-1].time + 0.025, 0.002)
         post(app, keys)
-        await wait_for(pilot, lambda: len(app.outcomes) == 1)
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
         await pilot.pause(0.2)
-        assert [o.event.payload for o in app.outcomes] == ["SN0000000123"]
+        assert [o.event.payload for o in app.probe.outcomes] == ["SN0000000123"]
         assert manual.value == ""
 
 
@@ -371,9 +371,9 @@ async def test_one_character_repeated_then_enter_is_a_scan(demo_db: Path) -> Non
     async with app.run_test(size=(100, 30)) as pilot:
         await open_station(pilot, app)
         post(app, timed("AAAAAAAA\r", get_time(), 0.002))
-        await wait_for(pilot, lambda: len(app.outcomes) == 1)
-        assert app.outcomes[0].event.payload == "AAAAAAAA"
-        assert app.outcomes[0].kind.value == "unknown"
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        assert app.probe.outcomes[0].event.payload == "AAAAAAAA"
+        assert app.probe.outcomes[0].kind.value == "unknown"
 
 
 async def test_no_message_when_the_keys_went_into_the_field(demo_db: Path) -> None:
@@ -384,8 +384,8 @@ async def test_no_message_when_the_keys_went_into_the_field(demo_db: Path) -> No
         app.station.manual.focus()
         await pilot.pause(0.05)
         post(app, timed("SN0000000001\r", get_time(), 0.06))
-        await wait_for(pilot, lambda: len(app.outcomes) == 1)
-        assert app.outcomes[0].event.source == "manual"
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        assert app.probe.outcomes[0].event.source == "manual"
         await pilot.pause(0.2)
         assert notes(app) == []
 
@@ -398,7 +398,7 @@ async def test_a_burst_message_shows_the_keys_literally(demo_db: Path) -> None:
         await wait_for(pilot, lambda: bool(notes(app)))
         [note] = notes(app)
         assert "“[b]X␝[/]”" in note and "prefix “␂”" in note
-        assert not app.outcomes
+        assert not app.probe.outcomes
 
 
 async def test_a_framed_scan_is_read_however_slowly_it_comes(demo_db: Path) -> None:
@@ -408,7 +408,7 @@ async def test_a_framed_scan_is_read_however_slowly_it_comes(demo_db: Path) -> N
         app.station.manual.focus()
         await pilot.pause(0.05)
         post(app, timed("\x02SN0000000001\r", get_time(), 0.15))
-        await wait_for(pilot, lambda: len(app.outcomes) == 1, timeout=10)
-        assert app.outcomes[0].event.payload == "SN0000000001"
-        assert app.outcomes[0].event.source == "wedge"
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1, timeout=10)
+        assert app.probe.outcomes[0].event.payload == "SN0000000001"
+        assert app.probe.outcomes[0].event.source == "wedge"
         assert app.station.manual.value == ""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from probed import ProbedStationApp
 from textual import events
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual.keys import _character_to_key
@@ -26,7 +27,6 @@ from scanstation.config import Settings
 from scanstation.domain.model import ScanEvent
 from scanstation.domain.stages import DocumentKind, Mode, SiteKind
 from scanstation.service import StationService, StationSetup
-from scanstation.tui.app import ScanStationApp
 from scanstation.tui.widgets.activity import ActivityLog
 from scanstation.tui.widgets.invoice import InvoiceDetails
 from scanstation.tui.widgets.item_detail import ItemDetail
@@ -107,9 +107,9 @@ def key_event(character: str) -> events.Key:
     return events.Key(name, character)
 
 
-def station_app(db: Path) -> ScanStationApp:
+def station_app(db: Path) -> ProbedStationApp:
     settings = Settings()
-    return ScanStationApp(
+    return ProbedStationApp(
         settings,
         database_url=str(db),
         station_id="GATE-7",
@@ -131,12 +131,12 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
 
 async def scan_three(pilot: Pilot[Any]) -> None:
     app = pilot.app
-    assert isinstance(app, ScanStationApp)
-    await wait_for(pilot, lambda: app.ready)
+    assert isinstance(app, ProbedStationApp)
+    await wait_for(pilot, lambda: app.station.ready)
     for payload in ("SN0000000001", "SN0000000001", "[@click=app.quit]Q[/]", "SN0000000002"):
         for character in payload + "\r":
             app.post_message(key_event(character))
-    await wait_for(pilot, lambda: len(app.outcomes) == 4)
+    await wait_for(pilot, lambda: len(app.probe.outcomes) == 4)
     station = app.station
 
     def shown() -> bool:

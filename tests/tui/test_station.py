@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from probed import ProbedStationApp
 from textual import events
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual.keys import _character_to_key
@@ -21,7 +22,7 @@ from scanstation.config import FeedbackSettings, Settings, UISettings
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, Stage
 from scanstation.service import StationService
-from scanstation.tui.app import ScanStationApp, split_paste
+from scanstation.tui.intake import split_paste
 from scanstation.tui.screens.comment import CommentPrompt
 from scanstation.tui.screens.document_form import DocumentForm
 from scanstation.tui.screens.document_picker import DocumentPicker
@@ -52,7 +53,7 @@ def key_event(character: str) -> events.Key:
     return events.Key(key, character)
 
 
-def burst(app: ScanStationApp, text: str) -> None:
+def burst(app: ProbedStationApp, text: str) -> None:
     """Post every key of `text` at once, like a scanner typing it."""
     for character in text:
         app.post_message(key_event(character))
@@ -68,10 +69,10 @@ async def wait_for(
     raise AssertionError(f"timed out waiting for {what or condition}")
 
 
-async def outcomes(pilot: Pilot[Any], app: ScanStationApp, count: int) -> list[Any]:
-    await wait_for(pilot, lambda: len(app.outcomes) >= count, what=f"{count} outcomes")
+async def outcomes(pilot: Pilot[Any], app: ProbedStationApp, count: int) -> list[Any]:
+    await wait_for(pilot, lambda: len(app.probe.outcomes) >= count, what=f"{count} outcomes")
     await pilot.pause(0.05)
-    return list(app.outcomes)
+    return list(app.probe.outcomes)
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -79,16 +80,18 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.12)
 
 
-def make_app(db: Path, **kw: Any) -> ScanStationApp:
+def make_app(db: Path, **kw: Any) -> ProbedStationApp:
     settings: Settings = kw.pop("settings", Settings())
     kw.setdefault("station_id", STATION)
     kw.setdefault("operator", "op-test")
-    return ScanStationApp(settings, database_url=str(db), **kw)
+    return ProbedStationApp(settings, database_url=str(db), **kw)
 
 
-async def ready(pilot: Pilot[Any], app: ScanStationApp) -> None:
-    await wait_for(pilot, lambda: app.ready or app.failed is not None, what="the database")
-    assert app.failed is None, app.failed
+async def ready(pilot: Pilot[Any], app: ProbedStationApp) -> None:
+    await wait_for(
+        pilot, lambda: app.station.ready or app.station.failed is not None, what="the database"
+    )
+    assert app.station.failed is None, app.station.failed
     await pilot.pause(0.05)
 
 
@@ -109,14 +112,14 @@ def serial_stage(db: Path, serial_no: str) -> str:
         ).fetchone()[0]
 
 
-Run = Callable[[Pilot[Any], ScanStationApp], Awaitable[None]]
+Run = Callable[[Pilot[Any], ProbedStationApp], Awaitable[None]]
 
 
 @pytest.fixture
-def run_station(demo_db: Path) -> Iterator[Callable[..., Awaitable[ScanStationApp]]]:
+def run_station(demo_db: Path) -> Iterator[Callable[..., Awaitable[ProbedStationApp]]]:
     """Run the app on a fresh copy of the demo database, then `body(pilot, app)`."""
 
-    async def run(body: Run, *, size: tuple[int, int] = (120, 40), **kw: Any) -> ScanStationApp:
+    async def run(body: Run, *, size: tuple[int, int] = (120, 40), **kw: Any) -> ProbedStationApp:
         app = make_app(demo_db, **kw)
         async with app.run_test(size=size) as pilot:
             await ready(pilot, app)
@@ -134,7 +137,7 @@ def sn(number: int) -> str:
 
 
 async def test_a_scan_fills_every_portlet(run_station: Any, demo_db: Path) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         burst(app, sn(181) + "\r")  # dispatched from P1 on REF-1042 to G1
         [outcome] = await outcomes(pilot, app, 1)
         assert outcome.kind is OutcomeKind.OK
@@ -170,7 +173,7 @@ async def test_a_scan_fills_every_portlet(run_station: Any, demo_db: Path) -> No
 
 
 async def test_selecting_a_row_shows_that_serial(run_station: Any) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         burst(app, sn(1) + "\r" + sn(2) + "\r")
         await outcomes(pilot, app, 2)
         scanned = app.station.query_one(ScannedList)
@@ -219,7 +222,7 @@ async def test_older_rows_are_paged_from_the_database(demo_db: Path) -> None:
 async def test_modes_from_the_picker_through_the_real_service(
     run_station: Any, demo_db: Path
 ) -> None:
-    async def pick(pilot: Pilot[Any], app: ScanStationApp, mode: Mode) -> None:
+    async def pick(pilot: Pilot[Any], app: ProbedStationApp, mode: Mode) -> None:
         await pilot.press("f2")
         await wait_for(pilot, lambda: isinstance(app.screen, ModePicker))
         picker = app.screen
@@ -227,7 +230,7 @@ async def test_modes_from_the_picker_through_the_real_service(
         picker.options.highlighted = picker.modes.index(mode)
         await pilot.press("enter")
 
-    async def answer(pilot: Pilot[Any], app: ScanStationApp, text: str) -> None:
+    async def answer(pilot: Pilot[Any], app: ProbedStationApp, text: str) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonPrompt), what="a reason")
         prompt = app.screen
         assert isinstance(prompt, ReasonPrompt)
@@ -235,19 +238,19 @@ async def test_modes_from_the_picker_through_the_real_service(
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is app.station)
 
-    async def scan(pilot: Pilot[Any], app: ScanStationApp, serial: str) -> Any:
-        before = len(app.outcomes)
+    async def scan(pilot: Pilot[Any], app: ProbedStationApp, serial: str) -> Any:
+        before = len(app.probe.outcomes)
         burst(app, serial + "\r")
-        await wait_for(pilot, lambda: len(app.outcomes) > before, what=f"scan {serial}")
-        return app.outcomes[-1]
+        await wait_for(pilot, lambda: len(app.probe.outcomes) > before, what=f"scan {serial}")
+        return app.probe.outcomes[-1]
 
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
-        assert app.mode is Mode.LOOKUP
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
+        assert app.station.state.mode is Mode.LOOKUP
         looked = await scan(pilot, app, sn(46))
         assert looked.kind is OutcomeKind.OK and "Registered at Plant" in looked.message
 
         await pick(pilot, app, Mode.REGISTER)
-        assert app.mode is Mode.REGISTER
+        assert app.station.state.mode is Mode.REGISTER
         assert (await scan(pilot, app, sn(1))).stage_after is Stage.REGISTERED
         assert (await scan(pilot, app, sn(1))).kind is OutcomeKind.ALREADY
 
@@ -256,7 +259,7 @@ async def test_modes_from_the_picker_through_the_real_service(
 
         await pick(pilot, app, Mode.REJECT)
         await answer(pilot, app, "Casing dent")
-        assert app.mode is Mode.REJECT and app.reason == "Casing dent"
+        assert app.station.state.mode is Mode.REJECT and app.station.state.reason == "Casing dent"
         assert "Casing dent" in app.station.header.text
         assert (await scan(pilot, app, sn(47))).stage_after is Stage.NOT_VALIDATED
 
@@ -272,8 +275,8 @@ async def test_modes_from_the_picker_through_the_real_service(
         assert refs == ["REF-1042", "REF-1043"]  # open DCs from this plant only
         picker.options.highlighted = 0
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.document == "REF-1042")
-        assert app.mode is Mode.DISPATCH
+        await wait_for(pilot, lambda: app.station.state.document == "REF-1042")
+        assert app.station.state.mode is Mode.DISPATCH
         dispatched = await scan(pilot, app, sn(21))
         assert dispatched.stage_after is Stage.DISPATCHED_FROM_PLANT, dispatched.message
         invoice = app.station.query_one(InvoiceDetails)
@@ -286,7 +289,7 @@ async def test_modes_from_the_picker_through_the_real_service(
             ),  # type: ignore[union-attr]
             what="the DC's progress",
         )
-        assert app.bells_rung > 0
+        assert app.probe.bells_rung > 0
 
     await run_station(body, site="P1", mode="lookup")
     stages = {sn(1): "Registered at Plant", sn(46): "Validated at Plant"}
@@ -304,17 +307,17 @@ async def test_modes_from_the_picker_through_the_real_service(
 
 
 async def test_dispatch_at_a_godown_and_receive(run_station: Any, demo_db: Path) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         burst(app, sn(181) + "\r")  # receive: on REF-1042, addressed to G1
         await outcomes(pilot, app, 1)
-        app.enter_mode(Mode.DISPATCH)
+        app.station.enter_mode(Mode.DISPATCH)
         await wait_for(pilot, lambda: isinstance(app.screen, DocumentPicker))
         picker = app.screen
         assert isinstance(picker, DocumentPicker)
         assert [d.reference_no for d in picker.documents] == ["REF-88"]
         picker.options.highlighted = 0
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.document == "REF-88")
+        await wait_for(pilot, lambda: app.station.state.document == "REF-88")
         burst(app, sn(101) + "\r")
         done = await outcomes(pilot, app, 2)
         assert done[-1].stage_after is Stage.DISPATCHED_FROM_GODOWN, done[-1].message
@@ -327,7 +330,7 @@ async def test_dispatch_at_a_godown_and_receive(run_station: Any, demo_db: Path)
 async def test_receive_elsewhere_needs_an_override_with_a_reason(
     run_station: Any, demo_db: Path
 ) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         burst(app, sn(181) + "\r")  # addressed to G1, scanned at G2
         [refused] = await outcomes(pilot, app, 1)
         assert refused.kind is OutcomeKind.REJECTED
@@ -347,7 +350,7 @@ async def test_receive_elsewhere_needs_an_override_with_a_reason(
 
 
 async def test_a_return_cites_its_original_invoice(run_station: Any, demo_db: Path) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         burst(app, sn(73) + "\r")  # left G1 on invoice REF-5001: a return
         [refused] = await outcomes(pilot, app, 1)
         assert refused.kind is OutcomeKind.REJECTED and "REF-5001" in refused.message
@@ -359,8 +362,8 @@ async def test_a_return_cites_its_original_invoice(run_station: Any, demo_db: Pa
         assert "REF-5001" in refs  # closed documents can be cited
         picker.options.highlighted = refs.index("REF-5001")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.document == "REF-5001")
-        assert app.mode is Mode.RECEIVE
+        await wait_for(pilot, lambda: app.station.state.document == "REF-5001")
+        assert app.station.state.mode is Mode.RECEIVE
         burst(app, sn(73) + "\r")
         done = await outcomes(pilot, app, 2)
         assert done[-1].kind is OutcomeKind.OK, done[-1].message
@@ -372,8 +375,8 @@ async def test_a_return_cites_its_original_invoice(run_station: Any, demo_db: Pa
 async def test_create_a_document_then_close_it_with_a_reason(
     run_station: Any, demo_db: Path
 ) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
-        app.enter_mode(Mode.DISPATCH)  # from register: dispatch asks for a document first
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
+        app.station.enter_mode(Mode.DISPATCH)  # from register: dispatch asks for a document first
         await wait_for(pilot, lambda: isinstance(app.screen, DocumentPicker))
         picker = app.screen
         assert isinstance(picker, DocumentPicker)
@@ -387,8 +390,10 @@ async def test_create_a_document_then_close_it_with_a_reason(
         form.fields["to"].value = "G2"
         form.fields["lines"].value = "PUMP-1HP=2, FAN-1200=1"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: app.document == "REF-2001", what="the new document")
-        assert app.mode is Mode.DISPATCH
+        await wait_for(
+            pilot, lambda: app.station.state.document == "REF-2001", what="the new document"
+        )
+        assert app.station.state.mode is Mode.DISPATCH
         burst(app, sn(22) + "\r")
         [outcome] = await outcomes(pilot, app, 1)
         assert outcome.kind is OutcomeKind.OK, outcome.message
@@ -399,7 +404,7 @@ async def test_create_a_document_then_close_it_with_a_reason(
         assert "2 short" in prompt.prompt_title
         prompt.input.value = "Truck full"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.document is None, what="the close")
+        await wait_for(pilot, lambda: app.station.state.document is None, what="the close")
 
     await run_station(body, site="P1", mode="register")
     service = StationService.open(str(demo_db))
@@ -412,7 +417,7 @@ async def test_create_a_document_then_close_it_with_a_reason(
 
 
 async def test_dispatch_asks_for_a_document_at_start(run_station: Any) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, DocumentPicker))
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.station)
@@ -421,7 +426,7 @@ async def test_dispatch_asks_for_a_document_at_start(run_station: Any) -> None:
 
 
 async def test_comment_from_the_activity_log(run_station: Any, demo_db: Path) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         burst(app, sn(71) + "\r")
         await outcomes(pilot, app, 1)
         activity = app.station.query_one(ActivityLog)
@@ -444,7 +449,7 @@ async def test_comment_from_the_activity_log(run_station: Any, demo_db: Path) ->
 
 
 async def test_command_palette_switches_mode(run_station: Any) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         titles = [c.title for c in app.get_system_commands(app.station)]
         assert {"Mode: register", "Mode: validate", "Mode: scrap", "Help: keys"} <= set(titles)
         await pilot.press("ctrl+p")
@@ -453,13 +458,13 @@ async def test_command_palette_switches_mode(run_station: Any) -> None:
         app.post_message(events.Paste("Mode: validate"))
         await pilot.pause(0.4)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.mode is Mode.VALIDATE, what="validate mode")
+        await wait_for(pilot, lambda: app.station.state.mode is Mode.VALIDATE, what="validate mode")
 
     await run_station(body, site="P1", mode="register")
 
 
 async def test_help_lists_every_key(run_station: Any) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         screen = app.screen
@@ -475,7 +480,7 @@ async def test_help_lists_every_key(run_station: Any) -> None:
 
 
 async def test_handheld_layout_switches_and_maximises(run_station: Any) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         station = app.station
         assert not station.wide
         shown = [p.PORTLET_ID for p in station.portlets if p.display and p.region.height > 0]
@@ -497,7 +502,7 @@ async def test_handheld_layout_switches_and_maximises(run_station: Any) -> None:
 
 
 async def test_wide_layout_shows_every_portlet(run_station: Any) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         assert app.station.wide
         for portlet in app.station.portlets:
             assert portlet.region.height >= 5 and portlet.region.width >= 30, portlet
@@ -520,7 +525,7 @@ async def test_portlets_follow_the_config(demo_db: Path) -> None:
 async def test_burst_of_20_scans_gets_20_outcomes_in_order(run_station: Any, demo_db: Path) -> None:
     serials = [sn(n) for n in range(1, 21)]
 
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         burst(app, "".join(serial + "\r" for serial in serials))  # no idle between keys
         done = await outcomes(pilot, app, 20)
         assert [o.event.payload for o in done] == serials
@@ -535,7 +540,7 @@ async def test_burst_of_20_scans_gets_20_outcomes_in_order(run_station: Any, dem
 
 
 async def test_burst_while_the_manual_field_has_focus(run_station: Any, demo_db: Path) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         app.station.manual.focus()
         await pilot.pause(0.05)
         burst(app, sn(1) + "\r" + sn(2) + "\r" + sn(3) + "\r")
@@ -559,7 +564,7 @@ HOSTILE = [
 
 
 async def test_hostile_payloads_are_shown_literally(run_station: Any, demo_db: Path) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         for payload in HOSTILE:
             burst(app, payload + "\r")
         done = await outcomes(pilot, app, len(HOSTILE))
@@ -595,7 +600,7 @@ async def test_hostile_payloads_are_shown_literally(run_station: Any, demo_db: P
 async def test_a_person_typing_slowly_reaches_the_manual_field(
     run_station: Any, demo_db: Path
 ) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         manual = app.station.manual
         manual.focus()
         await pilot.pause(0.05)
@@ -605,7 +610,7 @@ async def test_a_person_typing_slowly_reaches_the_manual_field(
             await asyncio.sleep(0.09)  # 90 ms a key: a quick typist, not a scanner
         await settle(pilot)
         assert manual.value == typed
-        assert not app.outcomes  # not taken as a scan
+        assert not app.probe.outcomes  # not taken as a scan
         app.post_message(key_event("\r"))
         [outcome] = await outcomes(pilot, app, 1)
         assert outcome.event.source == "manual" and outcome.kind is OutcomeKind.OK
@@ -616,7 +621,7 @@ async def test_a_person_typing_slowly_reaches_the_manual_field(
 
 
 async def test_a_scan_glued_to_a_persons_keys(run_station: Any) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         manual = app.station.manual
         manual.focus()
         await pilot.pause(0.05)
@@ -634,7 +639,7 @@ async def test_a_scan_glued_to_a_persons_keys(run_station: Any) -> None:
 
 
 async def test_tab_and_lf_end_a_scan(run_station: Any) -> None:
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         scanned = app.station.query_one(ScannedList)
         scanned.focus()
         await pilot.pause(0.05)
@@ -649,7 +654,7 @@ async def test_tab_and_lf_end_a_scan(run_station: Any) -> None:
 async def test_paste_is_one_scan_a_line(run_station: Any, demo_db: Path) -> None:
     gs1 = "]C1010890123450001921SN0000000011\x1d10LOT7"
 
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         app.post_message(events.Paste(f"{sn(9)}\n{sn(10)}\r\n\n{gs1}\r{sn(12)}"))
         done = await outcomes(pilot, app, 4)
         assert [o.event.payload for o in done] == [sn(9), sn(10), gs1, sn(12)]
@@ -691,7 +696,7 @@ async def test_not_saved_then_retry(
             monkeypatch.setattr(repository, name, fast)
     blocker = sqlite3.connect(demo_db, timeout=5)
 
-    async def body(pilot: Pilot[Any], app: ScanStationApp) -> None:
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         blocker.execute("BEGIN EXCLUSIVE")
         burst(app, sn(13) + "\r" + sn(14) + "\r")
         banner = app.station.banner
@@ -699,7 +704,7 @@ async def test_not_saved_then_retry(
         assert "NOT SAVED" in banner.text and sn(13) in banner.text
         assert banner.has_class("-error")
         assert "NOT SAVED" in app.station.header.text
-        assert not app.outcomes
+        assert not app.probe.outcomes
         blocker.rollback()
         await pilot.press("f9")
         done = await outcomes(pilot, app, 2)
@@ -721,33 +726,33 @@ async def test_bells_follow_the_feedback_settings(demo_db: Path) -> None:
         await ready(pilot, app)
         patterns = ((sn(15), 1), (sn(15), 2), ("NOPE-1", 3))  # OK, ALREADY, UNKNOWN
         for index, (payload, rung) in enumerate(patterns):
-            before = app.bells_rung
+            before = app.probe.bells_rung
             burst(app, payload + "\r")
             await outcomes(pilot, app, index + 1)
             await pilot.pause(0.6)  # the pattern's bells are spaced out
-            assert app.bells_rung - before == rung, payload
+            assert app.probe.bells_rung - before == rung, payload
     quiet = make_app(demo_db, settings=Settings(feedback=FeedbackSettings(bell=False)), site="P1")
     async with quiet.run_test(size=(80, 24)) as pilot:
         await ready(pilot, quiet)
         burst(quiet, "NOPE-2\r")
         await outcomes(pilot, quiet, 1)
-        assert quiet.bells_rung == 0
+        assert quiet.probe.bells_rung == 0
 
 
 async def test_unknown_site_exits_with_the_reason(demo_db: Path) -> None:
     app = make_app(demo_db, site="ZZ", mode="receive")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.failed is not None and not app.is_running)
+        await wait_for(pilot, lambda: app.station.failed is not None and not app.is_running)
     assert app.return_code == 2
-    assert "ZZ" in (app.failed or "")
+    assert "ZZ" in (app.station.failed or "")
 
 
 async def test_missing_database_exits_with_the_reason(tmp_path: Path) -> None:
     app = make_app(tmp_path / "none.db", site="G1")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.failed is not None and not app.is_running)
+        await wait_for(pilot, lambda: app.station.failed is not None and not app.is_running)
     assert app.return_code == 2
-    assert "No database" in (app.failed or "")
+    assert "No database" in (app.station.failed or "")
 
 
 def test_run_station_needs_a_site(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

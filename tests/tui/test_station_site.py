@@ -62,8 +62,8 @@ async def test_another_stations_change_shows_within_a_second(site_url: str) -> N
             serial = station.query_one(SerialDetail)
             invoice = station.query_one(InvoiceDetails)
             burst(app, sn(1) + "\r")
-            await wait_for(pilot, lambda: len(app.outcomes) == 1, what="the scan")
-            assert app.outcomes[0].kind is OutcomeKind.OK
+            await wait_for(pilot, lambda: len(app.probe.outcomes) == 1, what="the scan")
+            assert app.probe.outcomes[0].kind is OutcomeKind.OK
             await wait_for(
                 pilot,
                 lambda: (
@@ -132,8 +132,8 @@ async def test_offline_scans_are_saved_then_replayed_exactly_once(tmp_path: Path
         assert "OFFLINE" in banner.text and "unreachable" in banner.text
 
         burst(app, sn(1) + "\r" + "NOPE-1\r" + sn(2) + "\r")
-        await wait_for(pilot, lambda: len(app.outcomes) == 3, what="three answers")
-        assert [o.kind for o in app.outcomes] == [OutcomeKind.QUEUED] * 3
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 3, what="three answers")
+        assert [o.kind for o in app.probe.outcomes] == [OutcomeKind.QUEUED] * 3
         await wait_for(pilot, lambda: "3 saved here" in header.text, what="the count")
         assert banner.kind == "queued" and banner.has_class("-already")  # amber
         assert "OFFLINE — 3 scans saved on this terminal" in banner.text
@@ -148,8 +148,8 @@ async def test_offline_scans_are_saved_then_replayed_exactly_once(tmp_path: Path
         app._quit_armed = False
 
         restore()
-        await wait_for(pilot, lambda: len(app.replayed) == 3, timeout=15, what="the replay")
-        assert [(o.event.payload, o.kind) for o in app.replayed] == [
+        await wait_for(pilot, lambda: len(app.probe.replayed) == 3, timeout=15, what="the replay")
+        assert [(o.event.payload, o.kind) for o in app.probe.replayed] == [
             (sn(1), OutcomeKind.OK),
             ("NOPE-1", OutcomeKind.UNKNOWN),
             (sn(2), OutcomeKind.OK),
@@ -171,13 +171,15 @@ async def test_offline_scans_are_saved_then_replayed_exactly_once(tmp_path: Path
         assert isinstance(app.screen, RefusedScreen)
         assert [entry.payload for entry in app.screen.entries] == ["NOPE-1"]
         await pilot.press("a")
-        await wait_for(pilot, lambda: app.journal_refused == 0, what="the acknowledgement")
+        await wait_for(
+            pilot, lambda: app.station.db.journal_refused == 0, what="the acknowledgement"
+        )
         assert "refused" not in header.text
 
         # Online again: a new scan goes straight to the database.
         burst(app, sn(3) + "\r")
-        await wait_for(pilot, lambda: len(app.outcomes) == 4, what="an online scan")
-        assert app.outcomes[-1].kind is OutcomeKind.OK
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 4, what="an online scan")
+        assert app.probe.outcomes[-1].kind is OutcomeKind.OK
 
     rows = scan_events(tmp_path / "site.db", "T-GATE")
     assert [(payload, outcome) for payload, outcome, _ in rows] == [
@@ -206,13 +208,13 @@ async def test_a_locked_sqlite_file_mid_session_is_offline_with_the_journal(
             await ready(pilot, app)
             blocker.execute("BEGIN EXCLUSIVE")
             burst(app, sn(4) + "\r" + sn(5) + "\r")
-            await wait_for(pilot, lambda: len(app.outcomes) == 2, what="two answers")
-            assert [o.kind for o in app.outcomes] == [OutcomeKind.QUEUED] * 2
+            await wait_for(pilot, lambda: len(app.probe.outcomes) == 2, what="two answers")
+            assert [o.kind for o in app.probe.outcomes] == [OutcomeKind.QUEUED] * 2
             assert app.station.banner.kind == "queued"  # amber, not the red NOT SAVED
             assert "OFFLINE — 2 scans saved on this terminal" in app.station.banner.text
             blocker.rollback()
-            await wait_for(pilot, lambda: len(app.replayed) == 2, timeout=15, what="replay")
-            assert [o.kind for o in app.replayed] == [OutcomeKind.OK] * 2
+            await wait_for(pilot, lambda: len(app.probe.replayed) == 2, timeout=15, what="replay")
+            assert [o.kind for o in app.probe.replayed] == [OutcomeKind.OK] * 2
     finally:
         blocker.close()
     assert [p for p, _, _ in scan_events(path, "T-GATE")] == [sn(4), sn(5)]
@@ -236,7 +238,9 @@ async def test_quitting_with_unsaved_scans_loses_nothing_with_the_journal(
             await ready(pilot, app)
             blocker.execute("BEGIN EXCLUSIVE")  # the first scan hangs on the lock
             burst(app, sn(6) + "\r" + sn(7) + "\r")
-            await wait_for(pilot, lambda: app.worker is not None and app.worker.pending == 2)
+            await wait_for(
+                pilot, lambda: app.station.worker is not None and app.station.worker.pending == 2
+            )
             await pilot.press("ctrl+q")
             assert app.is_running
             notes = [str(n.message) for n in app._notifications]
@@ -258,8 +262,8 @@ async def test_journal_off_an_unreachable_database_stays_an_error(tmp_path: Path
     move_database(url, ".away")
     app = make_app(tmp_path / "site.db", site="P1", mode="register", journal=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.failed is not None and not app.is_running)
-    assert app.return_code == 2 and "No database" in (app.failed or "")
+        await wait_for(pilot, lambda: app.station.failed is not None and not app.is_running)
+    assert app.return_code == 2 and "No database" in (app.station.failed or "")
 
 
 async def test_the_database_lost_mid_session_on_postgresql(
@@ -294,20 +298,20 @@ async def test_the_database_lost_mid_session_on_postgresql(
         async with app.run_test(size=(120, 40)) as pilot:
             await ready(pilot, app)
             burst(app, sn(1) + "\r")
-            await wait_for(pilot, lambda: len(app.outcomes) == 1, what="an online scan")
-            assert app.outcomes[0].kind is OutcomeKind.OK
+            await wait_for(pilot, lambda: len(app.probe.outcomes) == 1, what="an online scan")
+            assert app.probe.outcomes[0].kind is OutcomeKind.OK
 
             server_refuses(True)
             burst(app, sn(2) + "\r" + sn(3) + "\r")
-            await wait_for(pilot, lambda: len(app.outcomes) == 3, timeout=15, what="answers")
-            assert [o.kind for o in app.outcomes][1:] == [OutcomeKind.QUEUED] * 2
+            await wait_for(pilot, lambda: len(app.probe.outcomes) == 3, timeout=15, what="answers")
+            assert [o.kind for o in app.probe.outcomes][1:] == [OutcomeKind.QUEUED] * 2
             header = app.station.header
             await wait_for(pilot, lambda: "db OFFLINE · 2 saved here" in header.text)
             assert "OFFLINE — 2 scans saved on this terminal" in app.station.banner.text
 
             server_refuses(False)
-            await wait_for(pilot, lambda: len(app.replayed) == 2, timeout=20, what="replay")
-            assert [o.kind for o in app.replayed] == [OutcomeKind.OK] * 2
+            await wait_for(pilot, lambda: len(app.probe.replayed) == 2, timeout=20, what="replay")
+            assert [o.kind for o in app.probe.replayed] == [OutcomeKind.OK] * 2
             await wait_for(pilot, lambda: "db ok" in header.text, what="back online")
     finally:
         server_refuses(False)

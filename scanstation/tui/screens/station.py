@@ -1,127 +1,110 @@
-"""The station screen: header, banner, the manual entry field, the portlets and the footer.
+"""The station screen: header, banner, the manual entry field, the portlets and the footer,
+and the station's behaviour.
 
-At 120×40 and larger every configured portlet sits in a grid; on a handheld's 80×24 the
-banner and the scanned list stay and one other portlet shows below them, switched with F6.
-Any portlet can be maximised (F7) and restored (F7 or Escape). The screen only lays out and
-shows; the app owns the station's state, the capture and the worker.
+It owns the station's state (mode, document, reason), starts the worker once it has been
+painted, takes every answer the worker posts, and shows it through small collaborators:
+`ScanIntake` (scans in), `Feedback` (banner and bell), `DetailReads` (what the portlets
+show), `DatabaseStatus` (the header's database part) and `StationDialogs` (mode, document,
+comment and override flows). The app only captures keys and starts and stops things.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import ClassVar
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Container, Horizontal
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import BindingType
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
-from textual.widget import Widget
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Input, Label
 
+from scanstation.domain.codes import visible
+from scanstation.domain.model import DocumentView
+from scanstation.domain.stages import Mode, modes_needing_reason
+from scanstation.tui.actions import STATION_ACTIONS, station_bindings
+from scanstation.tui.db_status import DatabaseStatus
+from scanstation.tui.details import DetailReads
+from scanstation.tui.dialogs import StationDialogs
+from scanstation.tui.feedback import Feedback
+from scanstation.tui.intake import ScanIntake
+from scanstation.tui.journal_view import JournalDisplay
+from scanstation.tui.messages import (
+    CommandDone,
+    CommandFailed,
+    DetailsLoaded,
+    DetailsUnavailable,
+    DocumentsLoaded,
+    HistoryLoaded,
+    JournalState,
+    RefusedLoaded,
+    ScanNotSaved,
+    ScanProcessed,
+    ScansReplayed,
+    SiteChanged,
+    StationFailed,
+    StationReady,
+)
+from scanstation.tui.scan_worker import JournalFactory, ServiceFactory, StationWorker
+from scanstation.tui.screens.help import HelpScreen, binding_rows
+from scanstation.tui.screens.mode_picker import available_modes, mode_summary
+from scanstation.tui.station_camera import CameraChanged, CameraScanned, StationCamera
 from scanstation.tui.widgets.banner import Banner
+from scanstation.tui.widgets.deck import PortletDeck, make_portlets
+from scanstation.tui.widgets.footer import StationFooter
 from scanstation.tui.widgets.header import StationHeader
-from scanstation.tui.widgets.portlet import Portlet
 
-__all__ = ["PORTLET_MODULES", "StationScreen"]
+if TYPE_CHECKING:
+    from scanstation.config import Settings
+    from scanstation.domain.outcome import ScanOutcome
+    from scanstation.tui.probe import StationHooks
+    from scanstation.tui.station_state import StationState
+    from scanstation.tui.widgets.activity import ActivityLog
+    from scanstation.tui.widgets.invoice import InvoiceDetails
+    from scanstation.tui.widgets.portlet import Portlet
+    from scanstation.tui.widgets.scanned import ScannedList
+
+__all__ = ["StationScreen"]
 
 _log = logging.getLogger(__name__)
-
-# [ui] portlets name → the module holding the Portlet subclass with that PORTLET_ID.
-PORTLET_MODULES: dict[str, str] = {
-    "scanned": "scanstation.tui.widgets.scanned",
-    "serial_detail": "scanstation.tui.widgets.serial_detail",
-    "item_detail": "scanstation.tui.widgets.item_detail",
-    "invoice": "scanstation.tui.widgets.invoice",
-    "activity": "scanstation.tui.widgets.activity",
-    "camera": "scanstation.tui.widgets.camera",
-}
-
-# The grid needs room for every portlet; below this the handheld layout is used. A little
-# under 120×40 so that a 120×40 terminal with a status line (tmux, screen) still gets it.
-WIDE_MIN_WIDTH = 110
-WIDE_MIN_HEIGHT = 34
-
-
-def portlet_class(portlet_id: str) -> type[Portlet] | None:
-    module_name = PORTLET_MODULES.get(portlet_id)
-    if module_name is None:
-        return None
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        _log.warning("portlet %s is not available", portlet_id)
-        return None
-    for value in vars(module).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, Portlet)
-            and getattr(value, "PORTLET_ID", "") == portlet_id
-        ):
-            return value
-    return None
-
-
-class _StationFooter(Footer):
-    """The stock Footer rebuilds all its keys on every bindings signal; the station signals
-    after every scan (and the portlets do when they change), so rebuild only on a change."""
-
-    _shown: tuple[tuple[str, str, bool], ...] | None = None
-
-    def bindings_changed(self, screen: Screen[object]) -> None:
-        if not (screen.app.app_focus and self.is_attached and screen is self.screen):
-            super().bindings_changed(screen)  # nothing is rebuilt in these cases
-            return
-        shown = tuple(
-            (key, active.binding.description, active.enabled)
-            for key, active in screen.active_bindings.items()
-            if active.binding.show
-        )
-        if shown != self._shown:
-            self._shown = shown
-            super().bindings_changed(screen)
 
 
 class StationScreen(Screen[None]):
     """The one screen a station shows all day."""
 
-    AUTO_FOCUS = None  # the app focuses the scanned list once it is mounted
+    AUTO_FOCUS = None  # the scanned list takes the focus once it is mounted
 
     # Footer text is short (80 columns); the tooltip is what F1 shows.
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "app.help", "Help", tooltip="This list of keys"),
-        Binding("f2", "app.pick_mode", "Mode", tooltip="Scan mode (asks what the mode needs)"),
-        Binding(
-            "f3", "app.pick_document", "Document", tooltip="Pick, create or clear the document"
-        ),
-        Binding(
-            "f4",
-            "app.close_document",
-            "Close doc",
-            tooltip="Close the document (a shortfall asks why)",
-        ),
-        Binding(
-            "f5", "app.toggle_camera", "Camera", tooltip="Start / stop the camera as a scanner"
-        ),
-        Binding("f6", "next_portlet", "Pane", tooltip="Next portlet (80×24: switch the one shown)"),
-        Binding("shift+f6", "previous_portlet", "Previous pane", show=False),
-        Binding("f7", "toggle_maximise", "Maximise", tooltip="Maximise / restore the portlet"),
-        Binding("f8", "app.comment", "Comment", tooltip="Comment on the shown serial"),
-        Binding("f9", "app.retry", "Retry", tooltip="Retry NOT SAVED scans now"),
-        Binding(
-            "ctrl+o",
-            "app.override",
-            "Override",
-            tooltip="Receive a refused serial here, with a reason",
-        ),
-        Binding("slash", "focus_manual", "Type a code", show=False),
-        Binding("escape", "leave_manual", "Back to the list", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(station_bindings())
 
-    def __init__(self, portlet_ids: list[str], *, scanned_rows: int = 200) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        state: StationState,
+        *,
+        database_url: str,
+        open_service: ServiceFactory,
+        open_journal: JournalFactory | None,
+        hooks: StationHooks,
+        on_ready: Callable[[], None],
+        clock_text: str | None = None,
+        now: Callable[[], datetime],
+    ) -> None:
         super().__init__(id="station")
+        self.settings = settings
+        self.state = state
+        self.database_url = database_url
+        self.hooks = hooks
+        self._open_service = open_service
+        self._open_journal = open_journal
+        self._on_ready = on_ready
+        self._fixed_clock = clock_text
         self.header = StationHeader(id="header")
         self.banner = Banner(id="banner")
         self.manual = Input(
@@ -130,25 +113,54 @@ class StationScreen(Screen[None]):
             compact=True,
             max_length=4096,
         )
-        self.portlets: list[Portlet] = []
-        for portlet_id in portlet_ids:
-            cls = portlet_class(portlet_id)
-            if cls is None:
-                continue
-            try:
-                widget = (
-                    cls(limit=scanned_rows, id=f"portlet-{portlet_id}")  # type: ignore[call-arg]
-                    if portlet_id == "scanned"
-                    else cls(id=f"portlet-{portlet_id}")
-                )
-            except TypeError:
-                _log.warning("portlet %s cannot be made here", portlet_id)
-                continue
-            widget.add_class("portlet")
-            self.portlets.append(widget)
-        self.others = [p for p in self.portlets if p.PORTLET_ID != "scanned"]
-        self.current = 0  # which of `others` the handheld layout shows
-        self.wide = False
+        ui = settings.ui
+        self.deck = PortletDeck(
+            make_portlets(list(ui.portlets), scanned_rows=ui.scanned_rows), id="portlets"
+        )
+        self.worker: StationWorker | None = None
+        self.ready = False
+        self.failed: str | None = None
+        self.db = DatabaseStatus(journal_enabled=open_journal is not None)
+        self.intake = ScanIntake(state, hooks, now)
+        self.feedback = Feedback(self, self.banner, settings.feedback, hooks)
+        self.details = DetailReads(self, lambda: self.state.document)
+        self.dialogs = StationDialogs(self)
+        self.journal = JournalDisplay(self)
+        self.camera = StationCamera(self, settings.camera)  # F5
+        self.shown_document: DocumentView | None = None
+        self._last_outcome: ScanOutcome | None = None
+        self._batch: list[ScanProcessed] = []
+
+    # -- typed access to the parts -------------------------------------------------------------
+
+    @property
+    def portlets(self) -> list[Portlet]:
+        return self.deck.portlets
+
+    def portlet(self, portlet_id: str) -> Portlet | None:
+        return self.deck.portlet(portlet_id)
+
+    @property
+    def scanned(self) -> ScannedList | None:
+        from scanstation.tui.widgets.scanned import ScannedList
+
+        return self.deck.find(ScannedList)
+
+    @property
+    def invoice(self) -> InvoiceDetails | None:
+        from scanstation.tui.widgets.invoice import InvoiceDetails
+
+        return self.deck.find(InvoiceDetails)
+
+    @property
+    def wide(self) -> bool:
+        return self.deck.wide
+
+    @property
+    def shown_serial(self) -> str | None:
+        return self.details.serial_no
+
+    # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -156,61 +168,284 @@ class StationScreen(Screen[None]):
         with Horizontal(id="manual-row"):
             yield Label(Content("Manual entry ›"), id="manual-label")
             yield self.manual
-        with Container(id="portlets"):
-            yield from self.portlets
-        yield _StationFooter()
-
-    def portlet(self, portlet_id: str) -> Portlet | None:
-        return next((p for p in self.portlets if portlet_id == p.PORTLET_ID), None)
+        yield self.deck
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self._apply_layout(self.size.width, self.size.height)
-        first = self.portlet("scanned") or (self.portlets[0] if self.portlets else None)
-        if first is not None:
-            first.focus()
-        else:
-            self.manual.focus()
+        home = self.deck.home
+        (home or self.manual).focus()
+        self.update_header()
+        self._tick_clock()
+        if self._fixed_clock is None:
+            self.set_interval(1.0, self._tick_clock)
+        # The database opens after the first paint, in the worker: start-up stays fast.
+        self.call_after_refresh(self._start_worker)
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
 
     def _apply_layout(self, width: int, height: int) -> None:
-        wide = width >= WIDE_MIN_WIDTH and height >= WIDE_MIN_HEIGHT
-        self.wide = wide
-        box = self.query_one("#portlets", Container)
-        box.set_class(wide, "-wide")
-        box.set_class(not wide, "-narrow")
-        self.banner.set_class(wide, "-roomy")
-        footer = self.query_one(_StationFooter)
+        self.deck.apply_layout(width, height)
+        self.banner.set_class(self.deck.wide, "-roomy")
+        footer = self.query_one(StationFooter)
         footer.compact = width < 100
         footer.show_command_palette = width >= 100
-        count = len(self.portlets)
-        if wide and count:
-            columns = 1 if count == 1 else 2
-            # An odd count: the first portlet (the scanned list by default) takes two rows.
-            span_first = count % 2 == 1 and count > 1
-            rows = (count + (1 if span_first else 0)) // columns
-            box.styles.grid_size_columns = columns
-            box.styles.grid_size_rows = rows
-            box.styles.grid_columns = "3fr 2fr" if columns == 2 else "1fr"
-            for index, portlet in enumerate(self.portlets):
-                portlet.styles.row_span = 2 if index == 0 and span_first else 1
-        else:
-            for portlet in self.portlets:
-                portlet.styles.row_span = 1
-        self._show_current()
-
-    def _show_current(self) -> None:
-        for index, portlet in enumerate(self.others):
-            portlet.set_class(index == self.current, "-current")
         self.refresh_bindings()
 
-    # -- actions ----------------------------------------------------------------------------
+    def add_portlet(self, portlet: Portlet) -> None:
+        """Add a portlet the config did not name (the camera's, once the camera is started)."""
+        self.deck.add(portlet)
+        self._apply_layout(self.size.width, self.size.height)
+
+    # -- the worker ----------------------------------------------------------------------------
+
+    def _start_worker(self) -> None:
+        self.hooks.first_paint()
+        self.worker = StationWorker(
+            self._open_service, self.post_message, open_journal=self._open_journal
+        )
+        self.worker.start(self.state.setup())
+        self.details.start(self.worker)
+        self.intake.attach(self.worker)
+
+    def stop(self) -> None:
+        """The app is ending: the camera and the worker stop (queued scans are kept)."""
+        self.camera.shutdown()
+        if self.worker is not None:
+            self.worker.stop()
+
+    @property
+    def shutting_down(self) -> bool:
+        """The app is exiting: worker answers still arriving must not touch its widgets."""
+        return self.app.return_code is not None or not self.is_attached
+
+    @property
+    def idle_since(self) -> float:
+        """When a scan was last answered (Textual's clock)."""
+        return self.details.last_scan_at
+
+    # -- starting ------------------------------------------------------------------------------
+
+    def on_station_ready(self, message: StationReady) -> None:
+        self.ready = True
+        self._on_ready()
+        self.state.site = message.site
+        if message.offline is None:
+            self.db.opened(message.backend)
+            self.feedback.ready(self.state)
+        else:
+            self.journal.offline_start(message.offline)
+        self.update_header()
+        if message.document is not None or self.state.document:
+            self.details.show(None)
+        if self.state.mode is Mode.DISPATCH and not self.state.document:
+            self.dialogs.ask_document(Mode.DISPATCH)
+        elif self.state.mode in modes_needing_reason() and not self.state.reason:
+            self.dialogs.ask_reason_for(self.state.mode)
+
+    def on_station_failed(self, message: StationFailed) -> None:
+        self.failed = message.reason
+        self.db.failed()
+        self.update_header()
+        self.feedback.failed(message.reason)
+        self.app.exit(2, return_code=2, message=Text(f"scanstation: {visible(message.reason)}"))
+
+    # -- scans ---------------------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input is not self.manual:
+            return
+        event.stop()
+        payload = event.value
+        event.input.clear()
+        if payload.strip(" \t"):
+            self.intake.submit(payload, "manual")
+
+    def on_camera_scanned(self, message: CameraScanned) -> None:
+        # the wedge's path: one writer, in arrival order, the same banner, bell and list
+        self.intake.submit(message.event.payload, message.event.source)
+
+    def on_camera_changed(self, message: CameraChanged) -> None:
+        if not self.shutting_down:
+            self.camera.changed(message)
+
+    def on_scan_processed(self, message: ScanProcessed) -> None:
+        self.db.answered(message.ticket)
+        outcome = message.outcome
+        scanned = self.scanned
+        if scanned is not None:
+            scanned.add_scan(outcome, message.event_id, outcome.event.read_at, paint=False)
+        self._batch.append(message)
+        if len(self._batch) == 1:
+            # Outcomes already queued behind this one join the batch: a burst of scans is
+            # drawn once, not once per scan.
+            self.call_later(self._show_batch)
+
+    def _show_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        if not batch or self.shutting_down:
+            return
+        outcomes = [message.outcome for message in batch]
+        last = outcomes[-1]
+        self.db.scans_shown()
+        self.update_header()
+        scanned = self.scanned
+        if scanned is not None:
+            scanned.refresh_rows()
+        self.feedback.outcomes(outcomes)
+        self._last_outcome = last
+        self.details.scan_shown(last.serial_no)
+        self.refresh_bindings()
+        self.hooks.scans_shown([message.ticket for message in batch], outcomes)
+
+    def on_scan_not_saved(self, message: ScanNotSaved) -> None:
+        if self.shutting_down:
+            return
+        first = self.db.not_saved(message.ticket, message.waiting)
+        self.update_header()
+        self.feedback.not_saved(
+            message.event, message.error, message.retry_in, message.waiting, first=first
+        )
+        self.refresh_bindings()
+
+    # -- the portlets --------------------------------------------------------------------------
+
+    def on_scanned_list_serial_selected(self, message: ScannedList.SerialSelected) -> None:
+        self.details.show(message.serial_no)
+
+    def on_scanned_list_older_requested(self, message: ScannedList.OlderRequested) -> None:
+        if self.worker is not None:
+            self.worker.request_history(self.state.station_id, message.before_id)
+
+    def on_history_loaded(self, message: HistoryLoaded) -> None:
+        scanned = self.scanned
+        if not self.shutting_down and scanned is not None:
+            scanned.add_history(message.rows, message.exhausted)
+
+    def on_details_loaded(self, message: DetailsLoaded) -> None:
+        if self.shutting_down or not self.details.accept(message):
+            return
+        with self.app.batch_update():
+            for portlet in self.portlets:
+                portlet.show_details(message)
+        self.shown_document = message.document
+        self.refresh_bindings()
+
+    def on_details_unavailable(self, message: DetailsUnavailable) -> None:
+        # The database is away: the portlets keep what they show; the next read may go out.
+        if not self.shutting_down:
+            self.details.accept(message)
+
+    def on_site_changed(self, message: SiteChanged) -> None:
+        """Live refresh: a station (another, or this one) changed what is on screen; it is
+        read again through the reader, debounced like the portlets after a scan."""
+        if self.shutting_down or not self.ready:
+            return
+        shown = self.shown_document.reference_no if self.shown_document else None
+        documents = {self.state.document, shown} & message.documents
+        if self.details.serial_no in message.serials or documents:
+            self.details.again()
+
+    def on_activity_log_comment_requested(self, message: ActivityLog.CommentRequested) -> None:
+        self.dialogs.ask_comment(message.serial_no)
+
+    # -- the offline journal -------------------------------------------------------------------
+
+    def on_journal_state(self, message: JournalState) -> None:
+        if not self.shutting_down:
+            self.journal.state(message)
+
+    def on_scans_replayed(self, message: ScansReplayed) -> None:
+        if not self.shutting_down and message.outcomes:
+            self.journal.replayed(message)
+
+    def on_refused_loaded(self, message: RefusedLoaded) -> None:
+        if not self.shutting_down:
+            self.journal.refused_loaded(message)
+
+    # -- documents and writes ------------------------------------------------------------------
+
+    def on_documents_loaded(self, message: DocumentsLoaded) -> None:
+        if not self.shutting_down:
+            self.dialogs.documents_loaded(message)
+
+    def on_command_done(self, message: CommandDone) -> None:
+        if not self.shutting_down:
+            self.dialogs.done(message)
+
+    def on_command_failed(self, message: CommandFailed) -> None:
+        if not self.shutting_down:
+            self.dialogs.failed(message)
+
+    def apply_mode(self, mode: Mode, *, document: str | None, reason: str | None) -> None:
+        """The station scans in `mode` from now on, against `document`, with `reason`."""
+        state = self.state
+        state.mode, state.document, state.reason = mode, document, reason
+        self.update_header()
+        self.feedback.ready(state)
+        self.details.show(self.details.serial_no)
+        self.refresh_bindings()
+
+    def document_closed(self, document: DocumentView) -> None:
+        if self.state.document == document.reference_no:
+            self.state.document = None
+            self.update_header()
+        if self.invoice is not None:
+            self.invoice.show(document)
+        self.refresh_bindings()
+
+    # -- actions -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("next_portlet", "previous_portlet"):
             return True if len(self.portlets) > 1 else None
+        if action == "retry":
+            return self.db.not_saved_ticket is not None
+        if action == "override":
+            return self.dialogs.override_target(self._last_outcome) is not None
+        if action == "close_document":
+            return self.state.document is not None
+        if action == "comment":
+            return self.details.serial_no is not None
+        if action == "refused":
+            return True if self.db.journal_enabled else None
         return True
+
+    def action_help(self) -> None:
+        from scanstation.tui.widgets.activity import ActivityLog
+        from scanstation.tui.widgets.scanned import ScannedList
+
+        shown = self.app.get_key_display
+        sections = [
+            (
+                "Station",
+                binding_rows(self.BINDINGS, shown) + binding_rows(self.app.BINDINGS, shown),
+            ),
+            ("Scanned list", binding_rows(ScannedList.BINDINGS, shown)),
+            ("Activity Log", binding_rows(ActivityLog.BINDINGS, shown)),
+            ("Dialogs", [("⏎", "choose / save"), ("esc", "cancel")]),
+        ]
+        self.app.push_screen(HelpScreen(sections))
+
+    def action_pick_mode(self) -> None:
+        self.dialogs.pick_mode()
+
+    def enter_mode(self, mode: Mode) -> None:
+        self.dialogs.enter_mode(mode)
+
+    def action_pick_document(self) -> None:
+        mode = self.state.mode
+        self.dialogs.ask_document(mode if mode is Mode.DISPATCH else None)
+
+    def action_close_document(self) -> None:
+        if not self.state.document:
+            self.notify("No document is open at this station", markup=False)
+            return
+        self.dialogs.close_document(self.state.document)
+
+    def action_toggle_camera(self) -> None:
+        self.camera.toggle()
 
     def action_next_portlet(self) -> None:
         self._step_portlet(1)
@@ -221,63 +456,65 @@ class StationScreen(Screen[None]):
     def _step_portlet(self, step: int) -> None:
         if self.maximized is not None:
             self.minimize()
-        if self.wide:
-            # All are shown: move the focus along them.
-            focused = self._focused_portlet()
-            index = self.portlets.index(focused) if focused in self.portlets else -1
-            target = self.portlets[(index + step) % len(self.portlets)]
-            target.focus()
-            return
-        if not self.others:
-            return
-        self.current = (self.current + step) % len(self.others)
-        self._show_current()
-        self.others[self.current].focus()
-
-    def add_portlet(self, portlet: Portlet) -> None:
-        """Add a portlet the config did not name (the camera's, once the camera is started)."""
-        if self.portlet(portlet.PORTLET_ID) is not None:
-            return
-        portlet.add_class("portlet")
-        self.portlets.append(portlet)
-        self.others.append(portlet)
-        self.query_one("#portlets", Container).mount(portlet)
-        self._apply_layout(self.size.width, self.size.height)
-
-    def show_portlet(self, portlet_id: str) -> None:
-        """Bring a portlet into view (the handheld layout shows one at a time)."""
-        for index, portlet in enumerate(self.others):
-            if portlet_id == portlet.PORTLET_ID:
-                self.current = index
-                self._show_current()
-
-    def _focused_portlet(self) -> Portlet | None:
-        node: Widget | None = self.focused
-        while node is not None and not isinstance(node, Portlet):
-            parent = node.parent
-            node = parent if isinstance(parent, Widget) else None
-        return node
+        self.deck.step(step, self.deck.portlet_of(self.focused))
+        self.refresh_bindings()
 
     def action_toggle_maximise(self) -> None:
         if self.maximized is not None:
             self.minimize()
             return
-        target = self._focused_portlet()
-        if target is None:
-            target = (
-                self.others[self.current]
-                if not self.wide and self.others
-                else self.portlet("scanned")
-            )
+        target = self.deck.portlet_of(self.focused) or self.deck.shown_one()
         if target is not None:
             self.maximize(target, container=False)
             target.focus()
+
+    def action_comment(self) -> None:
+        if self.details.serial_no:
+            self.dialogs.ask_comment(self.details.serial_no)
+        else:
+            self.notify("Scan or pick a serial first", markup=False)
+
+    def action_retry(self) -> None:
+        if self.worker is not None:
+            self.worker.retry_now()
+
+    def action_override(self) -> None:
+        refused = self.dialogs.override_target(self._last_outcome)
+        if refused is None:
+            self.notify("Nothing to override: that is for a refused receive", markup=False)
+            return
+        self.dialogs.ask_override(refused)
+
+    def action_refused(self) -> None:
+        self.journal.ask_refused()
 
     def action_focus_manual(self) -> None:
         self.manual.focus()
 
     def action_leave_manual(self) -> None:
-        if self.focused is self.manual:
-            target = self.portlet("scanned") or (self.portlets[0] if self.portlets else None)
-            if target is not None:
-                target.focus()
+        if self.focused is self.manual and self.deck.home is not None:
+            self.deck.home.focus()
+
+    def palette_commands(self) -> Iterator[SystemCommand]:
+        """The command palette: every mode, then every action of the table that can run now."""
+        kind = self.state.site_kind
+        for mode in available_modes(kind):
+            yield SystemCommand(
+                f"Mode: {mode.value}", mode_summary(mode, kind), partial(self.enter_mode, mode)
+            )
+        for entry in STATION_ACTIONS:
+            if entry.palette and self.check_action(entry.action, ()):
+                run: Callable[[], Any] = partial(self.run_action, entry.action)
+                on = entry.action == "toggle_camera" and self.camera.on
+                yield SystemCommand(entry.palette_title(on), entry.help, run)
+
+    # -- the header ----------------------------------------------------------------------------
+
+    def update_header(self) -> None:
+        self.header.set_state(self.state.header(self.db.state, self.db.text))
+
+    def _tick_clock(self) -> None:
+        text = self._fixed_clock
+        if text is None:
+            text = datetime.now().strftime("%H:%M:%S")
+        self.header.set_clock(text)

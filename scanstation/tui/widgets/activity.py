@@ -1,11 +1,12 @@
 """The Activity Log portlet: who made and last touched the shown serial, its comments and the
-time-line of its events, newest first. Adding a comment is asked of the app
+time-line of its events, newest first. Adding a comment is asked of the station
 (`ActivityLog.CommentRequested`): this widget never writes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -35,6 +36,9 @@ from scanstation.tui.widgets.portlet import (
     update_static,
 )
 
+if TYPE_CHECKING:
+    from scanstation.tui.messages import DetailsLoaded
+
 __all__ = ["ActivityLog"]
 
 FIELDS: tuple[tuple[str, str], ...] = (
@@ -61,7 +65,7 @@ OUTCOME_STYLES: dict[str, str] = {
 class ActivityLog(Portlet):
     """Status, Created Date/By, Last Updated Date/By, the comments and the time-line of the
     shown serial's events (local time, operator, station, from→to or the refusal, document).
-    `c` (or the button) asks the app for a comment on the shown serial."""
+    `c` (or the button) asks the station for a comment on the shown serial."""
 
     PORTLET_ID: ClassVar[str] = "activity"
     TITLE: ClassVar[str] = "Activity Log"
@@ -90,12 +94,11 @@ class ActivityLog(Portlet):
     }
     """
 
+    @dataclass(eq=False)
     class CommentRequested(Message):
-        """The user asked to add a comment to `serial_no`; the app prompts and saves it."""
+        """The user asked to add a comment to `serial_no`; the station prompts and saves it."""
 
-        def __init__(self, serial_no: str) -> None:
-            super().__init__()
-            self.serial_no = serial_no
+        serial_no: str
 
     def __init__(
         self,
@@ -134,6 +137,9 @@ class ActivityLog(Portlet):
             yield self._comments
             yield self._timeline_title
             yield self._timeline
+
+    def show_details(self, details: DetailsLoaded) -> None:
+        self.show(details.serial, details.events)
 
     def show(self, serial: SerialView | None, events: Sequence[EventView]) -> None:
         """Show `serial` and its `events` (any order; drawn newest first), or the placeholder

@@ -3,7 +3,7 @@ each of its lines has been scanned."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
@@ -25,6 +25,9 @@ from scanstation.tui.widgets.portlet import (
     section_title,
     update_static,
 )
+
+if TYPE_CHECKING:
+    from scanstation.tui.messages import DetailsLoaded
 
 __all__ = ["InvoiceDetails"]
 
@@ -97,6 +100,9 @@ class InvoiceDetails(Portlet):
     def on_resize(self, event: events.Resize) -> None:
         super().on_resize(event)
         self.set_class(event.size.width >= WIDE_WIDTH, "-wide")
+
+    def show_details(self, details: DetailsLoaded) -> None:
+        self.show(details.document)
 
     def show(self, document: DocumentView | None) -> None:
         """Show `document`, or the placeholder for None."""

@@ -3,7 +3,7 @@ runs and where its serials stand."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -28,6 +28,9 @@ from scanstation.tui.widgets.portlet import (
     stage_text,
     update_static,
 )
+
+if TYPE_CHECKING:
+    from scanstation.tui.messages import DetailsLoaded
 
 __all__ = ["ItemDetail"]
 
@@ -100,6 +103,9 @@ class ItemDetail(Portlet):
             yield self._stages
             yield self._runs_title
             yield self._runs
+
+    def show_details(self, details: DetailsLoaded) -> None:
+        self.show(details.item)
 
     def show(self, item: ItemView | None) -> None:
         """Show `item`, or the placeholder for None."""

@@ -2,8 +2,9 @@
 from: text made safe from data, local times, stage colours, a label/value grid and a
 width-aware table of one-line rows.
 
-Portlets render frozen views handed to them (`show(...)`); they never read the database, call
-the service or start threads. Everything that came from data goes through `data_text()` (or
+Portlets render frozen views handed to them (`show(...)`, or `show_details(...)` with the
+details the station read for the shown serial); they never read the database, call the
+service or start threads. Everything that came from data goes through `data_text()` (or
 `Content` built from a plain string): it is never parsed as markup, and control characters are
 made visible.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
 from rich.cells import cell_len
 from textual import events
@@ -26,6 +27,9 @@ from textual.widgets import Label, Static
 
 from scanstation.domain.codes import visible
 from scanstation.domain.stages import STAGE_ABBREVIATIONS, Stage
+
+if TYPE_CHECKING:
+    from scanstation.tui.messages import DetailsLoaded
 
 __all__ = [
     "DATE",
@@ -230,6 +234,15 @@ class Portlet(VerticalScroll, can_focus=True):
     ) -> None:
         super().__init__(*children, name=name, id=id, classes=classes, disabled=disabled)
         self.border_title = self.TITLE
+
+    @classmethod
+    def create(cls, *, id: str, scanned_rows: int) -> Self:
+        """One for the station screen (`scanned_rows` is `[ui] scanned_rows`, for the list)."""
+        return cls(id=id)
+
+    def show_details(self, details: DetailsLoaded) -> None:
+        """Show what this portlet takes from the details read for the shown serial (or the
+        station's document); portlets that show something else ignore them."""
 
     def set_shown(self, shown: bool) -> None:
         """Show the body (`.portlet--body`) or the placeholder (`.portlet--placeholder`)."""

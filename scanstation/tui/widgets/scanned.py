@@ -3,7 +3,7 @@ per outcome in the border title and repeats within the session marked.
 
 Only a bounded number of rows is kept (`limit`, from `[ui] scanned_rows`) and only the rows in
 view are drawn, so hours of scanning cost the same as a minute. Older scans are paged in from
-the database on request (`OlderRequested`); the app answers with `add_history`.
+the database on request (`OlderRequested`); the station answers with `add_history`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from textual import events
 from textual.app import ComposeResult
@@ -99,19 +99,21 @@ class ScannedList(Portlet):
     }
     """
 
+    @dataclass(eq=False)
     class SerialSelected(Message):
-        """Show this serial in the other portlets."""
+        """Show this serial in the other portlets (a newer pick supersedes it: ↓ held down
+        reads only where the cursor stops)."""
 
-        def __init__(self, serial_no: str) -> None:
-            super().__init__()
-            self.serial_no = serial_no
+        serial_no: str
 
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ScannedList.SerialSelected)
+
+    @dataclass(eq=False)
     class OlderRequested(Message):
         """Page older scans in from the database: those with an event id below `before_id`."""
 
-        def __init__(self, before_id: int | None) -> None:
-            super().__init__()
-            self.before_id = before_id
+        before_id: int | None
 
     def __init__(self, *, limit: int = 200, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -132,6 +134,10 @@ class ScannedList(Portlet):
         self._head = Static(id="scanned-head")
         self._body = Static(id="scanned-body")
         self.set_shown(True)
+
+    @classmethod
+    def create(cls, *, id: str, scanned_rows: int) -> Self:
+        return cls(limit=scanned_rows, id=id)
 
     def compose(self) -> ComposeResult:
         yield self._head

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -16,6 +16,9 @@ from scanstation.tui.widgets.portlet import (
     local_time,
     stage_text,
 )
+
+if TYPE_CHECKING:
+    from scanstation.tui.messages import DetailsLoaded
 
 __all__ = ["SerialDetail"]
 
@@ -63,6 +66,9 @@ class SerialDetail(Portlet):
         yield self.placeholder("Scan a serial to see its details")
         with Vertical(classes="portlet--body"):
             yield self._fields
+
+    def show_details(self, details: DetailsLoaded) -> None:
+        self.show(details.serial)
 
     def show(self, serial: SerialView | None) -> None:
         """Show `serial`, or the placeholder for None."""
