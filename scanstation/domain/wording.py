@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from scanstation.domain.terms import DocumentKind, Mode, SiteKind, Stage
+from scanstation.domain.terms import DocumentKind, Mode, Stage
 
 __all__ = [
     "CITE_HOW",
@@ -19,11 +19,11 @@ __all__ = [
     "MODE_VERBS",
     "OVERRIDE_HOW",
     "REASON_HOW",
+    "STEP_PAIRS",
     "already_words",
     "article",
     "join_words",
     "mode_there",
-    "sentence",
     "site_label",
     "stage_state",
     "step_words",
@@ -129,20 +129,11 @@ def article(kind: DocumentKind) -> str:
     return "a DC" if kind is DocumentKind.DC else "an invoice"
 
 
-def kind_article(kind: SiteKind) -> str:
-    return f"a {kind.value}"
-
-
 def join_words(words: list[str]) -> str:
     """ "a", "a and b", "a, b and c"."""
     if len(words) <= 1:
         return "".join(words)
     return f"{', '.join(words[:-1])} and {words[-1]}"
-
-
-def sentence(text: str) -> str:
-    """The first letter upper-cased: a clause that opens a sentence."""
-    return text[:1].upper() + text[1:]
 
 
 def stage_state(stage: Stage, site: str | None) -> str:
