@@ -1,5 +1,5 @@
 """The demo database: the sites, items and documents in assets/demo/*.csv, and about two
-thousand serials whose histories were made by real scans through StationService — the same
+thousand serials whose histories were made by real scans through the Station door — the same
 path a dock worker's scan takes — timed over the last five weeks."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from scanstation.domain.model import ScanEvent, utc_now
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import DocumentKind, Mode, SiteKind, Stage
-from scanstation.service import ServiceError, StationService, StationSetup
+from scanstation.station import ServiceError, Station, StationSetup
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "assets" / "demo"
 SERIALS_PER_ITEM = 335
@@ -40,7 +40,7 @@ class _Clock:
         self.now += timedelta(minutes=minutes * (0.5 + self.rng.random()))
 
 
-def build_demo(service: StationService) -> str:
+def build_demo(service: Station) -> str:
     rng = random.Random(20261129)
     clock = _Clock(rng)
     plant = ""
@@ -52,7 +52,7 @@ def build_demo(service: StationService) -> str:
         service.add_item(row["sku"], row["name"], row["gtin"] or None, row["model_no"] or None)
         skus.append(row["sku"])
 
-    with service.repo.relaxed_durability():
+    with service.bulk_load():
         pools: dict[str, list[str]] = {}
         for sku in skus:
             clock.tick(60)
@@ -128,7 +128,7 @@ def build_demo(service: StationService) -> str:
                     sent.append(serial)
             if row["state"] == "closed":
                 service.close_document(document.reference_no, by="clerk-1")
-            destination = service.repo.site(row["to"])
+            destination = service.site(row["to"])
             # An open document is still being loaded at the dock: nothing of it has arrived.
             if destination is None or not sent or row["state"] != "closed":
                 continue

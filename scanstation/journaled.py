@@ -1,4 +1,4 @@
-"""JournaledStation: a station that keeps scanning while the site database is unreachable.
+"""JournaledStation: the Station that keeps scanning while the site database is unreachable.
 
 It wraps a way to open the StationService and the station's Journal. A scan goes to the
 service; when the database fails (or has not been reached yet) the scan is appended to the
@@ -7,9 +7,16 @@ anything is pending, every new scan is journaled behind it (strict arrival order
 is attempted: each journaled scan is decided again under the rules, with its original scan id,
 so a replay cut off halfway and restarted applies nothing twice.
 
-One writer at a time: every method holds one lock, so the TUI's worker thread and the CLI loop
-can use it as they are. Reconnection is throttled (exponential back-off) so that, offline, a
-scan is journaled at once instead of waiting for a connection attempt each time.
+Offline, a scan is first checked against what the journal last learnt online (the sites and
+documents): an unknown site or document is the same usage error as online, and a scan the
+rules refuse whatever the serial (scrap without a reason, register at a godown) is REJECTED at
+once instead of queued. Each entry is sealed (journal_seal.py): an entry edited in the file is
+not applied at replay but listed for a supervisor with the reason.
+
+One writer at a time: every scanning method holds one lock, so the TUI's worker thread and the
+CLI loop can use it as they are. Reads (Station's) never take it: they use the service that is
+open, or say the database is unreachable. Reconnection is throttled (exponential back-off) so
+that, offline, a scan is journaled at once instead of waiting for a connection attempt each time.
 """
 
 from __future__ import annotations
@@ -20,19 +27,22 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 
-from scanstation.domain.model import ScanEvent
+from scanstation.domain.codes import visible
+from scanstation.domain.model import ScanEvent, SiteView
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
-from scanstation.domain.stages import Mode
+from scanstation.domain.stages import MODE_VERBS, TRANSITIONS, Mode, Needs
 from scanstation.service import ServiceError, StationService, StationSetup, StoreBusy
+from scanstation.station import Station, _repo
 from scanstation.store.journal import (
     REFUSED_KINDS,
     Journal,
     JournalEntry,
     JournalMark,
+    KnownCatalog,
     is_database_failure,
 )
 
-__all__ = ["JournaledStation", "offline_message"]
+__all__ = ["JournaledStation", "offline_message", "offline_refusal"]
 
 _log = logging.getLogger(__name__)
 
@@ -42,6 +52,11 @@ REPLAY_BATCH = 200  # entries decided between two journal commits
 
 ServiceFactory = Callable[[], StationService]
 ReplayListener = Callable[[list[ScanOutcome]], None]
+
+BROKEN_SEAL = (
+    "This scan was changed in the journal file after it was saved (its seal does not match "
+    "the entry): it was not applied"
+)
 
 
 def offline_message(count: int) -> str:
@@ -60,12 +75,44 @@ def setup_of(entry: JournalEntry) -> StationSetup:
     )
 
 
+def check_known(known: KnownCatalog, setup: StationSetup) -> None:
+    """Offline, the usage errors of `StationService.check_station`, from what was last known."""
+    site = known.sites.get(setup.site_code)
+    if site is None:
+        codes = ", ".join(sorted(known.sites)) or "none yet"
+        raise ServiceError(f"Unknown site {setup.site_code!r} (known sites: {codes})")
+    if setup.document and setup.document not in known.documents:
+        raise ServiceError(f"No document with reference no {setup.document!r}")
+
+
+def offline_refusal(payload: str, mode: Mode, site: SiteView, reason: str | None) -> str:
+    """The sentence of a scan the rules refuse whatever its serial, or "" (then only the
+    site database can decide it). Derived from the transition table, like `decide()`."""
+    rows = [r for r in TRANSITIONS if r.mode is mode and r.site_kind in (None, site.kind)]
+    shown = visible(payload.strip(" \t\r\n"))[:40] or "This scan"
+    verb = MODE_VERBS[mode]
+    if mode is Mode.LOOKUP:
+        return ""
+    if not rows:
+        kinds = {r.site_kind for r in TRANSITIONS if r.mode is mode and r.site_kind is not None}
+        where = " or ".join(sorted(kinds)) or "another kind of site"
+        return (
+            f"{shown} cannot be {verb} here: that is done at a {where}, "
+            f"and {site.code} is a {site.kind}"
+        )
+    if all(r.needs is Needs.REASON for r in rows) and not (reason or "").strip():
+        return f"{shown} was not {verb}: a reason is needed"
+    return ""
+
+
 class _Offline(Exception):
     """The database failed during a replay: stop here, keep the rest pending."""
 
 
-class JournaledStation:
+class JournaledStation(Station):
     """The StationService behind an offline journal. See the module docstring."""
+
+    keeps_journal = True
 
     def __init__(
         self,
@@ -85,8 +132,10 @@ class JournaledStation:
         (their callers were answered QUEUED at the time); `replay()` returns its own.
         `replay_slice` bounds how many journaled scans one `scan()` or `replay_if_due()` call
         decides (None: all), so a long backlog drains in slices between a UI's new scans."""
+        super().__init__()
         self._open_service = open_service
         self.journal = journal
+        self.journal_path = journal.path
         self._service = service
         self._on_replay = on_replay
         self._retry_first = retry_first_s
@@ -96,39 +145,86 @@ class JournaledStation:
         self._delay = retry_first_s
         self._next_try = 0.0
         self._lock = threading.RLock()
-        self.last_error: str | None = None  # why the database was last unreachable
+        self._last_error: str | None = None  # why the database was last unreachable
 
     # -- state the faces show -----------------------------------------------------------------
 
-    @property
-    def online(self) -> bool:
-        """A working connection to the site database, as of the last use."""
-        return self._service is not None
+    def _current(self) -> StationService | None:
+        return self._service  # reads never connect: the writer does, under its back-off
 
     @property
     def service(self) -> StationService | None:
-        """The open service, if any (to read details; scans go through `scan`)."""
+        """The open service, if any (for tests; faces go through the Station's methods)."""
         return self._service
 
     @property
-    def pending_count(self) -> int:
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @last_error.setter
+    def last_error(self, value: str | None) -> None:
+        self._last_error = value
+
+    @property
+    def pending(self) -> int:
         return self.journal.pending_count()
 
-    def refused(self) -> list[JournalEntry]:
+    pending_count = pending
+
+    @property
+    def database(self) -> str:
+        return self.journal.database  # known offline too, and never with a password
+
+    @property
+    def backend(self) -> str:
+        if self._service is not None:
+            return super().backend
+        # Offline: the journal's database identity is a file path or a postgresql:// address.
+        return "postgresql" if self.journal.database.startswith("postgresql://") else "sqlite"
+
+    def keep_for_later(self, event: ScanEvent, setup: StationSetup) -> bool:
+        if setup.mode is Mode.LOOKUP:
+            return False
+        self.journal.append(event, setup)
+        return True
+
+    def refused(self, *, include_acknowledged: bool = False) -> list[JournalEntry]:
         """Journaled scans the rules refused on replay, not yet acknowledged by a supervisor."""
-        return self.journal.refused()
+        return self.journal.refused(include_acknowledged=include_acknowledged)
+
+    def acknowledge(self, seqs: list[int], by: str) -> int:
+        return self.journal.acknowledge(seqs, by)
 
     def connect(self) -> bool:
         """Try the database now (no back-off); True when it answered."""
         with self._lock:
             return self._service_now(force=True) is not None
 
+    def check_station(self, setup: StationSetup) -> SiteView | None:
+        """Online, the database's answer; offline, the last known sites and documents (None
+        when this journal never saw the database)."""
+        with self._lock:
+            service = self._service_now(force=False)
+        if service is not None:
+            try:
+                return service.check_station(setup)
+            except Exception as error:
+                if not is_database_failure(error):
+                    raise
+                with self._lock:
+                    self._went_offline(error)
+        known = self.journal.known()
+        if known is None:
+            return None
+        check_known(known, setup)
+        return known.sites[setup.site_code]
+
     # -- scanning -----------------------------------------------------------------------------
 
     def scan(self, event: ScanEvent, setup: StationSetup) -> ScanOutcome:
         """Decide and record one scan, or journal it while the database is unreachable.
 
-        Raises ServiceError for a usage problem the database reported (an unknown site), and
+        Raises ServiceError for a usage problem (an unknown site, online or offline), and
         StoreError for a lookup while offline: a lookup changes nothing, so it is not queued.
         """
         with self._lock:
@@ -136,6 +232,9 @@ class JournaledStation:
                 return self._lookup(event, setup)
             if self.journal.has_pending():
                 # Strict arrival order: nothing overtakes what is already waiting.
+                refused = self._refused_offline(event, setup)
+                if refused is not None:
+                    return refused
                 self.journal.append(event, setup)
                 outcomes = self._replay(force=False, limit=self._slice)
                 mine = next((o for o in outcomes if o.event.scan_id == event.scan_id), None)
@@ -154,10 +253,27 @@ class JournaledStation:
                 else:
                     self._came_online()
                     return outcome
+            refused = self._refused_offline(event, setup)
+            if refused is not None:
+                return refused
             # Nothing was recorded (StoreError's promise), or the answer was lost after a
             # commit: either way the scan id makes its replay apply at most once.
             self.journal.append(event, setup)
             return self._queued(event)
+
+    def _refused_offline(self, event: ScanEvent, setup: StationSetup) -> ScanOutcome | None:
+        """Offline: what can be judged without the site database (see the module docstring).
+        Online (scans waiting behind a backlog), the database judges it at replay."""
+        if self._service is not None:
+            return None
+        known = self.journal.known()
+        if known is None:
+            return None  # never online with this journal: nothing to judge against
+        check_known(known, setup)
+        sentence = offline_refusal(
+            event.payload, setup.mode, known.sites[setup.site_code], setup.reason
+        )
+        return ScanOutcome(OutcomeKind.REJECTED, sentence, event) if sentence else None
 
     def _lookup(self, event: ScanEvent, setup: StationSetup) -> ScanOutcome:
         service = self._service_now(force=False)
@@ -232,6 +348,10 @@ class JournaledStation:
 
     def _replay_one(self, service: StationService, entry: JournalEntry) -> tuple[ScanOutcome, bool]:
         event = entry.event
+        if not entry.intact:
+            # Edited in the file (an operator, a payload, a mode or a read time changed): it is
+            # never applied, and the supervisor sees why.
+            return ScanOutcome(OutcomeKind.REJECTED, BROKEN_SEAL, event), True
         try:
             outcome = service.scan(event, setup_of(entry))
             refused = outcome.kind in REFUSED_KINDS
@@ -257,7 +377,7 @@ class JournaledStation:
         """ALREADY for a scan id the site database already holds: an earlier replay (or the
         lost answer of the first try) recorded it. If that record was a refusal, the entry
         belongs on the supervisor's list like any other refusal."""
-        recorded = service.repo.scan_already_recorded(scan_id)
+        recorded = _repo(service).scan_already_recorded(scan_id)
         return recorded is not None and recorded[0] in {kind.value for kind in REFUSED_KINDS}
 
     # -- connection ---------------------------------------------------------------------------
@@ -268,14 +388,27 @@ class JournaledStation:
         if not force and self._clock() < self._next_try:
             return None
         try:
-            self._service = self._open_service()
+            service = self._open_service()
         except Exception as error:
             if not is_database_failure(error):
                 raise
             self._went_offline(error)
             return None
+        self._service = service
         self._came_online()
-        return self._service
+        self._learn(service)
+        return service
+
+    def _learn(self, service: StationService) -> None:
+        """Keep the sites and documents in the journal: what offline scans are checked
+        against. A failure here is no outage of its own: the next use finds out."""
+        try:
+            sites = _repo(service).sites()
+            documents = service.documents(state=None)
+            self.journal.remember(sites, documents)
+        except Exception as error:
+            if not is_database_failure(error):
+                _log.exception("remembering the sites and documents")
 
     def _went_offline(self, error: BaseException) -> None:
         first_line = (str(error).strip().splitlines() or [repr(error)])[0]
@@ -293,8 +426,14 @@ class JournaledStation:
         self._delay = self._retry_first
         self._next_try = 0.0
 
+    def _catalog_changed(self) -> None:
+        service = self._service
+        if service is not None:
+            self._learn(service)
+
     def close(self) -> None:
         with self._lock:
+            self.release_thread()
             if self._service is not None:
                 with suppress(Exception):
                     self._service.close()

@@ -19,7 +19,7 @@ from textual import events
 
 from scanstation.config import Settings
 from scanstation.demo import build_demo
-from scanstation.service import StationService
+from scanstation.station import open_station
 from scanstation.tui.app import ScanStationApp
 from scanstation.tui.probe import StationProbe
 from scanstation.tui.widgets.activity import ActivityLog
@@ -82,11 +82,8 @@ def main() -> None:
         if args.db:
             shutil.copy(args.db, template)
         else:
-            service = StationService.open(str(template), create=True)
-            try:
-                build_demo(service)
-            finally:
-                service.close()
+            with open_station(Settings(), database_url=str(template), create=True) as station:
+                build_demo(station)
         shots = (
             ((120, 40), "station-120x40", 0),
             ((80, 24), "station-80x24", 0),

@@ -72,11 +72,11 @@ def service(request: pytest.FixtureRequest, db_url: str) -> Iterator[StationServ
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo database, built once a session (about 6 s); copy it before writing to it."""
     from scanstation.demo import build_demo
+    from scanstation.station import OnlineStation
 
     path = tmp_path_factory.mktemp("demo") / "demo.db"
-    svc = StationService.open(f"sqlite:///{path}", create=True)
-    build_demo(svc)
-    svc.close()
+    with OnlineStation(StationService.open(f"sqlite:///{path}", create=True)) as door:
+        build_demo(door)
     return path
 
 

@@ -8,30 +8,42 @@ answers a scan id it already recorded with ALREADY. Entries the rules refuse on 
 the file, listed for a supervisor. Nothing is ever deleted from a journal.
 
 The file records which station and which database it belongs to and refuses any other, so a
-journal can never be replayed into the wrong site database.
+journal can never be replayed into the wrong site database. Each entry is sealed with a key of
+its own journal (journal_seal.py), so an entry edited in the file is known for what it is. The
+journal also keeps the sites and documents as last seen online, which offline scans are checked
+against.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
+import json
 import sqlite3
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import peewee
-from platformdirs import user_data_dir
 
-from scanstation.domain.model import ScanEvent, utc_now
+from scanstation.domain.model import DocumentView, ScanEvent, SiteView, utc_now
 from scanstation.domain.outcome import OutcomeKind
-from scanstation.domain.stages import Mode
-from scanstation.store.database import StoreError, parse_url
+from scanstation.domain.stages import DocumentKind, Mode, SiteKind
+from scanstation.store.database import StoreError
+from scanstation.store.journal_files import (
+    JournalError,
+    database_identity,
+    default_journal_dir,
+    journal_path,
+    key_path,
+    load_or_create_key,
+    seal,
+    seal_matches,
+    try_lock,
+    unlock,
+)
 
 __all__ = [
     "REFUSED_KINDS",
@@ -39,13 +51,14 @@ __all__ = [
     "JournalEntry",
     "JournalError",
     "JournalMark",
+    "KnownCatalog",
     "database_identity",
     "default_journal_dir",
     "is_database_failure",
 ]
 
 JOURNAL_APPLICATION_ID = 0x5C5A_7002  # not the site database's id: the two are never confused
-JOURNAL_FORMAT = 1
+JOURNAL_FORMAT = 2  # 2: entries are sealed; the sites and documents last seen are kept
 BUSY_TIMEOUT_S = 10.0  # another process (`journal show`, `journal replay`) may hold it briefly
 
 # What the rules refuse: these stay listed for a supervisor after a replay.
@@ -74,23 +87,25 @@ CREATE TABLE IF NOT EXISTS entry (
     serial_no TEXT,
     replayed_at TEXT,
     acknowledged_at TEXT,
-    acknowledged_by TEXT
+    acknowledged_by TEXT,
+    mac TEXT
 );
 CREATE INDEX IF NOT EXISTS entry_state_seq ON entry (state, seq);
+CREATE TABLE IF NOT EXISTS known (
+    what TEXT NOT NULL CHECK (what IN ('site', 'document')),
+    code TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (what, code)
+);
 """
 
 _COLUMNS = (
     "seq, scan_id, payload, source, read_at, station_id, site_code, mode, operator, document, "
     "reason, queued_at, state, outcome, message, serial_no, replayed_at, acknowledged_at, "
-    "acknowledged_by"
+    "acknowledged_by, mac"
 )
-
-
-class JournalError(Exception):
-    """The journal file cannot be used (another station's or database's, unreadable, full).
-
-    Not a StoreError: that means the *site* database failed, which is what the journal is for.
-    """
+# The columns a seal covers: everything a replay applies, as stored.
+_SEALED = slice(1, 12)  # scan_id … queued_at in _COLUMNS
 
 
 class SetupLike(Protocol):
@@ -133,6 +148,7 @@ class JournalEntry:
     replayed_at: datetime | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
+    intact: bool = True  # False: edited in the file after it was saved (its seal fails)
 
     @property
     def event(self) -> ScanEvent:
@@ -167,6 +183,7 @@ class JournalEntry:
             "replayed_at": when(self.replayed_at),
             "acknowledged_at": when(self.acknowledged_at),
             "acknowledged_by": self.acknowledged_by,
+            "intact": self.intact,
         }
 
 
@@ -189,7 +206,17 @@ def _from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _entry(row: Sequence[Any]) -> JournalEntry:
+@dataclass(frozen=True, slots=True)
+class KnownCatalog:
+    """The sites and documents as the site database last showed them (offline scans are
+    checked against these), and when that was."""
+
+    sites: dict[str, SiteView]
+    documents: dict[str, tuple[DocumentKind, str, str]]  # reference no → kind, from, state
+    at: datetime
+
+
+def _entry(row: Sequence[Any], intact: bool) -> JournalEntry:
     return JournalEntry(
         seq=row[0],
         scan_id=row[1],
@@ -210,39 +237,8 @@ def _entry(row: Sequence[Any]) -> JournalEntry:
         replayed_at=_from_iso(row[16]),
         acknowledged_at=_from_iso(row[17]),
         acknowledged_by=row[18],
+        intact=intact,
     )
-
-
-# -- where a journal lives ---------------------------------------------------------------------
-
-
-def default_journal_dir() -> Path:
-    return Path(user_data_dir("scanstation", appauthor=False)) / "journal"
-
-
-def database_identity(url: str) -> str:
-    """The site database a journal belongs to, as it is shown (never with a password).
-
-    A SQLite file by its absolute path, so `--db station.db` from two working directories are
-    two databases; a PostgreSQL database by host, port and name.
-    """
-    try:
-        target = parse_url(url)
-    except StoreError as error:
-        raise JournalError(str(error)) from error
-    if target.path is not None:
-        return str(target.path.expanduser().resolve())
-    return target.display
-
-
-def journal_path(station_id: str, database_url: str, directory: Path | None = None) -> Path:
-    """`<dir>/<station>-<sha256(database)[:12]>.db`: keyed by both, readable by a person."""
-    identity = database_identity(database_url)
-    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:12]
-    # Station ids are free text; the file name keeps a safe form of it, the meta table the
-    # exact id (two ids that map to one safe form are refused there, never mixed).
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", station_id).strip(".")[:64] or "station"
-    return (directory or default_journal_dir()) / f"{safe}-{digest}.db"
 
 
 # -- errors the station treats as "the site database is unreachable" --------------------------
@@ -288,7 +284,12 @@ class Journal:
         except (OSError, sqlite3.Error) as error:
             raise JournalError(f"Cannot open the journal {path}: {error}") from error
         try:
-            self._setup()
+            self._key, key_is_new = load_or_create_key(key_path(path))
+        except (OSError, ValueError) as error:
+            self._conn.close()
+            raise JournalError(f"Cannot read the key of the journal {path}: {error}") from error
+        try:
+            self._setup(seal_unsealed=key_is_new)
         except sqlite3.DatabaseError as error:
             self._conn.close()
             raise JournalError(f"{path} is not a scanstation journal ({error})") from error
@@ -317,7 +318,7 @@ class Journal:
             return None
         return cls(path, station_id, database_identity(database_url))
 
-    def _setup(self) -> None:
+    def _setup(self, *, seal_unsealed: bool) -> None:
         conn = self._conn
         # WAL + FULL: a committed append is on disk before the station says QUEUED.
         conn.execute("PRAGMA journal_mode = wal")
@@ -332,6 +333,18 @@ class Journal:
             # Statement by statement: executescript() would COMMIT our transaction.
             for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                 conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(entry)")}
+            if "mac" not in columns:  # a format 1 journal
+                conn.execute("ALTER TABLE entry ADD COLUMN mac TEXT")
+            if seal_unsealed:
+                # The key is new, so entries without a seal were written before seals existed
+                # (format 1): sealed now, as written. Once a key exists, an unsealed entry is
+                # one that was tampered with, and stays unsealed.
+                for row in conn.execute(f"SELECT {_COLUMNS} FROM entry WHERE mac IS NULL"):
+                    conn.execute(
+                        "UPDATE entry SET mac = ? WHERE seq = ?",
+                        (seal(self._key, row[_SEALED]), row[0]),
+                    )
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             if not meta:
                 conn.executemany(
@@ -394,29 +407,30 @@ class Journal:
             raise JournalError(
                 f"Station {setup.station_id!r} cannot write to the journal of {self.station_id!r}"
             )
+        fields = (
+            event.scan_id,
+            event.payload,
+            event.source,
+            _iso(event.read_at),
+            setup.station_id,
+            setup.site_code,
+            setup.mode.value,
+            setup.operator,
+            setup.document,
+            setup.reason,
+            _iso(utc_now()),
+        )
         with self._transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO entry (scan_id, payload, source, read_at, station_id, "
-                "site_code, mode, operator, document, reason, queued_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.scan_id,
-                    event.payload,
-                    event.source,
-                    _iso(event.read_at),
-                    setup.station_id,
-                    setup.site_code,
-                    setup.mode.value,
-                    setup.operator,
-                    setup.document,
-                    setup.reason,
-                    _iso(utc_now()),
-                ),
+                "site_code, mode, operator, document, reason, queued_at, mac) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*fields, seal(self._key, fields)),
             )
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM entry WHERE scan_id = ?", (event.scan_id,)
             ).fetchone()
-        return _entry(row)
+        return self._entry(row)
 
     def mark(self, marks: Sequence[JournalMark]) -> None:
         """Record what replay made of these entries, in one transaction. Only a pending entry
@@ -454,7 +468,48 @@ class Journal:
                 ).rowcount
         return changed
 
+    def remember(self, sites: Sequence[SiteView], documents: Sequence[DocumentView]) -> None:
+        """What the site database holds now, replacing what was known."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM known")
+            conn.executemany(
+                "INSERT INTO known (what, code, detail) VALUES ('site', ?, ?)",
+                [(s.code, json.dumps([s.name, s.kind.value])) for s in sites],
+            )
+            conn.executemany(
+                "INSERT INTO known (what, code, detail) VALUES ('document', ?, ?)",
+                [
+                    (d.reference_no, json.dumps([d.kind.value, d.from_site, d.state]))
+                    for d in documents
+                ],
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('known_at', ?)",
+                (_iso(utc_now()),),
+            )
+
     # -- reading ------------------------------------------------------------------------------
+
+    def _entry(self, row: Sequence[Any]) -> JournalEntry:
+        return _entry(row, seal_matches(self._key, row[_SEALED], row[19]))
+
+    def known(self) -> KnownCatalog | None:
+        """The sites and documents last seen online; None if this journal never saw them."""
+        at = self._query("SELECT value FROM meta WHERE key = 'known_at'")
+        if not at:
+            return None
+        sites: dict[str, SiteView] = {}
+        documents: dict[str, tuple[DocumentKind, str, str]] = {}
+        try:
+            for what, code, detail in self._query("SELECT what, code, detail FROM known"):
+                values = json.loads(detail)
+                if what == "site":
+                    sites[code] = SiteView(code, values[0], SiteKind(values[1]))
+                else:
+                    documents[code] = (DocumentKind(values[0]), values[1], values[2])
+        except (ValueError, IndexError, TypeError) as error:
+            raise JournalError(f"The journal {self.path} cannot be read: {error}") from error
+        return KnownCatalog(sites, documents, datetime.fromisoformat(at[0][0]))
 
     def pending(self, limit: int | None = None, *, after: int = 0) -> list[JournalEntry]:
         """Entries not yet replayed, oldest first (the order they were scanned in); `after`
@@ -462,7 +517,7 @@ class Journal:
         sql = f"SELECT {_COLUMNS} FROM entry WHERE state = 'pending' AND seq > ? ORDER BY seq"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [_entry(row) for row in self._query(sql, (after,))]
+        return [self._entry(row) for row in self._query(sql, (after,))]
 
     def pending_count(self) -> int:
         return int(self._query("SELECT count(*) FROM entry WHERE state = 'pending'")[0][0])
@@ -475,14 +530,16 @@ class Journal:
         sql = f"SELECT {_COLUMNS} FROM entry WHERE state = 'refused'"
         if not include_acknowledged:
             sql += " AND acknowledged_at IS NULL"
-        return [_entry(row) for row in self._query(sql + " ORDER BY seq")]
+        return [self._entry(row) for row in self._query(sql + " ORDER BY seq")]
 
     def entries(self) -> list[JournalEntry]:
-        return [_entry(row) for row in self._query(f"SELECT {_COLUMNS} FROM entry ORDER BY seq")]
+        return [
+            self._entry(row) for row in self._query(f"SELECT {_COLUMNS} FROM entry ORDER BY seq")
+        ]
 
     def entry(self, scan_id: str) -> JournalEntry | None:
         rows = self._query(f"SELECT {_COLUMNS} FROM entry WHERE scan_id = ?", (scan_id,))
-        return _entry(rows[0]) if rows else None
+        return self._entry(rows[0]) if rows else None
 
     # -- replay lock ---------------------------------------------------------------------------
 
@@ -497,12 +554,12 @@ class Journal:
         lock_path = self.path.with_name(self.path.name + ".lock")
         handle = open(lock_path, "a+b")  # noqa: SIM115 - held open for the lock's lifetime
         try:
-            acquired = _try_lock(handle)
+            acquired = try_lock(handle)
             try:
                 yield acquired
             finally:
                 if acquired:
-                    _unlock(handle)
+                    unlock(handle)
         finally:
             handle.close()
 
@@ -515,32 +572,3 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-if sys.platform == "win32":  # pragma: no cover - the kiosks may run Windows; CI runs Linux
-    import msvcrt
-
-    def _try_lock(handle: IO[bytes]) -> bool:
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _unlock(handle: IO[bytes]) -> None:
-        with suppress(OSError):
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(handle: IO[bytes]) -> bool:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        return True
-
-    def _unlock(handle: IO[bytes]) -> None:
-        with suppress(OSError):
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,11 +41,17 @@ from scanstation.tui.screens.station import StationScreen
 from scanstation.tui.station_state import StationState, login_name
 
 if TYPE_CHECKING:
-    from scanstation.service import StationService
     from scanstation.sources.wedge import Burst
-    from scanstation.store.journal import Journal
+    from scanstation.station import Station
 
 __all__ = ["ScanStationApp", "split_paste"]
+
+
+def _open_station(settings: Settings, **options: Any) -> Station:
+    from scanstation.station import open_station  # the store loads after the first paint
+
+    return open_station(settings, **options)
+
 
 _log = logging.getLogger(__name__)
 
@@ -77,7 +84,6 @@ class ScanStationApp(App[int]):
         document: str | None = None,
         now: Callable[[], datetime] = utc_now,
         clock_text: str | None = None,
-        service_factory: Callable[[], StationService] | None = None,
         journal: bool | None = None,
         hooks: StationHooks | None = None,
     ) -> None:
@@ -94,7 +100,6 @@ class ScanStationApp(App[int]):
             operator=operator or config.operator or login_name(),
             document=document or config.document or None,
         )
-        self._service_factory = service_factory
         # The offline journal: None follows `[station] journal`.
         journal_enabled = config.journal if journal is None else journal
         if settings.ui.theme and settings.ui.theme in self.available_themes:
@@ -110,8 +115,15 @@ class ScanStationApp(App[int]):
             settings,
             state,
             database_url=database_url,
-            open_service=self._open_service,
-            open_journal=self._open_journal if journal_enabled else None,
+            # The one way a face opens the database (the door): called by the worker thread.
+            open_station=partial(
+                _open_station,
+                settings,
+                database_url=database_url,
+                station_id=state.station_id,
+                journal=journal_enabled,
+            ),
+            journaled=journal_enabled,
             hooks=self.hooks,
             on_ready=self._tune_memory,
             clock_text=clock_text,
@@ -136,22 +148,6 @@ class ScanStationApp(App[int]):
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._flush_timer = self.set_interval(FLUSH_TICK_S, self._wedge_tick, pause=True)
         self.set_interval(TIDY_EVERY_S, self._tidy_memory)
-
-    def _open_service(self) -> StationService:
-        if self._service_factory is not None:
-            return self._service_factory()
-        from scanstation.service import StationService
-
-        return StationService.open(
-            self.database_url,
-            serial_case=self.settings.scanner.serial_case,
-            max_payload=self.settings.scanner.max_payload,
-        )
-
-    def _open_journal(self) -> Journal:
-        from scanstation.store.journal import Journal
-
-        return Journal.for_station(self.station.state.station_id, self.database_url)
 
     def on_unmount(self) -> None:
         self.stop_worker()

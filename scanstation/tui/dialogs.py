@@ -23,7 +23,7 @@ from scanstation.tui.screens.reason import ReasonPrompt
 
 if TYPE_CHECKING:
     from scanstation.domain.outcome import ScanOutcome
-    from scanstation.service import StationService
+    from scanstation.station import Station
     from scanstation.tui.messages import CommandDone, CommandFailed, DocumentsLoaded
     from scanstation.tui.screens.station import StationScreen
 
@@ -143,8 +143,8 @@ class StationDialogs:
             return
         operator, site = self._state.operator, self._state.site_code
 
-        def create(service: StationService) -> tuple[object, str]:
-            document = service.add_document(
+        def create(station: Station) -> tuple[object, str]:
+            document = station.add_document(
                 kind=draft.kind,
                 reference_no=draft.reference_no,
                 from_site=site,
@@ -164,11 +164,11 @@ class StationDialogs:
             return
         operator = self._state.operator
 
-        def close(service: StationService) -> tuple[object, str]:
-            document = service.document(reference_no)
+        def close(station: Station) -> tuple[object, str]:
+            document = station.document(reference_no)
             if document is not None and document.is_open and document.shortfall and not reason:
                 return document, ""  # the UI asks for a reason, then comes back
-            closed = service.close_document(reference_no, reason, by=operator)
+            closed = station.close_document(reference_no, reason, by=operator)
             note = f" ({closed.shortfall} short: {reason})" if closed.shortfall else ""
             return closed, f"{reference_no} closed{note}"
 
@@ -194,8 +194,8 @@ class StationDialogs:
                 return
             setup = self._state.setup()
 
-            def comment(service: StationService) -> tuple[object, str]:
-                return service.comment(serial_no, text, setup), f"Comment saved on {serial_no}"
+            def comment(station: Station) -> tuple[object, str]:
+                return station.comment(serial_no, text, setup), f"Comment saved on {serial_no}"
 
             worker.submit_write("comment", comment, request=serial_no)
 

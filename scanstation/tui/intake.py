@@ -13,7 +13,7 @@ from textual._time import get_time
 
 if TYPE_CHECKING:
     from scanstation.domain.model import ScanEvent
-    from scanstation.service import StationSetup
+    from scanstation.station import StationSetup
     from scanstation.tui.probe import StationHooks
     from scanstation.tui.scan_worker import StationWorker
     from scanstation.tui.station_state import StationState

@@ -4,7 +4,6 @@ list, refusals on replay said aloud, and the supervisor's list of them (ctrl+r).
 
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from scanstation.domain.outcome import OutcomeKind
@@ -21,15 +20,10 @@ class JournalDisplay:
         self._station = station
         self._offline_banner = False  # the banner says the station started offline
 
-    def offline_start(self, reason: str) -> None:
+    def offline_start(self, reason: str, backend: str) -> None:
         """The station started with its site database unreachable: scans go to the journal."""
-        from scanstation.store.database import StoreError, parse_url
-
         station = self._station
-        backend = None
-        with suppress(StoreError):  # a bad URL is what failed: the reason says so
-            backend = parse_url(station.database_url).backend
-        station.db.offline_start(backend)
+        station.db.offline_start(backend or None)
         self._offline_banner = True
         station.feedback.idle(
             f"OFFLINE — {station.state.mode.value.upper()} at {station.state.site_code}",

@@ -1,9 +1,9 @@
 """Live refresh: a background thread that notices what other stations commit.
 
-It waits on the repository's ChangeWatcher (PostgreSQL LISTEN/NOTIFY; on SQLite a poll of
-`PRAGMA data_version`), asks `changes_since` which serials and documents got events, and posts
-them as one SiteChanged. The app decides whether any of them is on screen and, if so, reloads
-the portlets through the reader thread as usual: this thread never touches a widget.
+It waits on the station's change feed (PostgreSQL LISTEN/NOTIFY; on SQLite a poll of
+`PRAGMA data_version`), which says which serials and documents got events, and posts them as
+one SiteChanged. The app decides whether any of them is on screen and, if so, reloads the
+portlets through the reader thread as usual: this thread never touches a widget.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from scanstation.tui.messages import SiteChanged
 if TYPE_CHECKING:
     from textual.message import Message
 
-    from scanstation.service import StationService
-    from scanstation.store.repository import ChangeWatcher
+    from scanstation.station import ChangeFeed, Station
 
 __all__ = ["LiveRefresh"]
 
@@ -28,21 +27,21 @@ _log = logging.getLogger(__name__)
 WAIT_S = 0.5  # one wait; also how long stopping may take
 OFFLINE_PAUSE_S = 0.5  # while the station has no working database
 
-CurrentService = Callable[[], "StationService | None"]
+CurrentStation = Callable[[], "Station | None"]
 
 
 class LiveRefresh:
-    """Started after the database opened; `stop()` ends it (the app calls it on exit)."""
+    """Started with the worker; `stop()` ends it (the app calls it on exit)."""
 
     def __init__(
         self,
-        current: CurrentService,
+        current: CurrentStation,
         post: Callable[[Message], Any],
         ready: threading.Event,
         *,
         wait_s: float = WAIT_S,
     ) -> None:
-        self._current = current  # the worker's service; None while the database is away
+        self._current = current  # the worker's station, once opened
         self._post = post
         self._ready = ready
         self._wait_s = wait_s
@@ -59,61 +58,24 @@ class LiveRefresh:
 
     def _run(self) -> None:
         self._ready.wait()
-        service: StationService | None = None
-        watcher: ChangeWatcher | None = None
-        last: int | None = None
+        station = self._current()
+        if station is None:
+            return  # the station did not open
+        feed: ChangeFeed = station.change_feed()
         try:
             while not self._stop.is_set():
-                current = self._current()
-                if current is not service:
-                    # A new service after an outage (or none): start over on it, and let go of
-                    # this thread's connection to the old one.
-                    if watcher is not None:
-                        watcher.close()
-                    _close_quietly(service)
-                    # `last` is kept: it is the same database, so what changed meanwhile is
-                    # still found once the new service answers.
-                    service, watcher = current, None
-                if service is None or _file_missing(service):
+                if not station.online:
                     self._stop.wait(OFFLINE_PAUSE_S)
                     continue
                 try:
-                    if watcher is None:
-                        watcher = service.repo.watcher()
-                    if last is None:
-                        last = service.repo.last_event_id()
-                    if not watcher.wait(self._wait_s) or self._stop.is_set():
-                        continue
-                    last, serials, documents = service.repo.changes_since(last)
+                    serials, documents = feed.wait(self._wait_s)
                 except Exception as error:
                     # The database went away under us: the writer finds out on its own; here
-                    # we only wait and start over on whatever service there is then.
+                    # we only wait, and the feed starts over on whatever service there is then.
                     _log.debug("live refresh: %s", error)
-                    if watcher is not None:
-                        watcher.close()
-                    watcher = None
                     self._stop.wait(OFFLINE_PAUSE_S)
                     continue
-                if serials or documents:
+                if (serials or documents) and not self._stop.is_set():
                     self._post(SiteChanged(serials, documents))
         finally:
-            if watcher is not None:
-                watcher.close()
-            _close_quietly(service)
-
-
-def _file_missing(service: StationService) -> bool:
-    """A SQLite file that is not there (moved, unmounted): the watcher must not connect, as
-    connecting would create an empty file in its place."""
-    path = service.repo.target.path
-    return path is not None and not path.exists()
-
-
-def _close_quietly(service: StationService | None) -> None:
-    """Close this thread's connection (Peewee keeps one per thread; a pool gets it back)."""
-    if service is None:
-        return
-    try:
-        service.close()
-    except Exception:  # leaving must not raise
-        _log.debug("closing the live refresh connection", exc_info=True)
+            feed.close()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         SiteView,
     )
     from scanstation.domain.outcome import ScanOutcome
-    from scanstation.store.journal import JournalEntry
+    from scanstation.station import JournalEntry
 
 
 @dataclass(frozen=True, slots=True)

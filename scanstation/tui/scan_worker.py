@@ -9,14 +9,14 @@ The reader answers what the portlets show (serial, item, events, document), olde
 and document lists. It never writes. Detail requests supersede each other: while scans pour in,
 only the newest request is read, so a slow item summary over a million serials never queues up.
 
-Both threads use the same StationService; Peewee keeps one SQLite connection per thread.
-Results go back with `post`, which must be thread-safe (`App.post_message` is).
+Both threads go through one Station (the door, scanstation/station.py), opened by the writer
+with `open_station`; each thread has its own connection behind it. Results go back with `post`,
+which must be thread-safe (`App.post_message` is).
 
-With the offline journal (`open_journal`), the writer scans through a JournaledStation: while
-the site database is unreachable a scan is saved in the journal and answered QUEUED instead of
-NOT SAVED; when idle, the writer tries to replay what waits. The service then comes and goes,
-so both threads read it fresh (`current_service`). A third thread, the live refresh, tells the
-app what other stations changed (see live_refresh.py).
+With the offline journal the station is a JournaledStation: while the site database is
+unreachable a scan is saved in the journal and answered QUEUED instead of NOT SAVED; when idle,
+the writer tries to replay what waits. Reads then say the database is unreachable. A third
+thread, the live refresh, tells the app what other stations changed (see live_refresh.py).
 """
 
 from __future__ import annotations
@@ -53,9 +53,7 @@ if TYPE_CHECKING:
 
     from scanstation.domain.model import DocumentView, ScanEvent, SiteView
     from scanstation.domain.outcome import ScanOutcome
-    from scanstation.journaled import JournaledStation
-    from scanstation.service import StationService, StationSetup
-    from scanstation.store.journal import Journal
+    from scanstation.station import Station, StationSetup
 
 _log = logging.getLogger(__name__)
 
@@ -69,8 +67,8 @@ REPLAY_SLICE = 200  # journal: scans replayed between two looks at the queue
 JOURNAL_STOP_S = 8.0
 
 Post = Callable[["Message"], Any]
-ServiceFactory = Callable[[], "StationService"]
-JournalFactory = Callable[[], "Journal"]
+# open_station with the settings bound: called with on_replay= and replay_slice=.
+StationFactory = Callable[..., "Station"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +81,7 @@ class _Scan:
 @dataclass(frozen=True, slots=True)
 class _Write:
     what: str
-    work: Callable[[StationService], tuple[object, str]]
+    work: Callable[[Station], tuple[object, str]]
     request: object = None
 
 
@@ -125,25 +123,24 @@ class _Stop:
 
 
 class StationWorker:
-    """Owns every use of the StationService for one station app."""
+    """Owns every use of the Station for one station app."""
 
     def __init__(
         self,
-        open_service: ServiceFactory,
+        open_station: StationFactory,
         post: Post,
         *,
-        open_journal: JournalFactory | None = None,
+        journaled: bool = False,
         live_refresh: bool = True,
     ) -> None:
-        self._open_service = open_service
+        self._open_station = open_station
         self._post = post
-        self._open_journal = open_journal
+        self._journaled = journaled
         self._writes: queue.Queue[_Scan | _Write | _Acknowledge | _Stop] = queue.Queue()
         self._reads: queue.Queue[_Details | _History | _Documents | _Refused | _Stop] = (
             queue.Queue()
         )
-        self._service: StationService | None = None
-        self._station: JournaledStation | None = None  # with the offline journal
+        self._station: Station | None = None  # opened by the writer thread
         self._ready = threading.Event()
         self._retry_now = threading.Event()
         self._stopping = False
@@ -159,7 +156,7 @@ class StationWorker:
         self._site_refused = False
         self._writer = threading.Thread(target=self._run_writer, name="scan-writer", daemon=True)
         self._reader = threading.Thread(target=self._run_reader, name="scan-reader", daemon=True)
-        self._live = LiveRefresh(self.current_service, post, self._ready) if live_refresh else None
+        self._live = LiveRefresh(self.current_station, post, self._ready) if live_refresh else None
 
     # -- UI side ------------------------------------------------------------------------------
 
@@ -178,12 +175,11 @@ class StationWorker:
     @property
     def journaled(self) -> bool:
         """Scans go through the offline journal."""
-        return self._open_journal is not None
+        return self._journaled
 
-    def current_service(self) -> StationService | None:
-        """The service to read with now; None while the database is unreachable (journal)."""
-        station = self._station
-        return station.service if station is not None else self._service
+    def current_station(self) -> Station | None:
+        """The door, once the writer opened it."""
+        return self._station
 
     def submit_scan(self, ticket: int, event: ScanEvent, setup: StationSetup) -> None:
         with self._lock:
@@ -193,7 +189,7 @@ class StationWorker:
     def submit_write(
         self,
         what: str,
-        work: Callable[[StationService], tuple[object, str]],
+        work: Callable[[Station], tuple[object, str]],
         request: object = None,
     ) -> None:
         self._writes.put(_Write(what, work, request))
@@ -246,11 +242,11 @@ class StationWorker:
     def _run_writer(self) -> None:
         setup = self._writer_setup
         assert setup is not None
-        opened = self._open_journaled(setup) if self.journaled else self._open_plain(setup)
+        opened = self._open(setup)
         self._ready.set()
         if not opened:
             return
-        idle = IDLE_TICK_S if self._station is not None else None
+        idle = IDLE_TICK_S if self._journaled else None
         while True:
             try:
                 job = self._writes.get(timeout=idle)
@@ -268,42 +264,24 @@ class StationWorker:
             else:
                 self._write(job)
 
-    def _open_plain(self, setup: StationSetup) -> bool:
-        from scanstation.service import ServiceError, StoreError
+    def _open(self, setup: StationSetup) -> bool:
+        """Open the door and check the station's site and document. With the journal an
+        unreachable database is no failure: the site is then checked against what the
+        journal last learnt online."""
+        from scanstation.station import JournalError, ServiceError, StoreError
 
         try:
-            service = self._open_service()
-            site = service.check_station(setup)
-            document = service.document(setup.document) if setup.document else None
-        except (StoreError, ServiceError) as error:
+            station = self._open_station(on_replay=self._replayed, replay_slice=REPLAY_SLICE)
+        except (StoreError, JournalError) as error:
             self._post(StationFailed(str(error)))
             return False
         except Exception as error:
             _log.exception("opening the station")
             self._post(StationFailed(f"The station could not start: {error}"))
             return False
-        self._service = service
-        self._post(StationReady(site, document, service.repo.target.backend))
-        return True
-
-    def _open_journaled(self, setup: StationSetup) -> bool:
-        """Open the journal, then try the database: unreachable is no failure here."""
-        from scanstation.journaled import JournaledStation
-        from scanstation.service import ServiceError
-        from scanstation.store.journal import JournalError
-
-        assert self._open_journal is not None
         try:
-            journal = self._open_journal()
-        except JournalError as error:
-            self._post(StationFailed(str(error)))
-            return False
-        station = JournaledStation(
-            self._open_service, journal, on_replay=self._replayed, replay_slice=REPLAY_SLICE
-        )
-        try:
-            site, document, backend = self._check_station(station, setup)
-        except ServiceError as error:  # an unknown site or document: fix the setup first
+            site, document = self._check_station(station, setup)
+        except (ServiceError, StoreError) as error:  # an unknown site or document; no database
             station.close()
             self._post(StationFailed(str(error)))
             return False
@@ -312,43 +290,48 @@ class StationWorker:
             station.close()
             self._post(StationFailed(f"The station could not start: {error}"))
             return False
-        self._station, self._site = station, site
-        offline = None if site else station.last_error or "the site database is unreachable"
-        self._post(StationReady(site, document, backend, offline=offline))
-        # What a killed or offline session left in the journal replays on the idle ticks.
-        self._post_journal_state(force=True)
+        self._station = station
+        offline = None
+        if not station.online:
+            offline = station.last_error or "the site database is unreachable"
+        self._site = site if station.online else None  # offline: checked again once it answers
+        self._post(StationReady(site, document, station.backend, offline=offline))
+        if self._journaled:
+            # What a killed or offline session left in the journal replays on the idle ticks.
+            self._post_journal_state(force=True)
         return True
 
+    @staticmethod
     def _check_station(
-        self, station: JournaledStation, setup: StationSetup
-    ) -> tuple[SiteView | None, DocumentView | None, str]:
-        """(site, document, backend) from the database; (None, None, "") while unreachable."""
-        from scanstation.store.journal import is_database_failure
+        station: Station, setup: StationSetup
+    ) -> tuple[SiteView | None, DocumentView | None]:
+        from scanstation.station import is_database_failure
 
-        if not station.connect() or station.service is None:
-            return None, None, ""
-        service = station.service
+        station.connect()
+        site = station.check_station(setup)
+        if not station.online or not setup.document:
+            return site, None
         try:
-            site = service.check_station(setup)
-            document = service.document(setup.document) if setup.document else None
+            return site, station.document(setup.document)
         except Exception as error:
-            if not is_database_failure(error):
+            if not station.keeps_journal or not is_database_failure(error):
                 raise
-            return None, None, ""
-        return site, document, service.repo.target.backend
+            return site, None
 
     def _scan_until_saved(self, job: _Scan) -> None:
+        station = self._station
+        assert station is not None
         delay = RETRY_FIRST_S
         while True:
             try:
-                outcome, service = self._decide(job)
+                outcome = station.scan(job.event, job.setup)
             except Exception as error:  # StoreError, StoreBusy, or a bug: keep the scan
                 if not _is_store_error(error):
                     _log.exception("scan %s", job.event.scan_id)
                 if self._stopping:
-                    self._keep_in_journal(job)
+                    self._keep_for_later(job)
                     return
-                if self._station is not None and job.setup.mode is Mode.LOOKUP:
+                if self._journaled and job.setup.mode is Mode.LOOKUP:
                     # A lookup records nothing: offline, it is answered, not kept.
                     self._answered()
                     self._post(CommandFailed("lookup", str(error)))
@@ -358,10 +341,10 @@ class StationWorker:
                 self._retry_now.clear()
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
-            event_id = self._event_id(service, outcome, job.setup)
+            event_id = self._event_id(station, outcome, job.setup)
             self._answered()
             self._post(ScanProcessed(job.ticket, outcome, event_id))
-            if self._station is not None:
+            if self._journaled:
                 self._after_journaled_scan(outcome)
             return
 
@@ -369,51 +352,43 @@ class StationWorker:
         with self._lock:
             self._unsaved -= 1
 
-    def _decide(self, job: _Scan) -> tuple[ScanOutcome, StationService | None]:
-        """The outcome, and the service that recorded it (None: journaled)."""
-        if self._station is None:
-            assert self._service is not None
-            return self._service.scan(job.event, job.setup), self._service
-        outcome = self._station.scan(job.event, job.setup)
-        recorded = outcome.kind is not OutcomeKind.QUEUED
-        return outcome, self._station.service if recorded else None
-
-    def _keep_in_journal(self, job: _Scan) -> None:
+    def _keep_for_later(self, job: _Scan) -> None:
         """The app is exiting and this scan could not be decided: with the journal it is
         saved there (replayed at the next start), so quitting loses nothing."""
-        if self._station is None or job.setup.mode is Mode.LOOKUP:
+        station = self._station
+        if station is None or job.setup.mode is Mode.LOOKUP:
             return
         try:
-            self._station.journal.append(job.event, job.setup)
+            kept = station.keep_for_later(job.event, job.setup)
         except Exception:
             _log.exception("saving scan %s in the journal at exit", job.event.scan_id)
             return
-        self._answered()
+        if kept:
+            self._answered()
 
     @staticmethod
-    def _event_id(
-        service: StationService | None, outcome: ScanOutcome, setup: StationSetup
-    ) -> int | None:
+    def _event_id(station: Station, outcome: ScanOutcome, setup: StationSetup) -> int | None:
         """The id of the event this scan wrote, so the scanned list can page older rows."""
-        if service is None or setup.mode is Mode.LOOKUP or outcome.kind is OutcomeKind.ALREADY:
+        if (
+            outcome.kind in (OutcomeKind.QUEUED, OutcomeKind.ALREADY)
+            or setup.mode is Mode.LOOKUP
+            or not station.online
+        ):
             return None  # nothing was written
         try:
-            newest = service.repo.recent_events(station=setup.station_id, limit=1)
+            newest = station.history(station=setup.station_id, limit=1)
         except Exception:  # the scan is recorded already: a failed read must not undo its OK
             _log.warning("reading the id of scan %s", outcome.event.scan_id, exc_info=True)
             return None
         return newest[0][0] if newest else None
 
     def _write(self, job: _Write) -> None:
-        from scanstation.service import ServiceError, StoreError
+        from scanstation.station import ServiceError, StoreError
 
-        service = self.current_service()
-        if service is None:
-            reason = self._station.last_error if self._station else None
-            self._post(CommandFailed(job.what, _unreachable(reason), job.request))
-            return
+        station = self._station
+        assert station is not None
         try:
-            result, sentence = job.work(service)
+            result, sentence = job.work(station)
         except (ServiceError, StoreError) as error:
             self._post(CommandFailed(job.what, str(error), job.request))
         except Exception as error:
@@ -425,11 +400,9 @@ class StationWorker:
     def _close_writer(self) -> None:
         if self._station is not None:
             try:
-                self._station.close()  # its service (this thread's connection) and the journal
+                self._station.close()  # this thread's connection (and the journal)
             except Exception:
-                _log.exception("closing the journal")
-        elif self._service is not None:
-            _close_here(self._service)
+                _log.exception("closing the station")
 
     # -- the offline journal (writer thread) --------------------------------------------------
 
@@ -457,18 +430,16 @@ class StationWorker:
 
     def _learn_site(self) -> None:
         """After an offline start, the station's site as soon as the database answers."""
-        from scanstation.service import ServiceError
-        from scanstation.store.journal import is_database_failure
+        from scanstation.station import ServiceError, is_database_failure
 
         station = self._station
         setup = self._writer_setup
         if self._site is not None or self._site_refused or station is None or setup is None:
             return
-        service = station.service
-        if service is None:
+        if not station.online:
             return
         try:
-            self._site = service.check_station(setup)
+            self._site = station.check_station(setup)
         except ServiceError as error:
             # The setup is wrong (as at a start online). What was saved offline stays in the
             # journal; its replay lists each scan as refused for a supervisor.
@@ -499,7 +470,7 @@ class StationWorker:
             self._refused = len(station.refused())
         state = (
             station.online,
-            station.pending_count,
+            station.pending,
             self._refused,
             station.last_error,
             self._site,
@@ -517,7 +488,7 @@ class StationWorker:
         if self._station is None:
             return
         try:
-            count = self._station.journal.acknowledge(job.seqs, job.by)
+            count = self._station.acknowledge(list(job.seqs), job.by)
         except Exception as error:
             self._post(CommandFailed("acknowledge", str(error)))
             return
@@ -529,41 +500,36 @@ class StationWorker:
 
     def _run_reader(self) -> None:
         self._ready.wait()
-        used: StationService | None = None  # the service this thread has a connection to
         while True:
             job = self._reads.get()
+            station = self._station
             if isinstance(job, _Stop):
-                if used is not None:
-                    _close_here(used)
+                if station is not None:
+                    station.release_thread()  # this thread's connection
                 job.done.set()
                 return
             if isinstance(job, _Refused):
                 self._read_refused()
                 continue
-            service = self.current_service()
-            if service is not used:
-                if used is not None:
-                    _close_here(used)  # replaced after an outage: let its connection go
-                used = service
-            if service is None:
-                self._unavailable(job, None)
+            if station is None or not station.online:
+                self._unavailable(job, station.last_error if station is not None else None)
                 continue
             try:
                 if isinstance(job, _Details):
                     if job.request == self._latest_details:  # a newer request supersedes it
-                        self._details(service, job)
+                        self._details(station, job)
                 elif isinstance(job, _History):
-                    self._history(service, job)
+                    self._history(station, job)
                 else:
-                    documents = service.documents(state=job.state, from_site=job.from_site)
+                    documents = station.documents(state=job.state, from_site=job.from_site)
                     self._post(DocumentsLoaded(documents, job.purpose))
             except Exception as error:
                 self._read_failed(job, error)
 
     def _read_failed(self, job: _Details | _History | _Documents, error: Exception) -> None:
-        from scanstation.store.journal import is_database_failure
+        from scanstation.station import is_database_failure
 
-        if self._station is not None and is_database_failure(error):
+        if self._journaled and is_database_failure(error):
             self._unavailable(job, str(error))  # offline is expected with the journal
             return
         _log.exception("reading for the portlets")
@@ -588,29 +554,27 @@ class StationWorker:
             return
         self._post(RefusedLoaded(entries))
 
-    def _details(self, service: StationService, job: _Details) -> None:
-        serial = service.serial(job.serial_no) if job.serial_no else None
-        item = service.item(serial.sku) if serial else None
-        events = service.events(serial.serial_no) if serial else []
+    def _details(self, station: Station, job: _Details) -> None:
+        serial = station.serial(job.serial_no) if job.serial_no else None
+        item = station.item(serial.sku) if serial else None
+        events = station.events(serial.serial_no) if serial else []
         reference = job.document or (serial.document if serial else None)
-        document = service.document(reference) if reference else None
+        document = station.document(reference) if reference else None
         self._post(DetailsLoaded(job.request, serial, item, events, document))
 
-    def _history(self, service: StationService, job: _History) -> None:
-        page = service.repo.recent_events(
-            station=job.station, limit=job.limit, before_id=job.before_id
-        )
+    def _history(self, station: Station, job: _History) -> None:
+        page = station.history(station=job.station, limit=job.limit, before_id=job.before_id)
         rows = [
-            HistoryRow(event_id, event, self._sku(service, event.serial_no))
+            HistoryRow(event_id, event, self._sku(station, event.serial_no))
             for event_id, event in page
         ]
         self._post(HistoryLoaded(rows, exhausted=len(page) < job.limit))
 
-    def _sku(self, service: StationService, serial_no: str | None) -> str | None:
+    def _sku(self, station: Station, serial_no: str | None) -> str | None:
         if serial_no is None:
             return None
         if serial_no not in self._sku_cache:
-            view = service.serial(serial_no)
+            view = station.serial(serial_no)
             self._sku_cache[serial_no] = view.sku if view else None
         return self._sku_cache[serial_no]
 
@@ -620,16 +584,7 @@ def _unreachable(reason: str | None) -> str:
     return f"The site database is unreachable{detail}: not available offline"
 
 
-def _close_here(service: StationService) -> None:
-    """Close this thread's connection (Peewee keeps one per thread): the last one out
-    checkpoints the SQLite WAL, so the file is whole on its own after the app exits."""
-    try:
-        service.close()
-    except Exception:  # closing at exit must not raise over the app's own result
-        _log.exception("closing the database")
-
-
 def _is_store_error(error: Exception) -> bool:
-    from scanstation.service import StoreError
+    from scanstation.station import StoreError
 
     return isinstance(error, StoreError)

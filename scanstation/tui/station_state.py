@@ -12,7 +12,7 @@ from scanstation.tui.widgets.header import HeaderState
 
 if TYPE_CHECKING:
     from scanstation.domain.model import SiteView
-    from scanstation.service import StationSetup
+    from scanstation.station import StationSetup
 
 __all__ = ["StationState", "login_name"]
 
@@ -38,7 +38,7 @@ class StationState:
 
     def setup(self, **changes: Any) -> StationSetup:
         """The station as one scan is read with (the service's StationSetup)."""
-        from scanstation.service import StationSetup  # the store loads after first paint
+        from scanstation.station import StationSetup  # the store loads after first paint
 
         setup = StationSetup(
             station_id=self.station_id,

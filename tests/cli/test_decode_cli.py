@@ -25,11 +25,11 @@ def run(*args: str, cwd: Path | None = None, prelude: str = "") -> subprocess.Co
         command = [
             sys.executable,
             "-c",
-            f"{prelude}\nimport sys\nfrom scanstation.cli_decode import decode\n"
+            f"{prelude}\nimport sys\nfrom scanstation.cli.decode import decode\n"
             "sys.argv[0] = 'scanstation decode'\ndecode()",
         ]
     else:
-        command = [sys.executable, "-m", "scanstation.cli_decode"]
+        command = [sys.executable, "-m", "scanstation.cli.decode"]
     return subprocess.run(
         [*command, *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
     )

@@ -19,7 +19,7 @@ from scanstation.domain.codes import visible
 from scanstation.tui.widgets.portlet import local_time
 
 if TYPE_CHECKING:
-    from scanstation.store.journal import JournalEntry
+    from scanstation.station import JournalEntry
 
 __all__ = ["RefusedScreen"]
 

@@ -51,7 +51,7 @@ from scanstation.tui.messages import (
     StationFailed,
     StationReady,
 )
-from scanstation.tui.scan_worker import JournalFactory, ServiceFactory, StationWorker
+from scanstation.tui.scan_worker import StationFactory, StationWorker
 from scanstation.tui.screens.help import HelpScreen, binding_rows
 from scanstation.tui.screens.mode_picker import available_modes, mode_summary
 from scanstation.tui.station_camera import CameraChanged, CameraScanned, StationCamera
@@ -89,8 +89,8 @@ class StationScreen(Screen[None]):
         state: StationState,
         *,
         database_url: str,
-        open_service: ServiceFactory,
-        open_journal: JournalFactory | None,
+        open_station: StationFactory,
+        journaled: bool,
         hooks: StationHooks,
         on_ready: Callable[[], None],
         clock_text: str | None = None,
@@ -101,8 +101,8 @@ class StationScreen(Screen[None]):
         self.state = state
         self.database_url = database_url
         self.hooks = hooks
-        self._open_service = open_service
-        self._open_journal = open_journal
+        self._open_station = open_station
+        self._journaled = journaled
         self._on_ready = on_ready
         self._fixed_clock = clock_text
         self.header = StationHeader(id="header")
@@ -120,7 +120,7 @@ class StationScreen(Screen[None]):
         self.worker: StationWorker | None = None
         self.ready = False
         self.failed: str | None = None
-        self.db = DatabaseStatus(journal_enabled=open_journal is not None)
+        self.db = DatabaseStatus(journal_enabled=journaled)
         self.intake = ScanIntake(state, hooks, now)
         self.feedback = Feedback(self, self.banner, settings.feedback, hooks)
         self.details = DetailReads(self, lambda: self.state.document)
@@ -203,7 +203,7 @@ class StationScreen(Screen[None]):
     def _start_worker(self) -> None:
         self.hooks.first_paint()
         self.worker = StationWorker(
-            self._open_service, self.post_message, open_journal=self._open_journal
+            self._open_station, self.post_message, journaled=self._journaled
         )
         self.worker.start(self.state.setup())
         self.details.start(self.worker)
@@ -235,7 +235,7 @@ class StationScreen(Screen[None]):
             self.db.opened(message.backend)
             self.feedback.ready(self.state)
         else:
-            self.journal.offline_start(message.offline)
+            self.journal.offline_start(message.offline, message.backend)
         self.update_header()
         if message.document is not None or self.state.document:
             self.details.show(None)

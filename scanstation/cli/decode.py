@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from scanstation.domain.text import visible
 from scanstation.sources.decoders import (
     BACKENDS,
     DecoderError,
@@ -111,23 +112,6 @@ def decode_file(path: str, backend: str = "auto") -> FileResult:
     return FileResult(path, records or [_record(path, None, None, video=False)])
 
 
-def visible(text: str) -> str:
-    """Control characters as their Unicode pictures (GS → ␝), other unprintables escaped, so
-    a payload can never act on the terminal."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if code < 0x20:
-            out.append(chr(0x2400 + code))
-        elif code == 0x7F:
-            out.append("\u2421")
-        elif not char.isprintable() and char != " ":
-            out.append(f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
 def _human(record: dict[str, Any]) -> str:
     where = visible(record["file"])
     if "frame" in record and record["frame"] is not None:
@@ -178,7 +162,7 @@ def decode(as_json: bool, backend: str, files: tuple[str, ...]) -> None:
         for result in _results(files, backend):
             if result.error is not None:
                 unreadable += 1
-                click.echo(f"decode: {result.error}", err=True)
+                click.echo(f"decode: {visible(result.error)}", err=True)
                 continue
             for record in result.records:
                 line = json.dumps(record, ensure_ascii=True) if as_json else _human(record)

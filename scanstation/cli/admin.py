@@ -1,0 +1,194 @@
+"""Setting a database up: `db init`, `db info`, `site add`, `item add`, `generate`, `import`
+and `demo`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from scanstation.cli.common import (
+    EXIT_SCAN_FAILED,
+    TEXT,
+    cli_state,
+    fail,
+    json_line,
+    redact,
+    say,
+)
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@click.group()
+def db() -> None:
+    """Create or describe the database."""
+
+
+@db.command("init")
+@click.pass_context
+def db_init(ctx: click.Context) -> None:
+    """Create the database (and its schema) if it does not exist."""
+    with cli_state(ctx).station(create=True) as station:
+        say(f"Database ready: {station.database}")
+
+
+@db.command("info")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_context
+def db_info(ctx: click.Context, as_json: bool) -> None:
+    """Backend, schema version and counts."""
+    with cli_state(ctx).station() as station:
+        info = station.info()
+    if as_json:
+        json_line(info)
+        return
+    for key, value in info.items():
+        if isinstance(value, dict):
+            say(f"{key}:")
+            for sub, n in value.items():
+                say(f"  {sub:<24} {n}")
+        else:
+            say(f"{key:<26} {value}")
+
+
+# -- sites and items ---------------------------------------------------------------------------
+
+
+@click.group()
+def site() -> None:
+    """Plants and godowns."""
+
+
+@site.command("add")
+@click.argument("code", type=TEXT)
+@click.option("--name", type=TEXT, required=True)
+@click.option("--kind", type=click.Choice(["plant", "godown"]), required=True)
+@click.pass_context
+def site_add(ctx: click.Context, code: str, name: str, kind: str) -> None:
+    from scanstation.domain.stages import SiteKind
+
+    with cli_state(ctx).station() as station:
+        added = station.add_site(code, name, SiteKind(kind))
+    say(f"Site {added.code} ({added.kind}): {added.name}")
+
+
+@click.group()
+def item() -> None:
+    """Items (SKUs)."""
+
+
+@item.command("add")
+@click.argument("sku", type=TEXT)
+@click.option("--name", type=TEXT, required=True)
+@click.option("--gtin", type=TEXT, default=None)
+@click.option("--model", "model_no", type=TEXT, default=None)
+@click.pass_context
+def item_add(
+    ctx: click.Context, sku: str, name: str, gtin: str | None, model_no: str | None
+) -> None:
+    with cli_state(ctx).station() as station:
+        added = station.add_item(sku, name, gtin, model_no)
+    gtin_text = f" GTIN {added.gtin}" if added.gtin else ""
+    say(f"Item {added.sku}: {added.name}{gtin_text}")
+
+
+# -- generation runs and imports ---------------------------------------------------------------
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty() or total < 1000:
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        seen = 0
+
+        def advance(done: int) -> None:
+            nonlocal seen
+            bar.update(done - seen)
+            seen = done
+
+        yield advance
+
+
+@click.command()
+@click.argument("sku", type=TEXT)
+@click.option("--count", type=click.IntRange(min=1), required=True)
+@click.option("--site", "site_code", type=TEXT, required=True, metavar="CODE")
+@click.option("--prefix", type=TEXT, default="SN", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def generate(
+    ctx: click.Context, sku: str, count: int, site_code: str, prefix: str, as_json: bool
+) -> None:
+    """Create a generation run of COUNT serials of SKU in "Not Registered at Plant"."""
+    with cli_state(ctx).station() as station, _progress(count, "Generating") as progress:
+        generation_no, serials = station.generate(
+            sku, count, site_code, prefix=prefix, progress=progress
+        )
+    if as_json:
+        json_line({"generation_no": generation_no, "serials": serials})
+    else:
+        say(
+            f"Generation run {generation_no}: {len(serials)} serials of {sku} "
+            f"({serials[0]} … {serials[-1]})"
+        )
+
+
+@click.command("import")
+@click.argument(
+    "csv_file",
+    metavar="FILE.csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option("--dry-run", is_flag=True, help="Check the file; write nothing.")
+@click.pass_context
+def import_(ctx: click.Context, csv_file: Path, dry_run: bool) -> None:
+    """Import serials: serial_no,sku,generation_no,secondary_qr (all or nothing)."""
+    try:
+        with csv_file.open("rb") as handle:
+            rows = max(0, sum(1 for _ in handle) - 1)  # the bar's length: lines less the header
+    except OSError:
+        rows = 0  # the service names the file and the problem
+    with cli_state(ctx).station() as station, _progress(rows, "Importing") as progress:
+        report = station.import_csv(csv_file, dry_run=dry_run, progress=progress)
+    for problem in report.problems:
+        say(f"{csv_file}:{problem.line}: {problem.message}", err=True)
+    if report.problems:
+        fail(f"{len(report.problems)} problem(s); nothing was imported", EXIT_SCAN_FAILED)
+    if dry_run:
+        say(f"{report.rows} rows would be imported; nothing was written (--dry-run)")
+    else:
+        say(f"Imported {report.rows} serials")
+
+
+@click.command()
+@click.option("--db", "demo_db", type=TEXT, default=None, metavar="URL", help="Where to build it.")
+@click.option("--if-missing", is_flag=True, help="Do nothing when the database already has data.")
+@click.pass_context
+def demo(ctx: click.Context, demo_db: str | None, if_missing: bool) -> None:
+    """Build a realistic demo database (sites, items, ~2,000 serials with histories)."""
+    from scanstation.demo import build_demo
+
+    state = cli_state(ctx)
+    url = state.database_url(demo_db)
+    with state.station(create=True, db=url) as station:
+        target = station.database
+        if station.info()["serials"]:
+            if if_missing:
+                say(f"Demo database already present: {target}")
+                return
+            fail(
+                f"{target} already has data; the demo needs an empty database "
+                "(use --db to pick another)"
+            )
+        summary = build_demo(station)
+    say(summary)
+    db_flag = f" --db {redact(url)}" if (demo_db or state.db_url) else ""
+    say(f"Demo database ready: {target}")
+    say(f"Start the station on it:  scanstation{db_flag} --site G1 --mode receive")

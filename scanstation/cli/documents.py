@@ -1,0 +1,123 @@
+"""Delivery challans and invoices: `doc add`, `doc show`, `doc close`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from scanstation.cli.common import EXIT_SCAN_FAILED, TEXT, cli_state, fail, json_line, say
+from scanstation.domain.text import visible
+
+
+def _parse_line(text: str) -> tuple[str, int]:
+    sku, sep, qty = text.rpartition("=")
+    if not sep or not sku.strip():
+        raise click.BadParameter(f"{visible(text)!r}: expected SKU=QTY", param_hint="--line")
+    try:
+        return sku.strip(), int(qty)
+    except ValueError:
+        raise click.BadParameter(
+            f"{visible(text)!r}: the quantity must be a whole number", param_hint="--line"
+        ) from None
+
+
+@click.group()
+def doc() -> None:
+    """Delivery challans (DC) and invoices."""
+
+
+@doc.command("add")
+@click.option("--kind", type=click.Choice(["dc", "invoice"]), required=True)
+@click.option("--reference-no", type=TEXT, required=True)
+@click.option("--dc-no", type=TEXT, default=None)
+@click.option("--invoice-no", type=TEXT, default=None)
+@click.option("--from", "from_site", type=TEXT, required=True, metavar="SITE")
+@click.option("--to", "to", type=TEXT, required=True, metavar="SITE_OR_NAME")
+@click.option("--line", "lines", type=TEXT, multiple=True, required=True, metavar="SKU=QTY")
+@click.pass_context
+def doc_add(
+    ctx: click.Context,
+    kind: str,
+    reference_no: str,
+    dc_no: str | None,
+    invoice_no: str | None,
+    from_site: str,
+    to: str,
+    lines: tuple[str, ...],
+) -> None:
+    from scanstation.domain.stages import DocumentKind
+
+    parsed = [_parse_line(line) for line in lines]
+    with cli_state(ctx).station() as station:
+        added = station.add_document(
+            kind=DocumentKind(kind),
+            reference_no=reference_no,
+            from_site=from_site,
+            to=to,
+            lines=parsed,
+            dc_no=dc_no,
+            invoice_no=invoice_no,
+        )
+    say(
+        f"{added.kind.upper()} {added.reference_no} open: {added.from_site} → "
+        f"{added.destination}, {len(added.lines)} line(s)"
+    )
+
+
+def document_json(document: Any) -> dict[str, Any]:
+    return {
+        "reference_no": document.reference_no,
+        "kind": document.kind.value,
+        "dc_no": document.dc_no,
+        "invoice_no": document.invoice_no,
+        "from": document.from_site,
+        "to": document.destination,
+        "state": document.state,
+        "closed_reason": document.closed_reason,
+        "lines": [
+            {
+                "sku": line.sku,
+                "item_name": line.item_name,
+                "quantity": line.quantity,
+                "scanned": line.scanned,
+            }
+            for line in document.lines
+        ],
+    }
+
+
+@doc.command("show")
+@click.argument("reference_no", type=TEXT)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def doc_show(ctx: click.Context, reference_no: str, as_json: bool) -> None:
+    with cli_state(ctx).station() as station:
+        document = station.document(reference_no)
+    if document is None:
+        fail(f"No document with reference no {reference_no!r}", EXIT_SCAN_FAILED)
+    if as_json:
+        json_line(document_json(document))
+        return
+    say(f"{document.kind.upper()} {document.reference_no} ({document.state})")
+    say(f"  DC no       {document.dc_no or '-'}")
+    say(f"  Invoice no  {document.invoice_no or '-'}")
+    say(f"  From → to   {document.from_site} → {document.destination}")
+    for line in document.lines:
+        sku, name = visible(line.sku), visible(line.item_name)
+        say(f"  {sku:<12} {name:<28} {line.scanned:>6}/{line.quantity}")
+    if document.closed_reason:
+        say(f"  Closed: {document.closed_reason}")
+
+
+@doc.command("close")
+@click.argument("reference_no", type=TEXT)
+@click.option("--reason", type=TEXT, default=None, help="Needed when lines are not full.")
+@click.pass_context
+def doc_close(ctx: click.Context, reference_no: str, reason: str | None) -> None:
+    with cli_state(ctx).station() as station:
+        closed = station.close_document(reference_no, reason)
+    say(
+        f"{closed.reference_no} closed"
+        + (f" ({closed.shortfall} short: {reason})" if closed.shortfall else "")
+    )

@@ -1,0 +1,131 @@
+"""Reading what is recorded: `show` (a serial and its history) and `export`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Any
+
+import click
+
+from scanstation.cli.common import EXIT_SCAN_FAILED, TEXT, cli_state, fail, iso, json_line, say
+from scanstation.domain.text import visible
+
+
+def serial_json(view: Any) -> dict[str, Any]:
+    return {
+        "serial_no": view.serial_no,
+        "sku": view.sku,
+        "item_name": view.item_name,
+        "generation_no": view.generation_no,
+        "secondary_qr": view.secondary_qr,
+        "stage": view.stage.value,
+        "site": view.site,
+        "created_at": iso(view.created_at),
+        "created_by": view.created_by,
+        "updated_at": iso(view.updated_at),
+        "updated_by": view.updated_by,
+    }
+
+
+def event_json(event: Any) -> dict[str, Any]:
+    return {
+        "at": iso(event.at),
+        "by": event.by,
+        "station": event.station,
+        "outcome": event.outcome,
+        "from_stage": event.from_stage.value if event.from_stage else None,
+        "to_stage": event.to_stage.value if event.to_stage else None,
+        "document": event.document,
+        "comment": event.comment,
+    }
+
+
+def _event_line(event: Any) -> str:
+    move = f"{event.from_stage} → {event.to_stage}" if event.to_stage else event.outcome
+    extra = f" [{event.document}]" if event.document else ""
+    note = f" — {event.comment}" if event.comment else ""
+    when = event.at.isoformat(timespec="seconds")
+    return f"  {when} {event.by} @ {event.station}: {move}{extra}{note}"
+
+
+@click.command()
+@click.argument("serial", type=TEXT)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show(ctx: click.Context, serial: str, as_json: bool) -> None:
+    """A serial's details and its history (by serial no or secondary QR)."""
+    with cli_state(ctx).station() as station:
+        view = station.serial(serial)
+        if view is None:
+            fail(f"{serial} is not a known serial", EXIT_SCAN_FAILED)
+        events = station.events(view.serial_no)
+    if as_json:
+        json_line({**serial_json(view), "events": [event_json(e) for e in events]})
+        return
+    for key, value in serial_json(view).items():
+        say(f"{key:<14} {value if value is not None else '-'}")
+    say("events:")
+    for event in events:
+        say(_event_line(event))
+
+
+EXPORT_FIELDS = (
+    "serial_no",
+    "sku",
+    "item_name",
+    "generation_no",
+    "secondary_qr",
+    "stage",
+    "site",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+)
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="csv with a header row, or JSON lines.",
+)
+@click.option(
+    "--stage", type=TEXT, default=None, metavar="STAGE", help='e.g. "Received at Godown".'
+)
+@click.option("--site", "site_code", type=TEXT, default=None, metavar="CODE")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, stage: str | None, site_code: str | None) -> None:
+    """One record a serial, with the fields of `show` except events.
+
+    CSV cells are shown like every other output (a control character made visible); JSON
+    lines are the data as recorded, in ASCII."""
+    from scanstation.domain.stages import Stage
+
+    stage_value = None
+    if stage is not None:
+        matches = [s for s in Stage if s.value.lower() == stage.strip().lower()]
+        if not matches:
+            fail(
+                f"Unknown stage {visible(stage)!r}; stages are: "
+                + ", ".join(s.value for s in Stage)
+            )
+        stage_value = matches[0]
+    with cli_state(ctx).station() as station:
+        out = sys.stdout
+        writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        if writer:
+            writer.writerow(EXPORT_FIELDS)
+        for view in station.export(stage_value, site_code):
+            record = serial_json(view)
+            if writer:
+                cells = (record[f] for f in EXPORT_FIELDS)
+                writer.writerow(["" if cell is None else visible(str(cell)) for cell in cells])
+            else:
+                out.write(json.dumps(record, ensure_ascii=True) + "\n")
+        out.flush()
