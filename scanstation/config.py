@@ -4,11 +4,13 @@ Lookup: `--config PATH`, then `$SCANSTATION_CONFIG`, then `config.toml` in the u
 else the built-in defaults (the same values as the repository's documented `config.toml`).
 Any environment variable `SCANSTATION_<SECTION>_<KEY>` overrides one scalar key, e.g.
 `SCANSTATION_DATABASE_URL`. An unknown key, a wrong type or a bad value is a `ConfigError`
-naming the file (or variable), the key and what was expected.
+naming the file (or variable), the key and what was expected; so is an unknown `SCANSTATION_*`
+variable (a misspelt `SCANSTATION_DATABSE_URL` must not quietly open the default database).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -20,6 +22,11 @@ from platformdirs import user_config_dir, user_data_dir
 
 APP_NAME = "scanstation"
 ENV_PREFIX = "SCANSTATION_"
+
+# SCANSTATION_* variables that are not `<SECTION>_<KEY>` overrides.
+OTHER_VARIABLES = frozenset(
+    f"{ENV_PREFIX}{name}" for name in ("CONFIG", "PIN", "TOKEN", "TEST_PG_URL")
+)
 
 MODE_NAMES = ("lookup", "register", "validate", "reject", "dispatch", "receive", "scrap")
 
@@ -168,18 +175,34 @@ def _explain(error: msgspec.ValidationError) -> tuple[str, str]:
     return key or "(top level)", what
 
 
+def override_variables() -> dict[str, tuple[str, str]]:
+    """Every `SCANSTATION_<SECTION>_<KEY>` there is → (section, key)."""
+    variables: dict[str, tuple[str, str]] = {}
+    for section, section_type in get_type_hints(Settings).items():
+        if section == "source":
+            continue
+        for key in get_type_hints(section_type):
+            variables[f"{ENV_PREFIX}{section}_{key}".upper()] = (section, key)
+    return variables
+
+
 def _env_overrides(environ: dict[str, str], raw: dict[str, Any]) -> list[str]:
-    """Apply SCANSTATION_<SECTION>_<KEY>=value to `raw`; returns the variables applied."""
+    """Apply SCANSTATION_<SECTION>_<KEY>=value to `raw`; returns the variables applied.
+    Any other SCANSTATION_* variable is a ConfigError naming it."""
     applied: list[str] = []
-    sections = {name: type_ for name, type_ in Settings.__annotations__.items() if name != "source"}
+    known = override_variables()
     for variable, value in sorted(environ.items()):
-        if not variable.startswith(ENV_PREFIX) or variable == f"{ENV_PREFIX}CONFIG":
+        if not variable.startswith(ENV_PREFIX) or variable in OTHER_VARIABLES:
             continue
-        rest = variable[len(ENV_PREFIX) :].lower()
-        section = next((s for s in sections if rest.startswith(s + "_")), None)
-        if section is None:
-            continue
-        key = rest[len(section) + 1 :]
+        if variable not in known:
+            close = difflib.get_close_matches(variable, [*known, *OTHER_VARIABLES], 1, 0.85)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(
+                f"{variable}: unknown environment variable{hint}; scanstation reads "
+                f"{ENV_PREFIX}<SECTION>_<KEY> for the keys of config.toml and "
+                + ", ".join(sorted(OTHER_VARIABLES))
+            )
+        section, key = known[variable]
         raw.setdefault(section, {})
         if not isinstance(raw[section], dict):
             continue

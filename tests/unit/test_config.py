@@ -92,3 +92,29 @@ def test_missing_or_broken_files_are_clear(tmp_path: Path) -> None:
 
 def test_defaults_are_typed() -> None:
     assert isinstance(Settings().scanner.burst_end_ms, float)
+
+
+def test_an_unknown_scanstation_variable_is_an_error_naming_it() -> None:
+    """Issue 11, finding 13: a misspelt SCANSTATION_DATABSE_URL was silently ignored, and
+    the station opened the local default database instead of the site's."""
+    with pytest.raises(
+        ConfigError,
+        match=r"^SCANSTATION_DATABSE_URL: unknown environment variable "
+        r"\(did you mean SCANSTATION_DATABASE_URL\?\)",
+    ):
+        load_settings(environ={"SCANSTATION_DATABSE_URL": "postgresql://x@h/db"})
+    with pytest.raises(ConfigError, match=r"^SCANSTATION_NOPE: unknown environment variable;"):
+        load_settings(environ={"SCANSTATION_NOPE": "1"})
+    # A known section with an unknown key is no less unknown.
+    with pytest.raises(ConfigError, match="SCANSTATION_STATION_COLOUR: unknown"):
+        load_settings(environ={"SCANSTATION_STATION_COLOUR": "red"})
+    # The variables that are not config keys are known; other programs' variables are not ours.
+    known = {
+        "SCANSTATION_CONFIG": "",
+        "SCANSTATION_PIN": "1234",
+        "SCANSTATION_TOKEN": "t",
+        "SCANSTATION_TEST_PG_URL": "postgresql://x@h/db",
+        "SCANSTATIONX": "1",
+        "PATH": "/bin",
+    }
+    assert load_settings(environ=known).database.url == ""
