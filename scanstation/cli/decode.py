@@ -25,6 +25,7 @@ from scanstation.domain.text import visible
 from scanstation.sources.decoders import (
     BACKENDS,
     DecoderError,
+    ImageTooLarge,
     Symbol,
     check_backend,
     load_image,
@@ -102,6 +103,8 @@ def decode_file(path: str, backend: str = "auto") -> FileResult:
         return _decode_video(path, backend)
     try:
         image = load_image(path)
+    except ImageTooLarge as exc:
+        return FileResult(path, error=str(exc))
     except DecoderError:
         return _decode_video(path, backend)  # not an image OpenCV knows: maybe a video
     try:

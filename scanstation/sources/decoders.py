@@ -14,11 +14,14 @@ import contextlib
 import ctypes
 import dataclasses
 import importlib
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+from scanstation.sources.image_size import MAX_IMAGE_PIXELS, oversize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,6 +33,7 @@ __all__ = [
     "BACKENDS",
     "DecoderError",
     "FrameDecoder",
+    "ImageTooLarge",
     "Symbol",
     "check_backend",
     "decode",
@@ -54,6 +58,10 @@ GS: Final = "\x1d"
 
 class DecoderError(Exception):
     """A decoder or an image cannot be used; the message says what to do."""
+
+
+class ImageTooLarge(DecoderError):
+    """Above MAX_IMAGE_PIXELS: refused from the header, before decoding (image_size.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,8 @@ class Symbol:
 
 def opencv() -> Any:
     """The cv2 module, imported on first use, with its logging to stderr silenced."""
+    # Read once, as OpenCV loads: formats image_size.py does not read get the same limit.
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
     import cv2
 
     _silence_opencv(cv2)
@@ -166,17 +176,23 @@ def load_image(path: str | Path) -> GreyImage:
     Decoding only uses luminance, so grey is what every caller wants; transparency is laid
     over white, as a label would be printed. Raises DecoderError naming the file.
     """
+    if too_large := oversize(path):
+        raise ImageTooLarge(too_large)
     np = _np()
     cv2 = opencv()
     try:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:
         raise DecoderError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None and data[:4].tobytes() == b"RIFF":
-        # OpenCV refuses a complete WebP smaller than its 32-byte header buffer; the RIFF
-        # length still bounds what libwebp reads, so zero padding is harmless.
-        image = cv2.imdecode(np.concatenate([data, np.zeros(32, np.uint8)]), cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        if image is None and data[:4].tobytes() == b"RIFF":
+            # OpenCV refuses a complete WebP smaller than its 32-byte header buffer; the RIFF
+            # length still bounds what libwebp reads, so zero padding is harmless.
+            data = np.concatenate([data, np.zeros(32, np.uint8)])
+            image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # e.g. above OPENCV_IO_MAX_IMAGE_PIXELS
+        raise DecoderError(f"cannot read {path} as an image ({exc.err or exc})") from exc
     if image is None:
         raise DecoderError(f"cannot read {path} as an image")
     return to_grey(image)

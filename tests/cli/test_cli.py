@@ -329,3 +329,12 @@ def test_demo(tmp_path: Path) -> None:
     again = run(path, "demo", "--if-missing")
     assert again.returncode == 0 and "already" in again.stdout
     assert run(path, "demo").returncode == 2
+
+
+def test_a_misspelt_environment_variable_stops_every_command(db: Path) -> None:
+    """Issue 11, finding 13: exit 2 naming the variable, before any database is opened."""
+    result = run(db, "db", "info", env={"SCANSTATION_DATABSE_URL": str(db)})
+    assert result.returncode == 2
+    assert result.stderr.startswith("scanstation: SCANSTATION_DATABSE_URL: unknown environment")
+    assert "did you mean SCANSTATION_DATABASE_URL?" in result.stderr
+    assert "Traceback" not in result.stderr

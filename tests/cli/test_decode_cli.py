@@ -172,3 +172,45 @@ def test_usage_errors() -> None:
     assert run().returncode == 2  # no FILE
     result = run("--decoder", "opencv", "x.png")
     assert result.returncode == 2 and "opencv" in result.stderr
+
+
+def huge_png(path: Path, width: int, height: int) -> Path:
+    """A real, valid grey PNG of width×height that compresses to a few megabytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    packer = zlib.compressobj(1)
+    row = b"\x00" * (width + 1)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def test_an_image_above_the_pixel_limit_is_refused_before_decoding(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Issue 11, finding 9: a 30000² PNG took 37 s and 3.7 GB; now it is refused from its
+    header, named on stderr, counted as unreadable (exit 2), and the other files decoded."""
+    big = huge_png(tmp_path / "big\x1b[2J.png", 20_000, 20_000)
+    result = run("--json", str(big), str(files["gs1"]))
+    assert result.returncode == 2
+    assert [line["text"] for line in json_lines(result.stdout)] == [GS1_TEXT]
+    assert "big␛[2J.png is 20000×20000 pixels, above the limit of 50 megapixels" in result.stderr
+    assert "\x1b" not in result.stderr
+
+
+def test_an_unreadable_file_name_is_shown_visibly(tmp_path: Path) -> None:
+    """Issue 11, finding 11: decode's error lines print the file name through `visible`."""
+    hostile = tmp_path / "x\x1b]0;pwned\x07\u202e.png"
+    hostile.write_bytes(b"not an image")
+    result = run(str(hostile))
+    assert result.returncode == 2
+    assert "x␛]0;pwned␇⟨U+202E⟩.png" in result.stderr
+    assert not any(ch in result.stderr for ch in "\x1b\x07\u202e")
