@@ -32,7 +32,7 @@ from scanstation.domain.model import ScanEvent, SiteView
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.stages import MODE_VERBS, TRANSITIONS, Mode, Needs
 from scanstation.service import ServiceError, StationService, StationSetup, StoreBusy
-from scanstation.station import Station, _repo
+from scanstation.station import Station
 from scanstation.store.journal import (
     REFUSED_KINDS,
     Journal,
@@ -353,7 +353,9 @@ class JournaledStation(Station):
             # never applied, and the supervisor sees why.
             return ScanOutcome(OutcomeKind.REJECTED, BROKEN_SEAL, event), True
         try:
-            outcome = service.scan(event, setup_of(entry))
+            # replay=True: the service judges it against what happened since it was read (a
+            # newer change by another station wins; the scan is kept for a supervisor).
+            outcome = service.scan(event, setup_of(entry), replay=True)
             refused = outcome.kind in REFUSED_KINDS
             if outcome.kind is OutcomeKind.ALREADY:
                 refused = self._first_try_was_refused(service, entry.scan_id)
@@ -377,8 +379,8 @@ class JournaledStation(Station):
         """ALREADY for a scan id the site database already holds: an earlier replay (or the
         lost answer of the first try) recorded it. If that record was a refusal, the entry
         belongs on the supervisor's list like any other refusal."""
-        recorded = _repo(service).scan_already_recorded(scan_id)
-        return recorded is not None and recorded[0] in {kind.value for kind in REFUSED_KINDS}
+        recorded = service.recorded_outcome(scan_id)
+        return recorded is not None and recorded in {kind.value for kind in REFUSED_KINDS}
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -403,7 +405,7 @@ class JournaledStation(Station):
         """Keep the sites and documents in the journal: what offline scans are checked
         against. A failure here is no outage of its own: the next use finds out."""
         try:
-            sites = _repo(service).sites()
+            sites = service.sites()
             documents = service.documents(state=None)
             self.journal.remember(sites, documents)
         except Exception as error:

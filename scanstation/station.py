@@ -39,6 +39,7 @@ from scanstation.service import (
     StationSetup,
     StoreBusy,
     StoreError,
+    redacted_url,
 )
 from scanstation.store.journal import Journal, JournalEntry, JournalError, is_database_failure
 
@@ -59,6 +60,7 @@ __all__ = [
     "is_database_failure",
     "open_station",
     "read_journal",
+    "redacted_url",
 ]
 
 ServiceFactory = Callable[[], StationService]
@@ -158,12 +160,12 @@ class Station:
     @property
     def backend(self) -> str:
         service = self._current()
-        return _repo(service).target.backend if service is not None else ""
+        return service.backend if service is not None else ""
 
     @property
     def database(self) -> str:
         """The database as it is shown: a file path, or host, port and name (no password)."""
-        return _repo(self._use()).target.display
+        return self._use().database_display
 
     def info(self) -> dict[str, object]:
         return self._use().info()
@@ -171,10 +173,10 @@ class Station:
     # -- reading ------------------------------------------------------------------------------
 
     def sites(self) -> list[SiteView]:
-        return list(_repo(self._use()).sites())
+        return self._use().sites()
 
     def site(self, code: str) -> SiteView | None:
-        return _repo(self._use()).site(code)
+        return self._use().site(code)
 
     def serial(self, key: str) -> SerialView | None:
         return self._use().serial(key)
@@ -197,9 +199,7 @@ class Station:
         self, *, station: str | None = None, limit: int = 50, before_id: int | None = None
     ) -> list[tuple[int, EventView]]:
         """A station's latest events, newest first, with their ids (to page older ones)."""
-        return list(
-            _repo(self._use()).recent_events(station=station, limit=limit, before_id=before_id)
-        )
+        return self._use().recent_events(station=station, limit=limit, before_id=before_id)
 
     def export(self, stage: Stage | None = None, site: str | None = None) -> Iterator[SerialView]:
         return self._use().export(stage, site)
@@ -281,7 +281,7 @@ class Station:
 
     def bulk_load(self) -> AbstractContextManager[None]:
         """For building throw-away data (the demo) fast; what was built is on disk after."""
-        return _repo(self._use()).relaxed_durability()  # type: ignore[no-any-return]
+        return self._use().relaxed_durability()
 
     def __enter__(self) -> Station:
         return self
@@ -315,7 +315,7 @@ class ChangeFeed:
         self._station = station
         self._service: StationService | None = None
         self._watcher: Any = None
-        self._last: int | None = None
+        self._cursor: Any = None  # where the feed stands (the service's own marker)
 
     def wait(self, timeout: float) -> tuple[set[str], set[str]]:
         """(serials, documents) that got events, waiting up to `timeout` for one; empty when
@@ -324,17 +324,17 @@ class ChangeFeed:
         if service is not self._service:
             self._drop_watcher()
             self._service = service
-        target = _repo(service).target
-        if target.path is not None and not target.path.exists():
+        path = service.database_path
+        if path is not None and not path.exists():
             # Moved or unmounted: connecting would create an empty file in its place.
-            raise StoreBusy(f"{target.display} is missing")
+            raise StoreBusy(f"{service.database_display} is missing")
         if self._watcher is None:
-            self._watcher = _repo(service).watcher()
-        if self._last is None:
-            self._last = _repo(service).last_event_id()
+            self._watcher = service.watcher()
+        if self._cursor is None:
+            self._cursor = service.change_cursor()
         if not self._watcher.wait(timeout):
             return set(), set()
-        self._last, serials, documents = _repo(service).changes_since(self._last)
+        self._cursor, serials, documents = service.changes_since(self._cursor)
         return serials, documents
 
     def _drop_watcher(self) -> None:
@@ -408,14 +408,7 @@ def read_journal(
     return path, database_identity(url), Journal.existing(station_id, url, journal_dir)
 
 
-# -- what the service does not offer yet ----------------------------------------------------
-
-
-def _repo(service: StationService) -> Any:
-    """The repository behind the service, for the few reads the service does not offer yet
-    (the store half of issue 11 moves them behind it). Used here and nowhere else outside
-    the service."""
-    return service.repo
+# -- helpers ------------------------------------------------------------------------------------
 
 
 def _unreachable(reason: str | None) -> str:

@@ -16,7 +16,6 @@ from scanstation.cli.common import (
     cli_state,
     fail,
     json_line,
-    redact,
     say,
 )
 
@@ -174,6 +173,7 @@ def import_(ctx: click.Context, csv_file: Path, dry_run: bool) -> None:
 def demo(ctx: click.Context, demo_db: str | None, if_missing: bool) -> None:
     """Build a realistic demo database (sites, items, ~2,000 serials with histories)."""
     from scanstation.demo import build_demo
+    from scanstation.station import redacted_url
 
     state = cli_state(ctx)
     url = state.database_url(demo_db)
@@ -189,6 +189,6 @@ def demo(ctx: click.Context, demo_db: str | None, if_missing: bool) -> None:
             )
         summary = build_demo(station)
     say(summary)
-    db_flag = f" --db {redact(url)}" if (demo_db or state.db_url) else ""
+    db_flag = f" --db {redacted_url(url)}" if (demo_db or state.db_url) else ""
     say(f"Demo database ready: {target}")
     say(f"Start the station on it:  scanstation{db_flag} --site G1 --mode receive")

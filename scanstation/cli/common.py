@@ -4,6 +4,7 @@ settings and the door to the database.
 Every line a command prints goes through `say` (or `fail` for an error), which makes any
 control, bidi, zero-width or undecodable character visible: operator and station names,
 payloads, CSV cells, file names and database paths are all untrusted. JSON lines are ASCII.
+A database URL is printed only through `redacted_url` (the store's errors mask it already).
 Options that carry text use the `TEXT` type, which refuses what is not valid UTF-8 (argv that
 came with undecodable bytes) with a usage error naming the option.
 """
@@ -11,7 +12,6 @@ came with undecodable bytes) with a usage error naming the option.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,21 +28,14 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_SCAN_FAILED, EXIT_USAGE = 0, 1, 2
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^@\s]*@")
-
-
-def redact(text: str) -> str:
-    """`scheme://user:PASSWORD@host` → `scheme://user:***@host`, wherever it appears."""
-    return _PASSWORD_IN_URL.sub(r"\g<head>***@", text)
-
 
 def shown(text: object) -> str:
-    """Any text as it may reach a terminal: secrets masked, every invisible made visible."""
-    return visible(redact(str(text)))
+    """Any text as it may reach a terminal: every invisible character made visible."""
+    return visible(str(text))
 
 
 def say(text: object = "", *, err: bool = False) -> None:
-    """Print one line (never a raw control character, never a password)."""
+    """Print one line (never a raw control character)."""
     click.echo(shown(text), err=err)
 
 

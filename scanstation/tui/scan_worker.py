@@ -341,9 +341,8 @@ class StationWorker:
                 self._retry_now.clear()
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
-            event_id = self._event_id(station, outcome, job.setup)
             self._answered()
-            self._post(ScanProcessed(job.ticket, outcome, event_id))
+            self._post(ScanProcessed(job.ticket, outcome, outcome.event_id))
             if self._journaled:
                 self._after_journaled_scan(outcome)
             return
@@ -365,22 +364,6 @@ class StationWorker:
             return
         if kept:
             self._answered()
-
-    @staticmethod
-    def _event_id(station: Station, outcome: ScanOutcome, setup: StationSetup) -> int | None:
-        """The id of the event this scan wrote, so the scanned list can page older rows."""
-        if (
-            outcome.kind in (OutcomeKind.QUEUED, OutcomeKind.ALREADY)
-            or setup.mode is Mode.LOOKUP
-            or not station.online
-        ):
-            return None  # nothing was written
-        try:
-            newest = station.history(station=setup.station_id, limit=1)
-        except Exception:  # the scan is recorded already: a failed read must not undo its OK
-            _log.warning("reading the id of scan %s", outcome.event.scan_id, exc_info=True)
-            return None
-        return newest[0][0] if newest else None
 
     def _write(self, job: _Write) -> None:
         from scanstation.station import ServiceError, StoreError

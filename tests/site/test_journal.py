@@ -304,13 +304,13 @@ class FlakyService:
 
     def __init__(self, real: StationService, lose_answer_of: set[int]) -> None:
         self.real = real
-        self.repo = real.repo
+        self.recorded_outcome = real.recorded_outcome
         self.calls = 0
         self.lose_answer_of = lose_answer_of
 
-    def scan(self, event: ScanEvent, setup: StationSetup) -> ScanOutcome:
+    def scan(self, event: ScanEvent, setup: StationSetup, *, replay: bool = False) -> ScanOutcome:
         self.calls += 1
-        outcome = self.real.scan(event, setup)
+        outcome = self.real.scan(event, setup, replay=replay)
         if self.calls in self.lose_answer_of:
             raise StoreBusy("server closed the connection unexpectedly")
         return outcome
@@ -392,7 +392,7 @@ def test_driver_errors_that_escape_the_store_are_offline_too(
             self.error = error
             self.closed = False
 
-        def scan(self, event: ScanEvent, setup: StationSetup) -> ScanOutcome:
+        def scan(self, event: ScanEvent, setup: StationSetup, **kw: object) -> ScanOutcome:
             raise self.error
 
         def close(self) -> None:

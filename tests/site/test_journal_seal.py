@@ -222,3 +222,32 @@ def test_the_known_sites_follow_what_this_station_adds(site_url: str, tmp_path: 
     known = station.journal.known()
     assert known is not None and "DC-NEW" in known.documents
     station.close()
+
+
+def test_a_stale_offline_scan_does_not_reverse_a_newer_decision(
+    site_url: str, tmp_path: Path
+) -> None:
+    """Finding 4: B registers X; A, offline, validates X; B then rejects X "QC fail"; A's
+    replay must not leave X Validated. The journal replays with `replay=True`, the service
+    refuses the stale scan, and A's supervisor sees it with the reason."""
+    other = StationService.open(site_url)
+    b = setup_for(station="GATE-B")
+    assert other.scan(ScanEvent(SN[0]), b).kind is OutcomeKind.OK
+    site = Site(site_url)
+    site.up = False
+    station = JournaledStation(site.open, Journal.for_station("GATE-1", site_url, tmp_path / "j"))
+    stale = station.scan(ScanEvent(SN[0]), setup_for(Mode.VALIDATE))
+    assert stale.kind is OutcomeKind.QUEUED
+    rejected = other.scan(
+        ScanEvent(SN[0]), setup_for(Mode.REJECT, station="GATE-B", reason="QC fail")
+    )
+    assert rejected.kind is OutcomeKind.OK
+    site.up = True
+    outcomes = station.replay()
+    assert [o.event.scan_id for o in outcomes] == [stale.event.scan_id]
+    assert not outcomes[0].kind.is_success, outcomes[0]
+    assert [e.scan_id for e in station.refused()] == [stale.event.scan_id]
+    station.close()
+    view = other.serial(SN[0])
+    assert view is not None and view.stage.value == "Not Validated at Plant"
+    other.close()

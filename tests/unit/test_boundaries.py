@@ -19,6 +19,25 @@ def test_import_contracts_hold() -> None:
     result = subprocess.run([lint_imports], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "broken" in result.stdout and "0 broken" in result.stdout
+    # Issue 11: the station app and the command line reach data only through the Station door.
+    assert "Faces never import the store KEPT" in result.stdout
+
+
+def test_nothing_outside_the_service_reaches_its_repository() -> None:
+    """`service.repo` is the service's own: faces and the door use what the service offers."""
+    import ast
+
+    reached = []
+    for path in sorted((ROOT / "scanstation").rglob("*.py")):
+        if path.name == "service.py" or "store" in path.relative_to(ROOT).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        reached += [
+            f"{path.relative_to(ROOT)}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr == "repo"
+        ]
+    assert reached == []
 
 
 def test_importing_the_domain_pulls_in_nothing_heavy() -> None:
