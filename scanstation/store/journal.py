@@ -216,6 +216,23 @@ class KnownCatalog:
     at: datetime
 
 
+def _storable(value: str | None) -> str | bytes | None:
+    """Text as SQLite can keep it. A payload may carry undecodable bytes (Python hands them
+    over as lone surrogates, which SQLite refuses): kept as the bytes they were instead."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape")
+    return value
+
+
+def _decoded(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A row with any value `_storable` kept as bytes turned back into the text it was."""
+    return tuple(v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v for v in row)
+
+
 def _entry(row: Sequence[Any], intact: bool) -> JournalEntry:
     return JournalEntry(
         seq=row[0],
@@ -343,7 +360,7 @@ class Journal:
                 for row in conn.execute(f"SELECT {_COLUMNS} FROM entry WHERE mac IS NULL"):
                     conn.execute(
                         "UPDATE entry SET mac = ? WHERE seq = ?",
-                        (seal(self._key, row[_SEALED]), row[0]),
+                        (seal(self._key, _decoded(row)[_SEALED]), row[0]),
                     )
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             if not meta:
@@ -425,7 +442,7 @@ class Journal:
                 "INSERT OR IGNORE INTO entry (scan_id, payload, source, read_at, station_id, "
                 "site_code, mode, operator, document, reason, queued_at, mac) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*fields, seal(self._key, fields)),
+                (*(_storable(f) for f in fields), seal(self._key, fields)),
             )
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM entry WHERE scan_id = ?", (event.scan_id,)
@@ -490,7 +507,8 @@ class Journal:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _entry(self, row: Sequence[Any]) -> JournalEntry:
+    def _entry(self, stored: Sequence[Any]) -> JournalEntry:
+        row = _decoded(stored)
         return _entry(row, seal_matches(self._key, row[_SEALED], row[19]))
 
     def known(self) -> KnownCatalog | None:

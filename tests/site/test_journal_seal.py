@@ -251,3 +251,21 @@ def test_a_stale_offline_scan_does_not_reverse_a_newer_decision(
     view = other.serial(SN[0])
     assert view is not None and view.stage.value == "Not Validated at Plant"
     other.close()
+
+
+def test_a_payload_with_undecodable_bytes_is_kept_exactly_and_sealed(
+    site_url: str, tmp_path: Path
+) -> None:
+    """`scan --journal` reads stdin with surrogateescape: such a payload is saved as the bytes
+    it was (SQLite refuses lone surrogates) and replayed as a REJECTED scan."""
+    site = Site(site_url)
+    site.up = False
+    station = JournaledStation(site.open, Journal.for_station("GATE-1", site_url, tmp_path / "j"))
+    payload = "SN\udcff\udcfe1"
+    assert station.scan(ScanEvent(payload), setup_for()).kind is OutcomeKind.QUEUED
+    [entry] = station.journal.pending()
+    assert entry.payload == payload and entry.intact
+    site.up = True
+    [outcome] = station.replay()
+    assert outcome.kind is OutcomeKind.REJECTED and "SN\\xff\\xfe1" in outcome.message
+    station.close()
