@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, suppress
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ from scanstation.domain.model import (
     SiteView,
 )
 from scanstation.domain.outcome import ScanOutcome
-from scanstation.domain.stages import DocumentKind, SiteKind, Stage
+from scanstation.domain.stages import SiteKind, Stage
 from scanstation.service import (
     ImportReport,
     ServiceError,
@@ -223,28 +222,9 @@ class Station:
     ) -> ItemView:
         return self._use().add_item(sku, name, gtin, model_no)
 
-    def add_document(
-        self,
-        *,
-        kind: DocumentKind,
-        reference_no: str,
-        from_site: str,
-        to: str,
-        lines: list[tuple[str, int]],
-        dc_no: str | None = None,
-        invoice_no: str | None = None,
-        by: str | None = None,
-    ) -> DocumentView:
-        added = self._use().add_document(
-            kind=kind,
-            reference_no=reference_no,
-            from_site=from_site,
-            to=to,
-            lines=lines,
-            dc_no=dc_no,
-            invoice_no=invoice_no,
-            by=by,
-        )
+    def add_document(self, **document: Any) -> DocumentView:
+        """A DC or an invoice: the keywords of `StationService.add_document`."""
+        added = self._use().add_document(**document)
         self._catalog_changed()
         return added
 
@@ -259,20 +239,9 @@ class Station:
         """A site or document was added or closed through this door (the journaled station
         keeps what offline scans are checked against)."""
 
-    def generate(
-        self,
-        sku: str,
-        count: int,
-        site_code: str,
-        *,
-        prefix: str = "SN",
-        by: str | None = None,
-        at: datetime | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> tuple[str, list[str]]:
-        return self._use().generate(
-            sku, count, site_code, prefix=prefix, by=by, at=at, progress=progress
-        )
+    def generate(self, sku: str, count: int, site_code: str, **run: Any) -> tuple[str, list[str]]:
+        """A generation run: the keywords of `StationService.generate` (prefix, by, at, …)."""
+        return self._use().generate(sku, count, site_code, **run)
 
     def import_csv(
         self, path: Path, *, dry_run: bool = False, progress: Callable[[int], None] | None = None

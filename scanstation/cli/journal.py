@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,6 +21,10 @@ from scanstation.cli.common import (
 from scanstation.cli.scanning import print_outcome
 from scanstation.domain.text import visible
 
+STATION = click.option(
+    "--station", "station_id", type=TEXT, default=None, metavar="ID", help="Default: station.id."
+)
+
 
 @click.group()
 def journal() -> None:
@@ -28,6 +33,16 @@ def journal() -> None:
 
 def _station_id(state: CliState, station_id: str | None) -> str:
     return station_id or state.settings.station.id
+
+
+def _existing(state: CliState, station_id: str) -> tuple[Path, str, Any]:
+    """(its file, its database, the journal or None): read only, never created."""
+    from scanstation.station import JournalError, read_journal
+
+    try:
+        return read_journal(state.settings, station_id, database_url=state.database_url())
+    except JournalError as error:
+        fail(error)
 
 
 def _entry_line(entry: Any) -> str:
@@ -43,9 +58,7 @@ def _entry_line(entry: Any) -> str:
 
 
 @journal.command("show")
-@click.option(
-    "--station", "station_id", type=TEXT, default=None, metavar="ID", help="Default: station.id."
-)
+@STATION
 @click.option("--all", "show_all", is_flag=True, help="Also replayed and acknowledged scans.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.pass_context
@@ -53,14 +66,12 @@ def journal_show(ctx: click.Context, station_id: str | None, show_all: bool, as_
     """Scans waiting to be replayed, and replayed scans the rules refused (for a supervisor).
 
     Reads the journal only: works while the database is unreachable."""
-    from scanstation.station import JournalError, read_journal
+    from scanstation.station import JournalError
 
     state = cli_state(ctx)
     station = _station_id(state, station_id)
+    path, database, opened = _existing(state, station)
     try:
-        path, database, opened = read_journal(
-            state.settings, station, database_url=state.database_url()
-        )
         if opened is None:
             pending, refused, replayed = [], [], []
         else:
@@ -96,9 +107,7 @@ def journal_show(ctx: click.Context, station_id: str | None, show_all: bool, as_
 
 
 @journal.command("replay")
-@click.option(
-    "--station", "station_id", type=TEXT, default=None, metavar="ID", help="Default: station.id."
-)
+@STATION
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per replayed scan.")
 @click.pass_context
 def journal_replay(ctx: click.Context, station_id: str | None, as_json: bool) -> None:
@@ -106,16 +115,9 @@ def journal_replay(ctx: click.Context, station_id: str | None, as_json: bool) ->
 
     Exit 0 when all were decided ok/already, 1 when the rules refused some (listed by
     `journal show`), 2 when the database is unreachable (what is left stays pending)."""
-    from scanstation.station import JournalError, read_journal
-
     state = cli_state(ctx)
     station_id = _station_id(state, station_id)
-    try:
-        _path, _database, existing = read_journal(
-            state.settings, station_id, database_url=state.database_url()
-        )
-    except JournalError as error:
-        fail(error)
+    _path, _database, existing = _existing(state, station_id)
     if existing is None:
         say(f"Station {station_id} has no journal for this database: nothing to replay", err=True)
         return
