@@ -30,7 +30,8 @@ from contextlib import suppress
 from scanstation.domain.codes import visible
 from scanstation.domain.model import ScanEvent, SiteView
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
-from scanstation.domain.stages import MODE_VERBS, TRANSITIONS, Mode, Needs
+from scanstation.domain.stages import TRANSITIONS, Mode, Needs
+from scanstation.domain.wording import MODE_GERUNDS, MODE_VERBS, REASON_HOW
 from scanstation.service import ServiceError, StationService, StationSetup, StoreBusy
 from scanstation.station import Station
 from scanstation.store.journal import (
@@ -87,21 +88,20 @@ def check_known(known: KnownCatalog, setup: StationSetup) -> None:
 
 def offline_refusal(payload: str, mode: Mode, site: SiteView, reason: str | None) -> str:
     """The sentence of a scan the rules refuse whatever its serial, or "" (then only the
-    site database can decide it). Derived from the transition table, like `decide()`."""
-    rows = [r for r in TRANSITIONS if r.mode is mode and r.site_kind in (None, site.kind)]
-    shown = visible(payload.strip(" \t\r\n"))[:40] or "This scan"
-    verb = MODE_VERBS[mode]
+    site database can decide it). From the transition table and in the words of `decide()`:
+    a mode never done at this kind of site, or one whose every move needs a reason."""
     if mode is Mode.LOOKUP:
         return ""
+    rows = [r for r in TRANSITIONS if r.mode is mode and r.site_kind in (None, site.kind)]
+    shown = visible(payload.strip(" \t\r\n"))[:40] or "This scan"
     if not rows:
-        kinds = {r.site_kind for r in TRANSITIONS if r.mode is mode and r.site_kind is not None}
-        where = " or ".join(sorted(kinds)) or "another kind of site"
+        other = next((r.site_kind for r in TRANSITIONS if r.mode is mode and r.site_kind), None)
         return (
-            f"{shown} cannot be {verb} here: that is done at a {where}, "
-            f"and {site.code} is a {site.kind}"
+            f"{shown} cannot be {MODE_VERBS[mode]} here: {site.code} is a {site.kind}, and "
+            f"{MODE_GERUNDS[mode]} is done at a {other}"
         )
     if all(r.needs is Needs.REASON for r in rows) and not (reason or "").strip():
-        return f"{shown} was not {verb}: a reason is needed"
+        return f"{shown} is unchanged: {MODE_GERUNDS[mode]} needs a reason {REASON_HOW}"
     return ""
 
 

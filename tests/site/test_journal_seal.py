@@ -172,7 +172,7 @@ def test_offline_scans_are_checked_against_the_last_known_sites_and_documents(
     with pytest.raises(ServiceError, match="No document with reference no 'NODOC'"):
         station.scan(ScanEvent(SN[0]), setup_for(Mode.DISPATCH, document="NODOC"))
     scrap = station.scan(ScanEvent(SN[0]), setup_for(Mode.SCRAP))
-    assert scrap.kind is OutcomeKind.REJECTED and "a reason is needed" in scrap.message
+    assert scrap.kind is OutcomeKind.REJECTED and "needs a reason" in scrap.message
     assert station.pending == 0, "a refused scan is not queued"
     godown = station.scan(ScanEvent(SN[0]), setup_for(site="G1"))
     assert godown.kind is OutcomeKind.REJECTED and "done at a plant" in godown.message
