@@ -267,9 +267,11 @@ def rendered_labels(count: int) -> list[Label]:
 
 def corpus_labels(samples: Sequence[Sample], images: Sequence[Any], per_family: int) -> list[Label]:
     """The first synthetic images of each family (manifest order) that zxing reads as they
-    are and at the size the frames show them: a symbol the camera then degrades, not one
-    that was unreadable to begin with (a 144×144 Data Matrix a third of 720 px high has
-    under 2 px a module)."""
+    are and as a webcam shows them flat at the frames' size (soft focus, noise, MJPEG): a
+    symbol the conditions then degrade, not one that was unreadable to begin with (a 144×144
+    Data Matrix a third of 720 px high has under 2 px a module)."""
+    import numpy as np
+
     labels: list[Label] = []
     taken: dict[str, int] = defaultdict(int)
     for sample, image in zip(samples, images, strict=True):
@@ -279,7 +281,9 @@ def corpus_labels(samples: Sequence[Sample], images: Sequence[Any], per_family: 
         if taken[family] >= per_family or max(image.shape[:2]) > 1000:
             continue
         grey = to_grey(image)
-        placed = camera_frames.placed_label(grey, FRAME_SIZE)
+        placed = camera_frames.camera_like(
+            camera_frames.placed_label(grey, FRAME_SIZE), np.random.default_rng(0)
+        )
         if all(matches(sample, decode(i, backend="zxing")) for i in (grey, placed)):
             labels.append(Label(sample, grey))
             taken[family] += 1
