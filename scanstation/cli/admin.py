@@ -188,7 +188,8 @@ def demo(ctx: click.Context, demo_db: str | None, if_missing: bool) -> None:
                 "(use --db to pick another)"
             )
         summary = build_demo(station)
-    say(summary)
+    for line in summary.splitlines():  # our own lines: each one is said on its own
+        say(line)
     db_flag = f" --db {redacted_url(url)}" if (demo_db or state.db_url) else ""
     say(f"Demo database ready: {target}")
     say(f"Start the station on it:  scanstation{db_flag} --site G1 --mode receive")

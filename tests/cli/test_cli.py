@@ -322,6 +322,8 @@ def test_demo(tmp_path: Path) -> None:
     result = run(path, "demo")
     assert result.returncode == 0, result.stderr
     assert "scanstation" in result.stdout and "--site" in result.stdout
+    # The summary is one line a stage, not one line with the line breaks made visible.
+    assert "␊" not in result.stdout and "  Scrapped " in result.stdout.splitlines()[-3]
     info = json.loads(run(path, "db", "info", "--json").stdout)
     assert 1900 <= info["serials"] <= 2100
     assert all(n > 0 for n in info["serials_by_stage"].values()), info["serials_by_stage"]
