@@ -32,7 +32,7 @@ from scanstation.domain.model import ScanEvent, SiteView
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.stages import TRANSITIONS, Mode, Needs
 from scanstation.domain.wording import MODE_GERUNDS, MODE_VERBS, REASON_HOW
-from scanstation.service import ServiceError, StationService, StationSetup, StoreBusy
+from scanstation.service import ServiceError, StationService, StationSetup, StoreBusy, StoreError
 from scanstation.station import Station
 from scanstation.store.journal import (
     REFUSED_KINDS,
@@ -359,15 +359,15 @@ class JournaledStation(Station):
             refused = outcome.kind in REFUSED_KINDS
             if outcome.kind is OutcomeKind.ALREADY:
                 refused = self._first_try_was_refused(service, entry.scan_id)
-        except ServiceError as error:
-            # E.g. the site was unknown: the rules refuse it; a supervisor sees why.
-            return ScanOutcome(OutcomeKind.REJECTED, str(error), event), True
         except Exception as error:
             if is_database_failure(error):
                 self._went_offline(error)
                 raise _Offline from error
-            # A bug must not block every scan queued behind this one forever: it is set
-            # aside on the supervisor's list, with the reason, and never dropped.
+            # The site was unknown, or the database can never hold this scan as it is (a
+            # permanent StoreError), or a bug: it must not block every scan queued behind it
+            # forever. It is set aside on the supervisor's list, with the reason, never dropped.
+            if isinstance(error, ServiceError | StoreError):
+                return ScanOutcome(OutcomeKind.REJECTED, str(error), event), True
             _log.exception("replaying journaled scan %s", entry.scan_id)
             return ScanOutcome(
                 OutcomeKind.REJECTED, f"This scan could not be replayed: {error!r}", event
@@ -392,7 +392,9 @@ class JournaledStation(Station):
         try:
             service = self._open_service()
         except Exception as error:
-            if not is_database_failure(error):
+            # Not reaching the database is an outage whatever its cause (a server down, a
+            # file on an unmounted share, a damaged file): the reason is shown, scans wait.
+            if not isinstance(error, StoreError) and not is_database_failure(error):
                 raise
             self._went_offline(error)
             return None

@@ -262,14 +262,16 @@ def _entry(row: Sequence[Any], intact: bool) -> JournalEntry:
 
 
 def is_database_failure(error: BaseException) -> bool:
-    """Did the site database fail (unreachable, dropped, locked beyond the retries)?
+    """Did the site database fail (unreachable, dropped, locked beyond the retries), so that
+    the same request may succeed later (retried, or kept in the journal)?
 
-    StoreError is what the repository raises; a driver error can still escape from a read
-    made outside `Repository.write` (a lost connection surfaces at the next cursor). Integrity
-    and programming errors are bugs, not outages: those are not journaled.
+    The store classes its errors: a *transient* StoreError is the database's failure; a
+    permanent one is the request's (a value it cannot hold), never retried and never
+    journaled. A driver error that escaped the store counts as an outage; integrity and
+    programming errors are bugs, not outages.
     """
     if isinstance(error, StoreError):
-        return True
+        return bool(getattr(error, "transient", True))
     if isinstance(error, peewee.OperationalError | peewee.InterfaceError):
         return True
     if isinstance(error, sqlite3.OperationalError):

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.stages import Mode
 from scanstation.tui.live_refresh import LiveRefresh
 from scanstation.tui.messages import (
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from textual.message import Message
 
     from scanstation.domain.model import DocumentView, ScanEvent, SiteView
-    from scanstation.domain.outcome import ScanOutcome
     from scanstation.station import Station, StationSetup
 
 _log = logging.getLogger(__name__)
@@ -325,9 +324,13 @@ class StationWorker:
         while True:
             try:
                 outcome = station.scan(job.event, job.setup)
-            except Exception as error:  # StoreError, StoreBusy, or a bug: keep the scan
-                if not _is_store_error(error):
-                    _log.exception("scan %s", job.event.scan_id)
+            except Exception as error:
+                from scanstation.station import is_database_failure  # loaded after first paint
+
+                if not is_database_failure(error):
+                    self._refused_for_good(job, error)
+                    return
+                # The database failed: the scan is kept at the head of the queue.
                 if self._stopping:
                     self._keep_for_later(job)
                     return
@@ -346,6 +349,18 @@ class StationWorker:
             if self._journaled:
                 self._after_journaled_scan(outcome)
             return
+
+    def _refused_for_good(self, job: _Scan, error: Exception) -> None:
+        """The scan can never succeed as it is (a setup the database cannot hold, a value it
+        refuses) or hit a bug: answered now with the sentence why, never retried, so the
+        scans behind it go on. Nothing of it was recorded."""
+        from scanstation.station import ServiceError, StoreError
+
+        if not isinstance(error, ServiceError | StoreError):
+            _log.exception("scan %s", job.event.scan_id)
+        self._answered()
+        refusal = ScanOutcome(OutcomeKind.REJECTED, f"Not saved: {error}", job.event)
+        self._post(ScanProcessed(job.ticket, refusal, None))
 
     def _answered(self) -> None:
         with self._lock:
@@ -565,9 +580,3 @@ class StationWorker:
 def _unreachable(reason: str | None) -> str:
     detail = f" ({reason})" if reason else ""
     return f"The site database is unreachable{detail}: not available offline"
-
-
-def _is_store_error(error: Exception) -> bool:
-    from scanstation.station import StoreError
-
-    return isinstance(error, StoreError)

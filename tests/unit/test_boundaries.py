@@ -75,3 +75,18 @@ def test_the_code_is_ruff_clean() -> None:
         [ruff, "check", "."], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_faces_load_the_database_only_when_it_is_opened() -> None:
+    """The station paints before the store loads, and `scanstation --help` or `decode` never
+    load it: the door (and Peewee behind it) is imported where the database is opened."""
+    code = (
+        "import sys, scanstation.cli, scanstation.tui.app\n"
+        "heavy = {'peewee', 'psycopg2', 'cv2', 'scanstation.store', 'scanstation.service',\n"
+        "         'scanstation.station'} & set(sys.modules)\n"
+        "print(sorted(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
