@@ -128,6 +128,11 @@ class CameraSettings(_Section):
     formats: list[str] = msgspec.field(default_factory=list)
 
 
+class SecuritySettings(_Section):
+    # After 5 wrong PINs in a row a user is locked this many seconds (on every terminal).
+    lockout_s: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 300
+
+
 class Settings(_Section):
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     station: StationSettings = msgspec.field(default_factory=StationSettings)
@@ -135,6 +140,7 @@ class Settings(_Section):
     feedback: FeedbackSettings = msgspec.field(default_factory=FeedbackSettings)
     ui: UISettings = msgspec.field(default_factory=UISettings)
     camera: CameraSettings = msgspec.field(default_factory=CameraSettings)
+    security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
     source: str = "built-in defaults"  # where the settings came from, for messages
 
 
