@@ -110,6 +110,9 @@ class FeedbackSettings(_Section):
     bells_ok: Annotated[int, msgspec.Meta(ge=0, le=5)] = 1
     bells_already: Annotated[int, msgspec.Meta(ge=0, le=5)] = 2
     bells_error: Annotated[int, msgspec.Meta(ge=0, le=5)] = 3
+    bells_lookup: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
+    stale_after_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
+    hold_error_s: Annotated[float, msgspec.Meta(ge=0, le=600)] = 3.0
 
 
 class UISettings(_Section):

@@ -4,20 +4,32 @@ a document), picking, creating and closing a document, a comment, a receive by o
 Each dialog is a screen pushed over the station; its answer comes back to a callback here,
 which changes the station (`StationScreen.apply_mode`) or hands a write to the worker. The
 worker's answer (`CommandDone` / `CommandFailed`) comes back through `done` / `failed`.
+
+A change of mode or document is one flow, from the first dialog to the last answer: while it
+lasts, scans are held (`ScanIntake.hold`) and applied once it ends, in the mode and document
+then chosen — never in the mode being left. Escape in the new-document form goes back to the
+document picker, so a held scan waits for the document actually chosen.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from scanstation.domain.codes import visible
 from scanstation.domain.model import DocumentView
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, modes_needing_reason
 from scanstation.tui.screens.comment import CommentPrompt
+from scanstation.tui.screens.confirm import ConfirmPrompt
+from scanstation.tui.screens.dialog import StationDialog
 from scanstation.tui.screens.document_form import DocumentDraft, DocumentForm
-from scanstation.tui.screens.document_picker import DocumentChoice, DocumentPicker
+from scanstation.tui.screens.document_picker import (
+    DocumentChoice,
+    DocumentPicker,
+    match_document,
+)
 from scanstation.tui.screens.mode_picker import ModePicker
 from scanstation.tui.screens.reason import ReasonPrompt
 
@@ -27,9 +39,14 @@ if TYPE_CHECKING:
     from scanstation.tui.messages import CommandDone, CommandFailed, DocumentsLoaded
     from scanstation.tui.screens.station import StationScreen
 
-__all__ = ["StationDialogs"]
+__all__ = ["DOCUMENT_MODES", "StationDialogs"]
 
-PICKER_LIMIT = 200  # documents listed in the picker, newest last
+# The modes that scan against a document: a scanned document number picks the document.
+DOCUMENT_MODES = frozenset({Mode.DISPATCH, Mode.RECEIVE})
+ResultT = TypeVar("ResultT")
+
+PICK = "pick"  # documents read for the picker
+MATCH = "match:"  # documents read to find the one a scanned code names
 
 
 class StationDialogs:
@@ -38,40 +55,103 @@ class StationDialogs:
     def __init__(self, station: StationScreen) -> None:
         self._station = station
         self._state = station.state
-        self._picker_asked = False  # documents were asked for a picker...
-        self._picker_for: Mode | None = None  # ... to enter this mode (None: keep the mode)
+        self._changing = False  # a change of mode or document is under way: scans wait
+        self._picker_for: Mode | None = None  # the picker's mode to enter (None: keep it)
+        self._documents: list[DocumentView] = []  # what the last picker listed
+
+    # -- the flow ------------------------------------------------------------------------------
+
+    @property
+    def changing(self) -> bool:
+        return self._changing
+
+    def _begin(self) -> None:
+        if not self._changing:
+            self._changing = True
+            self._station.intake.hold()
+
+    def _end(self) -> None:
+        if self._changing:
+            self._changing = False
+            self._station.intake.release()
+
+    def _push(
+        self, dialog: StationDialog[ResultT], callback: Callable[[ResultT | None], None]
+    ) -> None:
+        """Push a dialog of the change; it shows how many scans wait for it."""
+        self._station.app.push_screen(dialog, callback)
+        self._show_held_on(dialog)
+
+    def _held_then(self) -> str:
+        """When the held scans will be applied, in the words of the dialog open now."""
+        mode = self._state.mode.value.upper()
+        top = self._station.app.screen
+        if isinstance(top, DocumentForm):
+            return "they are applied with the document you create or pick (Escape: the list)"
+        if isinstance(top, DocumentPicker):
+            return f"they are applied with the document you pick (Escape keeps {mode})"
+        return f"they are applied in the mode you choose (Escape keeps {mode})"
+
+    def held_changed(self, count: int) -> None:
+        """The intake holds `count` scans: the banner and the open dialog say so."""
+        if count:
+            then = self._held_then()
+            self._station.feedback.held(count, f"Read while the mode is being changed: {then}.")
+        top = self._station.app.screen
+        if isinstance(top, StationDialog):
+            self._show_held_on(top)
+
+    def _show_held_on(self, dialog: StationDialog[ResultT]) -> None:
+        dialog.waiting.show_count(self._station.intake.held, self._held_then())
+
+    def divert_scan(self, payload: str) -> bool:
+        """While the document picker is open, a scanned document number picks it."""
+        picker = self._station.app.screen
+        return isinstance(picker, DocumentPicker) and picker.pick_scanned(payload)
 
     # -- modes ---------------------------------------------------------------------------------
 
     def pick_mode(self) -> None:
+        self._begin()
         picker = ModePicker(self._state.mode, self._state.site_kind)
-        self._station.app.push_screen(picker, self._mode_picked)
+        self._push(picker, self._mode_picked)
 
     def _mode_picked(self, mode: Mode | None) -> None:
-        if mode is not None:
+        if mode is None:
+            self._end()
+        else:
             self.enter_mode(mode)
 
     def enter_mode(self, mode: Mode) -> None:
         """Switch mode, asking first for what the mode needs (a document, a reason)."""
+        self._begin()
         if mode is Mode.DISPATCH:
             self.ask_document(Mode.DISPATCH)
         elif mode in modes_needing_reason():
             self.ask_reason_for(mode)
         else:
             keep_document = self._state.document if mode is Mode.LOOKUP else None
-            self._station.apply_mode(mode, document=keep_document, reason=None)
+            self._apply(mode, document=keep_document, reason=None)
 
     def ask_reason_for(self, mode: Mode) -> None:
+        self._begin()
+
         def chosen(reason: str | None) -> None:
             if reason:
-                self._station.apply_mode(mode, document=None, reason=reason)
+                self._apply(mode, document=None, reason=reason)
+            else:
+                self._end()
 
         prompt = ReasonPrompt(
             f"{mode.value.upper()}: why?",
             f"Every serial scanned in {mode.value} mode is saved with this reason; "
             "F2 changes the mode, and with it the reason.",
         )
-        self._station.app.push_screen(prompt, chosen)
+        self._push(prompt, chosen)
+
+    def _apply(self, mode: Mode, *, document: str | None, reason: str | None) -> None:
+        self._station.apply_mode(mode, document=document, reason=reason)
+        self._end()
 
     # -- documents -----------------------------------------------------------------------------
 
@@ -80,23 +160,28 @@ class StationDialogs:
         worker = station.worker
         if worker is None or not station.ready:
             station.notify("The database is not open yet", severity="warning", markup=False)
+            self._end()
             return
-        self._picker_asked, self._picker_for = True, for_mode
+        self._begin()
+        self._picker_for = for_mode
         if for_mode is Mode.DISPATCH:
-            worker.request_documents("pick", state="open", from_site=state.site_code)
+            worker.request_documents(PICK, state="open", from_site=state.site_code)
         elif state.mode is Mode.RECEIVE:
-            worker.request_documents("pick", state=None)  # a return cites a closed one
+            worker.request_documents(PICK, state=None)  # a return cites a closed one
         else:
-            worker.request_documents("pick", state="open")
+            worker.request_documents(PICK, state="open")
 
     def documents_loaded(self, message: DocumentsLoaded) -> None:
-        if not self._picker_asked:
-            return
-        self._picker_asked = False
-        for_mode = self._picker_for
-        state = self._state
+        if message.purpose.startswith(MATCH):
+            self._match_loaded(message.purpose.removeprefix(MATCH), message.documents)
+        elif message.purpose == PICK and self._changing:
+            self._documents = message.documents
+            self._show_picker()
+
+    def _show_picker(self) -> None:
+        for_mode, state = self._picker_for, self._state
         if for_mode is Mode.DISPATCH:
-            title = f"DISPATCH from {state.site_code}: pick the open document to load against"
+            title = f"DISPATCH from {state.site_label}: pick the open document to load against"
         elif state.mode is Mode.RECEIVE:
             title = "RECEIVE: cite a document (a return cites its original invoice)"
         else:
@@ -106,20 +191,26 @@ class StationDialogs:
         )
         picker = DocumentPicker(
             title,
-            message.documents[-PICKER_LIMIT:],
+            self._documents,
             current=state.document,
             allow_new=can_create,
+            site=state.site_code,
         )
-        self._station.app.push_screen(picker, partial(self._document_chosen, for_mode))
+        self._push(picker, partial(self._document_chosen, for_mode))
 
     def _document_chosen(self, for_mode: Mode | None, choice: DocumentChoice | None) -> None:
-        if choice is None:
-            return
         station, state = self._station, self._state
         mode = for_mode or state.mode
-        if choice.action == "pick":
+        if choice is None:
+            self._end()
+        elif choice.action == "pick":
             reason = None if for_mode is Mode.DISPATCH else state.reason
-            station.apply_mode(mode, document=choice.reference_no, reason=reason)
+            self._apply(mode, document=choice.reference_no, reason=reason)
+            if choice.scanned is not None:
+                station.notify(
+                    f"{choice.reference_no} picked by its number {visible(choice.scanned)}",
+                    markup=False,
+                )
         elif choice.action == "new":
             self._open_document_form(for_mode)
         elif for_mode is Mode.DISPATCH:
@@ -128,18 +219,23 @@ class StationDialogs:
                 severity="warning",
                 markup=False,
             )
+            self._end()
         else:
-            station.apply_mode(mode, document=None, reason=state.reason)
+            self._apply(mode, document=None, reason=state.reason)
 
     def _open_document_form(
         self, for_mode: Mode | None, draft: DocumentDraft | None = None, error: str = ""
     ) -> None:
         form = DocumentForm(self._state.document_kind, self._state.site_code, draft, error)
-        self._station.app.push_screen(form, partial(self._document_drafted, for_mode))
+        self._push(form, partial(self._document_drafted, for_mode))
 
     def _document_drafted(self, for_mode: Mode | None, draft: DocumentDraft | None) -> None:
         worker = self._station.worker
-        if draft is None or worker is None:
+        if draft is None:
+            self._show_picker()  # Escape: back to the documents, the change still under way
+            return
+        if worker is None:
+            self._end()
             return
         operator, site = self._state.operator, self._state.site_code
 
@@ -157,6 +253,51 @@ class StationDialogs:
             return document, f"{document.reference_no} created"
 
         worker.submit_write("add_document", create, request=(for_mode, draft))
+
+    def find_scanned_document(self, code: str) -> None:
+        """A scan matched no serial in a mode that uses documents: it may be a document's
+        number (reference no, DC no or invoice no)."""
+        worker = self._station.worker
+        if worker is not None and not self._changing:
+            worker.request_documents(MATCH + code, state=None)
+
+    def _match_loaded(self, code: str, documents: list[DocumentView]) -> None:
+        state = self._state
+        document = match_document(documents, code)
+        if document is None or self._changing or state.mode not in DOCUMENT_MODES:
+            return
+        if state.mode is Mode.DISPATCH and not (
+            document.is_open and document.from_site == state.site_code
+        ):
+            self._station.feedback.idle(
+                f"{document.reference_no} cannot be loaded here",
+                f"{visible(code)} is {document.reference_no}, "
+                f"{'from ' + document.from_site if document.is_open else 'closed'}: "
+                "dispatch loads only this site's open documents. F3 lists them.",
+            )
+            return
+        reason = state.reason if state.mode is not Mode.DISPATCH else None
+        self._station.apply_mode(state.mode, document=document.reference_no, reason=reason)
+        numbers = " · ".join(n for n in (document.dc_no, document.invoice_no) if n)
+        self._station.feedback.idle(
+            f"Document {document.reference_no} chosen",
+            f"{visible(code)} is the number of {document.reference_no}"
+            f"{' (' + numbers + ')' if numbers else ''}: scans now go against it.",
+        )
+
+    # -- closing a document --------------------------------------------------------------------
+
+    def confirm_close(self, reference_no: str) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.close_document(reference_no)
+
+        prompt = ConfirmPrompt(
+            f"Close {reference_no}?",
+            "A closed document takes no more scans. Enter closes it; Escape keeps it open.",
+            confirm="Close it",
+        )
+        self._station.app.push_screen(prompt, answered)
 
     def close_document(self, reference_no: str, reason: str | None = None) -> None:
         worker = self._station.worker
@@ -232,7 +373,7 @@ class StationDialogs:
             for_mode = message.request[0] if isinstance(message.request, tuple) else None
             reason = None if for_mode is Mode.DISPATCH else self._state.reason
             mode = for_mode or self._state.mode
-            station.apply_mode(mode, document=document.reference_no, reason=reason)
+            self._apply(mode, document=document.reference_no, reason=reason)
             station.notify(message.sentence, markup=False)
         elif message.what == "close_document":
             document = message.result
@@ -245,12 +386,21 @@ class StationDialogs:
         elif message.what == "comment":
             station.notify(message.sentence, markup=False)
             station.details.show(station.details.serial_no)
+        elif message.what == "sites" and isinstance(message.result, list):
+            station.sites_loaded(message.result)
         else:
             station.notify(message.sentence, markup=False)
 
     def failed(self, message: CommandFailed) -> None:
+        if message.what == "sites":
+            return  # names are a nicety: codes serve until the database answers
         if message.what == "add_document" and isinstance(message.request, tuple):
             for_mode, draft = message.request
             self._open_document_form(for_mode, draft, message.reason)
             return
+        if message.what == "read" and self._changing and not self._dialog_open():
+            self._end()  # the documents for a picker could not be read: nothing to wait for
         self._station.notify(message.reason, title="Not done", severity="error", markup=False)
+
+    def _dialog_open(self) -> bool:
+        return isinstance(self._station.app.screen, StationDialog)

@@ -1,6 +1,12 @@
 """Intake: every payload the station reads (wedge burst, camera, manual field, paste) becomes a
-scan with a ticket and is handed to the worker in arrival order, with the station as it is
-at that moment. Scans read before the database has opened wait here, in order."""
+scan with a ticket (its number in the session) and is handed to the worker in arrival order,
+with the station as it is at that moment.
+
+Scans read before the database has opened wait here, in order. So do scans read while the
+worker is changing the mode (a mode picker, a document picker or a document form is open,
+`hold`): they are applied once it is done (`release`), in order, in the mode and document
+then chosen — never in the mode being left.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from textual._time import get_time
 
 if TYPE_CHECKING:
     from scanstation.domain.model import ScanEvent
+    from scanstation.domain.stages import Mode
     from scanstation.station import StationSetup
     from scanstation.tui.probe import StationHooks
     from scanstation.tui.scan_worker import StationWorker
@@ -29,18 +36,40 @@ def split_paste(text: str) -> list[str]:
 
 
 class ScanIntake:
-    """Tickets scans and hands them to the worker once there is one."""
+    """Tickets scans and hands them to the worker once there is one (and nothing holds them).
+
+    `divert(payload)` may take a payload before it is a scan (a document picker picks the
+    document it names); `on_sent(ticket, payload)` hears of each scan handed to the worker,
+    `on_held(count)` of the number held."""
 
     def __init__(
-        self, state: StationState, hooks: StationHooks, now: Callable[[], datetime]
+        self,
+        state: StationState,
+        hooks: StationHooks,
+        now: Callable[[], datetime],
+        *,
+        on_sent: Callable[[int, str], None] = lambda ticket, payload: None,
+        on_held: Callable[[int], None] = lambda count: None,
+        divert: Callable[[str], bool] = lambda payload: False,
     ) -> None:
         self._state = state
         self._hooks = hooks
         self._now = now
+        self._on_sent = on_sent
+        self._on_held = on_held
+        self._divert = divert
         self._worker: StationWorker | None = None
         self._ticket = 0
         # Scans read before the worker started, with the station as it was when read.
         self._early: list[tuple[int, ScanEvent, StationSetup]] = []
+        self._holds = 0
+        self._held: list[tuple[int, ScanEvent]] = []
+        self._modes: dict[int, Mode] = {}  # the mode each unanswered scan was sent in
+
+    @property
+    def held(self) -> int:
+        """Scans waiting for a mode change to end."""
+        return len(self._held)
 
     def attach(self, worker: StationWorker) -> None:
         """The worker has started: what was read before it goes first, in order."""
@@ -49,12 +78,22 @@ class ScanIntake:
             worker.submit_scan(ticket, event, setup)
         self._early.clear()
 
-    def submit(self, payload: str, source: str, *, key_time: float | None = None) -> int:
-        """Queue one scan read now; returns its ticket."""
+    def submit(self, payload: str, source: str, *, key_time: float | None = None) -> int | None:
+        """Queue one scan read now; returns its ticket (None: it named a document instead)."""
         from scanstation.domain.model import ScanEvent
 
+        if self._divert(payload):
+            return None
         event = ScanEvent(payload, source=source, read_at=self._now())
-        return self._queue(event, self._state.setup(), key_time)
+        self._ticket += 1
+        ticket = self._ticket
+        self._hooks.scan_read(ticket, key_time if key_time is not None else get_time())
+        if self._holds:
+            self._held.append((ticket, event))
+            self._on_held(len(self._held))
+        else:
+            self._send(ticket, event, self._state.setup())
+        return ticket
 
     def submit_lines(self, text: str, source: str) -> None:
         """Pasted text: one scan a line."""
@@ -67,14 +106,34 @@ class ScanIntake:
         from scanstation.domain.model import ScanEvent
 
         again = ScanEvent(event.payload, source=event.source, read_at=self._now())
-        return self._queue(again, self._state.setup(**changes), None)
-
-    def _queue(self, event: ScanEvent, setup: StationSetup, key_time: float | None) -> int:
         self._ticket += 1
-        ticket = self._ticket
-        self._hooks.scan_read(ticket, key_time if key_time is not None else get_time())
+        self._hooks.scan_read(self._ticket, get_time())
+        self._send(self._ticket, again, self._state.setup(**changes))
+        return self._ticket
+
+    def hold(self) -> None:
+        """The mode is being changed: scans wait until `release`."""
+        self._holds += 1
+
+    def release(self) -> None:
+        """The change is over: what waited goes now, in order, with the station as it is."""
+        self._holds = max(0, self._holds - 1)
+        if self._holds or not self._held:
+            return
+        held, self._held = self._held, []
+        setup = self._state.setup()
+        for ticket, event in held:
+            self._send(ticket, event, setup)
+        self._on_held(0)
+
+    def answered(self, ticket: int) -> Mode | None:
+        """The mode the answered scan was made in."""
+        return self._modes.pop(ticket, None)
+
+    def _send(self, ticket: int, event: ScanEvent, setup: StationSetup) -> None:
+        self._modes[ticket] = setup.mode
+        self._on_sent(ticket, event.payload)
         if self._worker is None:
             self._early.append((ticket, event, setup))
         else:
             self._worker.submit_scan(ticket, event, setup)
-        return ticket

@@ -45,6 +45,7 @@ class JournalDisplay:
             station.feedback.ready(station.state)  # the "OFFLINE" of an offline start is over
         if back:
             station.details.again()  # it may be stale
+            station.read_site_names()
 
     def replayed(self, message: ScansReplayed) -> None:
         """Scans saved offline were decided: their rows show the outcome, refusals are said."""

@@ -151,6 +151,7 @@ async def scan_three(pilot: Pilot[Any]) -> None:
         )
 
     await wait_for(pilot, shown)
+    await wait_for(pilot, lambda: not station.banner.flashing)  # the new answer's flash is over
     await pilot.pause(0.2)
 
 

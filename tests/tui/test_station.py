@@ -8,7 +8,7 @@ import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from probed import ProbedStationApp
@@ -16,6 +16,7 @@ from textual import events
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Static
 
 from scanstation.config import FeedbackSettings, Settings, UISettings
@@ -24,6 +25,7 @@ from scanstation.domain.stages import Mode, Stage
 from scanstation.service import StationService
 from scanstation.tui.intake import split_paste
 from scanstation.tui.screens.comment import CommentPrompt
+from scanstation.tui.screens.confirm import ConfirmPrompt
 from scanstation.tui.screens.document_form import DocumentForm
 from scanstation.tui.screens.document_picker import DocumentPicker
 from scanstation.tui.screens.help import HelpScreen
@@ -133,6 +135,37 @@ def sn(number: int) -> str:
     return f"SN{number:010d}"
 
 
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
+
+
+async def open_dialog(
+    pilot: Pilot[Any], app: ProbedStationApp, key: str, kind: type[ScreenT]
+) -> ScreenT:
+    """Press `key` and wait for the screen of `kind` it opens."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, kind), what=kind.__name__)
+    screen = app.screen
+    assert isinstance(screen, kind)
+    return screen
+
+
+async def pick(pilot: Pilot[Any], app: ProbedStationApp, mode: Mode) -> None:
+    """F2, then `mode`."""
+    picker = await open_dialog(pilot, app, "f2", ModePicker)
+    picker.options.highlighted = picker.modes.index(mode)
+    await pilot.press("enter")
+
+
+async def answer(pilot: Pilot[Any], app: ProbedStationApp, text: str) -> None:
+    """Type `text` into the reason prompt that is opening, and save it."""
+    await wait_for(pilot, lambda: isinstance(app.screen, ReasonPrompt), what="a reason")
+    prompt = app.screen
+    assert isinstance(prompt, ReasonPrompt)
+    prompt.input.value = text
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.screen is app.station)
+
+
 # -- portlets --------------------------------------------------------------------------------
 
 
@@ -222,22 +255,6 @@ async def test_older_rows_are_paged_from_the_database(demo_db: Path) -> None:
 async def test_modes_from_the_picker_through_the_real_service(
     run_station: Any, demo_db: Path
 ) -> None:
-    async def pick(pilot: Pilot[Any], app: ProbedStationApp, mode: Mode) -> None:
-        await pilot.press("f2")
-        await wait_for(pilot, lambda: isinstance(app.screen, ModePicker))
-        picker = app.screen
-        assert isinstance(picker, ModePicker)
-        picker.options.highlighted = picker.modes.index(mode)
-        await pilot.press("enter")
-
-    async def answer(pilot: Pilot[Any], app: ProbedStationApp, text: str) -> None:
-        await wait_for(pilot, lambda: isinstance(app.screen, ReasonPrompt), what="a reason")
-        prompt = app.screen
-        assert isinstance(prompt, ReasonPrompt)
-        prompt.input.value = text
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: app.screen is app.station)
-
     async def scan(pilot: Pilot[Any], app: ProbedStationApp, serial: str) -> Any:
         before = len(app.probe.outcomes)
         burst(app, serial + "\r")
@@ -397,7 +414,9 @@ async def test_create_a_document_then_close_it_with_a_reason(
         burst(app, sn(22) + "\r")
         [outcome] = await outcomes(pilot, app, 1)
         assert outcome.kind is OutcomeKind.OK, outcome.message
-        await pilot.press("f4")
+        await pilot.press("f4")  # closing asks first
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPrompt), what="a question")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonPrompt), what="a reason")
         prompt = app.screen
         assert isinstance(prompt, ReasonPrompt)
@@ -491,12 +510,12 @@ async def test_handheld_layout_switches_and_maximises(run_station: Any) -> None:
         assert shown == ["scanned", "item_detail"]
         await pilot.press("f7")
         await pilot.pause(0.05)
-        assert station.maximized is station.portlet("item_detail")
+        assert station.deck.maximised is station.portlet("item_detail")
         await pilot.press("f7")
-        assert station.maximized is None
+        assert station.deck.maximised is None
         await pilot.press("f7", "escape")
         await settle(pilot)  # escape produces a character, so the capture holds it briefly
-        assert station.maximized is None
+        assert station.deck.maximised is None
 
     await run_station(body, site="G1", mode="receive", size=(80, 24))
 

@@ -10,11 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from scanstation.domain.codes import visible
 from scanstation.domain.stages import DocumentKind
+from scanstation.tui.screens.dialog import StationDialog
 
 __all__ = ["DocumentDraft", "DocumentForm", "parse_lines"]
 
@@ -45,7 +45,7 @@ def parse_lines(text: str) -> list[tuple[str, int]]:
     return lines
 
 
-class DocumentForm(ModalScreen[DocumentDraft | None]):
+class DocumentForm(StationDialog[DocumentDraft | None]):
     """Enter in the last field (or ctrl+s) creates it; Escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -131,6 +131,7 @@ class DocumentForm(ModalScreen[DocumentDraft | None]):
                 Content(f"New {kind} from {visible(self.from_site)} — Escape cancels"),
                 id="form-title",
             )
+            yield self.waiting
             with Grid():
                 for label, key in (
                     ("Reference No", "reference_no"),

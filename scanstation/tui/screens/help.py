@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from scanstation.tui.screens.dialog import StationDialog
 
 __all__ = ["HelpScreen", "KeyHelp"]
 
@@ -56,8 +57,25 @@ def binding_rows(
     return rows
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(StationDialog[None]):
     """Any of F1, Escape or q closes it."""
+
+    @classmethod
+    def for_station(
+        cls, keys: Iterable[BindingType], display: Callable[[Binding], str]
+    ) -> HelpScreen:
+        """The station's keys, then the lists', then what every dialog takes."""
+        from scanstation.tui.widgets.activity import ActivityLog
+        from scanstation.tui.widgets.scanned import ScannedList
+
+        return cls(
+            [
+                ("Station", binding_rows(keys, display)),
+                ("Scanned list", binding_rows(ScannedList.BINDINGS, display)),
+                ("Activity Log", binding_rows(ActivityLog.BINDINGS, display)),
+                ("Dialogs", [("⏎", "choose / save"), ("esc", "cancel")]),
+            ]
+        )
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,f1,q", "close", "Close help"),

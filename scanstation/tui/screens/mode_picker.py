@@ -8,11 +8,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from scanstation.domain.stages import TRANSITIONS, Mode, SiteKind, Stage, modes_needing_reason
+from scanstation.tui.screens.dialog import StationDialog
 
 __all__ = ["ModePicker", "available_modes", "mode_summary"]
 
@@ -57,7 +57,7 @@ def mode_summary(mode: Mode, site_kind: SiteKind | None) -> str:
     return text
 
 
-class ModePicker(ModalScreen[Mode | None]):
+class ModePicker(StationDialog[Mode | None]):
     """Enter picks the highlighted mode; Escape keeps the current one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
@@ -110,6 +110,7 @@ class ModePicker(ModalScreen[Mode | None]):
             yield Label(
                 Content("Scan mode — Enter picks, Escape keeps the current one"), id="mode-title"
             )
+            yield self.waiting
             yield self.options
 
     def on_mount(self) -> None:

@@ -8,39 +8,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from scanstation.domain.codes import visible
+from scanstation.tui.screens.dialog import StationDialog
 
 __all__ = ["TextPrompt"]
 
 
-class TextPrompt(ModalScreen[str | None]):
+class TextPrompt(StationDialog[str | None]):
     """Enter gives the text (it must not be blank); Escape gives None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     DEFAULT_CSS = """
     TextPrompt {
-        align: center middle;
-        & > #prompt-box {
-            width: 72;
-            max-width: 95%;
-            height: auto;
-            padding: 1 2;
-            border: thick $accent;
-            background: $surface;
-        }
-        #prompt-title {
-            text-style: bold;
-            width: 1fr;
-        }
-        #prompt-note {
-            color: $text-muted;
-            width: 1fr;
-            margin-bottom: 1;
-        }
         #prompt-error {
             color: $text-error;
             width: 1fr;
@@ -59,9 +41,12 @@ class TextPrompt(ModalScreen[str | None]):
         self.error = Static("", id="prompt-error")
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="prompt-box"):
-            yield Label(Content(visible(self.prompt_title)), id="prompt-title")
-            yield Label(Content(visible(self.note)), id="prompt-note")
+        with Vertical(id="prompt-box", classes="dialog-box"):
+            yield Label(
+                Content(visible(self.prompt_title)), id="prompt-title", classes="dialog-title"
+            )
+            yield Label(Content(visible(self.note)), id="prompt-note", classes="dialog-note")
+            yield self.waiting
             yield self.input
             yield self.error
             yield Label(Content("Enter: save · Escape: cancel"), id="prompt-keys")

@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from scanstation.domain.codes import visible
+from scanstation.tui.screens.dialog import StationDialog
 from scanstation.tui.widgets.portlet import local_time
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ __all__ = ["RefusedScreen"]
 TIME_FORMAT = "%d %b %H:%M:%S"
 
 
-class RefusedScreen(ModalScreen[list[int] | None]):
+class RefusedScreen(StationDialog[list[int] | None]):
     """`a` acknowledges every listed scan (dismissed with their seqs); Escape closes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

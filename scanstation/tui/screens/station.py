@@ -26,13 +26,14 @@ from textual.screen import Screen
 from textual.widgets import Input, Label
 
 from scanstation.domain.codes import visible
-from scanstation.domain.model import DocumentView
+from scanstation.domain.model import DocumentView, SiteView
+from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, modes_needing_reason
 from scanstation.tui.actions import STATION_ACTIONS, station_bindings
 from scanstation.tui.db_status import DatabaseStatus
 from scanstation.tui.details import DetailReads
-from scanstation.tui.dialogs import StationDialogs
-from scanstation.tui.feedback import Feedback
+from scanstation.tui.dialogs import DOCUMENT_MODES, StationDialogs
+from scanstation.tui.feedback import Answer, Feedback
 from scanstation.tui.intake import ScanIntake
 from scanstation.tui.journal_view import JournalDisplay
 from scanstation.tui.messages import (
@@ -52,13 +53,15 @@ from scanstation.tui.messages import (
     StationReady,
 )
 from scanstation.tui.scan_worker import StationFactory, StationWorker
-from scanstation.tui.screens.help import HelpScreen, binding_rows
+from scanstation.tui.screens.dialog import keep_below
+from scanstation.tui.screens.help import HelpScreen
 from scanstation.tui.screens.mode_picker import available_modes, mode_summary
 from scanstation.tui.station_camera import CameraChanged, CameraScanned, StationCamera
 from scanstation.tui.widgets.banner import Banner
 from scanstation.tui.widgets.deck import PortletDeck, make_portlets
 from scanstation.tui.widgets.footer import StationFooter
 from scanstation.tui.widgets.header import StationHeader
+from scanstation.tui.widgets.problem import ProblemStrip
 
 if TYPE_CHECKING:
     from scanstation.config import Settings
@@ -73,6 +76,8 @@ if TYPE_CHECKING:
 __all__ = ["StationScreen"]
 
 _log = logging.getLogger(__name__)
+
+TOP_CHECK_S = 0.2  # while a screen is over the station: how often its top rows are checked
 
 
 class StationScreen(Screen[None]):
@@ -105,8 +110,11 @@ class StationScreen(Screen[None]):
         self._journaled = journaled
         self._on_ready = on_ready
         self._fixed_clock = clock_text
+        self._now = now
+        feedback = settings.feedback
         self.header = StationHeader(id="header")
-        self.banner = Banner(id="banner")
+        self.banner = Banner(now=now, stale_after_s=feedback.stale_after_s, id="banner")
+        self.problem = ProblemStrip(now, id="problem")
         self.manual = Input(
             placeholder="type a serial by hand, then Enter (scans need no click here)",
             id="manual",
@@ -117,19 +125,29 @@ class StationScreen(Screen[None]):
         self.deck = PortletDeck(
             make_portlets(list(ui.portlets), scanned_rows=ui.scanned_rows), id="portlets"
         )
+        self.site_names: dict[str, str] = {}  # every site's name, once read
+        for portlet in self.deck.portlets:
+            portlet.site_names = self.site_names
         self.worker: StationWorker | None = None
         self.ready = False
         self.failed: str | None = None
         self.db = DatabaseStatus(journal_enabled=journaled)
-        self.intake = ScanIntake(state, hooks, now)
-        self.feedback = Feedback(self, self.banner, settings.feedback, hooks)
+        self.feedback = Feedback(self, self.banner, self.problem, feedback, hooks, now)
+        self.intake = ScanIntake(
+            state,
+            hooks,
+            now,
+            on_sent=self.feedback.scan_read,
+            on_held=lambda count: self.dialogs.held_changed(count),
+            divert=lambda payload: self.dialogs.divert_scan(payload),
+        )
         self.details = DetailReads(self, lambda: self.state.document)
         self.dialogs = StationDialogs(self)
         self.journal = JournalDisplay(self)
         self.camera = StationCamera(self, settings.camera)  # F5
         self.shown_document: DocumentView | None = None
         self._last_outcome: ScanOutcome | None = None
-        self._batch: list[ScanProcessed] = []
+        self._batch: list[Answer] = []
 
     # -- typed access to the parts -------------------------------------------------------------
 
@@ -145,6 +163,12 @@ class StationScreen(Screen[None]):
         from scanstation.tui.widgets.scanned import ScannedList
 
         return self.deck.find(ScannedList)
+
+    @property
+    def activity(self) -> ActivityLog | None:
+        from scanstation.tui.widgets.activity import ActivityLog
+
+        return self.deck.find(ActivityLog)
 
     @property
     def invoice(self) -> InvoiceDetails | None:
@@ -165,6 +189,7 @@ class StationScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield self.header
         yield self.banner
+        yield self.problem
         with Horizontal(id="manual-row"):
             yield Label(Content("Manual entry ›"), id="manual-label")
             yield self.manual
@@ -181,6 +206,7 @@ class StationScreen(Screen[None]):
             self.set_interval(1.0, self._tick_clock)
         # The database opens after the first paint, in the worker: start-up stays fast.
         self.call_after_refresh(self._start_worker)
+        self._top_timer = self.set_interval(TOP_CHECK_S, self.keep_top_clear, pause=True)
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -195,6 +221,7 @@ class StationScreen(Screen[None]):
 
     def add_portlet(self, portlet: Portlet) -> None:
         """Add a portlet the config did not name (the camera's, once the camera is started)."""
+        portlet.site_names = self.site_names
         self.deck.add(portlet)
         self._apply_layout(self.size.width, self.size.height)
 
@@ -202,6 +229,7 @@ class StationScreen(Screen[None]):
 
     def _start_worker(self) -> None:
         self.hooks.first_paint()
+        self.feedback.start()
         self.worker = StationWorker(
             self._open_station, self.post_message, journaled=self._journaled
         )
@@ -239,6 +267,7 @@ class StationScreen(Screen[None]):
         self.update_header()
         if message.document is not None or self.state.document:
             self.details.show(None)
+        self.read_site_names()
         if self.state.mode is Mode.DISPATCH and not self.state.document:
             self.dialogs.ask_document(Mode.DISPATCH)
         elif self.state.mode in modes_needing_reason() and not self.state.reason:
@@ -273,10 +302,13 @@ class StationScreen(Screen[None]):
     def on_scan_processed(self, message: ScanProcessed) -> None:
         self.db.answered(message.ticket)
         outcome = message.outcome
+        looked_up = self.intake.answered(message.ticket) is Mode.LOOKUP
+        kind = "lookup" if looked_up and outcome.kind is OutcomeKind.OK else outcome.kind.value
         scanned = self.scanned
         if scanned is not None:
-            scanned.add_scan(outcome, message.event_id, outcome.event.read_at, paint=False)
-        self._batch.append(message)
+            at = outcome.event.read_at
+            scanned.add_scan(outcome, message.event_id, at, kind=kind, paint=False)
+        self._batch.append(Answer(message.ticket, kind, outcome))
         if len(self._batch) == 1:
             # Outcomes already queued behind this one join the batch: a burst of scans is
             # drawn once, not once per scan.
@@ -286,28 +318,59 @@ class StationScreen(Screen[None]):
         batch, self._batch = self._batch, []
         if not batch or self.shutting_down:
             return
-        outcomes = [message.outcome for message in batch]
+        outcomes = [answer.outcome for answer in batch]
         last = outcomes[-1]
         self.db.scans_shown()
         self.update_header()
         scanned = self.scanned
         if scanned is not None:
             scanned.refresh_rows()
-        self.feedback.outcomes(outcomes)
+        self.feedback.answers(batch)
         self._last_outcome = last
         self.details.scan_shown(last.serial_no)
         self.refresh_bindings()
-        self.hooks.scans_shown([message.ticket for message in batch], outcomes)
+        self.hooks.scans_shown([answer.ticket for answer in batch], outcomes)
+        if last.kind is OutcomeKind.UNKNOWN and self.state.mode in DOCUMENT_MODES:
+            self.dialogs.find_scanned_document(last.event.payload)
 
     def on_scan_not_saved(self, message: ScanNotSaved) -> None:
         if self.shutting_down:
             return
         first = self.db.not_saved(message.ticket, message.waiting)
         self.update_header()
-        self.feedback.not_saved(
-            message.event, message.error, message.retry_in, message.waiting, first=first
-        )
+        self.feedback.not_saved(message.ticket, message.event, message.retry_in, message.waiting)
+        if first:
+            # The worker reads the sentence; the cause is for whoever fixes the database.
+            _log.warning("scan %s not saved: %s", message.event.scan_id, message.error)
+            self.note(f"NOT SAVED {visible(message.event.payload)}: {message.error}")
+            self.feedback.ring("not_saved")
         self.refresh_bindings()
+
+    def note(self, text: str) -> None:
+        """A station note (a technical cause, say) in the Activity Log."""
+        activity = self.activity
+        if activity is not None:
+            activity.note(text, self._now())
+
+    # -- dialogs never cover the top rows ------------------------------------------------------
+
+    def on_screen_suspend(self) -> None:
+        self.add_class("-behind")
+        self.call_after_refresh(self.keep_top_clear)
+        self._top_timer.resume()
+
+    def on_screen_resume(self) -> None:
+        self.remove_class("-behind")
+        self._top_timer.pause()
+
+    def keep_top_clear(self) -> None:
+        """Whatever screen is over the station (a dialog, help, the command palette) keeps
+        its box below the header, the banner and the problem strip, so they stay readable.
+        The box is moved by its margin: padding the screen would move the station drawn
+        through it as well."""
+        top = self.app.screen
+        if top is not self:
+            keep_below(top, (self.problem if self.problem.shown else self.banner).region.bottom)
 
     # -- the portlets --------------------------------------------------------------------------
 
@@ -387,6 +450,16 @@ class StationScreen(Screen[None]):
         self.details.show(self.details.serial_no)
         self.refresh_bindings()
 
+    def read_site_names(self) -> None:
+        if self.worker is not None and not self.site_names:
+            self.worker.submit_write("sites", lambda station: (station.sites(), ""))
+
+    def sites_loaded(self, sites: list[SiteView]) -> None:
+        """Sites are named beside their codes from now on."""
+        self.site_names.update({site.code: site.name for site in sites})
+        for portlet in self.portlets:
+            portlet.names_changed()
+
     def document_closed(self, document: DocumentView) -> None:
         if self.state.document == document.reference_no:
             self.state.document = None
@@ -413,20 +486,8 @@ class StationScreen(Screen[None]):
         return True
 
     def action_help(self) -> None:
-        from scanstation.tui.widgets.activity import ActivityLog
-        from scanstation.tui.widgets.scanned import ScannedList
-
-        shown = self.app.get_key_display
-        sections = [
-            (
-                "Station",
-                binding_rows(self.BINDINGS, shown) + binding_rows(self.app.BINDINGS, shown),
-            ),
-            ("Scanned list", binding_rows(ScannedList.BINDINGS, shown)),
-            ("Activity Log", binding_rows(ActivityLog.BINDINGS, shown)),
-            ("Dialogs", [("⏎", "choose / save"), ("esc", "cancel")]),
-        ]
-        self.app.push_screen(HelpScreen(sections))
+        keys = [*self.BINDINGS, *self.app.BINDINGS]
+        self.app.push_screen(HelpScreen.for_station(keys, self.app.get_key_display))
 
     def action_pick_mode(self) -> None:
         self.dialogs.pick_mode()
@@ -442,7 +503,7 @@ class StationScreen(Screen[None]):
         if not self.state.document:
             self.notify("No document is open at this station", markup=False)
             return
-        self.dialogs.close_document(self.state.document)
+        self.dialogs.confirm_close(self.state.document)
 
     def action_toggle_camera(self) -> None:
         self.camera.toggle()
@@ -454,18 +515,18 @@ class StationScreen(Screen[None]):
         self._step_portlet(-1)
 
     def _step_portlet(self, step: int) -> None:
-        if self.maximized is not None:
-            self.minimize()
+        self.deck.restore()
         self.deck.step(step, self.deck.portlet_of(self.focused))
         self.refresh_bindings()
 
     def action_toggle_maximise(self) -> None:
-        if self.maximized is not None:
-            self.minimize()
+        """The focused portlet takes the deck's room; the header and banner stay."""
+        if self.deck.maximised is not None:
+            self.deck.restore()
             return
         target = self.deck.portlet_of(self.focused) or self.deck.shown_one()
         if target is not None:
-            self.maximize(target, container=False)
+            self.deck.maximise(target)
             target.focus()
 
     def action_comment(self) -> None:
@@ -492,7 +553,10 @@ class StationScreen(Screen[None]):
         self.manual.focus()
 
     def action_leave_manual(self) -> None:
-        if self.focused is self.manual and self.deck.home is not None:
+        """Escape: restore a maximised portlet, or leave the manual field for the list."""
+        if self.deck.maximised is not None:
+            self.deck.restore()
+        elif self.focused is self.manual and self.deck.home is not None:
             self.deck.home.focus()
 
     def palette_commands(self) -> Iterator[SystemCommand]:

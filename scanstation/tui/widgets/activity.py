@@ -4,19 +4,23 @@ time-line of its events, newest first. Adding a comment is asked of the station
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import Button, Static
 
 from scanstation.domain.model import EventView, SerialView
 from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.stages import stage_label
 from scanstation.tui.widgets.portlet import (
     DATE_TIME,
     MUTED,
@@ -52,6 +56,9 @@ FIELDS: tuple[tuple[str, str], ...] = (
 MAX_EVENTS = 50
 """Time-line rows shown, newest first; older events are counted, not drawn."""
 MAX_COMMENTS = 20
+MAX_NOTES = 5  # station notes kept (the log file has them all)
+FULL_NAMES_WIDTH = 96
+"""From this width the time-line names stages in full ("Validated at Plant → ...")."""
 
 OUTCOME_STYLES: dict[str, str] = {
     OutcomeKind.REJECTED: "bold $text-error",
@@ -91,6 +98,15 @@ class ActivityLog(Portlet):
         #activity-comments {
             width: 1fr;
         }
+        #activity-notes {
+            display: none;
+            height: auto;
+            margin-top: 1;
+            color: $text-warning;
+            &.-shown {
+                display: block;
+            }
+        }
     }
     """
 
@@ -125,6 +141,10 @@ class ActivityLog(Portlet):
             empty="No events",
             id="activity-timeline",
         )
+        self._newest: list[EventView] = []
+        self._full_names = False  # full stage names in the timeline, once it is wide enough
+        self._notes: deque[Content] = deque(maxlen=MAX_NOTES)
+        self._notes_view = Static(id="activity-notes")
         self.set_shown(False)
 
     def compose(self) -> ComposeResult:
@@ -137,6 +157,7 @@ class ActivityLog(Portlet):
             yield self._comments
             yield self._timeline_title
             yield self._timeline
+        yield self._notes_view
 
     def show_details(self, details: DetailsLoaded) -> None:
         self.show(details.serial, details.events)
@@ -174,7 +195,27 @@ class ActivityLog(Portlet):
             self._timeline_title,
             section_title("Time-Line", _count_note(len(newest), MAX_EVENTS, "event")),
         )
-        self._timeline.set_rows(_timeline_row(event) for event in newest[:MAX_EVENTS])
+        self._newest = newest[:MAX_EVENTS]
+        self._draw_timeline()
+
+    def _draw_timeline(self) -> None:
+        full = self._full_names
+        self._timeline.set_rows(_timeline_row(event, full) for event in self._newest)
+
+    def on_resize(self, event: Resize) -> None:
+        super().on_resize(event)
+        full = event.size.width >= FULL_NAMES_WIDTH
+        if full != self._full_names:
+            self._full_names = full
+            self._draw_timeline()
+
+    def note(self, text: str, at: datetime) -> None:
+        """A station note (e.g. why a scan was not saved), newest first under the log."""
+        self._notes.appendleft(
+            Content.assemble((local_time(at, SHORT_TIME), MUTED), "  ", data_text(text))
+        )
+        self._notes_view.update(Content("\n").join([section_title("Station notes"), *self._notes]))
+        self._notes_view.add_class("-shown")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "add_comment":
@@ -219,24 +260,27 @@ def _comments_text(comments: Sequence[EventView]) -> Content:
     return Content("\n").join(lines)
 
 
-def _change(event: EventView) -> Content:
-    """What the event did: "VP→DFP", the refusal ("REJECTED"), or "comment"."""
+def _change(event: EventView, full: bool) -> Content:
+    """What the event did: "Validated at Plant → Dispatch from Plant" (`full`) or "VP→DFP",
+    the refusal ("REJECTED"), or "comment"."""
     if event.outcome != OutcomeKind.OK:
         return data_text(event.outcome.upper(), OUTCOME_STYLES.get(event.outcome, "bold"))
     if event.to_stage is None:
         return Content.styled("comment" if event.comment else "note", f"italic {MUTED}")
+    before = stage_label(event.from_stage) if full else stage_abbreviation(event.from_stage)
+    after = stage_label(event.to_stage) if full else stage_abbreviation(event.to_stage)
     return Content.assemble(
-        (stage_abbreviation(event.from_stage), MUTED),
-        ("→", MUTED),
-        (stage_abbreviation(event.to_stage), STAGE_STYLES[event.to_stage]),
+        (before, MUTED),
+        (" → " if full else "→", MUTED),
+        (after, STAGE_STYLES[event.to_stage]),
     )
 
 
-def _timeline_row(event: EventView) -> tuple[Cell, ...]:
+def _timeline_row(event: EventView, full: bool) -> tuple[Cell, ...]:
     return (
         Content.styled(local_time(event.at, SHORT_TIME), MUTED),
         data_text(event.by),
         data_text(event.station, MUTED),
-        _change(event),
+        _change(event, full),
         data_text(event.document, placeholder=""),
     )

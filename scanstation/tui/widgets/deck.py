@@ -1,9 +1,10 @@
 """The portlets of the station screen and how they are laid out.
 
 At 120×40 and larger every configured portlet sits in a grid; on a handheld's 80×24 the
-scanned list stays and one other portlet shows below it, switched with F6. The deck makes the
-portlets named in `[ui] portlets`, lays them out for the screen's size, steps through them,
-and finds one by its class (typed: no string ids, no casts).
+scanned list stays and one other portlet shows below it, switched with F6; F7 lets one take
+the deck's whole room. The deck makes the portlets named in `[ui] portlets`, lays them out
+for the screen's size, steps through them, and finds one by its class (typed: no string ids,
+no casts).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class PortletDeck(Container):
         self.others = [p for p in portlets if p.PORTLET_ID != "scanned"]
         self.current = 0  # which of `others` the handheld layout shows
         self.wide = False
+        self.maximised: Portlet | None = None
 
     def find(self, cls: type[PortletT]) -> PortletT | None:
         """The portlet of this class, if the station shows one."""
@@ -150,6 +152,20 @@ class PortletDeck(Container):
             if portlet_id == portlet.PORTLET_ID:
                 self.current = index
                 self._show_current()
+
+    def maximise(self, portlet: Portlet) -> None:
+        """`portlet` alone takes the deck's room (F7). Unlike Textual's maximize, the rest of
+        the screen (header, banner) stays."""
+        self.restore()
+        self.maximised = portlet
+        portlet.add_class("-max")
+        self.add_class("-maximised")
+
+    def restore(self) -> None:
+        if self.maximised is not None:
+            self.maximised.remove_class("-max")
+            self.maximised = None
+            self.remove_class("-maximised")
 
     def shown_one(self) -> Portlet | None:
         """The portlet to maximise when none has the focus."""

@@ -1,14 +1,18 @@
 """The header line: which station this is, where, in what mode, for whom, against which
 document, the camera's state once it has been used, whether the database is saving, and the
-time."""
+time.
+
+One line at any width: when everything does not fit, parts go in a fixed order — the station
+id first, then the operator, the clock, the site's name (its code stays), the camera, the
+reason, the site, the database state's detail — so the mode and the document stay longest
+(80×24 keeps both; 40×12 keeps the mode).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
@@ -24,6 +28,20 @@ DB_STYLES: dict[str, str] = {
     "offline": "bold $text-warning",  # scans go to the offline journal
 }
 
+SEPARATOR = " · "
+# What goes first when the line is too narrow; the mode, the document and the database
+# state are never dropped (the document and the database state are shortened last).
+DROP_ORDER = (
+    "station",
+    "operator",
+    "clock",
+    "site_name",
+    "camera",
+    "reason",
+    "site",
+    "db_detail",  # "db ok (sqlite)" → "db ok"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class HeaderState:
@@ -38,9 +56,9 @@ class HeaderState:
     db_text: str = "db opening…"
 
 
-class StationHeader(Horizontal):
-    """One line: the station's identity on the left (cut with an ellipsis when narrow), the
-    database state and the clock on the right (always shown)."""
+class StationHeader(Static):
+    """One line: the station's identity on the left, the camera, the database state and the
+    clock on the right."""
 
     DEFAULT_CSS: ClassVar[str] = """
     StationHeader {
@@ -48,18 +66,9 @@ class StationHeader(Horizontal):
         width: 1fr;
         background: $panel;
         color: $text;
-        & > #header-left {
-            width: 1fr;
-            height: 1;
-            text-wrap: nowrap;
-            text-overflow: ellipsis;
-            padding: 0 1;
-        }
-        & > #header-right {
-            width: auto;
-            height: 1;
-            padding: 0 1;
-        }
+        padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
@@ -68,15 +77,12 @@ class StationHeader(Horizontal):
         self.state = HeaderState()
         self.clock = ""
         self.camera: tuple[str, str] = ("", "")  # (text, style); no text: never started
-        self._right_width = 0
-        self._left = Static(id="header-left")
-        self._right = Static(id="header-right")
-
-    def compose(self) -> ComposeResult:
-        yield self._left
-        yield self._right
+        self.dropped: tuple[str, ...] = ()  # what the width left out, for tests
 
     def on_mount(self) -> None:
+        self._paint()
+
+    def on_resize(self) -> None:
         self._paint()
 
     def set_state(self, state: HeaderState) -> None:
@@ -95,37 +101,56 @@ class StationHeader(Horizontal):
             self.clock = text
             self._paint()
 
-    def _paint(self) -> None:
+    def _parts(self, dropped: set[str]) -> tuple[list[Content], list[Content]]:
         state = self.state
-        site = visible(state.site)
-        if state.site_name:
-            site = f"{visible(state.site_name)} ({site})"
-        parts: list[Content | tuple[str, str] | str] = [
-            (visible(state.station), "bold"),
-            " · ",
-            site,
-            " · ",
-            (state.mode.upper(), "bold $text-accent"),
-            " · ",
-            f"operator {visible(state.operator)}",
-        ]
+        left: list[Content] = []
+        if "station" not in dropped:
+            left.append(Content.styled(visible(state.station), "bold"))
+        if "site" not in dropped:
+            site = visible(state.site)
+            if state.site_name and "site_name" not in dropped:
+                site = f"{visible(state.site_name)} ({site})"
+            left.append(Content(site))
+        left.append(Content.styled(state.mode.upper(), "bold $text-accent"))
+        if "operator" not in dropped:
+            left.append(Content(f"operator {visible(state.operator)}"))
         if state.document:
-            parts += [" · ", (visible(state.document), "bold"), " open"]
-        if state.reason:
-            parts += [" · reason: ", visible(state.reason)]
-        self._left.update(Content.assemble(*parts), layout=False)  # width 1fr, height 1
+            left.append(Content.assemble((visible(state.document), "bold"), " open"))
+        if state.reason and "reason" not in dropped:
+            left.append(Content(f"reason: {visible(state.reason)}"))
+        right: list[Content] = []
         camera_text, camera_style = self.camera
-        right = Content.assemble(
-            (camera_text, camera_style),
-            " · " if camera_text else "",
-            (visible(state.db_text), DB_STYLES.get(state.db, "")),
-            " · " if self.clock else "",
-            self.clock,
-        )
-        # Its width follows its text: lay out only when that changes (not every second).
-        self._right.update(right, layout=right.cell_length != self._right_width)
-        self._right_width = right.cell_length
+        if camera_text and "camera" not in dropped:
+            right.append(Content.styled(camera_text, camera_style))
+        db_text = visible(state.db_text)
+        if "db_detail" in dropped:
+            db_text = db_text.split(" · ")[0].split(" (")[0]
+        right.append(Content.styled(db_text, DB_STYLES.get(state.db, "")))
+        if self.clock and "clock" not in dropped:
+            right.append(Content(self.clock))
+        return left, right
+
+    def line(self, width: int) -> Content:
+        """The header for `width` cells, dropping parts in DROP_ORDER until it fits."""
+        dropped: set[str] = set()
+        for next_drop in (*DROP_ORDER, None):
+            left, right = self._parts(dropped)
+            left_text = Content(SEPARATOR).join(left)
+            right_text = Content(SEPARATOR).join(right)
+            room = width - left_text.cell_length - right_text.cell_length
+            if room >= 2 or next_drop is None:
+                break
+            dropped.add(next_drop)
+        self.dropped = tuple(name for name in DROP_ORDER if name in dropped)
+        if room >= 2:
+            return Content.assemble(left_text, " " * room, right_text)
+        # Still too narrow: the mode and the document first, the database state after them.
+        return Content.assemble(left_text, "  ", right_text)
+
+    def _paint(self) -> None:
+        width = self.content_region.width or self.size.width or 80
+        self.update(self.line(width), layout=False)  # width 1fr, height 1
 
     @property
     def text(self) -> str:
-        return f"{self._left.content} {self._right.content}"
+        return str(self.content)

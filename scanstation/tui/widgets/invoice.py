@@ -104,6 +104,11 @@ class InvoiceDetails(Portlet):
     def show_details(self, details: DetailsLoaded) -> None:
         self.show(details.document)
 
+    def names_changed(self) -> None:
+        document, self.document = self.document, None
+        if document is not None:
+            self.show(document)
+
     def show(self, document: DocumentView | None) -> None:
         """Show `document`, or the placeholder for None."""
         if document == self.document and document is not None:
@@ -121,7 +126,7 @@ class InvoiceDetails(Portlet):
         fields.set("state", _state(document))
         fields.set("dc_no", data_text(document.dc_no))
         fields.set("invoice_no", data_text(document.invoice_no))
-        fields.set("route", _route(document))
+        fields.set("route", self._route(document))
 
         scanned = sum(line.scanned for line in document.lines)
         expected = sum(line.quantity for line in document.lines)
@@ -130,6 +135,14 @@ class InvoiceDetails(Portlet):
             note += f" · {document.shortfall:,} to go"
         update_static(self._lines_title, section_title("Lines", note))
         self._lines.set_rows(_line_row(line) for line in document.lines)
+
+    def _route(self, document: DocumentView) -> Content:
+        """ "Pune Plant (P1) → Mumbai Godown (G1)"; a customer by the name on the document."""
+        if document.to_site:
+            to = self.site_text(document.to_site, document.to_name)
+        else:
+            to = data_text(document.to_name)
+        return Content.assemble(self.site_text(document.from_site), (" → ", MUTED), to)
 
     def field(self, key: str) -> Content:
         """What a field shows now (for tests and the app's own checks)."""
@@ -146,15 +159,6 @@ def _state(document: DocumentView) -> Content:
     if document.closed_reason:
         state = Content.assemble(state, (" — ", MUTED), data_text(document.closed_reason))
     return state
-
-
-def _route(document: DocumentView) -> Content:
-    to: Content = data_text(document.to_site)
-    if document.to_site and document.to_name:
-        to = Content.assemble(to, " (", data_text(document.to_name), ")")
-    elif document.to_name:
-        to = data_text(document.to_name)
-    return Content.assemble(data_text(document.from_site), (" → ", MUTED), to)
 
 
 def _line_row(line: DocumentLineView) -> tuple[Content | Bar, ...]:

@@ -11,7 +11,7 @@ made visible.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal, Self
@@ -27,6 +27,7 @@ from textual.widgets import Label, Static
 
 from scanstation.domain.codes import visible
 from scanstation.domain.stages import STAGE_ABBREVIATIONS, Stage
+from scanstation.domain.wording import site_label
 
 if TYPE_CHECKING:
     from scanstation.tui.messages import DetailsLoaded
@@ -234,11 +235,22 @@ class Portlet(VerticalScroll, can_focus=True):
     ) -> None:
         super().__init__(*children, name=name, id=id, classes=classes, disabled=disabled)
         self.border_title = self.TITLE
+        # Site code → name, filled by the station once the database has answered.
+        self.site_names: Mapping[str, str] = {}
+
+    def site_text(self, code: str | None, name: str | None = None) -> Content:
+        """ "Nagpur Godown (G2)" when the name is known (or given), else the code."""
+        if not code:
+            return data_text(code)
+        return data_text(site_label(code, self.site_names.get(code) or name))
 
     @classmethod
     def create(cls, *, id: str, scanned_rows: int) -> Self:
         """One for the station screen (`scanned_rows` is `[ui] scanned_rows`, for the list)."""
         return cls(id=id)
+
+    def names_changed(self) -> None:
+        """`site_names` was filled in: redraw what names a site."""
 
     def show_details(self, details: DetailsLoaded) -> None:
         """Show what this portlet takes from the details read for the shown serial (or the

@@ -31,13 +31,14 @@ __all__ = ["ScanRow", "ScannedList"]
 
 OUTCOME_LOOKS: dict[str, tuple[str, str]] = {
     OutcomeKind.OK: ("✔ ok", "bold $text-success"),
+    "lookup": ("◆ lookup", "bold $text-primary"),
     OutcomeKind.ALREADY: ("● already", "bold $text-warning"),
     OutcomeKind.QUEUED: ("… queued", "bold $text-warning"),
     OutcomeKind.REJECTED: ("✖ rejected", "bold $text-error"),
     OutcomeKind.UNKNOWN: ("? unknown", "bold $text-error"),
     OutcomeKind.CONFLICT: ("⚠ conflict", "bold $text-error"),
 }
-COUNT_ORDER = ("ok", "already", "queued", "rejected", "unknown", "conflict")
+COUNT_ORDER = ("ok", "lookup", "already", "queued", "rejected", "unknown", "conflict")
 TIME_FORMAT = "%H:%M:%S"
 
 
@@ -47,7 +48,7 @@ class ScanRow:
     serial: str | None  # the serial it matched, if any
     payload: str  # as read; shown (made visible) when no serial matched
     sku: str | None
-    outcome: str  # an OutcomeKind value
+    outcome: str  # an OutcomeKind value, or "lookup" (an OK in lookup mode: nothing recorded)
     stage: Stage | None  # the stage after the scan
     event_id: int | None  # the event it wrote (None: lookup, ALREADY, not yet known)
     repeat: int = 1  # the nth scan of this serial in the session
@@ -155,11 +156,18 @@ class ScannedList(Portlet):
     # -- data -------------------------------------------------------------------------------
 
     def add_scan(
-        self, outcome: ScanOutcome, event_id: int | None, at: datetime, *, paint: bool = True
+        self,
+        outcome: ScanOutcome,
+        event_id: int | None,
+        at: datetime,
+        *,
+        kind: str | None = None,
+        paint: bool = True,
     ) -> ScanRow:
-        """A scan of this session, on top; the cursor follows it. With `paint=False` the
-        caller paints once after a batch (`refresh_rows`)."""
-        row = _scan_row(outcome, event_id, at)
+        """A scan of this session, on top; the cursor follows it. `kind` is how the station
+        answered it (default: the outcome's kind). With `paint=False` the caller paints once
+        after a batch (`refresh_rows`)."""
+        row = _scan_row(outcome, event_id, at, kind)
         self._seen[row.key] += 1
         if self._seen[row.key] > 1:
             row = replace(row, repeat=self._seen[row.key])
@@ -376,14 +384,16 @@ class ScannedList(Portlet):
         self._paint()
 
 
-def _scan_row(outcome: ScanOutcome, event_id: int | None, at: datetime) -> ScanRow:
+def _scan_row(
+    outcome: ScanOutcome, event_id: int | None, at: datetime, kind: str | None = None
+) -> ScanRow:
     serial = outcome.serial
     return ScanRow(
         at=at,
         serial=serial.serial_no if serial else None,
         payload=outcome.event.payload,
         sku=serial.sku if serial else None,
-        outcome=outcome.kind.value,
+        outcome=kind or outcome.kind.value,
         stage=outcome.stage_after or (serial.stage if serial else None),
         event_id=event_id,
         scan_id=outcome.event.scan_id,

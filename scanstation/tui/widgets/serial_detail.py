@@ -70,6 +70,11 @@ class SerialDetail(Portlet):
     def show_details(self, details: DetailsLoaded) -> None:
         self.show(details.serial)
 
+    def names_changed(self) -> None:
+        serial, self.serial = self.serial, None
+        if serial is not None:
+            self.show(serial)
+
     def show(self, serial: SerialView | None) -> None:
         """Show `serial`, or the placeholder for None."""
         if serial == self.serial and serial is not None:
@@ -89,7 +94,7 @@ class SerialDetail(Portlet):
         fields.set("secondary_qr", data_text(serial.secondary_qr))
         fields.set("created_at", Content(local_time(serial.created_at)))
         fields.set("created_by", data_text(serial.created_by))
-        fields.set("site", data_text(serial.site))
+        fields.set("site", self.site_text(serial.site))
         fields.set("document", data_text(serial.document))
 
     def field(self, key: str) -> Content:

@@ -1,0 +1,90 @@
+"""What every dialog over the station shares: it never covers the header, the banner or the
+"last problem" strip (the station keeps them clear above every screen pushed over it, see
+`StationScreen.keep_top_clear`), and it can say how many scans wait for it to close."""
+
+from __future__ import annotations
+
+from typing import ClassVar, TypeVar
+
+from textual.content import Content
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+__all__ = ["StationDialog", "WaitingNote", "keep_below"]
+
+ResultT = TypeVar("ResultT")
+
+
+def keep_below(screen: Screen[object], rows: int) -> None:
+    """Move `screen`'s box (its first child) below the top `rows` of the terminal. By margin:
+    padding the screen would move the station drawn through it as well."""
+    if not rows or not screen.children:
+        return
+    box = screen.children[0]
+    margin = box.styles.margin
+    if margin.top != rows:
+        box.styles.margin = (rows, margin.right, margin.bottom, margin.left)
+        box.styles.max_height = max(3, screen.size.height - rows)
+
+
+class WaitingNote(Static):
+    """ "2 scans waiting — they are applied in the mode you choose"; hidden while none wait."""
+
+    DEFAULT_CSS: ClassVar[str] = """
+    WaitingNote {
+        width: 1fr;
+        height: auto;
+        padding: 0 1;
+        background: $warning-muted;
+        color: $text-warning;
+        text-style: bold;
+        display: none;
+        &.-shown {
+            display: block;
+        }
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(classes="waiting-note")
+        self.count = 0
+
+    def show_count(self, count: int, then: str) -> None:
+        self.count = count
+        self.set_class(count > 0, "-shown")
+        if count:
+            scans = "1 scan waiting" if count == 1 else f"{count} scans waiting"
+            self.update(Content(f"⏸ {scans} — {then}"))
+
+
+class StationDialog(ModalScreen[ResultT]):
+    """A dialog over the station. `waiting` counts the scans held until it closes (shown
+    only by dialogs that put it in their layout). A small dialog lays itself out with the
+    classes dialog-box, dialog-title and dialog-note."""
+
+    DEFAULT_CSS: ClassVar[str] = """
+    StationDialog {
+        align: center middle;
+        & > .dialog-box {
+            width: 72;
+            max-width: 95%;
+            height: auto;
+            padding: 1 2;
+            border: thick $accent;
+            background: $surface;
+        }
+        & .dialog-title {
+            text-style: bold;
+            width: 1fr;
+        }
+        & .dialog-note {
+            color: $text-muted;
+            width: 1fr;
+            margin-bottom: 1;
+        }
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = WaitingNote()
