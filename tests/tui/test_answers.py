@@ -89,7 +89,12 @@ async def test_the_cli_json_of_a_lookup_still_says_ok(demo_db: Path) -> None:
 # -- each answer is new, has an age, and goes stale ------------------------------------------
 
 
-async def test_identical_answers_are_numbered_and_flash(demo_db: Path) -> None:
+async def test_identical_answers_are_numbered_and_flash(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scanstation.tui.widgets.banner as banner_module
+
+    monkeypatch.setattr(banner_module, "FLASH_S", 1.0)  # long enough to be seen on a busy host
     app = make_app(demo_db, site="G1", mode="lookup")
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
@@ -98,14 +103,12 @@ async def test_identical_answers_are_numbered_and_flash(demo_db: Path) -> None:
         await outcomes(pilot, app, 1)
         first = banner.text
         assert banner.number == 1 and "#1" in first
-        await pilot.pause(0.5)
-        assert not banner.flashing
+        await wait_for(pilot, lambda: not banner.flashing, what="the flash to end")
         burst(app, sn(181) + "\r")  # the same serial again: the same answer
         await wait_for(pilot, lambda: banner.number == 2, what="the second answer")
         assert banner.flashing  # it stands out as it arrives...
         assert "#2" in banner.text and banner.text != first  # ...and is not the same text
-        await pilot.pause(0.5)
-        assert not banner.flashing
+        await wait_for(pilot, lambda: not banner.flashing, what="the flash to end")
 
 
 async def test_an_answer_shows_its_age_and_turns_stale(demo_db: Path) -> None:
@@ -132,7 +135,9 @@ async def test_an_answer_shows_its_age_and_turns_stale(demo_db: Path) -> None:
 async def test_a_red_answer_stays_readable_while_later_scans_are_answered(
     demo_db: Path,
 ) -> None:
-    app = make_app(demo_db, settings=feedback(hold_error_s=2), site="P1", mode="register")
+    clock = Clock()  # the hold is measured on the station's clock: the test moves it
+    settings = feedback(hold_error_s=3)
+    app = make_app(demo_db, settings=settings, site="P1", mode="register", now=clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
         banner, strip = app.station.banner, app.station.problem
@@ -143,9 +148,12 @@ async def test_a_red_answer_stays_readable_while_later_scans_are_answered(
         assert banner.kind == "ok" and sn(3) in banner.text  # the later scan was not held back
         assert strip.shown and "UNKNOWN" in strip.text and "NOPE-1" in strip.text
         assert strip.region.height == 1 and strip.region.y == banner.region.bottom
+        clock.advance(2)
         burst(app, sn(4) + "\r")  # more scans do not push it away
         await outcomes(pilot, app, 3)
-        assert strip.shown and "NOPE-1" in strip.text
+        await pilot.pause(0.2)
+        assert strip.shown and "NOPE-1" in strip.text and "2 s ago" in strip.text
+        clock.advance(1.5)  # 3.5 s after the refusal: it has been readable long enough
         await wait_for(pilot, lambda: not strip.shown, timeout=5, what="the strip to go")
         assert strip.region.height == 0
 
@@ -155,7 +163,7 @@ async def test_a_slow_save_says_saving_then_not_saved_in_a_workers_words(
 ) -> None:
     import scanstation.store.repository as repository
 
-    monkeypatch.setattr(repository, "WRITE_BUDGET_S", 2.0, raising=False)
+    monkeypatch.setattr(repository, "WRITE_BUDGET_S", 4.0, raising=False)
     blocker = sqlite3.connect(demo_db, timeout=5)
     app = make_app(demo_db, site="P1", mode="register")
     try:
@@ -164,7 +172,7 @@ async def test_a_slow_save_says_saving_then_not_saved_in_a_workers_words(
             banner = app.station.banner
             blocker.execute("BEGIN EXCLUSIVE")
             burst(app, sn(5) + "\r")
-            await wait_for(pilot, lambda: banner.kind == "saving", timeout=1.5, what="saving…")
+            await wait_for(pilot, lambda: banner.kind == "saving", timeout=3.5, what="saving…")
             assert "SAVING" in banner.text and sn(5) in banner.text
             await wait_for(pilot, lambda: banner.kind == "not_saved", what="NOT SAVED")
             assert "The database is busy; the scan is kept and will be saved" in banner.text
@@ -209,8 +217,8 @@ async def test_nothing_covers_the_banner_and_the_header(
         await pilot.pause(0.1)
 
         async def check(what: str) -> None:
-            await pilot.pause(0.35)  # the station moves an opened screen's box below its top
-            assert _covers_top(app) is None, what
+            # The station moves an opened screen's box below its top rows.
+            await wait_for(pilot, lambda: _covers_top(app) is None, what=f"{what} clear")
             picture = app.export_screenshot()
             assert sn(181) in picture and "#2" in picture, f"banner hidden under {what}"
 
@@ -237,8 +245,7 @@ async def test_nothing_covers_the_banner_in_the_document_form_and_close(demo_db:
         await ready(pilot, app)
         await pilot.press("f4")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmPrompt))
-        await pilot.pause(0.35)
-        assert _covers_top(app) is None
+        await wait_for(pilot, lambda: _covers_top(app) is None, what="the question clear")
         await pilot.press("escape")
         await pilot.press("f3")
         await wait_for(pilot, lambda: isinstance(app.screen, DocumentPicker))
@@ -247,8 +254,7 @@ async def test_nothing_covers_the_banner_in_the_document_form_and_close(demo_db:
         picker.options.highlighted = len(picker.documents)  # + New document…
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DocumentForm))
-        await pilot.pause(0.35)
-        assert _covers_top(app) is None
+        await wait_for(pilot, lambda: _covers_top(app) is None, what="the form clear")
         assert isinstance(app.screen, StationDialog)
 
 
