@@ -1,49 +1,35 @@
 """The one place that opens a database: a SQLite file (the embedded default) or a PostgreSQL
-server, with the pragmas that make a green OK survive a power cut, and the schema version."""
+server, checked and migrated to the current schema. Every problem on the way (a URL that does
+not parse, a folder that cannot be made, a file of another program, a server that does not
+answer) is a StoreError with a sentence, and no message ever shows a password."""
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlsplit
 
 import peewee
-from playhouse.pool import PooledPostgresqlDatabase
 
-from scanstation.store.tables import ALL_TABLES, Meta, database_proxy
+from scanstation.store.dialect import NOTIFY_CHANNEL, Dialect, dialect_for, first_line
+from scanstation.store.errors import StoreBusy, StoreError
+from scanstation.store.schema import APPLICATION_ID, SCHEMA_VERSION, ensure_schema
+from scanstation.store.tables import Tables, bind_tables
 
-SCHEMA_VERSION = 2
-APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
-
-# A short busy timeout and a bounded retry in the repository: a long timeout let one writer
-# starve for seconds while others kept winning the lock.
-SQLITE_BUSY_TIMEOUT_MS = 250
-
-
-class StoreError(Exception):
-    """A database problem a person can act on: the message says what and where."""
-
-
-class StoreBusy(StoreError):
-    """The database stayed locked or unreachable after the bounded retries."""
-
-
-@dataclass(frozen=True, slots=True)
-class DatabaseTarget:
-    backend: str  # "sqlite" | "postgresql"
-    url: str
-    path: Path | None = None  # SQLite only
-
-    @property
-    def display(self) -> str:
-        if self.path is not None:
-            return str(self.path)
-        parsed = urlparse(self.url)
-        host = parsed.hostname or "localhost"
-        port = f":{parsed.port}" if parsed.port else ""
-        return f"postgresql://{host}{port}{parsed.path}"
+__all__ = [
+    "NOTIFY_CHANNEL",
+    "SCHEMA_VERSION",
+    "DatabaseTarget",
+    "OpenDatabase",
+    "StoreBusy",
+    "StoreError",
+    "open_database",
+    "parse_url",
+    "redacted_url",
+]
 
 
 def redacted_url(url: str) -> str:
@@ -62,10 +48,34 @@ def redacted_url(url: str) -> str:
     return f"{scheme}://{rest}"
 
 
+@dataclass(frozen=True, slots=True)
+class DatabaseTarget:
+    backend: str  # "sqlite" | "postgresql"
+    url: str
+    path: Path | None = None  # SQLite only
+
+    @property
+    def display(self) -> str:
+        """How messages name the database: a file's path, or host, port and name (never the
+        user or password)."""
+        if self.path is not None:
+            return str(self.path)
+        parsed = urlsplit(self.url)
+        host = parsed.hostname or "localhost"
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parsed.port}" if parsed.port else ""
+        return f"postgresql://{host}{port}{parsed.path}"
+
+
 def parse_url(url: str) -> DatabaseTarget:
     """`sqlite:///relative.db`, `sqlite:////abs/file.db`, a bare path, or `postgresql://…`."""
     text = url.strip()
+    shown = redacted_url(text)
+    if any(ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        raise StoreError(f"Database URL {shown!r} holds a NUL or bytes that are not UTF-8")
     if text.startswith(("postgresql://", "postgres://")):
+        _check_postgresql_url(text, shown)
         return DatabaseTarget("postgresql", text)
     if text.startswith("sqlite:"):
         rest = text[len("sqlite:") :]
@@ -74,13 +84,12 @@ def parse_url(url: str) -> DatabaseTarget:
         elif rest.startswith("//"):
             rest = rest[2:]
         if not rest:
-            raise StoreError(f"Database URL {redacted_url(url)!r} names no file")
-        path = Path(unquote(rest)).expanduser()
-        return DatabaseTarget("sqlite", text, path)
+            raise StoreError(f"Database URL {shown!r} names no file")
+        return DatabaseTarget("sqlite", text, Path(unquote(rest)).expanduser())
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise StoreError(
-            f"Database URL {redacted_url(url)!r}: unsupported scheme {scheme!r} "
+            f"Database URL {shown!r}: unsupported scheme {scheme!r} "
             "(expected sqlite:///PATH or postgresql://USER@HOST/DB)"
         )
     if not text:
@@ -88,161 +97,102 @@ def parse_url(url: str) -> DatabaseTarget:
     return DatabaseTarget("sqlite", text, Path(text).expanduser())
 
 
-def _open_sqlite(target: DatabaseTarget, *, create: bool) -> peewee.SqliteDatabase:
-    assert target.path is not None
-    path = target.path
-    if not path.exists():
-        if not create:
-            raise StoreError(
-                f"No database at {path}: run `scanstation db init` (or `scanstation demo`) first"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-    elif path.is_dir():
-        raise StoreError(f"{path} is a directory, not a database file")
-    db = peewee.SqliteDatabase(
-        str(path),
-        pragmas={
-            "journal_mode": "wal",
-            "synchronous": "full",  # a green OK is on disk, power cut or not
-            "foreign_keys": 1,
-            "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
-            "cache_size": -8_000,  # 8 MB a connection: a kiosk has little memory
-        },
-        timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-        check_same_thread=False,
-        autoconnect=True,
-    )
+def _check_postgresql_url(url: str, shown: str) -> None:
+    """Host and port are read before connecting, so a typo is a sentence, not a traceback."""
     try:
-        db.connect(reuse_if_open=True)
+        parsed = urlsplit(url)
+    except ValueError as error:  # e.g. "Invalid IPv6 URL"
+        raise StoreError(f"Database URL {shown!r} cannot be read: {error}") from error
+    try:
+        port = parsed.port
+    except ValueError as error:
+        raise StoreError(
+            f"Database URL {shown!r}: the port must be a number from 1 to 65535"
+        ) from error
+    if port == 0:
+        raise StoreError(f"Database URL {shown!r}: the port must be a number from 1 to 65535")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDatabase:
+    """A database opened by `open_database`: Peewee's handle, its tables and dialect."""
+
+    db: peewee.Database
+    target: DatabaseTarget
+    dialect: Dialect
+    tables: Tables
+
+
+def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a database file")
+    if path.exists():
+        if not os.access(path, os.R_OK):
+            raise StoreError(f"{path} cannot be read (permission denied)")
+        return
+    if not create:
+        raise StoreError(
+            f"No database at {path}: run `scanstation db init` (or `scanstation demo`) first"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or first_line(error)
+        raise StoreError(
+            f"Cannot create the folder {path.parent} for the database: {reason}"
+        ) from error
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StoreError(f"Cannot create the database {path}: the folder is not writable")
+
+
+def _check_sqlite_file(db: peewee.Database, path: Path) -> None:
+    try:
         app_id = db.execute_sql("PRAGMA application_id").fetchone()[0]
         has_tables = db.execute_sql(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
         ).fetchone()[0]
     except (peewee.DatabaseError, sqlite3.DatabaseError) as error:
-        db.close()
-        raise StoreError(f"{path} is not a scanstation database (SQLite says: {error})") from error
+        raise StoreError(
+            f"{path} is not a scanstation database (SQLite says: {first_line(error)})"
+        ) from error
     if has_tables and app_id != APPLICATION_ID:
-        db.close()
         raise StoreError(f"{path} is a SQLite file of another program, not a scanstation database")
     if not has_tables:
         db.execute_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-    return db
 
 
-def _open_postgresql(target: DatabaseTarget) -> peewee.PostgresqlDatabase:
-    parsed = urlparse(target.url)
-    name = unquote(parsed.path.lstrip("/")) or "scanstation"
-    db = PooledPostgresqlDatabase(
-        name,
-        user=unquote(parsed.username) if parsed.username else None,
-        password=unquote(parsed.password) if parsed.password else None,
-        host=parsed.hostname or None,
-        port=parsed.port or None,
-        max_connections=32,
-        stale_timeout=300,
-        connect_timeout=2,  # a reconnect attempt must not hold the one writer long
-        autoconnect=True,
-    )
-    try:
-        db.connect(reuse_if_open=True)
-    except peewee.OperationalError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise StoreError(f"Cannot reach the database at {target.display}: {first_line}") from error
-    return db
-
-
-def open_database(url: str, *, create: bool = False) -> tuple[peewee.Database, DatabaseTarget]:
+def open_database(url: str, *, create: bool = False) -> OpenDatabase:
     """Open (and with `create`, initialise) the database at `url`; migrate an older schema."""
     target = parse_url(url)
-    db = (
-        _open_sqlite(target, create=create)
-        if target.backend == "sqlite"
-        else _open_postgresql(target)
+    dialect = dialect_for(
+        target.backend,
+        target.display,
+        url=target.url,
+        path=str(target.path) if target.path is not None else None,
     )
-    database_proxy.initialize(db)
+    if target.path is not None:
+        _prepare_sqlite_file(target.path, create=create)
+    db = dialect.connect()
     try:
-        version = schema_version(db)
-        if version is None:
-            if not create:
-                raise StoreError(
-                    f"{target.display} holds no scanstation schema: run `scanstation db init`"
-                )
-            with db.atomic():
-                db.create_tables(ALL_TABLES, safe=True)
-                if target.backend == "postgresql":
-                    _create_notify_trigger(db)
-                Meta.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict(
-                    conflict_target=[Meta.key], preserve=[Meta.value]
-                ).execute()
-        elif version < SCHEMA_VERSION:
-            migrate(db, version)
-        elif version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{target.display} has schema version {version}, newer than this scanstation "
-                f"({SCHEMA_VERSION}): upgrade scanstation"
-            )
+        db.connect(reuse_if_open=True)
+    except Exception as error:  # every driver's failure to connect, said in a sentence
+        raise dialect.connect_error(error) from error
+    tables = bind_tables(db)
+    try:
+        if target.path is not None:
+            _check_sqlite_file(db, target.path)
+        ensure_schema(db, tables, dialect, create=create, display=target.display)
     except StoreError:
         db.close()
         raise
-    except peewee.DatabaseError as error:
+    except Exception as error:
         db.close()
-        raise StoreError(f"{target.display}: {error}") from error
-    return db, target
+        if isinstance(error, peewee.PeeweeException | sqlite3.Error) or _is_psycopg(error):
+            raise dialect.classify(error) from error
+        raise
+    return OpenDatabase(db, target, dialect, tables)
 
 
-NOTIFY_CHANNEL = "scanstation_events"
-
-
-def _create_notify_trigger(db: peewee.Database) -> None:
-    """Every committed event wakes the stations LISTENing (live refresh), with no extra round
-    trip on the scan path: a statement-level trigger sends the NOTIFY."""
-    db.execute_sql(
-        "CREATE OR REPLACE FUNCTION scanstation_notify() RETURNS trigger LANGUAGE plpgsql AS "
-        f"$$ BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$"
-    )
-    db.execute_sql("DROP TRIGGER IF EXISTS event_notify ON event")
-    db.execute_sql(
-        "CREATE TRIGGER event_notify AFTER INSERT ON event "
-        "FOR EACH STATEMENT EXECUTE FUNCTION scanstation_notify()"
-    )
-
-
-def schema_version(db: peewee.Database) -> int | None:
-    if not db.table_exists("meta"):
-        return None
-    row = Meta.get_or_none(Meta.key == "schema_version")
-    if row is None:
-        return None
-    try:
-        return int(row.value)
-    except ValueError as error:
-        raise StoreError(f"schema version {row.value!r} is not a number") from error
-
-
-# Each step takes the schema from version N to N + 1; a file of any older version is walked
-# forward one step at a time, inside one transaction.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    # 2: a station's scan list pages its history from the database by (station, id).
-    # Events are read by serial or by station, never by time alone: the `at` index only
-    # cost every scan a page write.
-    1: (
-        "CREATE INDEX IF NOT EXISTS event_station_id ON event (station, id)",
-        "DROP INDEX IF EXISTS event_at",
-        # Foreign-key indexes no query used, each a page written by every scan.
-        "DROP INDEX IF EXISTS serial_item_id",
-        "DROP INDEX IF EXISTS serial_generation_id",
-        "DROP INDEX IF EXISTS serial_site_id",
-        "DROP INDEX IF EXISTS serial_document_id",
-        "DROP INDEX IF EXISTS event_document_id",
-    ),
-}
-
-
-def migrate(db: peewee.Database, from_version: int) -> None:
-    with db.atomic():
-        for version in range(from_version, SCHEMA_VERSION):
-            for statement in MIGRATIONS.get(version, ()):
-                db.execute_sql(statement)
-        if isinstance(db, peewee.PostgresqlDatabase):
-            _create_notify_trigger(db)
-        Meta.update(value=str(SCHEMA_VERSION)).where(Meta.key == "schema_version").execute()
+def _is_psycopg(error: BaseException) -> bool:
+    module = type(error).__module__
+    return module.startswith("psycopg2")

@@ -183,43 +183,64 @@ def test_a_retried_scan_applies_once(service: StationService) -> None:
     assert len(service.events("SN0000000015")) == 1
 
 
-def test_a_change_under_the_station_is_a_conflict(service: StationService, monkeypatch) -> None:
-    """Another station scraps the serial at the very moment this one validates it."""
-    move(service, "SN0000000016", ("P1", Mode.REGISTER, {}))
-    if service.repo.is_sqlite:
-        # The station read the serial, then the other station's change committed.
-        stale = service.repo.find_serial("SN0000000016")
-        move(service, "SN0000000016", ("P1", Mode.SCRAP, {"reason": "dropped"}))
-        monkeypatch.setattr(service.repo, "find_serial", lambda key: stale)
-        outcome = scan(service, "SN0000000016", station(mode=Mode.VALIDATE))
-        monkeypatch.undo()
+def hold_serial(service: StationService, serial_no: str, set_sql: str):
+    """Another station's transaction changes the serial and holds it (PostgreSQL: the row
+    lock; SQLite: the write lock) until the caller commits it."""
+    if service.backend == "sqlite":
+        import sqlite3
+
+        other = sqlite3.connect(service.database_path, isolation_level=None, timeout=5)
+        other.execute("BEGIN IMMEDIATE")
     else:
-        # The other station holds the row, locked, while this scan arrives.
         import psycopg2
 
         other = psycopg2.connect(service.repo.target.url)
-        cursor = other.cursor()
-        cursor.execute("SELECT id FROM serial WHERE serial_no = 'SN0000000016' FOR UPDATE")
-        cursor.execute(
-            "UPDATE serial SET stage = 'Scrapped', updated_by = 'sup-9', "
-            "version = version + 1 WHERE serial_no = 'SN0000000016'"
-        )
-        results: list = []
-        thread = threading.Thread(
-            target=lambda: results.append(
-                scan(service, "SN0000000016", station(mode=Mode.VALIDATE))
-            )
-        )
-        thread.start()
-        time.sleep(0.5)
-        other.commit()
-        other.close()
-        thread.join(timeout=10)
-        outcome = results[0]
+    cursor = other.cursor()
+    cursor.execute(f"UPDATE serial SET {set_sql} WHERE serial_no = '{serial_no}'")
+    return other
+
+
+def test_a_change_under_the_station_is_a_conflict(service: StationService) -> None:
+    """Another station scraps the serial at the very moment this one validates it: the same
+    CONFLICT on both databases (finding 14), not a plain REJECTED."""
+    move(service, "SN0000000016", ("P1", Mode.REGISTER, {}))
+    other = hold_serial(
+        service,
+        "SN0000000016",
+        "stage = 'Scrapped', updated_by = 'sup-9', version = version + 1",
+    )
+    results: list = []
+    thread = threading.Thread(
+        target=lambda: results.append(scan(service, "SN0000000016", station(mode=Mode.VALIDATE)))
+    )
+    thread.start()
+    time.sleep(0.5)
+    other.commit() if service.backend != "sqlite" else other.execute("COMMIT")
+    other.close()
+    thread.join(timeout=10)
+    outcome = results[0]
     assert outcome.kind is OutcomeKind.CONFLICT, outcome.message
-    assert "Scrapped" in outcome.message
+    assert "changed at this moment" in outcome.message and "Scrapped" in outcome.message
     assert service.serial("SN0000000016").stage is Stage.SCRAPPED  # type: ignore[union-attr]
     assert service.events("SN0000000016")[-1].outcome == "conflict"
+
+
+def test_a_refusal_while_another_station_changed_nothing_that_matters_is_rejected(
+    service: StationService,
+) -> None:
+    """Finding 14: CONFLICT only when the scan would have applied to the serial as first
+    read. Another station's change to a serial this scan could never move is REJECTED."""
+    other = hold_serial(service, "SN0000000017", "updated_by = 'sup-9', version = version + 1")
+    results: list = []
+    thread = threading.Thread(
+        target=lambda: results.append(scan(service, "SN0000000017", station(mode=Mode.VALIDATE)))
+    )
+    thread.start()
+    time.sleep(0.5)
+    other.commit() if service.backend != "sqlite" else other.execute("COMMIT")
+    other.close()
+    thread.join(timeout=10)
+    assert results[0].kind is OutcomeKind.REJECTED, results[0].message
 
 
 def test_closing_a_short_document_needs_a_reason(service: StationService) -> None:
@@ -321,14 +342,11 @@ def test_a_duplicate_delivery_of_a_rejected_scan_says_rejected(
     event = ScanEvent("SN0000000011", source="test")
     first = service.scan(event, station(mode=Mode.VALIDATE))  # Not Registered: refused
     assert first.kind is OutcomeKind.REJECTED
+    from dataclasses import replace
+
     repo = service.repo
-    real_lock, real_lock_by_key = repo.lock_serial, repo.lock_serial_by_key
-    monkeypatch.setattr(repo, "lock_serial", lambda *a: (real_lock(*a)[0], None))
-    monkeypatch.setattr(
-        repo,
-        "lock_serial_by_key",
-        lambda *a: (lambda r: (r[0], None, r[2]) if r else r)(real_lock_by_key(*a)),
-    )
+    real_lock = repo.lock_for_scan
+    monkeypatch.setattr(repo, "lock_for_scan", lambda *a: replace(real_lock(*a), earlier=None))
     again = service.scan(event, station(mode=Mode.VALIDATE))
     assert again.kind is OutcomeKind.ALREADY
     assert again.message == "This scan was already recorded (rejected)"

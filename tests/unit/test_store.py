@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scanstation.service import StationService
 from scanstation.store.database import SCHEMA_VERSION, StoreError, parse_url
 from scanstation.store.repository import Repository
 
@@ -20,20 +21,102 @@ def test_sqlite_is_wal_and_full_sync(tmp_path: Path) -> None:
     repo.close()
 
 
-def test_an_older_schema_is_migrated_forward(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    Repository.open(str(path), create=True).close()
-    # Make the file look like version 1: no station index yet.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+# A version 2 database's rows, as scanstation 2 wrote them: events without recorded_at.
+V2_ROWS = (
+    "INSERT INTO site (id, code, name, kind) VALUES (1, 'P1', 'Pune Plant', 'plant')",
+    "INSERT INTO item (id, sku, name, gtin, model_no) VALUES (1, 'PUMP', 'Pump', NULL, NULL)",
+    "INSERT INTO generation_run (id, generation_no, item_id, count, site_id, created_at, "
+    "created_by) VALUES (1, 'G-000001', 1, 2, 1, '2024-01-01T00:00:00+00:00', 'planner')",
+    "INSERT INTO serial (id, serial_no, item_id, generation_id, secondary_qr, stage, site_id, "
+    "created_at, created_by, updated_at, updated_by, version) VALUES "
+    "(1, 'SN0000000001', 1, 1, 'QRAAAAAAAAAA', 'Registered at Plant', 1, "
+    "'2024-01-01T00:00:00+00:00', 'planner', '2024-01-02T00:00:00+00:00', 'op-1', 2), "
+    "(2, 'SN0000000002', 1, 1, 'QRBBBBBBBBBB', 'Not Registered at Plant', 1, "
+    "'2024-01-01T00:00:00+00:00', 'planner', '2024-01-01T00:00:00+00:00', 'planner', 1)",
+    "INSERT INTO event (id, scan_id, kind, serial_id, mode, from_stage, to_stage, station, "
+    "site, operator, at, recorded_at, outcome) VALUES (1, 'old-scan-1', 'scan', 1, 'register', "
+    "'Not Registered at Plant', 'Registered at Plant', 'T-OLD', 'P1', 'op-1', "
+    "'2024-01-02T00:00:00+00:00', NULL, 'ok')",
+    "INSERT INTO meta (key, value) VALUES ('schema_version', '2'), ('serial_seq', '2'), "
+    "('generation_seq', '1')",
+)
+
+
+def _v2_sqlite(path: Path, *, version: int = 2) -> None:
+    """A SQLite file exactly as scanstation 2 made it (its DDL, kept in tests/fixtures)."""
     with sqlite3.connect(path) as conn:
-        conn.execute("DROP INDEX event_station_id")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    repo = Repository.open(str(path))
-    assert repo.info()["schema_version"] == SCHEMA_VERSION == 2
-    repo.close()
+        conn.executescript((FIXTURES / "schema_v2_sqlite.sql").read_text())
+        conn.execute("PRAGMA application_id = 1549430785")  # 0x5C5A7001
+        for statement in V2_ROWS:
+            conn.execute(statement)
+        if version == 1:  # version 1 had no (station, id) index yet
+            conn.execute("DROP INDEX event_station_id")
+            conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.close()
+
+
+def _check_migrated(service: StationService) -> None:
+    from scanstation.domain.model import ScanEvent
+    from scanstation.domain.outcome import OutcomeKind
+    from tests.conftest import station
+
+    assert service.info()["schema_version"] == SCHEMA_VERSION == 3
+    old = service.events("SN0000000001")
+    assert old[0].station == "T-OLD" and old[0].recorded_at == old[0].at  # backfilled
+    cursor = service.change_cursor()
+    outcome = service.scan(ScanEvent("SN0000000002"), station())
+    assert outcome.kind is OutcomeKind.OK and outcome.event_id is not None
+    _, serials, _ = service.changes_since(cursor)
+    assert serials == {"SN0000000002"}
+    # The counters carried over: a new run does not collide with the migrated serials.
+    run, serials_made = service.generate("PUMP", 2, "P1")
+    assert run == "G-000002" and serials_made == ["SN0000000003", "SN0000000004"]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_sqlite_file_is_migrated_forward(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "old.db"
+    _v2_sqlite(path, version=version)
+    service = StationService.open(str(path))
+    _check_migrated(service)
+    service.close()
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    assert "event_station_id" in names and version == ("2",)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(event)")}
+        stored = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    conn.close()
+    assert "event_station_id" in names and stored == ("3",)
+    assert {"generation_id", "count", "txid"} <= columns
+    StationService.open(str(path)).close()  # opening again: nothing left to migrate
+
+
+@pytest.mark.postgres
+def test_a_version_2_postgresql_database_is_migrated_forward(pg_url: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(pg_url)
+    with conn, conn.cursor() as cursor:
+        cursor.execute((FIXTURES / "schema_v2_postgresql.sql").read_text())
+        for statement in V2_ROWS:
+            cursor.execute(statement)
+        for table in ("site", "item", "generation_run", "serial", "event"):
+            cursor.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
+    conn.close()
+    service = StationService.open(pg_url)
+    _check_migrated(service)
+    service.close()
+    conn = psycopg2.connect(pg_url)
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_default FROM information_schema.columns "
+            "WHERE table_name = 'event' AND column_name = 'txid'"
+        )
+        assert "txid_current" in cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM event WHERE txid IS NOT NULL")
+        assert cursor.fetchone()[0] >= 1  # the scan after the migration knows its transaction
+    conn.close()
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

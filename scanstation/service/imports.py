@@ -1,0 +1,394 @@
+"""Importing serials from a CSV file: `serial_no,sku,generation_no,secondary_qr` with a header;
+all or nothing; every problem reported as FILE:LINE with the physical line where its record
+starts.
+
+The file is streamed, never held whole, so memory stays bounded (a 200 MB file is checked and
+imported in well under 300 MB):
+
+1. Check: every record is read with the `csv` module from physical lines split on LF only
+   (a quoted cell may hold line breaks, VT or U+2028 and the line numbers stay true); each
+   line is decoded on its own, so bytes that are not UTF-8 are reported at their line; a
+   cell over the csv module's field limit is a problem, not a traceback. Each serial number
+   and QR code is checked against the database a chunk at a time, and its 64-bit hash kept
+   in a flat array. Sorting the array finds codes used twice in the file (a serial repeated,
+   or one row's QR equal to another row's serial: serials and QR codes share a namespace).
+2. Only if step 1 found hashes twice: a second read names the rows that repeat.
+3. Write: a third read inserts the rows a chunk at a time inside one transaction, checking
+   them against the database once more under the serial namespace lock (another writer may
+   have taken a code since step 1); the file's digest must match step 1's, or nothing is
+   written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Final
+
+from scanstation.domain import limits
+from scanstation.domain.codes import CodeKind
+from scanstation.domain.model import new_scan_id, utc_now
+from scanstation.domain.text import visible
+from scanstation.service.checks import check_text, code_problem, generation_no_problem
+from scanstation.service.setup import ServiceError, login_name
+from scanstation.store.errors import StoreError
+from scanstation.store.runs import ImportRow, SerialCollision
+
+if TYPE_CHECKING:
+    from scanstation.service.station import StationService
+
+__all__ = ["ImportProblem", "ImportReport", "Imports"]
+
+HEADER: Final = ("serial_no", "sku", "generation_no", "secondary_qr")
+MAX_LINE_BYTES: Final = 1 << 20  # no record of four bounded cells comes near a MiB a line
+MAX_LISTED_PROBLEMS: Final = 1000
+MAX_GENERATION_RUNS: Final = 10_000  # distinct generation nos one file may name
+CHUNK: Final = 5_000  # rows checked or inserted at a time
+_BOM: Final = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProblem:
+    line: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    rows: int
+    problems: tuple[ImportProblem, ...]
+    written: bool
+
+
+@dataclass
+class _Problems:
+    """Problems in line order, at most MAX_LISTED_PROBLEMS listed; the rest counted."""
+
+    listed: list[ImportProblem] = field(default_factory=list)
+    unlisted: int = 0
+    first_unlisted: int = 0
+
+    def add(self, line: int, message: str) -> None:
+        if len(self.listed) < MAX_LISTED_PROBLEMS:
+            self.listed.append(ImportProblem(line, message))
+            return
+        if not self.unlisted or line < self.first_unlisted:
+            self.first_unlisted = line
+        self.unlisted += 1
+
+    def __bool__(self) -> bool:
+        return bool(self.listed)
+
+    def report(self) -> tuple[ImportProblem, ...]:
+        listed = sorted(self.listed, key=lambda p: p.line)
+        if self.unlisted:
+            listed.append(
+                ImportProblem(
+                    self.first_unlisted,
+                    f"{self.unlisted:,} more problems from here on are not listed",
+                )
+            )
+        return tuple(listed)
+
+
+class _Lines:
+    """A binary file as decoded physical lines (split on LF only, line ends kept, as the csv
+    module wants with newline=''), counting lines and hashing every byte."""
+
+    def __init__(self, handle: IO[bytes], problems: _Problems | None) -> None:
+        self.handle = handle
+        self.problems = problems
+        self.number = 0
+        self.last_bad = 0  # the last line that had a problem of its own
+        self.digest = hashlib.blake2b(digest_size=16)
+
+    def _bad(self, message: str) -> None:
+        self.last_bad = self.number
+        if self.problems is not None:
+            self.problems.add(self.number, message)
+
+    def __iter__(self) -> Iterator[str]:
+        read = self.handle.readline
+        while raw := read(MAX_LINE_BYTES + 1):
+            self.number += 1
+            self.digest.update(raw)
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                self._bad(f"the line is longer than {MAX_LINE_BYTES:,} bytes")
+                while (rest := read(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    self.digest.update(rest)
+                self.digest.update(rest)
+                yield "\n"
+                continue
+            if self.number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]  # an editor's byte-order mark is not data
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                self._bad(f"not valid UTF-8 (byte {error.start + 1} of the line)")
+                yield raw.decode("utf-8", "replace")
+
+
+def _code_hash(code: str) -> int:
+    """A 64-bit hash, stable within this process (both reads of the file happen in it)."""
+    return hash(code) & 0xFFFF_FFFF_FFFF_FFFF
+
+
+class Imports:
+    """The CSV import of StationService."""
+
+    def import_csv(
+        self: StationService,
+        path: Path,
+        *,
+        dry_run: bool = False,
+        by: str | None = None,
+        progress: Callable[[int], None] | None = None,
+        request_id: str | None = None,
+    ) -> ImportReport:
+        """All or nothing: every problem is listed with its line number and nothing is written.
+        `request_id` (made here when not given): a retry after a lost COMMIT applies once."""
+        request = check_text(limits.REQUEST_ID, request_id) if request_id else new_scan_id()
+        operator = check_text(limits.OPERATOR, by or login_name())
+        skus = self.repo.sku_ids()
+        problems = _Problems()
+        hashes: array[int] = array("Q")
+        runs: dict[str, tuple[str, int]] = {}
+        chunk: list[ImportRow] = []
+        rows = 0
+        with self._open_import(path) as handle:
+            lines = _Lines(handle, problems)
+            for row in self._read_rows(path, lines, skus, runs, problems):
+                rows += 1
+                hashes.append(_code_hash(row.serial_no))
+                if row.secondary_qr:
+                    hashes.append(_code_hash(row.secondary_qr))
+                chunk.append(row)
+                if len(chunk) >= CHUNK:
+                    self._check_taken(chunk, problems)
+                    chunk = []
+            self._check_taken(chunk, problems)
+            digest = lines.digest.digest()
+        self._check_runs(runs, problems)
+        repeated = _repeated(hashes)
+        del hashes
+        if repeated:
+            self._name_repeats(path, skus, repeated, problems)
+        if problems or dry_run or not rows:
+            return ImportReport(rows, problems.report(), False)
+        written = self._write_import(path, skus, runs, digest, operator, request, progress)
+        if isinstance(written, ImportReport):
+            return written
+        return ImportReport(written, (), True)
+
+    def _open_import(self: StationService, path: Path) -> IO[bytes]:
+        try:
+            return path.open("rb")
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise ServiceError(f"{visible(str(path))}: cannot be read: {reason}") from error
+
+    def _read_rows(
+        self: StationService,
+        path: Path,
+        lines: _Lines,
+        skus: dict[str, int],
+        runs: dict[str, tuple[str, int]],
+        problems: _Problems | None,
+    ) -> Iterator[ImportRow]:
+        """The file's rows, each checked on its own; `runs` collects the generation nos named
+        (generation no → SKU, first line). Problems go to `problems`, or with None any
+        problem raises: the file changed since it was checked."""
+        reader = csv.reader(lines)
+        try:
+            header = next(reader, None)
+        except csv.Error as error:
+            raise ServiceError(f"{visible(str(path))}: line 1: {error}") from error
+        if header is None:
+            raise ServiceError(f"{visible(str(path))}: the file is empty")
+        if tuple(h.strip().lower() for h in header) != HEADER:
+            raise ServiceError(
+                f"{visible(str(path))}: line 1: the header must be {','.join(HEADER)}"
+            )
+        while True:
+            start = lines.number + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                message = str(error)
+                if "field larger than field limit" in message:
+                    message = (
+                        f"a cell is longer than {csv.field_size_limit():,} characters "
+                        "(the rest of the file was not read)"
+                    )
+                _problem(problems, start, message)
+                return
+            if lines.last_bad >= start or not any(cell.strip() for cell in record):
+                continue  # the line's own problem is reported; a blank line is no row
+            row, problem = self._import_row(start, record, skus, runs)
+            if problem:
+                _problem(problems, start, problem)
+            elif row is not None:
+                yield row
+
+    def _import_row(
+        self: StationService,
+        line: int,
+        record: list[str],
+        skus: dict[str, int],
+        runs: dict[str, tuple[str, int]],
+    ) -> tuple[ImportRow | None, str]:
+        if len(record) != len(HEADER):
+            return None, f"expected {len(HEADER)} columns, found {len(record)}"
+        raw_sn, sku, generation_no, raw_qr = (cell.strip() for cell in record)
+        if not raw_sn:
+            return None, "serial_no is empty"
+        code = self.parse(raw_sn)
+        if code.kind is not CodeKind.PLAIN or not code.serial:
+            return None, f"serial {visible(raw_sn)!r} is not a plain serial number"
+        serial_no = code.serial
+        problem = code_problem("serial", serial_no, limits.SERIAL_NO)
+        if problem:
+            return None, problem
+        if sku not in skus:
+            return None, f"unknown SKU {visible(sku)!r}"
+        secondary = None
+        if raw_qr:
+            qr_code = self.parse(raw_qr)
+            if qr_code.kind is not CodeKind.PLAIN or not qr_code.serial:
+                return None, f"secondary QR {visible(raw_qr)!r} is not a plain code"
+            secondary = qr_code.serial
+            problem = code_problem("secondary QR", secondary, limits.SECONDARY_QR)
+            if problem:
+                return None, problem
+            if secondary == serial_no:
+                return None, f"secondary QR {secondary} is the row's own serial"
+        if generation_no:
+            problem = generation_no_problem(generation_no)
+            if problem:
+                return None, problem
+            known = runs.get(generation_no)
+            if known is None:
+                if len(runs) >= MAX_GENERATION_RUNS:
+                    return None, f"a file may name at most {MAX_GENERATION_RUNS:,} generation nos"
+                runs[generation_no] = (sku, line)
+            elif known[0] != sku:
+                return None, (
+                    f"generation no {generation_no} is a run of {known[0]} "
+                    f"(line {known[1]}), not of {sku}"
+                )
+        return ImportRow(line, serial_no, sku, generation_no or None, secondary), ""
+
+    def _check_taken(self: StationService, chunk: list[ImportRow], problems: _Problems) -> None:
+        """Codes already in the database, as serial numbers or as QR codes."""
+        if not chunk:
+            return
+        codes = [r.serial_no for r in chunk] + [r.secondary_qr for r in chunk if r.secondary_qr]
+        taken = self.repo.taken_codes(codes)
+        if taken:
+            for line, message in SerialCollision.describe(chunk, taken).problems:
+                problems.add(line, message)
+
+    def _check_runs(
+        self: StationService, runs: dict[str, tuple[str, int]], problems: _Problems
+    ) -> None:
+        """A row may add to a generation run of its own SKU only."""
+        for name, (_run_id, run_sku) in self.repo.generation_runs(runs).items():
+            sku, line = runs[name]
+            if run_sku != sku:
+                problems.add(line, f"generation no {name} is a run of {run_sku}, not of {sku}")
+
+    def _name_repeats(
+        self: StationService,
+        path: Path,
+        skus: dict[str, int],
+        repeated: set[int],
+        problems: _Problems,
+    ) -> None:
+        """Second read: the rows whose codes were seen twice (hash collisions of distinct
+        codes drop out here, where the codes themselves are compared)."""
+        first: dict[str, tuple[int, str]] = {}
+        ignored = _Problems()  # each was reported by the first read already
+        with self._open_import(path) as handle:
+            rows = self._read_rows(path, _Lines(handle, ignored), skus, {}, ignored)
+            for row in rows:
+                for code, what in ((row.serial_no, "serial"), (row.secondary_qr, "secondary QR")):
+                    if code is None or _code_hash(code) not in repeated:
+                        continue
+                    line, was = first.setdefault(code, (row.line, what))
+                    if line == row.line and was == what:
+                        continue
+                    if was == what:
+                        problems.add(row.line, f"{what} {code} repeats line {line}")
+                    else:
+                        problems.add(row.line, f"{what} {code} is the {was} of line {line}")
+
+    def _write_import(
+        self: StationService,
+        path: Path,
+        skus: dict[str, int],
+        runs: dict[str, tuple[str, int]],
+        digest: bytes,
+        by: str,
+        request_id: str,
+        progress: Callable[[int], None] | None,
+    ) -> int | ImportReport:
+        def chunks() -> Iterator[list[ImportRow]]:
+            with self._open_import(path) as handle:
+                lines = _Lines(handle, None)
+                chunk: list[ImportRow] = []
+                for row in self._read_rows(path, lines, skus, {}, None):
+                    chunk.append(row)
+                    if len(chunk) >= CHUNK:
+                        yield chunk
+                        chunk = []
+                if lines.digest.digest() != digest:
+                    raise ServiceError(
+                        f"{visible(str(path))} changed while it was imported: nothing was "
+                        "written; import it again"
+                    )
+                if chunk:
+                    yield chunk
+
+        try:
+            return self.repo.import_serials(
+                chunks=chunks,
+                runs=runs,
+                by=by,
+                at=utc_now(),
+                source_name=visible(path.name),
+                request_id=request_id,
+                progress=progress,
+            )
+        except SerialCollision as collision:
+            problems = _Problems()
+            for line, message in collision.problems:
+                problems.add(line, message)
+            return ImportReport(0, problems.report(), False)
+        except StoreError as error:
+            if error.transient:
+                raise
+            raise ServiceError(f"Import failed, nothing was written: {error}") from error
+
+
+def _problem(problems: _Problems | None, line: int, message: str) -> None:
+    if problems is None:
+        raise ServiceError(f"line {line}: {message} (the file changed while it was imported)")
+    problems.add(line, message)
+
+
+def _repeated(hashes: array[int]) -> set[int]:
+    """The hashes that occur more than once: sorted in place (8 bytes a code, no copy)."""
+    if len(hashes) < 2:
+        return set()
+    import numpy as np  # only an import needs it
+
+    values = np.frombuffer(hashes, dtype=np.uint64)
+    values.sort()
+    twice = values[1:][values[1:] == values[:-1]]
+    return {int(v) for v in np.unique(twice)}

@@ -1,0 +1,372 @@
+"""Scanning: parse the payload (domain.codes) → read the serial → decide (domain.stages) → write
+the transition and its event in one transaction → answer. The answer is given only after
+commit, and carries what the faces need (the event's id, whether an override would apply), so
+nothing reads back after a scan.
+
+CONFLICT means the same on both databases: another station changed the serial at this very
+moment (between this scan's first read and its lock) and the scan, which would have applied to
+the serial as first read, no longer fits. A scan replayed from an offline journal is judged
+against what happened since it was read: another station's change recorded after it wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from scanstation.domain import limits
+from scanstation.domain.codes import ScanCode, parse, visible
+from scanstation.domain.model import ScanEvent, SiteView, utc_now
+from scanstation.domain.outcome import OutcomeKind, ScanOutcome
+from scanstation.domain.stages import (
+    Mode,
+    SerialState,
+    Stage,
+    StationContext,
+    Verdict,
+    decide,
+)
+from scanstation.service.checks import check_setup, check_text
+from scanstation.service.setup import ServiceError, StationSetup
+from scanstation.store.errors import DuplicateScan
+from scanstation.store.serials import LoadedSerial, Probe, ScanLock
+
+if TYPE_CHECKING:
+    from scanstation.service.station import StationService
+
+__all__ = ["Scanning"]
+
+
+class Scanning:
+    """The scan path of StationService."""
+
+    def parse(self: StationService, payload: str) -> ScanCode:
+        return parse(payload, case=self.serial_case, max_length=self.max_payload)
+
+    def check_station(self: StationService, setup: StationSetup) -> SiteView:
+        """The station's texts fit the store, its site and document exist: a usage error
+        (ServiceError) otherwise."""
+        check_setup(setup)
+        site = self.repo.site(setup.site_code)
+        if site is None:
+            known = ", ".join(s.code for s in self.repo.sites()) or "none yet"
+            raise ServiceError(f"Unknown site {visible(setup.site_code)!r} (known sites: {known})")
+        if setup.document and self.repo.document(setup.document) is None:
+            raise ServiceError(f"No document with reference no {visible(setup.document)!r}")
+        return site
+
+    def scan(
+        self: StationService, event: ScanEvent, station: StationSetup, *, replay: bool = False
+    ) -> ScanOutcome:
+        """Decide and record one scan. Never raises for a bad payload. Raises ServiceError
+        for a setup the store cannot hold or an unknown site (nothing recorded; do not retry),
+        StoreError when the database failed (`transient`: nothing was recorded, retry or
+        journal it).
+
+        `replay`: the scan was read offline and kept in a journal. If another station changed
+        the serial after the scan was read, it is not applied: CONFLICT, logged as refused for
+        a supervisor."""
+        check_setup(station)
+        check_text(limits.REQUEST_ID, event.scan_id)
+        check_text(limits.SCAN_SOURCE, event.source)
+        site = self.repo.site(station.site_code)
+        if site is None:
+            raise ServiceError(f"Unknown site {visible(station.site_code)!r}")
+        code = self.parse(event.payload)
+        if not code.ok:
+            return self._record_refusal(
+                event, station, OutcomeKind.REJECTED, code.error or "Unreadable code"
+            )
+        key = code.serial
+        if key is None:
+            if code.gtin:
+                message = (
+                    f"This is a product barcode (GTIN {code.gtin}), not a serial label — "
+                    "scan the serial"
+                )
+            else:
+                message = "This code carries no serial number"
+            return self._record_refusal(event, station, OutcomeKind.REJECTED, message)
+        if station.mode is Mode.LOOKUP:
+            return self._lookup(event, key)
+        probe = self.repo.probe_serial(key)
+        if probe is None:
+            return self._record_refusal(event, station, OutcomeKind.UNKNOWN, _not_known(event))
+        context, document_id = self._context(station, site)
+        try:
+            return self.repo.write(
+                lambda: self._scan_locked(
+                    event, station, code, key, probe, context, document_id, replay
+                )
+            )
+        except DuplicateScan:
+            return self._already_recorded(event, self._recorded_outcome_or(event, "ok"))
+
+    def _lookup(self: StationService, event: ScanEvent, key: str) -> ScanOutcome:
+        found = self.repo.find_serial(key)
+        if found is None:
+            return ScanOutcome(OutcomeKind.UNKNOWN, _not_known(event), event)
+        view = found.view
+        return ScanOutcome(
+            OutcomeKind.OK,
+            f"{view.serial_no} · {view.item_name} — {view.stage}",
+            event,
+            view,
+            view.stage,
+            view.stage,
+        )
+
+    def _recorded_outcome_or(self: StationService, event: ScanEvent, default: str) -> str:
+        """The outcome recorded for this scan id by the delivery that won the race."""
+        recorded = self.repo.scan_already_recorded(event.scan_id)
+        return recorded[0] if recorded else default
+
+    def _already_recorded(self: StationService, event: ScanEvent, earlier: str) -> ScanOutcome:
+        """The same scan (same id) came again, e.g. a retry after a lost answer."""
+        code = self.parse(event.payload)
+        loaded = self.repo.find_serial(code.serial) if code.ok and code.serial else None
+        view = loaded.view if loaded else None
+        stage = view.stage if view else None
+        return ScanOutcome(
+            OutcomeKind.ALREADY,
+            f"This scan was already recorded ({earlier})",
+            event,
+            view,
+            stage,
+            stage,
+        )
+
+    def _scan_locked(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        code: ScanCode,
+        key: str,
+        probe: Probe,
+        context: StationContext,
+        station_document_id: int | None,
+        replay: bool,
+    ) -> ScanOutcome:
+        locked = self.repo.lock_for_scan(key, probe, event.scan_id)
+        if locked is None:
+            return self._refuse_locked(
+                event, station, OutcomeKind.UNKNOWN, _not_known(event), None, station_document_id
+            )
+        current = locked.current
+        if locked.earlier is not None:
+            return self._already_recorded(event, locked.earlier)
+        if code.gtin and current.view.gtin and code.gtin != current.view.gtin:
+            return self._refuse_locked(
+                event,
+                station,
+                OutcomeKind.REJECTED,
+                f"GTIN {code.gtin} on the label is not {current.view.sku}'s "
+                f"({current.view.gtin}) — {current.view.serial_no} not changed",
+                current,
+                station_document_id,
+            )
+        decision = decide(self._state(current, station), context)
+        before = current.view.stage
+        if decision.verdict is Verdict.ALREADY:
+            return ScanOutcome(
+                OutcomeKind.ALREADY, decision.message, event, current.view, before, before
+            )
+        if decision.verdict is Verdict.REJECTED:
+            return self._refuse_decision(
+                event, station, locked, decision.message, context, station_document_id
+            )
+        if replay:
+            changed = self.repo.changed_since(current.id, station.station_id, event.read_at)
+            if changed is not None:
+                other_station, other_operator, stage, when = changed
+                return self._refuse_locked(
+                    event,
+                    station,
+                    OutcomeKind.CONFLICT,
+                    f"{current.view.serial_no} changed since this scan was read offline: now "
+                    f"{stage} by {other_operator} at {other_station}, "
+                    f"{when.astimezone():%H:%M} — not applied",
+                    current,
+                    station_document_id,
+                )
+        to_stage = decision.to_stage
+        assert to_stage is not None
+        document = context.document if station.mode is Mode.DISPATCH else None
+        document_id = current.document_id
+        if document is not None and station_document_id is not None:
+            document_id = station_document_id
+            if not self.repo.fill_document_line(document_id, current.item_id):
+                return self._refuse_locked(
+                    event,
+                    station,
+                    OutcomeKind.CONFLICT,
+                    f"{document.reference_no} filled up or was closed at this moment — "
+                    f"{current.view.serial_no} was not dispatched",
+                    current,
+                    document_id,
+                )
+        site_id = current.site_id
+        if station.mode is Mode.RECEIVE or to_stage is Stage.REGISTERED:
+            site_id = self.repo.site_id(station.site_code)
+        self.repo.move_serial(
+            current, to_stage, site_id, document_id, station.operator, event.read_at
+        )
+        # A receive may cite a document (a return's original invoice): the event names it.
+        cited = station_document_id if station.mode is Mode.RECEIVE else None
+        event_id = self._append(
+            event,
+            station,
+            current,
+            OutcomeKind.OK,
+            decision.message,
+            before,
+            to_stage,
+            document_id if document is not None else cited,
+        )
+        after = replace(
+            current.view,
+            stage=to_stage,
+            site=station.site_code if site_id != current.site_id else current.view.site,
+            document=document.reference_no if document is not None else current.view.document,
+            updated_at=event.read_at,
+            updated_by=station.operator,
+            version=current.view.version + 1,
+        )
+        return ScanOutcome(
+            OutcomeKind.OK, decision.message, event, after, before, to_stage, event_id
+        )
+
+    def _refuse_decision(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        locked: ScanLock,
+        message: str,
+        context: StationContext,
+        document_id: int | None,
+    ) -> ScanOutcome:
+        """The rules refuse the scan. CONFLICT when another station changed the serial at this
+        very moment and the scan would have applied to the serial as first read."""
+        current, before = locked.current, locked.before
+        kind = OutcomeKind.REJECTED
+        if (
+            locked.changed_meanwhile
+            and before is not None
+            and decide(self._state(before, station), context).verdict is Verdict.APPLY
+        ):
+            kind = OutcomeKind.CONFLICT
+            message = (
+                f"{current.view.serial_no} changed at this moment: now {current.view.stage} "
+                f"by {current.view.updated_by} — {message}"
+            )
+        override = self._override_allowed(current, station, context)
+        return self._refuse_locked(event, station, kind, message, current, document_id, override)
+
+    def _override_allowed(
+        self: StationService, serial: LoadedSerial, station: StationSetup, context: StationContext
+    ) -> bool:
+        """Would this refused scan be applied by override if the worker gave a reason?"""
+        if (context.reason or "").strip():
+            return False
+        decision = decide(self._state(serial, station), replace(context, reason="override"))
+        return decision.verdict is Verdict.APPLY and decision.override
+
+    def _state(self: StationService, serial: LoadedSerial, station: StationSetup) -> SerialState:
+        view = serial.view
+        document = None
+        if serial.document_id is not None and station.mode in (Mode.DISPATCH, Mode.RECEIVE):
+            document = self.repo.document_by_id(serial.document_id)
+        return SerialState(view.serial_no, view.sku, view.stage, view.site, document)
+
+    def _context(
+        self: StationService, station: StationSetup, site: SiteView
+    ) -> tuple[StationContext, int | None]:
+        """The station as decide() sees it, and the id of its document (read once a scan;
+        the line-fill guard catches a document that fills up or closes meanwhile)."""
+        found = self.repo.document_with_id(station.document) if station.document else None
+        document_id, document = found if found else (None, None)
+        context = StationContext(station.mode, site.code, site.kind, document, station.reason)
+        return context, document_id
+
+    def _append(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        serial: LoadedSerial | None,
+        kind: OutcomeKind,
+        message: str,
+        from_stage: Stage | None,
+        to_stage: Stage | None,
+        document_id: int | None,
+    ) -> int:
+        return self.repo.append_event(
+            scan_id=event.scan_id,
+            kind="scan",
+            serial_id=serial.id if serial else None,
+            mode=station.mode.value,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            station=station.station_id,
+            site=station.site_code,
+            operator=station.operator,
+            at=event.read_at,
+            recorded_at=utc_now(),
+            document_id=document_id,
+            source=event.source,
+            payload=visible(event.payload),
+            comment=station.reason if to_stage is not None else None,
+            outcome=kind.value,
+            message=message,
+        )
+
+    def _refuse_locked(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        kind: OutcomeKind,
+        message: str,
+        serial: LoadedSerial | None,
+        document_id: int | None,
+        override_allowed: bool = False,
+    ) -> ScanOutcome:
+        """Inside the scan's transaction: log the refusal (who, where, when, the payload) for
+        supervisors, answer it."""
+        stage = serial.view.stage if serial else None
+        if serial is None and (earlier := self.repo.scan_already_recorded(event.scan_id)):
+            return self._already_recorded(event, earlier[0])
+        event_id = self._append(event, station, serial, kind, message, stage, None, document_id)
+        return ScanOutcome(
+            kind,
+            message,
+            event,
+            serial.view if serial else None,
+            stage,
+            stage,
+            event_id,
+            override_allowed,
+        )
+
+    def _record_refusal(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        kind: OutcomeKind,
+        message: str,
+    ) -> ScanOutcome:
+        """A scan that matched no serial, in a transaction of its own (lookup logs nothing)."""
+        if station.mode is Mode.LOOKUP:
+            return ScanOutcome(kind, message, event)
+        document_id = self.repo.document_id(station.document) if station.document else None
+        try:
+            return self.repo.write(
+                lambda: self._refuse_locked(event, station, kind, message, None, document_id)
+            )
+        except DuplicateScan:
+            return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
+
+
+def _not_known(event: ScanEvent) -> str:
+    shown = visible(event.payload.strip(" \t\r\n"))
+    if len(shown) > 40:
+        shown = shown[:39] + "…"
+    return f"{shown} is not a known serial or secondary QR code"

@@ -1,0 +1,199 @@
+"""Documents (DCs and invoices) and their lines: opened and closed under a request id (a retry
+after a lost COMMIT applies once), read with their progress, and filled by dispatch scans
+under a guard that never over-fills a line or fills a closed document."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from scanstation.domain.model import DocumentLineView, DocumentView
+from scanstation.domain.stages import DocumentKind
+from scanstation.store.codec import from_iso, iso
+from scanstation.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from scanstation.store.repository import Repository
+
+__all__ = ["DOCUMENT_SQL", "DocumentStore"]
+
+_DOCUMENT_SELECT: Final = (
+    "SELECT d.id, d.reference_no, d.kind, d.dc_no, d.invoice_no, f.code, t.code, d.to_name, "
+    "d.state, d.created_at, d.closed_reason FROM document d "
+    "JOIN site f ON f.id = d.from_site_id LEFT JOIN site t ON t.id = d.to_site_id"
+)
+
+DOCUMENT_SQL: Final[dict[str, str]] = {
+    "document_by_ref": f"{_DOCUMENT_SELECT} WHERE d.reference_no = ?",
+    "document_by_id": f"{_DOCUMENT_SELECT} WHERE d.id = ?",
+    "document_lines": (
+        "SELECT i.sku, i.name, l.quantity, l.scanned FROM document_line l "
+        "JOIN item i ON i.id = l.item_id WHERE l.document_id = ? ORDER BY l.id"
+    ),
+    # Guarded: never over a line's quantity, never on a document closed meanwhile.
+    "fill_line": (
+        "UPDATE document_line SET scanned = scanned + 1 "
+        "WHERE document_id = ? AND item_id = ? AND scanned < quantity "
+        "AND (SELECT state FROM document WHERE id = document_id) = 'open'"
+    ),
+}
+
+
+class DocumentStore:
+    """Documents and their lines (a part of Repository)."""
+
+    def add_document(
+        self: Repository,
+        *,
+        kind: DocumentKind,
+        reference_no: str,
+        dc_no: str | None,
+        invoice_no: str | None,
+        from_site: str,
+        to_site: str | None,
+        to_name: str | None,
+        lines: Sequence[tuple[str, int]],
+        by: str,
+        at: datetime,
+        request_id: str,
+    ) -> DocumentView:
+        document, line = self.t.document, self.t.document_line
+
+        def work() -> int:
+            done = self.request_event(request_id)
+            if done is not None:
+                return int(done.document_id)
+            if document.get_or_none(document.reference_no == reference_no) is not None:
+                raise StoreError(f"Document {reference_no} already exists")
+            source = self.site_id(from_site)
+            if source is None:
+                raise StoreError(f"Unknown site {from_site}")
+            destination = self.site_id(to_site) if to_site else None
+            created = document.create(
+                reference_no=reference_no,
+                kind=kind.value,
+                dc_no=dc_no,
+                invoice_no=invoice_no,
+                from_site=source,
+                to_site=destination,
+                to_name=to_name,
+                state="open",
+                created_at=iso(at),
+                created_by=by,
+            )
+            for sku, quantity in lines:
+                item_id = self.item_id(sku)
+                if item_id is None:
+                    raise StoreError(f"Unknown SKU {sku} on line {sku}={quantity}")
+                line.create(document=created.id, item=item_id, quantity=quantity)
+            self.append_admin_event(
+                request_id=request_id,
+                kind="document",
+                site=from_site,
+                by=by,
+                at=at,
+                comment=f"Opened {reference_no}",
+                document_id=created.id,
+            )
+            return int(created.id)
+
+        view = self.document_by_id(self.write_request(work))
+        assert view is not None
+        return view
+
+    def document_id(self: Repository, reference_no: str) -> int | None:
+        found = self.document_with_id(reference_no)
+        return found[0] if found else None
+
+    def document(self: Repository, reference_no: str) -> DocumentView | None:
+        found = self.document_with_id(reference_no)
+        return found[1] if found else None
+
+    def document_with_id(self: Repository, reference_no: str) -> tuple[int, DocumentView] | None:
+        row = self._run("document_by_ref", (reference_no,)).fetchone()
+        return (row[0], self._document_from_row(row)) if row else None
+
+    def document_by_id(self: Repository, document_id: int) -> DocumentView | None:
+        row = self._run("document_by_id", (document_id,)).fetchone()
+        return self._document_from_row(row) if row else None
+
+    def _document_from_row(self: Repository, row: Sequence[Any]) -> DocumentView:
+        lines = tuple(
+            DocumentLineView(sku, name, quantity, scanned)
+            for sku, name, quantity, scanned in self._run("document_lines", (row[0],)).fetchall()
+        )
+        return DocumentView(
+            reference_no=row[1],
+            kind=DocumentKind(row[2]),
+            dc_no=row[3],
+            invoice_no=row[4],
+            from_site=row[5],
+            to_site=row[6],
+            to_name=row[7],
+            state=row[8],
+            lines=lines,
+            created_at=from_iso(row[9]),
+            closed_reason=row[10],
+        )
+
+    def documents(
+        self: Repository, *, state: str | None = "open", from_site: str | None = None
+    ) -> list[DocumentView]:
+        clauses, params = ["1 = 1"], []
+        if state:
+            clauses.append("d.state = ?")
+            params.append(state)
+        if from_site:
+            clauses.append("f.code = ?")
+            params.append(from_site)
+        rows = self._cursor(
+            "SELECT d.id FROM document d JOIN site f ON f.id = d.from_site_id "
+            f"WHERE {' AND '.join(clauses)} ORDER BY d.id",
+            params,
+        ).fetchall()
+        found = (self.document_by_id(doc_id) for (doc_id,) in rows)
+        return [view for view in found if view is not None]
+
+    def close_document(
+        self: Repository,
+        reference_no: str,
+        reason: str | None,
+        by: str,
+        at: datetime,
+        *,
+        request_id: str,
+    ) -> None:
+        document = self.t.document
+
+        def work() -> None:
+            if self.request_event(request_id) is not None:
+                return
+            updated = (
+                document.update(
+                    state="closed",
+                    closed_at=iso(at),
+                    closed_by=by,
+                    closed_reason=reason,
+                    version=document.version + 1,
+                )
+                .where(document.reference_no == reference_no, document.state == "open")
+                .execute()
+            )
+            if updated != 1:
+                raise StoreError(f"Document {reference_no} is not open")
+            self.append_admin_event(
+                request_id=request_id,
+                kind="document",
+                site=None,
+                by=by,
+                at=at,
+                comment=f"Closed {reference_no}" + (f": {reason}" if reason else ""),
+                document_id=self.document_id(reference_no),
+            )
+
+        self.write_request(work)
+
+    def fill_document_line(self: Repository, document_id: int, item_id: int) -> bool:
+        """Count one unit against the line; False when the line is full (or absent)."""
+        return bool(self._run("fill_line", (document_id, item_id)).rowcount == 1)

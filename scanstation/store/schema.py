@@ -1,0 +1,92 @@
+"""The schema's version: creating it, and walking an older database forward one version at a
+time, inside one transaction, under the write lock (SQLite) or an advisory lock (PostgreSQL),
+so two terminals opening an old database at once migrate it once."""
+
+from __future__ import annotations
+
+import peewee
+
+from scanstation.store.dialect import Dialect
+from scanstation.store.errors import StoreError
+from scanstation.store.tables import Tables
+
+SCHEMA_VERSION = 3
+APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
+
+# Each step takes the schema from version N to N + 1.
+COMMON_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: a station's scan list pages its history from the database by (station, id).
+    # Events are read by serial or by station, never by time alone: the `at` index only
+    # cost every scan a page write.
+    1: (
+        "CREATE INDEX IF NOT EXISTS event_station_id ON event (station, id)",
+        "DROP INDEX IF EXISTS event_at",
+        # Foreign-key indexes no query used, each a page written by every scan.
+        "DROP INDEX IF EXISTS serial_item_id",
+        "DROP INDEX IF EXISTS serial_generation_id",
+        "DROP INDEX IF EXISTS serial_site_id",
+        "DROP INDEX IF EXISTS serial_document_id",
+        "DROP INDEX IF EXISTS event_document_id",
+    ),
+}
+
+
+def migrations(dialect: Dialect, version: int) -> tuple[str, ...]:
+    """The statements that take the schema from `version` to `version + 1`."""
+    if version == 2:
+        # 3: events know when they were recorded (every row), what an admin request made
+        # (so its retry answers the same) and, on PostgreSQL, their transaction (the change
+        # feed in commit order).
+        return dialect.migration_3()
+    return COMMON_MIGRATIONS.get(version, ())
+
+
+def schema_version(tables: Tables) -> int | None:
+    meta = tables.meta
+    if not meta._meta.database.table_exists("meta"):
+        return None
+    row = meta.get_or_none(meta.key == "schema_version")
+    if row is None:
+        return None
+    try:
+        return int(row.value)
+    except ValueError as error:
+        raise StoreError(f"schema version {row.value!r} is not a number") from error
+
+
+def ensure_schema(
+    db: peewee.Database, tables: Tables, dialect: Dialect, *, create: bool, display: str
+) -> None:
+    """Create (with `create`) or migrate the schema; refuse a newer one."""
+    version = schema_version(tables)
+    if version == SCHEMA_VERSION:
+        return
+    if version is not None and version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{display} has schema version {version}, newer than this scanstation "
+            f"({SCHEMA_VERSION}): upgrade scanstation"
+        )
+    if version is None and not create:
+        raise StoreError(f"{display} holds no scanstation schema: run `scanstation db init`")
+    with dialect.schema_transaction(db):
+        version = schema_version(tables)  # again, under the lock: another terminal may have
+        if version is None:
+            db.create_tables(tables.all, safe=True)
+            _run(db, dialect.schema_extras())
+            meta = tables.meta
+            meta.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict(
+                conflict_target=[meta.key], preserve=[meta.value]
+            ).execute()
+            return
+        if version >= SCHEMA_VERSION:
+            return
+        for step in range(version, SCHEMA_VERSION):
+            _run(db, migrations(dialect, step))
+        _run(db, dialect.schema_extras())
+        meta = tables.meta
+        meta.update(value=str(SCHEMA_VERSION)).where(meta.key == "schema_version").execute()
+
+
+def _run(db: peewee.Database, statements: tuple[str, ...]) -> None:
+    for statement in statements:
+        db.execute_sql(statement)
