@@ -7,7 +7,8 @@ after a lost COMMIT applies once and answers the same."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -52,10 +53,16 @@ def _request(request_id: str | None) -> str:
     return check_text(limits.REQUEST_ID, request_id)
 
 
-def _refused(error: StoreError) -> ServiceError:
-    """A permanent store refusal ("already exists") is the request's fault: a usage error.
-    A transient one (the database failed) stays a StoreError for the caller."""
-    return ServiceError(str(error))
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A permanent store refusal ("already exists") is the request's fault: a usage error
+    (ServiceError). A transient one (the database failed) stays a StoreError for the caller."""
+    try:
+        yield
+    except StoreError as error:
+        if error.transient:
+            raise
+        raise ServiceError(str(error)) from error
 
 
 class Admin:
@@ -68,12 +75,8 @@ class Admin:
         if not _SITE_CODE.fullmatch(code):
             raise ServiceError(f"Site code {visible(code)!r}: use 1-32 letters, digits, '-' or '_'")
         name = check_text(limits.SITE_NAME, name.strip() or code)
-        try:
+        with _refusals():
             return self.repo.add_site(code, name, kind)
-        except StoreError as error:
-            if error.transient:
-                raise
-            raise _refused(error) from error
 
     def add_item(
         self: StationService,
@@ -93,12 +96,8 @@ class Admin:
         model = optional_text(limits.MODEL_NO, model_no)
         if gtin is not None:
             gtin = normalise_gtin(gtin)
-        try:
+        with _refusals():
             return self.repo.add_item(sku, name, gtin, model)
-        except StoreError as error:
-            if error.transient:
-                raise
-            raise _refused(error) from error
 
     # -- documents ----------------------------------------------------------------------------
 
@@ -143,7 +142,7 @@ class Admin:
         elif source.kind is not SiteKind.GODOWN:
             raise ServiceError(f"An invoice goes from a godown; {from_site} is a {source.kind}")
         to_name = None if destination else check_text(limits.DESTINATION_NAME, to.strip())
-        try:
+        with _refusals():
             return self.repo.add_document(
                 kind=kind,
                 reference_no=reference_no,
@@ -157,10 +156,6 @@ class Admin:
                 at=utc_now(),
                 request_id=_request(request_id),
             )
-        except StoreError as error:
-            if error.transient:
-                raise
-            raise _refused(error) from error
 
     def close_document(
         self: StationService,
@@ -188,12 +183,8 @@ class Admin:
             raise ServiceError(
                 f"{reference_no} is {document.shortfall} short: closing it needs --reason"
             )
-        try:
+        with _refusals():
             self.repo.close_document(reference_no, why, by, utc_now(), request_id=request)
-        except StoreError as error:
-            if error.transient:
-                raise
-            raise _refused(error) from error
         closed = self.repo.document(reference_no)
         assert closed is not None
         return closed
@@ -273,7 +264,7 @@ class Admin:
             raise ServiceError(f"Serials are generated for a plant; {site_code} is a {site.kind}")
         if not self._storable(limits.SKU, sku) or self.repo.item(sku) is None:
             raise ServiceError(f"Unknown SKU {visible(sku)!r}")
-        try:
+        with _refusals():
             return self.repo.create_generation(
                 sku=sku,
                 site_code=site_code,
@@ -285,7 +276,3 @@ class Admin:
                 request_id=request,
                 progress=progress,
             )
-        except StoreError as error:
-            if error.transient:
-                raise
-            raise _refused(error) from error

@@ -245,25 +245,17 @@ class Imports:
     ) -> tuple[ImportRow | None, str]:
         if len(record) != len(HEADER):
             return None, f"expected {len(HEADER)} columns, found {len(record)}"
-        raw_sn, sku, generation_no, raw_qr = (cell.strip() for cell in record)
+        raw_sn, sku, generation_no, raw_qr = (cell.strip(" \t") for cell in record)
         if not raw_sn:
             return None, "serial_no is empty"
-        code = self.parse(raw_sn)
-        if code.kind is not CodeKind.PLAIN or not code.serial:
-            return None, f"serial {visible(raw_sn)!r} is not a plain serial number"
-        serial_no = code.serial
-        problem = code_problem("serial", serial_no, limits.SERIAL_NO)
+        serial_no, problem = self._plain_code(raw_sn, "serial", "a plain serial number")
         if problem:
             return None, problem
         if sku not in skus:
             return None, f"unknown SKU {visible(sku)!r}"
         secondary = None
         if raw_qr:
-            qr_code = self.parse(raw_qr)
-            if qr_code.kind is not CodeKind.PLAIN or not qr_code.serial:
-                return None, f"secondary QR {visible(raw_qr)!r} is not a plain code"
-            secondary = qr_code.serial
-            problem = code_problem("secondary QR", secondary, limits.SECONDARY_QR)
+            secondary, problem = self._plain_code(raw_qr, "secondary QR", "a plain code")
             if problem:
                 return None, problem
             if secondary == serial_no:
@@ -283,6 +275,14 @@ class Imports:
                     f"(line {known[1]}), not of {sku}"
                 )
         return ImportRow(line, serial_no, sku, generation_no or None, secondary), ""
+
+    def _plain_code(self: StationService, raw: str, what: str, shape: str) -> tuple[str, str]:
+        """A cell as a serial number or QR code, normalised like a scan; or why it is none."""
+        code = self.parse(raw)
+        if code.kind is not CodeKind.PLAIN or not code.serial:
+            return "", f"{what} {visible(raw)!r} is not {shape}"
+        limit = limits.SERIAL_NO if what == "serial" else limits.SECONDARY_QR
+        return code.serial, code_problem(what, code.serial, limit) or ""
 
     def _check_taken(self: StationService, chunk: list[ImportRow], problems: _Problems) -> None:
         """Codes already in the database, as serial numbers or as QR codes."""

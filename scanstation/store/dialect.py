@@ -51,12 +51,9 @@ def first_line(error: BaseException) -> str:
 
 
 def driver_error(error: BaseException) -> BaseException:
-    """The driver's own exception under Peewee's wrapper (which keeps it as args[0])."""
-    if isinstance(error, peewee.PeeweeException) and error.args:
-        inner = error.args[0]
-        if isinstance(inner, BaseException):
-            return inner
-    return error
+    """The driver's own exception under Peewee's wrapper (which keeps it as `orig`)."""
+    inner = getattr(error, "orig", None) if isinstance(error, peewee.PeeweeException) else None
+    return inner if isinstance(inner, BaseException) else error
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,8 +414,12 @@ class PostgresDialect(Dialect):
         # try are bounded by what is left of the budget, so retries included a scan ends
         # within it (a held row: lock_timeout; a stalled server: statement_timeout).
         remaining_ms = max(50, int(remaining_s * 1000))
+        lock_ms = min(LOCK_TIMEOUT_MS, remaining_ms)
+        # A statement that waits on a lock ends by lock_timeout (the sentence names the held
+        # row), a little before its own statement_timeout would.
+        statement_ms = min(STATEMENT_TIMEOUT_MS, max(remaining_ms, lock_ms + 250))
         bounds = db.bounds  # type: ignore[attr-defined]
-        bounds.value = (min(LOCK_TIMEOUT_MS, remaining_ms), min(STATEMENT_TIMEOUT_MS, remaining_ms))
+        bounds.value = (lock_ms, statement_ms)
         try:
             with db.atomic():
                 yield

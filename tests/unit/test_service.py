@@ -183,9 +183,11 @@ def test_a_retried_scan_applies_once(service: StationService) -> None:
     assert len(service.events("SN0000000015")) == 1
 
 
-def hold_serial(service: StationService, serial_no: str, set_sql: str):
+def scan_while_another_station_changes(
+    service: StationService, serial_no: str, set_sql: str, setup: StationSetup
+):
     """Another station's transaction changes the serial and holds it (PostgreSQL: the row
-    lock; SQLite: the write lock) until the caller commits it."""
+    lock; SQLite: the write lock) while this scan arrives, and commits half a second later."""
     if service.backend == "sqlite":
         import sqlite3
 
@@ -195,30 +197,27 @@ def hold_serial(service: StationService, serial_no: str, set_sql: str):
         import psycopg2
 
         other = psycopg2.connect(service.repo.target.url)
-    cursor = other.cursor()
-    cursor.execute(f"UPDATE serial SET {set_sql} WHERE serial_no = '{serial_no}'")
-    return other
+    other.cursor().execute(f"UPDATE serial SET {set_sql} WHERE serial_no = '{serial_no}'")
+    results: list = []
+    thread = threading.Thread(target=lambda: results.append(scan(service, serial_no, setup)))
+    thread.start()
+    time.sleep(0.5)
+    other.execute("COMMIT") if service.backend == "sqlite" else other.commit()
+    other.close()
+    thread.join(timeout=10)
+    return results[0]
 
 
 def test_a_change_under_the_station_is_a_conflict(service: StationService) -> None:
     """Another station scraps the serial at the very moment this one validates it: the same
     CONFLICT on both databases (finding 14), not a plain REJECTED."""
     move(service, "SN0000000016", ("P1", Mode.REGISTER, {}))
-    other = hold_serial(
+    outcome = scan_while_another_station_changes(
         service,
         "SN0000000016",
         "stage = 'Scrapped', updated_by = 'sup-9', version = version + 1",
+        station(mode=Mode.VALIDATE),
     )
-    results: list = []
-    thread = threading.Thread(
-        target=lambda: results.append(scan(service, "SN0000000016", station(mode=Mode.VALIDATE)))
-    )
-    thread.start()
-    time.sleep(0.5)
-    other.commit() if service.backend != "sqlite" else other.execute("COMMIT")
-    other.close()
-    thread.join(timeout=10)
-    outcome = results[0]
     assert outcome.kind is OutcomeKind.CONFLICT, outcome.message
     assert "changed at this moment" in outcome.message and "Scrapped" in outcome.message
     assert service.serial("SN0000000016").stage is Stage.SCRAPPED  # type: ignore[union-attr]
@@ -230,17 +229,13 @@ def test_a_refusal_while_another_station_changed_nothing_that_matters_is_rejecte
 ) -> None:
     """Finding 14: CONFLICT only when the scan would have applied to the serial as first
     read. Another station's change to a serial this scan could never move is REJECTED."""
-    other = hold_serial(service, "SN0000000017", "updated_by = 'sup-9', version = version + 1")
-    results: list = []
-    thread = threading.Thread(
-        target=lambda: results.append(scan(service, "SN0000000017", station(mode=Mode.VALIDATE)))
+    outcome = scan_while_another_station_changes(
+        service,
+        "SN0000000017",
+        "updated_by = 'sup-9', version = version + 1",
+        station(mode=Mode.VALIDATE),
     )
-    thread.start()
-    time.sleep(0.5)
-    other.commit() if service.backend != "sqlite" else other.execute("COMMIT")
-    other.close()
-    thread.join(timeout=10)
-    assert results[0].kind is OutcomeKind.REJECTED, results[0].message
+    assert outcome.kind is OutcomeKind.REJECTED, outcome.message
 
 
 def test_closing_a_short_document_needs_a_reason(service: StationService) -> None:
