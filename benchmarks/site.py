@@ -5,11 +5,19 @@ then the replay time of 10,000 journaled scans.
     python benchmarks/site.py [--pg-url URL] [--stations 4 16] [--scans 600]
                               [--replay 10000] [--profile]
 
+The raw side does the same work as scanstation's PostgreSQL dialect, statement for statement:
+one connection a station with the same session settings, BEGIN with the transaction's lock
+and statement timeouts in one round trip, the serial found and locked in one prepared
+statement (the same four joins and 18 columns, the scan id checked under the lock, SKIP
+LOCKED), the update under the serial's version, the full event appended with RETURNING id
+under a time-ordered scan id, COMMIT. What is left between the two is scanstation's Python.
+
 The database is a fresh one created on the server of `--pg-url` (default: the environment's
 SCANSTATION_TEST_PG_URL, else postgresql://postgres@127.0.0.1:5432/postgres) and dropped at the
 end. Each station is a process registering its own serials, one scan at a time, as a gate
-terminal does. Prints figures only; no pass/fail. Targets (issue 5): ≥ 2,000 scans/s in total
-with 4 stations, p99 ≤ 20 ms; replay of 10,000 journaled scans ≤ 30 s.
+terminal does. Prints where the server keeps its data (filesystem, tmpfs or not) when it can
+see it. Prints figures only; no pass/fail. Targets (issue 5): ≥ 2,000 scans/s in total with 4
+stations, p99 ≤ 20 ms; replay of 10,000 journaled scans ≤ 30 s.
 """
 
 from __future__ import annotations
@@ -30,24 +38,37 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import psycopg2
+from fsinfo import describe
 
-from scanstation.domain.model import ScanEvent
+from scanstation.domain.model import ScanEvent, new_scan_id
 from scanstation.domain.stages import Mode, SiteKind
 from scanstation.journaled import JournaledStation
 from scanstation.service import StationService, StationSetup
+from scanstation.store.events import EVENT_SQL
 from scanstation.store.journal import Journal
+from scanstation.store.postgresql_dialect import (
+    LOCK_TIMEOUT_MS,
+    STATEMENT_TIMEOUT_MS,
+    PostgresDialect,
+    prepare_statement,
+)
+from scanstation.store.serials import SERIAL_SQL
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-RAW_SELECT = "SELECT id, stage, version FROM serial WHERE serial_no = %s FOR UPDATE"
-RAW_UPDATE = (
-    "UPDATE serial SET stage = %s, site_id = %s, updated_at = %s, updated_by = %s, "
-    "version = version + 1 WHERE id = %s AND version = %s"
+# scanstation's own statements, prepared the way its dialect prepares them.
+_DIALECT = PostgresDialect("bench", DEFAULT_PG_URL)
+RAW_PREPARE = tuple(
+    prepare_statement(name, _DIALECT.hot_sql(text))
+    for name, text in (
+        ("lock_by_key_skip", SERIAL_SQL["lock_by_key_skip"]),
+        ("update_serial", SERIAL_SQL["update_serial"]),
+        ("insert_event", EVENT_SQL["insert_event"]),
+    )
 )
-RAW_INSERT = (
-    "INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, station, site, "
-    "operator, at, recorded_at, source, payload, outcome, message) "
-    "VALUES (%s, 'scan', %s, 'register', %s, %s, %s, 'P1', %s, %s, %s, 'test', %s, 'ok', %s)"
+BEGIN = (
+    f"BEGIN; SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}; "
+    f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"
 )
 
 
@@ -81,13 +102,14 @@ def service_station(
 def raw_station(
     url: str, number: int, serials: list[str], start: mp.synchronize.Barrier, out: mp.Queue
 ) -> None:
-    """The same transaction with the raw driver: lock the row, update it under its version,
-    append the event, commit."""
-    conn = psycopg2.connect(url)
+    """The same transaction with the raw driver (see the module docstring)."""
+    conn = psycopg2.connect(**PostgresDialect("bench", url).connect_params())
+    conn.autocommit = True  # as Peewee runs it: explicit BEGIN … COMMIT
     cur = conn.cursor()
     cur.execute("SELECT id FROM site WHERE code = 'P1'")
     site_id = cur.fetchone()[0]
-    conn.commit()
+    for statement in RAW_PREPARE:
+        cur.execute(statement)
     station, operator = f"RAW-{number}", f"op-{number}"
     latencies: list[float] = []
     clock = time.perf_counter
@@ -95,27 +117,27 @@ def raw_station(
     began = clock()
     for serial in serials:
         t0 = clock()
-        now = datetime.now(UTC).isoformat(timespec="microseconds")
-        cur.execute(RAW_SELECT, (serial,))
-        serial_id, stage, version = cur.fetchone()
-        cur.execute(RAW_UPDATE, ("Registered at Plant", site_id, now, operator, serial_id, version))
-        assert cur.rowcount == 1
+        scan_id, read_at = new_scan_id(), datetime.now(UTC)
+        cur.execute(BEGIN)
+        cur.execute("EXECUTE lock_by_key_skip (%s, %s, %s, %s)", (scan_id, serial, serial, serial))
+        row = cur.fetchone()
+        assert row[7] == "Not Registered at Plant" and row[18] is None
+        stamp = read_at.isoformat(timespec="microseconds")
         cur.execute(
-            RAW_INSERT,
-            (
-                uuid.uuid4().hex,
-                serial_id,
-                stage,
-                "Registered at Plant",
-                station,
-                operator,
-                now,
-                now,
-                serial,
-                f"{serial} registered",
-            ),
+            "EXECUTE update_serial (%s, %s, %s, %s, %s, %s, %s)",
+            ("Registered at Plant", site_id, None, stamp, operator, row[0], row[14]),
         )
-        conn.commit()
+        assert cur.rowcount == 1
+        recorded = datetime.now(UTC).isoformat(timespec="microseconds")
+        cur.execute(
+            "EXECUTE insert_event (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "%s, %s, %s, %s)",
+            (scan_id, "scan", row[0], "register", row[7], "Registered at Plant", station, "P1",
+             operator, stamp, recorded, None, "test", serial, None, "ok",
+             f"{serial} registered — now Registered at Plant", None, None),
+        )  # fmt: skip
+        cur.fetchone()
+        cur.execute("COMMIT")
         latencies.append(clock() - t0)
     out.put((began, clock(), latencies))
     conn.close()
@@ -167,6 +189,27 @@ def drop_database(base: str, name: str) -> None:
     admin.close()
 
 
+def server_storage(url: str) -> str:
+    """Where the server keeps its data, as far as this machine can tell."""
+    conn = psycopg2.connect(url)
+    try:
+        cur = conn.cursor()
+        cur.execute("SHOW data_directory")
+        directory = cur.fetchone()[0]
+        cur.execute("SHOW synchronous_commit")
+        sync = cur.fetchone()[0]
+        cur.execute("SHOW fsync")
+        fsync = cur.fetchone()[0]
+    except psycopg2.Error as error:
+        return f"data directory not visible ({str(error).strip()})"
+    finally:
+        conn.close()
+    host = urlparse(url).hostname or "localhost"
+    local = host in ("localhost", "127.0.0.1", "::1") and os.path.isdir(directory)
+    where = describe(directory) if local else f"{directory} on {host} (filesystem not visible)"
+    return f"{where}; synchronous_commit={sync}, fsync={fsync}"
+
+
 def build(url: str, count: int) -> list[str]:
     service = StationService.open(url, create=True)
     service.add_site("P1", "Plant", SiteKind.PLANT)
@@ -185,8 +228,8 @@ def split(serials: list[str], stations: int, per_station: int) -> list[list[str]
 
 def bench_replay(url: str, serials: list[str]) -> tuple[float, float, float]:
     """(seconds to replay them all, ms per durable append, seconds to fill the journal)."""
-    folder = Path(tempfile.mkdtemp(prefix="scanstation-journal-"))
-    journal = Journal.for_station("REPLAY-1", url, folder)
+    folder = tempfile.mkdtemp(prefix="scanstation-journal-")
+    journal = Journal.for_station("REPLAY-1", url, Path(folder))
     setup = StationSetup("REPLAY-1", "P1", Mode.REGISTER, operator="op-r")
     # The first few hundred appended as a station does (each committed and fsynced before
     # the answer) to measure that; the rest in bulk, only to fill the journal fast.
@@ -259,6 +302,7 @@ def main() -> None:
             f"{os.cpu_count()}; {needed:,} serials generated in "
             f"{time.perf_counter() - t0:.1f} s"
         )
+        print(f"server data: {server_storage(url)}")
         print(
             f"{'stations':>8} {'driver':<16} {'scans/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
             f"{'max ms':>8}"

@@ -2,13 +2,25 @@
 the raw sqlite3 module in the same run (ratio = scanstation / raw; lower is better).
 
     python benchmarks/store.py [--serials 1000000] [--lookups 20000] [--scans 3000]
+                               [--dir DIR] [--import-mb 0]
 
-Prints figures only; no pass/fail. Medians, since these machines are shared and noisy.
+"The same work" means the raw side runs the statements scanstation runs, on the same schema
+(made by scanstation itself), with the same pragmas and page cache: a generation run reserves
+its numbers, checks them and the secondary QR tokens against both unique indexes and inserts;
+a lookup reads the serial with its item, run, site and document (four joins, 18 columns); a
+scan reads the serial, then under BEGIN IMMEDIATE reads it again with its scan id, updates it
+under its version, appends the full event and commits with synchronous=FULL. The difference
+left is scanstation's own Python.
+
+`--import-mb N` also imports a CSV of about N MB (streamed: peak memory and time, check-only
+and written). Prints the filesystem the files are on, and whether it is tmpfs. Prints figures
+only; no pass/fail. Medians, since these machines are shared and noisy.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
 import sqlite3
@@ -20,24 +32,33 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fsinfo import describe
+
 from scanstation.domain.model import ScanEvent, new_scan_id
 from scanstation.domain.stages import Mode, SiteKind
 from scanstation.service import StationService, StationSetup, new_secondary_qrs
+from scanstation.store.serials import SERIAL_COLUMNS, SERIAL_FROM
+from scanstation.store.sqlite_dialect import SQLITE_BUSY_TIMEOUT_MS
 
-RAW_SCHEMA = """
-CREATE TABLE item (id INTEGER PRIMARY KEY, sku TEXT UNIQUE, name TEXT, gtin TEXT UNIQUE,
-                   model_no TEXT);
-CREATE TABLE serial (id INTEGER PRIMARY KEY, serial_no TEXT NOT NULL UNIQUE, item_id INTEGER
-  NOT NULL REFERENCES item(id), generation_id INTEGER, secondary_qr TEXT UNIQUE,
-  stage TEXT NOT NULL, site_id INTEGER, document_id INTEGER, created_at TEXT, created_by TEXT,
-  updated_at TEXT, updated_by TEXT, version INTEGER NOT NULL);
-CREATE INDEX serial_item_stage ON serial (item_id, stage);
-CREATE TABLE event (id INTEGER PRIMARY KEY, scan_id TEXT UNIQUE, serial_id INTEGER, mode TEXT,
-  from_stage TEXT, to_stage TEXT, station TEXT, site TEXT, operator TEXT, at TEXT, payload TEXT,
-  outcome TEXT);
-CREATE INDEX event_serial ON event (serial_id);
-CREATE INDEX event_station_id ON event (station, id);
-"""
+SERIAL_SELECT = f"SELECT {SERIAL_COLUMNS}{SERIAL_FROM} WHERE s.serial_no = ?"
+LOCK_SELECT = (
+    f"SELECT {SERIAL_COLUMNS}, (SELECT outcome FROM event WHERE scan_id = ?){SERIAL_FROM} "
+    "WHERE s.id = ?"
+)
+UPDATE_SERIAL = (
+    "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
+    "updated_by = ?, version = version + 1 WHERE id = ? AND version = ?"
+)
+INSERT_EVENT = (
+    "INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, station, site, "
+    "operator, at, recorded_at, document_id, source, payload, comment, outcome, message, "
+    "generation_id, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+INSERT_SERIAL = (
+    "INSERT INTO serial (serial_no, secondary_qr, item_id, generation_id, site_id, stage, "
+    "created_at, created_by, updated_at, updated_by, version) "
+    "VALUES (?, ?, 1, ?, 1, 'Not Registered at Plant', ?, 'bench', ?, 'bench', 1)"
+)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -49,38 +70,86 @@ def us(seconds: float) -> str:
     return f"{seconds * 1e6:8.1f} µs"
 
 
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def make_schema(path: Path) -> None:
+    """A database with scanstation's own schema, one plant and one item."""
+    service = StationService.open(str(path), create=True)
+    service.add_site("P1", "Plant", SiteKind.PLANT)
+    service.add_item("PUMP", "Pump 1HP", "8901234500019", "MB-100")
+    service.close()
+
+
 def raw_connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = wal")
-    conn.execute("PRAGMA synchronous = full")
-    conn.execute("PRAGMA foreign_keys = 1")
+    """The pragmas scanstation's SQLite dialect sets, page cache included."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    for pragma in (
+        "journal_mode = wal",
+        "synchronous = full",
+        "foreign_keys = 1",
+        f"busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
+        "cache_size = -8000",
+    ):
+        conn.execute(f"PRAGMA {pragma}")
     return conn
+
+
+def raw_generate(raw: sqlite3.Connection, n: int) -> None:
+    """A generation run as scanstation makes it: counters, both namespace checks, inserts."""
+    stamp = now()
+    raw.execute("BEGIN IMMEDIATE")
+    raw.execute("INSERT INTO meta (key, value) VALUES ('generation_seq', '1')")
+    raw.execute("INSERT INTO meta (key, value) VALUES ('serial_seq', ?)", (str(n),))
+    low, high = "SN0000000001", f"SN{n:010d}"
+    for column in ("serial_no", "secondary_qr"):
+        raw.execute(
+            f"SELECT {column} FROM serial WHERE {column} >= ? AND {column} <= ?", (low, high)
+        ).fetchall()
+    tokens = new_secondary_qrs(n)
+    ordered = sorted(tokens)
+    for start in range(0, n, 5000):
+        chunk = json.dumps(ordered[start : start + 5000])
+        for column in ("secondary_qr", "serial_no"):
+            raw.execute(
+                f"SELECT {column} FROM serial WHERE {column} IN (SELECT value FROM json_each(?))",
+                (chunk,),
+            ).fetchall()
+    raw.execute(
+        "INSERT INTO generation_run (id, generation_no, item_id, count, site_id, created_at, "
+        "created_by) VALUES (1, 'G-000001', 1, ?, 1, ?, 'bench')",
+        (n, stamp),
+    )
+    rows = ((f"SN{i:010d}", tokens[i - 1], 1, stamp, stamp) for i in range(1, n + 1))
+    batch: list[tuple[object, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= 20_000:
+            raw.executemany(INSERT_SERIAL, batch)
+            batch.clear()
+    raw.executemany(INSERT_SERIAL, batch)
+    raw.execute(
+        INSERT_EVENT,
+        (new_scan_id(), "generate", None, None, None, "Not Registered at Plant", "cli", "P1",
+         "bench", stamp, stamp, None, None, None, f"Generation run G-000001: {n}", "ok", None,
+         1, n),
+    )  # fmt: skip
+    raw.execute("COMMIT")
 
 
 def bench_generate(
     workdir: Path, n: int
 ) -> tuple[StationService, sqlite3.Connection, float, float]:
-    service = StationService.open(f"sqlite:///{workdir / 'scanstation.db'}", create=True)
-    service.add_site("P1", "Plant", SiteKind.PLANT)
-    service.add_item("PUMP", "Pump 1HP", "8901234500019", "MB-100")
+    make_schema(workdir / "scanstation.db")
+    make_schema(workdir / "raw.db")
+    service = StationService.open(str(workdir / "scanstation.db"))
     start = time.perf_counter()
     service.generate("PUMP", n, "P1", prefix="SN", by="bench")
     ours = time.perf_counter() - start
-
     raw = raw_connect(workdir / "raw.db")
-    raw.executescript(RAW_SCHEMA)
-    raw.execute("INSERT INTO item VALUES (1, 'PUMP', 'Pump 1HP', '08901234500019', 'MB-100')")
-    stamp = datetime.now(UTC).isoformat()
     start = time.perf_counter()
-    raw.execute("BEGIN")
-    tokens = new_secondary_qrs(n)
-    raw.executemany(
-        "INSERT INTO serial (serial_no, secondary_qr, item_id, generation_id, site_id, stage, "
-        "created_at, created_by, updated_at, updated_by, version) "
-        "VALUES (?, ?, 1, 1, 1, 'Not Registered at Plant', ?, 'bench', ?, 'bench', 1)",
-        ((f"SN{i:010d}", tokens[i - 1], stamp, stamp) for i in range(1, n + 1)),
-    )
-    raw.execute("COMMIT")
+    raw_generate(raw, n)
     theirs = time.perf_counter() - start
     return service, raw, ours, theirs
 
@@ -90,27 +159,43 @@ def bench_lookup(
 ) -> tuple[list[float], list[float], list[float]]:
     rng = random.Random(7)
     keys = [f"SN{rng.randint(1, n):010d}" for _ in range(count)]
-    raw_sql = (
-        "SELECT s.id, s.serial_no, i.sku, i.name, i.gtin, s.secondary_qr, s.stage, s.version "
-        "FROM serial s JOIN item i ON i.id = s.item_id WHERE s.serial_no = ?"
-    )
     ours, theirs, peewee_plain = [], [], []
     clock = time.perf_counter
     for key in keys:
         t0 = clock()
-        service.repo.find_serial(key)
+        service.repo.find_serial(key)  # the store's lookup, as this benchmark always measured
         t1 = clock()
-        raw.execute(raw_sql, (key,)).fetchone()
+        raw.execute(SERIAL_SELECT, (key,)).fetchone()
         t2 = clock()
         ours.append(t1 - t0)
         theirs.append(t2 - t1)
-    from scanstation.store.tables import Item, Serial  # the plain-Peewee way, for comparison
-
+    t = service.repo.t  # the plain-Peewee way, for comparison
     for key in keys[: max(200, count // 20)]:
         t0 = clock()
-        Serial.select(Serial, Item).join(Item).where(Serial.serial_no == key).get()
+        t.serial.select(t.serial, t.item).join(t.item).where(t.serial.serial_no == key).get()
         peewee_plain.append(clock() - t0)
     return ours, theirs, peewee_plain
+
+
+def raw_scan(raw: sqlite3.Connection, serial_no: str) -> None:
+    """Register one serial the way scanstation's SQLite dialect does."""
+    probe = raw.execute(SERIAL_SELECT, (serial_no,)).fetchone()
+    scan_id = new_scan_id()
+    read_at = now()
+    raw.execute("BEGIN IMMEDIATE")
+    row = raw.execute(LOCK_SELECT, (scan_id, probe[0])).fetchone()
+    if row[7] == "Not Registered at Plant" and row[18] is None:
+        recorded = now()
+        raw.execute(
+            UPDATE_SERIAL, ("Registered at Plant", 1, None, read_at, "bench", row[0], row[14])
+        )
+        raw.execute(
+            INSERT_EVENT,
+            (scan_id, "scan", row[0], "register", row[7], "Registered at Plant", "BENCH", "P1",
+             "bench", read_at, recorded, None, "test", serial_no, None, "ok",
+             f"{serial_no} registered — now Registered at Plant", None, None),
+        )  # fmt: skip
+    raw.execute("COMMIT")
 
 
 def bench_scan(
@@ -129,28 +214,7 @@ def bench_scan(
         outcome = service.scan(ScanEvent(mine, source="test"), station)
         t1 = clock()
         assert outcome.kind.value == "ok", outcome.message
-        raw.execute("BEGIN IMMEDIATE")
-        row = raw.execute(
-            "SELECT s.id, s.stage, s.version, i.sku FROM serial s JOIN item i "
-            "ON i.id = s.item_id WHERE s.serial_no = ?",
-            (other,),
-        ).fetchone()
-        now = datetime.now(UTC).isoformat()
-        if row[1] == "Not Registered at Plant":
-            raw.execute(
-                "UPDATE serial SET stage = 'Registered at Plant', updated_at = ?, "
-                "updated_by = 'bench', version = version + 1 WHERE id = ? AND "
-                "version = ?",
-                (now, row[0], row[2]),
-            )
-            raw.execute(
-                "INSERT INTO event (scan_id, serial_id, mode, from_stage, to_stage, "
-                "station, site, operator, at, payload, outcome) VALUES "
-                "(?, ?, 'register', ?, 'Registered at Plant', 'BENCH', 'P1', 'bench', "
-                "?, ?, 'ok')",
-                (new_scan_id(), row[0], row[1], now, other),
-            )
-        raw.execute("COMMIT")
+        raw_scan(raw, other)
         t2 = clock()
         ours.append(t1 - t0)
         theirs.append(t2 - t1)
@@ -170,15 +234,61 @@ status = open("/proc/self/status").read()
 print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
 """
 
+IMPORT_CHILD = """
+import sys, time
+from pathlib import Path
+from scanstation.service import StationService
+service = StationService.open(sys.argv[1])
+started = time.perf_counter()
+report = service.import_csv(Path(sys.argv[2]), dry_run=sys.argv[3] == "check")
+took = time.perf_counter() - started
+assert not report.problems, report.problems[:3]
+status = open("/proc/self/status").read()
+peak = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+print(report.rows, took, peak)
+"""
+
+
+def bench_import(workdir: Path, megabytes: int) -> None:
+    """A CSV of about `megabytes` MB of new serials, checked then imported, in a child each."""
+    path = workdir / "import.csv"
+    rows = 0
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("serial_no,sku,generation_no,secondary_qr\n")
+        while out.tell() < megabytes * 1_000_000:
+            lines = [f"IM{rows + i:010d},PUMP,GI-{(rows + i) // 100_000},QI{rows + i:010d}\n"
+                     for i in range(10_000)]  # fmt: skip
+            out.write("".join(lines))
+            rows += 10_000
+    size = path.stat().st_size / 1e6
+    db = workdir / "import.db"
+    make_schema(db)
+    print(f"import of a {size:.0f} MB CSV ({rows:,} rows, streamed):")
+    for phase in ("check", "write"):
+        child = subprocess.run(
+            [sys.executable, "-c", IMPORT_CHILD, str(db), str(path), phase],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        imported, took, peak = child.stdout.split()
+        print(
+            f"   {'--dry-run' if phase == 'check' else 'import':<10} {int(imported):>12,} rows "
+            f"{float(took):>8.1f} s   peak RSS {int(peak) / 1024:>7.1f} MB   (target ≤ 300 MB)"
+        )
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serials", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=20_000)
     parser.add_argument("--scans", type=int, default=3_000)
+    parser.add_argument("--dir", default=None, help="where the files go (default: a temp dir)")
+    parser.add_argument("--import-mb", type=int, default=0, help="also import a CSV this big")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="scanstation-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="scanstation-bench-", dir=args.dir) as tmp:
         workdir = Path(tmp)
+        print(describe(workdir))
         service, raw, ours, theirs = bench_generate(workdir, args.serials)
         print(f"Store benchmark: SQLite file, {args.serials:,} serials, WAL, synchronous=FULL")
         print(f"{'':34}{'scanstation':>14}{'raw sqlite3':>14}{'ratio':>8}")
@@ -206,7 +316,7 @@ def main() -> None:
             "   (target ≤ 1.5 × raw)"
         )
         print(f"{'   p99':34}{us(pct(ours_s, 0.99)):>14}{us(pct(theirs_s, 0.99)):>14}")
-        url = service.repo.target.url
+        url = str(service.database_path)
         service.close()
         raw.close()
         child = subprocess.run(
@@ -219,6 +329,8 @@ def main() -> None:
             f"{'peak RSS of a lookup run':34}{int(child.stdout) / 1024:>11.1f} MB"
             "   (target ≤ 100 MB)"
         )
+        if args.import_mb:
+            bench_import(workdir, args.import_mb)
         print(
             f"(this process: peak RSS "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)"

@@ -14,9 +14,11 @@ from urllib.parse import unquote, urlsplit
 
 import peewee
 
-from scanstation.store.dialect import NOTIFY_CHANNEL, Dialect, dialect_for, first_line
+from scanstation.store.dialect import Dialect, first_line
 from scanstation.store.errors import StoreBusy, StoreError
+from scanstation.store.postgresql_dialect import NOTIFY_CHANNEL, PostgresDialect
 from scanstation.store.schema import APPLICATION_ID, SCHEMA_VERSION, ensure_schema
+from scanstation.store.sqlite_dialect import SqliteDialect
 from scanstation.store.tables import Tables, bind_tables
 
 __all__ = [
@@ -164,11 +166,10 @@ def _check_sqlite_file(db: peewee.Database, path: Path) -> None:
 def open_database(url: str, *, create: bool = False) -> OpenDatabase:
     """Open (and with `create`, initialise) the database at `url`; migrate an older schema."""
     target = parse_url(url)
-    dialect = dialect_for(
-        target.backend,
-        target.display,
-        url=target.url,
-        path=str(target.path) if target.path is not None else None,
+    dialect: Dialect = (
+        SqliteDialect(target.display, str(target.path))
+        if target.path is not None
+        else PostgresDialect(target.display, target.url)
     )
     if target.path is not None:
         _prepare_sqlite_file(target.path, create=create)

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from scanstation.domain.model import EventView
 from scanstation.domain.stages import Stage
 from scanstation.store.codec import from_iso, iso
-from scanstation.store.dialect import PostgresDialect
 from scanstation.store.errors import DuplicateScan
 from scanstation.store.feed import ChangeWatcher
+from scanstation.store.postgresql_dialect import PostgresDialect
 
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository

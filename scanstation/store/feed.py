@@ -10,7 +10,7 @@ import time
 from contextlib import suppress
 from typing import Any
 
-from scanstation.store.dialect import NOTIFY_CHANNEL, PostgresDialect
+from scanstation.store.postgresql_dialect import NOTIFY_CHANNEL, PostgresDialect
 
 __all__ = ["ChangeWatcher"]
 

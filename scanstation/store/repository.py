@@ -93,9 +93,7 @@ class Repository(SerialStore, RunStore, DocumentStore, EventStore):
         self.dialect = opened.dialect
         self.t = opened.tables
         self._hot: dict[str, str] = {
-            name: self.dialect.sql(
-                text.format(lock=self.dialect.lock_clause, returning=self.dialect.returning_id())
-            )
+            name: self.dialect.hot_sql(text)
             for name, text in {**SERIAL_SQL, **DOCUMENT_SQL, **EVENT_SQL}.items()
         }
         self._sites: dict[str, tuple[int, SiteView]] = {}

@@ -1,0 +1,318 @@
+"""The PostgreSQL dialect: a site's shared server. Every wait is bounded (session settings, and
+each write transaction's timeouts taken from what is left of its budget), hot statements are
+prepared once per connection, errors are classed by SQLSTATE, and the change feed follows
+commit order (each event knows its transaction)."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+from scanstation.store.dialect import Dialect, driver_error, first_line
+from scanstation.store.errors import StoreBusy, StoreError
+
+__all__ = [
+    "LOCK_TIMEOUT_MS",
+    "NOTIFY_CHANNEL",
+    "STATEMENT_TIMEOUT_MS",
+    "PgPosition",
+    "PostgresDialect",
+    "prepare_statement",
+]
+
+# PostgreSQL: every wait has a bound. A row another station holds is waited for at most
+# LOCK_TIMEOUT_MS a try (the repository retries within its budget, then NOT SAVED / the
+# journal); one statement at most STATEMENT_TIMEOUT_MS; a connection attempt CONNECT_TIMEOUT_S;
+# a dead server or network is noticed by TCP within about TCP_USER_TIMEOUT_MS. Server side, a
+# station that vanished in a transaction loses its locks after IDLE_IN_TRANSACTION_MS.
+LOCK_TIMEOUT_MS = 1500
+STATEMENT_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_S = 2
+TCP_USER_TIMEOUT_MS = 4000
+IDLE_IN_TRANSACTION_MS = 60_000
+NOTIFY_CHANNEL = "scanstation_events"
+# pg_advisory_xact_lock key: generation runs and imports create serials one at a time, so the
+# serial/secondary-QR namespace check and the inserts cannot interleave between two of them.
+SERIAL_NAMESPACE_LOCK = 0x5C5A_7003
+SCHEMA_LOCK = 0x5C5A_7004  # while the schema is created or migrated
+
+
+@dataclass(frozen=True, slots=True)
+class PgPosition:
+    """Where a PostgreSQL change feed stands: every transaction below `xmax` that is not in
+    `running` had finished when the feed last looked, and was seen if it committed."""
+
+    xmax: int
+    running: tuple[int, ...]
+
+
+_PG_RETRY_NOW = {"40001", "40P01"}  # serialization failure, deadlock: try again at once
+_PG_BUSY = {"55P03", "57014"}  # lock_not_available (lock_timeout), query_canceled (timeout)
+_PG_GONE = {"57P01", "57P02", "57P03"}  # the server shut down or is starting
+_PG_DATABASE_FAILED = {"XX001", "XX002", "25006"}  # data/index corrupted, read-only standby
+
+
+_PERMANENT_CONNECT_ERRORS = (
+    "authentication failed",
+    "does not exist",
+    "no password supplied",
+    "invalid dsn",
+    "invalid connection option",
+    "invalid integer value",
+    "permission denied",
+    "could not translate host name",
+)
+
+
+def prepare_statement(name: str, sql: str) -> str:
+    """PREPARE `name` for `sql` written with `%s` placeholders (PostgreSQL's `$1, $2, …`)."""
+    parts = sql.split("%s")
+    body = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+    return f"PREPARE {name} AS {body}"
+
+
+class _BoundedPostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]
+    """BEGIN sets this transaction's lock and statement timeouts from what is left of the
+    caller's budget, in the same round trip as the BEGIN itself."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bounds = threading.local()
+
+    def begin(self, isolation_level: str | None = None) -> None:
+        if self.is_closed():
+            self.connect()
+        lock_ms, statement_ms = getattr(
+            self.bounds, "value", (LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS)
+        )
+        self.cursor().execute(
+            f"BEGIN; SET LOCAL lock_timeout = {int(lock_ms)}; "
+            f"SET LOCAL statement_timeout = {int(statement_ms)}"
+        )
+
+
+class PostgresDialect(Dialect):
+    backend = "postgresql"
+    param = "%s"
+    lock_clause = " FOR UPDATE OF s"
+    probe_before_write = False
+    pooled = True
+
+    def __init__(self, display: str, url: str) -> None:
+        super().__init__(display)
+        self.url = url
+        self._prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+    def connect_params(self) -> dict[str, Any]:
+        """libpq parameters besides the URL's own: every wait bounded (module constants)."""
+        options = " ".join(
+            (
+                f"-c lock_timeout={LOCK_TIMEOUT_MS}",
+                f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
+                # The server notices a vanished station (and frees its row locks) in ~25 s.
+                "-c tcp_keepalives_idle=10",
+                "-c tcp_keepalives_interval=5",
+                "-c tcp_keepalives_count=3",
+            )
+        )
+        return {
+            "dsn": self.url,
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "keepalives": 1,
+            "keepalives_idle": 2,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+            "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+            "application_name": "scanstation",
+            "options": options,
+        }
+
+    def connect_error(self, error: BaseException) -> StoreError:
+        """A server that does not answer may answer later (transient: a journal keeps
+        scanning); a wrong password or database name will not (permanent: fix the
+        configuration)."""
+        text = self._scrubbed(first_line(driver_error(error)))
+        message = f"Cannot reach the database at {self.display}: {text}"
+        if any(marker in text.lower() for marker in _PERMANENT_CONNECT_ERRORS):
+            return StoreError(message)
+        return StoreBusy(message)
+
+    def connect(self) -> peewee.Database:
+        name = unquote(urlsplit(self.url).path.lstrip("/")) or "scanstation"
+        return _BoundedPostgresqlDatabase(
+            name,
+            max_connections=32,
+            stale_timeout=300,
+            autoconnect=True,
+            **self.connect_params(),
+        )
+
+    @contextmanager
+    def write_transaction(self, db: peewee.Database, remaining_s: float) -> Iterator[None]:
+        # The row lock is taken with FOR UPDATE by the transaction's reads; the waits of this
+        # try are bounded by what is left of the budget, so retries included a scan ends
+        # within it (a held row: lock_timeout; a stalled server: statement_timeout).
+        remaining_ms = max(50, int(remaining_s * 1000))
+        lock_ms = min(LOCK_TIMEOUT_MS, remaining_ms)
+        # A statement that waits on a lock ends by lock_timeout (the sentence names the held
+        # row), a little before its own statement_timeout would.
+        statement_ms = min(STATEMENT_TIMEOUT_MS, max(remaining_ms, lock_ms + 250))
+        bounds = db.bounds  # type: ignore[attr-defined]
+        bounds.value = (lock_ms, statement_ms)
+        try:
+            with db.atomic():
+                yield
+        finally:
+            del bounds.value
+
+    def lock_serial_namespace(self, db: peewee.Database) -> None:
+        db.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (SERIAL_NAMESPACE_LOCK,))
+
+    @contextmanager
+    def schema_transaction(self, db: peewee.Database) -> Iterator[None]:
+        with db.atomic():
+            # DDL on a big table may take longer than a scan's statement bound.
+            db.execute_sql("SET LOCAL statement_timeout = 0")
+            db.execute_sql("SET LOCAL lock_timeout = 10000")
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            yield
+
+    def execute_hot(self, db: peewee.Database, name: str, sql: str, params: Sequence[Any]) -> Any:
+        """Prepared once per connection: planning the four-join read cost more than running
+        it."""
+        connection = db.connection()
+        prepared = self._prepared.setdefault(connection, set())
+        cursor = db.cursor()
+        if name not in prepared:
+            cursor.execute(prepare_statement(name, sql))
+            prepared.add(name)
+        placeholders = ", ".join(["%s"] * len(params))
+        cursor.execute(f"EXECUTE {name} ({placeholders})" if params else f"EXECUTE {name}", params)
+        return cursor
+
+    def forget_connection(self, connection: Any) -> None:
+        self._prepared.pop(connection, None)
+
+    def _scrubbed(self, text: str) -> str:
+        """A driver's sentence with the URL's password masked, should it ever quote it."""
+        password = urlsplit(self.url).password
+        return text.replace(unquote(password), "***") if password else text
+
+    def connection_lost(self, error: BaseException) -> bool:
+        import psycopg2
+
+        root = driver_error(error)
+        code = getattr(root, "pgcode", None) or ""
+        if code.startswith("08") or code in _PG_GONE:
+            return True
+        return not code and isinstance(root, psycopg2.OperationalError | psycopg2.InterfaceError)
+
+    def inserted_id(self, cursor: Any) -> int:
+        return int(cursor.fetchone()[0])
+
+    def returning_id(self) -> str:
+        return " RETURNING id"
+
+    def any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(%s)", [list(values)]
+
+    def is_integrity_error(self, error: BaseException) -> bool:
+        import psycopg2
+
+        root = driver_error(error)
+        return isinstance(root, psycopg2.IntegrityError) or isinstance(error, peewee.IntegrityError)
+
+    def classify(self, error: BaseException) -> StoreError:
+        import psycopg2
+
+        if isinstance(error, StoreError):
+            return error
+        root = driver_error(error)
+        code = getattr(root, "pgcode", None) or ""
+        text = self._scrubbed(first_line(root))
+        where = self.display
+        if code in _PG_RETRY_NOW:
+            return StoreBusy(f"{where}: another station's change came first ({text})")
+        if code == "55P03":
+            return StoreBusy(f"{where}: another station holds this row ({text})")
+        if code in _PG_BUSY:
+            return StoreBusy(f"{where} did not answer in time ({text})")
+        if code.startswith("08") or code in _PG_GONE:
+            return StoreBusy(f"{where} is unreachable ({text})")
+        if code.startswith(("53", "58")) or code in _PG_DATABASE_FAILED:
+            return StoreError(f"{where} cannot be written: {text}", transient=True)
+        if code.startswith("23"):
+            return StoreError(f"{where} refused the change, nothing was written: {text}")
+        if code.startswith("22"):
+            return StoreError(f"{where} refused a value, nothing was written: {text}")
+        if not code and isinstance(root, psycopg2.OperationalError | psycopg2.InterfaceError):
+            return StoreBusy(f"{where} is unreachable ({text})")
+        if isinstance(root, UnicodeEncodeError):
+            return StoreError(f"{where}: a text is not valid UTF-8, nothing was written")
+        if isinstance(root, ValueError) and "NUL" in text:
+            return StoreError(f"{where}: a text contains a NUL character, nothing was written")
+        return StoreError(f"{where}: {text}")
+
+    def schema_extras(self) -> tuple[str, ...]:
+        return (
+            # Every committed event wakes the stations LISTENing (live refresh), with no extra
+            # round trip on the scan path: a statement-level trigger sends the NOTIFY.
+            "CREATE OR REPLACE FUNCTION scanstation_notify() RETURNS trigger LANGUAGE plpgsql "
+            f"AS $$ BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$",
+            "DROP TRIGGER IF EXISTS event_notify ON event",
+            "CREATE TRIGGER event_notify AFTER INSERT ON event "
+            "FOR EACH STATEMENT EXECUTE FUNCTION scanstation_notify()",
+            # The change feed: each event knows its transaction. A BRIN index costs an insert
+            # next to nothing (events are appended), yet finds the newest few pages at once.
+            "ALTER TABLE event ALTER COLUMN txid SET DEFAULT txid_current()",
+            "CREATE INDEX IF NOT EXISTS event_txid ON event USING brin (txid)",
+        )
+
+    def migration_3(self) -> tuple[str, ...]:
+        return (
+            # No default while adding: older events keep NULL (committed long ago) and the
+            # table is not rewritten.
+            "ALTER TABLE event ADD COLUMN IF NOT EXISTS generation_id INTEGER",
+            "ALTER TABLE event ADD COLUMN IF NOT EXISTS count INTEGER",
+            "ALTER TABLE event ADD COLUMN IF NOT EXISTS txid BIGINT",
+            "UPDATE event SET recorded_at = at WHERE recorded_at IS NULL",
+        )
+
+    def feed_position(self, db: peewee.Database) -> Any:
+        cursor = db.cursor()
+        cursor.execute(
+            "SELECT txid_snapshot_xmax(q.s), ARRAY(SELECT txid_snapshot_xip(q.s)) "
+            "FROM (SELECT txid_current_snapshot() AS s) q"
+        )
+        xmax, running = cursor.fetchone()
+        return PgPosition(int(xmax), tuple(int(x) for x in running or ()))
+
+    def feed_since(self, db: peewee.Database, position: Any) -> tuple[Any, list[tuple[Any, ...]]]:
+        """Events are numbered when inserted, not when committed: a lower id may commit later,
+        so `id > last` misses it. Instead: one statement (one snapshot) returns the events of
+        every transaction that was running or had not started at the last look and has
+        committed since, with the snapshot it saw. No event is missed or delivered twice."""
+        assert isinstance(position, PgPosition)
+        cursor = db.cursor()
+        cursor.execute(
+            "SELECT txid_snapshot_xmax(q.s), ARRAY(SELECT txid_snapshot_xip(q.s)), "
+            "s.serial_no, d.reference_no "
+            "FROM (SELECT txid_current_snapshot() AS s) q "
+            "LEFT JOIN event e ON (e.txid >= %s OR e.txid = ANY(%s)) "
+            "LEFT JOIN serial s ON s.id = e.serial_id "
+            "LEFT JOIN document d ON d.id = e.document_id",
+            (position.xmax, list(position.running)),
+        )
+        rows = cursor.fetchall()
+        xmax, running = rows[0][0], rows[0][1]
+        changed = [(row[2], row[3]) for row in rows if row[2] is not None or row[3] is not None]
+        return PgPosition(int(xmax), tuple(int(x) for x in running or ())), changed

@@ -1,0 +1,157 @@
+"""The SQLite dialect: the embedded default, one file in WAL mode with synchronous=FULL, one
+writer at a time (BEGIN IMMEDIATE), errors classed by SQLite's result codes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import peewee
+
+from scanstation.store.dialect import Dialect, driver_error, first_line
+from scanstation.store.errors import StoreBusy, StoreError
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "SqliteDialect"]
+
+# A short busy timeout and a bounded retry in the repository: a long timeout let one writer
+# starve for seconds while others kept winning the lock.
+SQLITE_BUSY_TIMEOUT_MS = 250
+
+# Primary result codes (sqlite3.h) that mean the database, not the request, failed.
+_SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_SQLITE_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_SQLITE_DATABASE_FAILED = {7, 8, 10, 13, 14, 15}  # NOMEM READONLY IOERR FULL CANTOPEN PROTOCOL
+_SQLITE_CONSTRAINT = 19
+
+
+class SqliteDialect(Dialect):
+    backend = "sqlite"
+    param = "?"
+    lock_clause = ""
+    probe_before_write = True
+    pooled = False
+
+    def __init__(self, display: str, path: str) -> None:
+        super().__init__(display)
+        self.path = path
+
+    def connect(self) -> peewee.Database:
+        return peewee.SqliteDatabase(
+            self.path,
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": "full",  # a green OK is on disk, power cut or not
+                "foreign_keys": 1,
+                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+                "cache_size": -8_000,  # 8 MB a connection: a kiosk has little memory
+            },
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+            autoconnect=True,
+        )
+
+    def connect_error(self, error: BaseException) -> StoreError:
+        root = driver_error(error)
+        text = first_line(root)
+        lowered = text.lower()
+        if "not a database" in lowered or "malformed" in lowered or "encrypted" in lowered:
+            return StoreError(f"{self.display} is not a scanstation database (SQLite says: {text})")
+        classified = self.classify(error)
+        return StoreError(
+            f"Cannot open the database {self.display}: {text}", transient=classified.transient
+        )
+
+    @contextmanager
+    def write_transaction(self, db: peewee.Database, remaining_s: float) -> Iterator[None]:
+        # BEGIN IMMEDIATE takes the write lock before the first read, so what the transaction
+        # reads cannot change before it writes; each statement waits SQLITE_BUSY_TIMEOUT_MS.
+        with db.atomic("IMMEDIATE"):
+            yield
+
+    @contextmanager
+    def schema_transaction(self, db: peewee.Database) -> Iterator[None]:
+        with db.atomic("IMMEDIATE"):
+            yield
+
+    def execute_hot(self, db: peewee.Database, name: str, sql: str, params: Sequence[Any]) -> Any:
+        cursor = db.cursor()  # sqlite3 keeps its own statement cache
+        cursor.execute(sql, params)
+        return cursor
+
+    def inserted_id(self, cursor: Any) -> int:
+        return int(cursor.lastrowid)
+
+    def any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(list(values))]
+
+    def is_integrity_error(self, error: BaseException) -> bool:
+        root = driver_error(error)
+        return isinstance(root, sqlite3.IntegrityError) or isinstance(error, peewee.IntegrityError)
+
+    def classify(self, error: BaseException) -> StoreError:
+        if isinstance(error, StoreError):
+            return error
+        root = driver_error(error)
+        code = getattr(root, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        text = first_line(root)
+        lowered = text.lower()
+        where = self.display
+        if primary in _SQLITE_BUSY or "locked" in lowered or "busy" in lowered:
+            return StoreBusy(f"{where} is busy: another program holds its lock ({text})")
+        if primary in _SQLITE_DAMAGED or "malformed" in lowered or "not a database" in lowered:
+            return StoreError(
+                f"{where} is damaged ({text}): restore it from a backup; "
+                "scans wait in the offline journal, if it is on",
+                transient=True,
+            )
+        if primary in _SQLITE_DATABASE_FAILED or "disk" in lowered or "readonly" in lowered:
+            return StoreError(f"{where} cannot be written: {text}", transient=True)
+        if primary == _SQLITE_CONSTRAINT or isinstance(root, sqlite3.IntegrityError):
+            return StoreError(f"{where} refused the change, nothing was written: {text}")
+        if isinstance(root, UnicodeEncodeError):
+            return StoreError(f"{where}: a text is not valid UTF-8, nothing was written")
+        return StoreError(f"{where}: {text}")
+
+    def schema_extras(self) -> tuple[str, ...]:
+        return ()
+
+    def migration_3(self) -> tuple[str, ...]:
+        return (
+            "ALTER TABLE event ADD COLUMN generation_id INTEGER",
+            "ALTER TABLE event ADD COLUMN count INTEGER",
+            "ALTER TABLE event ADD COLUMN txid INTEGER",
+            "UPDATE event SET recorded_at = at WHERE recorded_at IS NULL",
+        )
+
+    @contextmanager
+    def relaxed_durability(self, db: peewee.Database) -> Iterator[None]:
+        """No fsync per commit, then FULL again and a checkpoint, so what was built is on
+        disk when this returns."""
+        db.execute_sql("PRAGMA synchronous = OFF")
+        try:
+            yield
+        finally:
+            db.execute_sql("PRAGMA synchronous = FULL")
+            db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def feed_position(self, db: peewee.Database) -> Any:
+        row = db.cursor().execute("SELECT max(id) FROM event").fetchone()
+        return int(row[0] or 0)
+
+    def feed_since(self, db: peewee.Database, position: Any) -> tuple[Any, list[tuple[Any, ...]]]:
+        rows = (
+            db.cursor()
+            .execute(
+                "SELECT e.id, s.serial_no, d.reference_no FROM event e "
+                "LEFT JOIN serial s ON s.id = e.serial_id "
+                "LEFT JOIN document d ON d.id = e.document_id WHERE e.id > ? ORDER BY e.id",
+                (int(position),),
+            )
+            .fetchall()
+        )
+        last = max((row[0] for row in rows), default=int(position))
+        return last, [(row[1], row[2]) for row in rows]
