@@ -50,7 +50,9 @@ MAX_LISTED_PROBLEMS: Final = 1000
 MAX_GENERATION_RUNS: Final = 10_000  # distinct generation nos one file may name
 CHUNK: Final = 5_000  # rows checked or inserted at a time
 _BOM: Final = b"\xef\xbb\xbf"
-_SIMPLE_CODE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# The usual cell: nothing a scan parser would read as GS1, a URI or an AIM identifier, so
+# parse() would return it as it is (case aside), ten times slower.
+_simple: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*").fullmatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +232,7 @@ class Imports:
                     )
                 _problem(problems, start, message)
                 return
-            if lines.last_bad >= start or not any(cell.strip() for cell in record):
+            if lines.last_bad >= start or not "".join(record).strip():
                 continue  # the line's own problem is reported; a blank line is no row
             row, problem = self._import_row(start, record, skus, runs)
             if problem:
@@ -247,19 +249,28 @@ class Imports:
     ) -> tuple[ImportRow | None, str]:
         if len(record) != len(HEADER):
             return None, f"expected {len(HEADER)} columns, found {len(record)}"
-        raw_sn, sku, generation_no, raw_qr = (cell.strip(" \t") for cell in record)
+        raw_sn, sku, generation_no, raw_qr = record
+        raw_sn, sku = raw_sn.strip(" \t"), sku.strip(" \t")
+        generation_no, raw_qr = generation_no.strip(" \t"), raw_qr.strip(" \t")
         if not raw_sn:
             return None, "serial_no is empty"
-        serial_no, problem = self._plain_code(raw_sn, "serial", "a plain serial number")
-        if problem:
-            return None, problem
+        upper = self.serial_case == "upper"
+        if _simple(raw_sn) and len(raw_sn) <= limits.SERIAL_NO.max_length:
+            serial_no = raw_sn.upper() if upper else raw_sn  # what parse() would make of it
+        else:
+            serial_no, problem = self._plain_code(raw_sn, "serial", "a plain serial number")
+            if problem:
+                return None, problem
         if sku not in skus:
             return None, f"unknown SKU {visible(sku)!r}"
         secondary = None
         if raw_qr:
-            secondary, problem = self._plain_code(raw_qr, "secondary QR", "a plain code")
-            if problem:
-                return None, problem
+            if _simple(raw_qr) and len(raw_qr) <= limits.SECONDARY_QR.max_length:
+                secondary = raw_qr.upper() if upper else raw_qr
+            else:
+                secondary, problem = self._plain_code(raw_qr, "secondary QR", "a plain code")
+                if problem:
+                    return None, problem
             if secondary == serial_no:
                 return None, f"secondary QR {secondary} is the row's own serial"
         if generation_no:
@@ -281,13 +292,6 @@ class Imports:
     def _plain_code(self: StationService, raw: str, what: str, shape: str) -> tuple[str, str]:
         """A cell as a serial number or QR code, normalised like a scan; or why it is none."""
         limit = limits.SERIAL_NO if what == "serial" else limits.SECONDARY_QR
-        if _SIMPLE_CODE.fullmatch(raw):
-            # The usual cell: nothing a scan parser would read as GS1, a URI or an AIM
-            # identifier, so parse() would return it as it is (case aside), ten times slower.
-            code_text = raw.upper() if self.serial_case == "upper" else raw
-            if len(code_text) > limit.max_length:
-                return "", f"{what} {code_text} is longer than {limit.max_length} characters"
-            return code_text, ""
         code = self.parse(raw)
         if code.kind is not CodeKind.PLAIN or not code.serial:
             return "", f"{what} {visible(raw)!r} is not {shape}"
