@@ -19,6 +19,7 @@ from scanstation.domain.codes import ScanCode, parse, visible
 from scanstation.domain.model import ScanEvent, SiteView, utc_now
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.stages import (
+    Decision,
     Mode,
     SerialState,
     Stage,
@@ -28,8 +29,9 @@ from scanstation.domain.stages import (
 )
 from scanstation.service.checks import check_setup, check_text
 from scanstation.service.setup import ServiceError, StationSetup
-from scanstation.store.errors import DuplicateScan
-from scanstation.store.serials import LoadedSerial, Probe, ScanLock
+from scanstation.store.errors import DuplicateScan, VersionChanged
+from scanstation.store.scan_function import ScanWrite
+from scanstation.store.serials import LoadedSerial, ScanLock
 
 if TYPE_CHECKING:
     from scanstation.service.station import StationService
@@ -89,18 +91,59 @@ class Scanning:
             return self._record_refusal(event, station, OutcomeKind.REJECTED, message)
         if station.mode is Mode.LOOKUP:
             return self._lookup(event, key)
-        probe = self.repo.probe_serial(key)
-        if probe is None:
+        read = self.repo.read_for_scan(key, event.scan_id)
+        if read is None:
             return self._record_refusal(event, station, OutcomeKind.UNKNOWN, _not_known(event))
+        if read.earlier is not None:
+            return self._already_recorded(event, read.earlier)
+        before = read.current
         context, document_id = self._context(station, site)
         try:
+            if not replay:
+                answered = self._scan_in_one_call(
+                    event, station, code, before, context, document_id
+                )
+                if answered is not None:
+                    return answered
             return self.repo.write(
                 lambda: self._scan_locked(
-                    event, station, code, key, probe, context, document_id, replay
+                    event, station, code, before, context, document_id, replay
                 )
             )
         except DuplicateScan:
             return self._already_recorded(event, self._recorded_outcome_or(event, "ok"))
+
+    def _scan_in_one_call(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        code: ScanCode,
+        before: LoadedSerial,
+        context: StationContext,
+        station_document_id: int | None,
+    ) -> ScanOutcome | None:
+        """The usual scan: decide() on the serial as read, and the transition it chose applied
+        in one call that checks nothing changed meanwhile (one round trip on PostgreSQL: see
+        store/scan_function.py). None when that did not settle it (a refusal, or the serial
+        changed or the document's line filled meanwhile): the transactional path then decides
+        again under the lock, where CONFLICT is told apart."""
+        if _other_gtin(code, before):
+            return None
+        decision = decide(self._state(before, station), context)
+        stage = before.view.stage
+        if decision.verdict is Verdict.ALREADY:  # as read: nothing to write
+            return ScanOutcome(
+                OutcomeKind.ALREADY, decision.message, event, before.view, stage, stage
+            )
+        if decision.verdict is not Verdict.APPLY:
+            return None
+        write = self._transition_write(event, station, before, decision, station_document_id)
+        applied = self.repo.apply_scan(write)
+        if applied.status == "recorded":
+            return self._already_recorded(event, applied.earlier or "ok")
+        if applied.status != "ok":
+            return None
+        return self._applied(event, station, before, decision, context, write, applied.event_id)
 
     def _lookup(self: StationService, event: ScanEvent, key: str) -> ScanOutcome:
         found = self.repo.find_serial(key)
@@ -141,21 +184,16 @@ class Scanning:
         event: ScanEvent,
         station: StationSetup,
         code: ScanCode,
-        key: str,
-        probe: Probe,
+        before: LoadedSerial,
         context: StationContext,
         station_document_id: int | None,
         replay: bool,
     ) -> ScanOutcome:
-        locked = self.repo.lock_for_scan(key, probe, event.scan_id)
-        if locked is None:
-            return self._refuse_locked(
-                event, station, OutcomeKind.UNKNOWN, _not_known(event), None, station_document_id
-            )
+        locked = self.repo.lock_for_scan(before, event.scan_id)
         current = locked.current
         if locked.earlier is not None:
             return self._already_recorded(event, locked.earlier)
-        if code.gtin and current.view.gtin and code.gtin != current.view.gtin:
+        if _other_gtin(code, current):
             return self._refuse_locked(
                 event,
                 station,
@@ -166,10 +204,10 @@ class Scanning:
                 station_document_id,
             )
         decision = decide(self._state(current, station), context)
-        before = current.view.stage
+        stage = current.view.stage
         if decision.verdict is Verdict.ALREADY:
             return ScanOutcome(
-                OutcomeKind.ALREADY, decision.message, event, current.view, before, before
+                OutcomeKind.ALREADY, decision.message, event, current.view, stage, stage
             )
         if decision.verdict is Verdict.REJECTED:
             return self._refuse_decision(
@@ -178,62 +216,100 @@ class Scanning:
         if replay:
             changed = self.repo.changed_since(current.id, station.station_id, event.read_at)
             if changed is not None:
-                other_station, other_operator, stage, when = changed
+                other_station, other_operator, now, when = changed
                 return self._refuse_locked(
                     event,
                     station,
                     OutcomeKind.CONFLICT,
                     f"{current.view.serial_no} changed since this scan was read offline: now "
-                    f"{stage} by {other_operator} at {other_station}, "
+                    f"{now} by {other_operator} at {other_station}, "
                     f"{when.astimezone():%H:%M} — not applied",
                     current,
                     station_document_id,
                 )
+        write = self._transition_write(event, station, current, decision, station_document_id)
+        applied = self.repo.apply_scan_locked(write)
+        if applied.status == "line":
+            reference = context.document.reference_no if context.document else "The document"
+            return self._refuse_locked(
+                event,
+                station,
+                OutcomeKind.CONFLICT,
+                f"{reference} filled up or was closed at this moment — "
+                f"{current.view.serial_no} was not dispatched",
+                current,
+                write.document_id,
+            )
+        if applied.status == "recorded":
+            return self._already_recorded(event, applied.earlier or "ok")
+        if applied.status != "ok":
+            raise VersionChanged(current.view.serial_no)  # not under this lock: try again
+        return self._applied(event, station, current, decision, context, write, applied.event_id)
+
+    def _transition_write(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        serial: LoadedSerial,
+        decision: Decision,
+        station_document_id: int | None,
+    ) -> ScanWrite:
+        """The write of the transition decide() chose, and of the event that records it."""
         to_stage = decision.to_stage
         assert to_stage is not None
-        document = context.document if station.mode is Mode.DISPATCH else None
-        document_id = current.document_id
-        if document is not None and station_document_id is not None:
-            document_id = station_document_id
-            if not self.repo.fill_document_line(document_id, current.item_id):
-                return self._refuse_locked(
-                    event,
-                    station,
-                    OutcomeKind.CONFLICT,
-                    f"{document.reference_no} filled up or was closed at this moment — "
-                    f"{current.view.serial_no} was not dispatched",
-                    current,
-                    document_id,
-                )
-        site_id = current.site_id
+        dispatching = station.mode is Mode.DISPATCH and station_document_id is not None
+        site_id = serial.site_id
         if station.mode is Mode.RECEIVE or to_stage is Stage.REGISTERED:
             site_id = self.repo.site_id(station.site_code)
-        self.repo.move_serial(
-            current, to_stage, site_id, document_id, station.operator, event.read_at
-        )
         # A receive may cite a document (a return's original invoice): the event names it.
         cited = station_document_id if station.mode is Mode.RECEIVE else None
-        event_id = self._append(
-            event,
-            station,
-            current,
-            OutcomeKind.OK,
-            decision.message,
-            before,
-            to_stage,
-            document_id if document is not None else cited,
+        return ScanWrite(
+            serial_id=serial.id,
+            version=serial.view.version,
+            from_stage=serial.view.stage,
+            to_stage=to_stage,
+            site_id=site_id,
+            document_id=station_document_id if dispatching else serial.document_id,
+            fill_document_id=station_document_id if dispatching else None,
+            item_id=serial.item_id,
+            scan_id=event.scan_id,
+            mode=station.mode.value,
+            station=station.station_id,
+            site=station.site_code,
+            operator=station.operator,
+            at=event.read_at,
+            recorded_at=utc_now(),
+            event_document_id=station_document_id if dispatching else cited,
+            source=event.source,
+            payload=visible(event.payload),
+            comment=station.reason,
+            message=decision.message,
         )
+
+    def _applied(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        serial: LoadedSerial,
+        decision: Decision,
+        context: StationContext,
+        write: ScanWrite,
+        event_id: int | None,
+    ) -> ScanOutcome:
+        """The answer to a scan whose transition was written: the serial as it is now."""
+        view = serial.view
+        document = context.document if write.fill_document_id is not None else None
         after = replace(
-            current.view,
-            stage=to_stage,
-            site=station.site_code if site_id != current.site_id else current.view.site,
-            document=document.reference_no if document is not None else current.view.document,
+            view,
+            stage=write.to_stage,
+            site=station.site_code if write.site_id != serial.site_id else view.site,
+            document=document.reference_no if document is not None else view.document,
             updated_at=event.read_at,
             updated_by=station.operator,
-            version=current.view.version + 1,
+            version=view.version + 1,
         )
         return ScanOutcome(
-            OutcomeKind.OK, decision.message, event, after, before, to_stage, event_id
+            OutcomeKind.OK, decision.message, event, after, view.stage, write.to_stage, event_id
         )
 
     def _refuse_decision(
@@ -288,24 +364,24 @@ class Scanning:
         context = StationContext(station.mode, site.code, site.kind, document, station.reason)
         return context, document_id
 
-    def _append(
+    def _append_refusal(
         self: StationService,
         event: ScanEvent,
         station: StationSetup,
         serial: LoadedSerial | None,
         kind: OutcomeKind,
         message: str,
-        from_stage: Stage | None,
-        to_stage: Stage | None,
         document_id: int | None,
     ) -> int:
+        """A refused scan's event: the serial (if any) stays in its stage."""
+        stage = serial.view.stage if serial else None
         return self.repo.append_event(
             scan_id=event.scan_id,
             kind="scan",
             serial_id=serial.id if serial else None,
             mode=station.mode.value,
-            from_stage=from_stage,
-            to_stage=to_stage,
+            from_stage=stage,
+            to_stage=None,
             station=station.station_id,
             site=station.site_code,
             operator=station.operator,
@@ -314,7 +390,7 @@ class Scanning:
             document_id=document_id,
             source=event.source,
             payload=visible(event.payload),
-            comment=station.reason if to_stage is not None else None,
+            comment=None,
             outcome=kind.value,
             message=message,
         )
@@ -334,7 +410,7 @@ class Scanning:
         stage = serial.view.stage if serial else None
         if serial is None and (earlier := self.repo.scan_already_recorded(event.scan_id)):
             return self._already_recorded(event, earlier[0])
-        event_id = self._append(event, station, serial, kind, message, stage, None, document_id)
+        event_id = self._append_refusal(event, station, serial, kind, message, document_id)
         return ScanOutcome(
             kind,
             message,
@@ -363,6 +439,11 @@ class Scanning:
             )
         except DuplicateScan:
             return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
+
+
+def _other_gtin(code: ScanCode, serial: LoadedSerial) -> bool:
+    """The label's GTIN is not the serial's item's."""
+    return bool(code.gtin and serial.view.gtin and code.gtin != serial.view.gtin)
 
 
 def _not_known(event: ScanEvent) -> str:

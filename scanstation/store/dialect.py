@@ -35,10 +35,9 @@ class Dialect:
     backend: str
     param: str  # the driver's placeholder in SQL text
     lock_clause: str  # appended to a read that locks the serial row
-    # A scan reads its serial before the write transaction (SQLite: in-process and cheap, and
-    # the only way to notice another station's change made while waiting for the database's
-    # write lock); otherwise the transaction finds and locks it in one round trip.
-    probe_before_write: bool
+    # A scan's transition is applied by the database's own function in one round trip
+    # (store/scan_function.py); otherwise by statements in one write transaction.
+    scan_function: bool
     pooled: bool  # connections come from a pool; a broken one is closed for good
 
     def connection_lost(self, error: BaseException) -> bool:
@@ -120,6 +119,10 @@ class Dialect:
     def migration_3(self) -> tuple[str, ...]:
         """Schema 2 → 3 in this dialect."""
         raise NotImplementedError
+
+    def migration_4(self) -> tuple[str, ...]:
+        """Schema 3 → 4: the scan function, where there is one."""
+        return ()
 
     @contextmanager
     def relaxed_durability(self, db: peewee.Database) -> Iterator[None]:

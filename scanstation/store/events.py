@@ -128,11 +128,16 @@ class EventStore:
                 self._db, "insert_event", self._hot["insert_event"], values
             )
         except Exception as error:
-            duplicate = scan_id is not None and "scan_id" in str(error)
-            if duplicate and self.dialect.is_integrity_error(error):
-                raise DuplicateScan(str(scan_id)) from error
+            self.raise_if_duplicate(scan_id, error)
             raise
         return self.dialect.inserted_id(cursor)
+
+    def raise_if_duplicate(self: Repository, scan_id: str | None, error: Exception) -> None:
+        """`error` is the scan id's unique index refusing a second event: DuplicateScan (the
+        other delivery won)."""
+        duplicate = scan_id is not None and "scan_id" in str(error)
+        if duplicate and self.dialect.is_integrity_error(error):
+            raise DuplicateScan(str(scan_id)) from error
 
     def append_admin_event(
         self: Repository,

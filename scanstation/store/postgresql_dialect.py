@@ -18,6 +18,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 
 from scanstation.store.dialect import Dialect, driver_error, first_line
 from scanstation.store.errors import StoreBusy, StoreError
+from scanstation.store.scan_function import APPLY_SCAN_FUNCTION
 
 __all__ = [
     "LOCK_TIMEOUT_MS",
@@ -103,7 +104,7 @@ class PostgresDialect(Dialect):
     backend = "postgresql"
     param = "%s"
     lock_clause = " FOR UPDATE OF s"
-    probe_before_write = False
+    scan_function = True
     pooled = True
 
     def __init__(self, display: str, url: str) -> None:
@@ -275,6 +276,8 @@ class PostgresDialect(Dialect):
             # next to nothing (events are appended), yet finds the newest few pages at once.
             "ALTER TABLE event ALTER COLUMN txid SET DEFAULT txid_current()",
             "CREATE INDEX IF NOT EXISTS event_txid ON event USING brin (txid)",
+            # A scan's transition in one round trip (store/scan_function.py), kept current.
+            APPLY_SCAN_FUNCTION,
         )
 
     def migration_3(self) -> tuple[str, ...]:
@@ -286,6 +289,9 @@ class PostgresDialect(Dialect):
             "ALTER TABLE event ADD COLUMN IF NOT EXISTS txid BIGINT",
             "UPDATE event SET recorded_at = at WHERE recorded_at IS NULL",
         )
+
+    def migration_4(self) -> tuple[str, ...]:
+        return (APPLY_SCAN_FUNCTION,)
 
     def feed_position(self, db: peewee.Database) -> Any:
         cursor = db.cursor()

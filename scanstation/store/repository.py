@@ -20,7 +20,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any, ParamSpec, TypeVar
 
 import peewee
@@ -169,11 +169,12 @@ class Repository(SerialStore, RunStore, DocumentStore, EventStore):
                     raise
         raise AssertionError("unreachable")
 
-    def write(self, work: Callable[[], T]) -> T:
+    def write(self, work: Callable[[], T], *, transaction: bool = True) -> T:
         """Run `work` in one write transaction, retried whole while the database is busy or the
         connection was lost, for at most WRITE_BUDGET_S; then StoreBusy (nothing was saved).
         A permanent error (or a transient one retrying cannot help, such as a damaged file)
-        is raised at once.
+        is raised at once. Without `transaction`, `work` is one statement that commits by
+        itself (PostgreSQL's scan function), retried the same way.
 
         SQLite: BEGIN IMMEDIATE takes the write lock before the first read, so what `work`
         reads cannot change before it writes. PostgreSQL: `work` locks rows with FOR UPDATE.
@@ -186,7 +187,9 @@ class Repository(SerialStore, RunStore, DocumentStore, EventStore):
             try:
                 with (
                     self.driver_errors(),
-                    self.dialect.write_transaction(self._db, deadline - time.monotonic()),
+                    self.dialect.write_transaction(self._db, deadline - time.monotonic())
+                    if transaction
+                    else nullcontext(),
                 ):
                     return work()
             except VersionChanged as error:

@@ -10,7 +10,7 @@ from scanstation.store.dialect import Dialect
 from scanstation.store.errors import StoreError
 from scanstation.store.tables import Tables
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 # Each step takes the schema from version N to N + 1.
@@ -38,6 +38,10 @@ def migrations(dialect: Dialect, version: int) -> tuple[str, ...]:
         # (so its retry answers the same) and, on PostgreSQL, their transaction (the change
         # feed in commit order).
         return dialect.migration_3()
+    if version == 3:
+        # 4: on PostgreSQL, a scan's transition is applied by one function in one round trip
+        # (store/scan_function.py).
+        return dialect.migration_4()
     return COMMON_MIGRATIONS.get(version, ())
 
 

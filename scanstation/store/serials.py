@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from scanstation.domain.model import SerialView
 from scanstation.domain.stages import Stage
 from scanstation.store.codec import from_iso, iso
 from scanstation.store.errors import VersionChanged
+from scanstation.store.scan_function import APPLY_SCAN_CALL, AppliedScan, ScanWrite
 
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
 
-__all__ = ["NOT_READ", "SERIAL_SQL", "LoadedSerial", "ScanLock", "SerialStore"]
+__all__ = ["SERIAL_SQL", "LoadedSerial", "ScanLock", "SerialStore"]
 
 SERIAL_COLUMNS: Final = (
     "s.id, s.serial_no, i.sku, i.name, i.gtin, g.generation_no, s.secondary_qr, s.stage, "
@@ -36,17 +36,17 @@ _RECORDED: Final = "(SELECT outcome FROM event WHERE scan_id = ?)"
 SERIAL_SQL: Final[dict[str, str]] = {
     "serial_by_no": f"{_SELECT}{SERIAL_FROM} WHERE s.serial_no = ?",
     "serial_by_qr": f"{_SELECT}{SERIAL_FROM} WHERE s.secondary_qr = ?",
+    # A scan's first read, outside any transaction: the serial as committed, and the outcome
+    # already recorded for this scan id, if any.
+    "scan_by_no": f"{_SELECT}, {_RECORDED}{SERIAL_FROM} WHERE s.serial_no = ?",
+    "scan_by_qr": f"{_SELECT}, {_RECORDED}{SERIAL_FROM} WHERE s.secondary_qr = ?",
     # The scan id is checked under the same lock, so two deliveries of one scan cannot both
     # pass the check.
     "lock_serial": f"{_SELECT}, {_RECORDED}{SERIAL_FROM} WHERE s.id = ?{{lock}}",
-    # Find and lock in one round trip (a dialect that does not read before the write). The
-    # row is picked by serial number first, never by whichever index answers first; SKIP
-    # LOCKED, so a row another station holds at this moment is noticed (then waited for).
-    "lock_by_key_skip": (
-        f"{_SELECT}, {_RECORDED}{SERIAL_FROM} WHERE s.id = (SELECT id FROM serial "
-        "WHERE serial_no = ? OR secondary_qr = ? ORDER BY serial_no = ? DESC LIMIT 1)"
-        "{lock} SKIP LOCKED"
-    ),
+    # Applying a transition (store/scan_function.py): PostgreSQL calls the function; SQLite
+    # runs the same checks as statements, under its write lock.
+    "apply_scan": APPLY_SCAN_CALL,
+    "scan_check": "SELECT version, stage, " + _RECORDED + " FROM serial WHERE id = ?",
     "update_serial": (
         "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
         "updated_by = ?, version = version + 1 WHERE id = ? AND version = ?"
@@ -63,16 +63,6 @@ class LoadedSerial:
     item_id: int
     site_id: int | None
     document_id: int | None
-
-
-class _NotRead:
-    def __repr__(self) -> str:
-        return "NOT_READ"
-
-
-# The dialect does not read a serial before the write transaction: the transaction finds it.
-NOT_READ: Final = _NotRead()
-Probe = LoadedSerial | None | _NotRead
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,27 +111,73 @@ class SerialStore:
             row = self._run("serial_by_qr", (key,)).fetchone()
         return serial_from_row(row) if row else None
 
-    def probe_serial(self: Repository, key: str) -> Probe:
-        """Before a scan's write transaction: the serial (None: no such serial), or NOT_READ
-        when the dialect finds it inside the transaction instead."""
-        return self.find_serial(key) if self.dialect.probe_before_write else NOT_READ
+    def read_for_scan(self: Repository, key: str, scan_id: str) -> ScanLock | None:
+        """A scan's first read, outside any transaction (by serial number, else by secondary
+        QR code): the serial as committed, with the outcome already recorded for this scan id;
+        None when no serial matches."""
+        row = self._run("scan_by_no", (scan_id, key)).fetchone()
+        if row is None:
+            row = self._run("scan_by_qr", (scan_id, key)).fetchone()
+        return ScanLock(serial_from_row(row), None, row[18]) if row else None
 
-    def lock_for_scan(self: Repository, key: str, probe: Probe, scan_id: str) -> ScanLock | None:
-        """Inside a scan's write transaction: the serial, locked; None when none matches."""
-        if isinstance(probe, LoadedSerial):
-            current, earlier = self.lock_serial(probe.id, scan_id)
-            return ScanLock(current, probe, earlier)
-        row = self._run("lock_by_key_skip", (scan_id, key, key, key)).fetchone()
-        if row is not None:
-            return ScanLock(serial_from_row(row), None, row[18])
-        # Nothing free: no such serial, or another station holds it. Read it as committed
-        # (without waiting), then wait for the lock: if the holder changed it meanwhile, the
-        # scan is judged against both (CONFLICT), as on SQLite.
-        before = self.find_serial(key)
-        if before is None:
-            return None
+    def lock_for_scan(self: Repository, before: LoadedSerial, scan_id: str) -> ScanLock:
+        """Inside a scan's write transaction: the serial read before, locked now (and read
+        again: another station may have changed it meanwhile)."""
         current, earlier = self.lock_serial(before.id, scan_id)
         return ScanLock(current, before, earlier)
+
+    def apply_scan(self: Repository, write: ScanWrite) -> AppliedScan:
+        """Outside any transaction: apply the transition decide() chose (see
+        store/scan_function.py): one round trip on PostgreSQL, committed by itself; one write
+        transaction on SQLite. A scan id another delivery recorded meanwhile raises
+        DuplicateScan."""
+        if self.dialect.scan_function:
+            return self.write(lambda: self._call_apply_scan(write), transaction=False)
+        return self.write(lambda: self.apply_scan_locked(write))
+
+    def apply_scan_locked(self: Repository, write: ScanWrite) -> AppliedScan:
+        """The same, inside the caller's write transaction."""
+        if self.dialect.scan_function:
+            return self._call_apply_scan(write)
+        # SQLite: the function's steps, in its order, under the transaction's write lock.
+        version, stage, earlier = self._run(
+            "scan_check", (write.scan_id, write.serial_id)
+        ).fetchone()
+        if earlier is not None:
+            return AppliedScan("recorded", earlier=earlier)
+        if version != write.version or stage != write.from_stage.value:
+            return AppliedScan("changed")
+        if write.fill_document_id is not None and not self.fill_document_line(
+            write.fill_document_id, write.item_id
+        ):
+            return AppliedScan("line")
+        moved = self._run(
+            "update_serial",
+            (write.to_stage.value, write.site_id, write.document_id, iso(write.at),
+             write.operator, write.serial_id, write.version),
+        )  # fmt: skip
+        if moved.rowcount != 1:
+            raise VersionChanged(str(write.serial_id))
+        event_id = self.append_event(
+            scan_id=write.scan_id, kind="scan", serial_id=write.serial_id, mode=write.mode,
+            from_stage=write.from_stage, to_stage=write.to_stage,
+            station=write.station, site=write.site, operator=write.operator, at=write.at,
+            recorded_at=write.recorded_at, document_id=write.event_document_id,
+            source=write.source, payload=write.payload, comment=write.comment, outcome="ok",
+            message=write.message,
+        )  # fmt: skip
+        return AppliedScan("ok", event_id)
+
+    def _call_apply_scan(self: Repository, write: ScanWrite) -> AppliedScan:
+        try:
+            cursor = self.dialect.execute_hot(
+                self._db, "apply_scan", self._hot["apply_scan"], write.params()
+            )
+        except Exception as error:
+            self.raise_if_duplicate(write.scan_id, error)
+            raise
+        status, event_id, earlier = cursor.fetchone()
+        return AppliedScan(status, event_id, earlier)
 
     def lock_serial(
         self: Repository, serial_id: int, scan_id: str
@@ -150,22 +186,6 @@ class SerialStore:
         recorded for this scan id, if any."""
         row = self._run("lock_serial", (scan_id, serial_id)).fetchone()
         return serial_from_row(row), row[18]
-
-    def move_serial(
-        self: Repository,
-        serial: LoadedSerial,
-        to_stage: Stage,
-        site_id: int | None,
-        document_id: int | None,
-        by: str,
-        at: datetime,
-    ) -> None:
-        cursor = self._run(
-            "update_serial",
-            (to_stage.value, site_id, document_id, iso(at), by, serial.id, serial.view.version),
-        )
-        if cursor.rowcount != 1:
-            raise VersionChanged(serial.view.serial_no)
 
     def serial_id(self: Repository, serial_no: str) -> int | None:
         row = self._cursor("SELECT id FROM serial WHERE serial_no = ?", (serial_no,)).fetchone()

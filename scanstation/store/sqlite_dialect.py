@@ -31,7 +31,7 @@ class SqliteDialect(Dialect):
     backend = "sqlite"
     param = "?"
     lock_clause = ""
-    probe_before_write = True
+    scan_function = False
     pooled = False
 
     def __init__(self, display: str, path: str) -> None:

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from scanstation.domain.model import ScanEvent
+from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.stages import Mode, Stage
 from scanstation.service import StationService
 from scanstation.store.database import SCHEMA_VERSION, StoreError, parse_url
 from scanstation.store.repository import Repository
+from tests.conftest import station
 
 
 def test_sqlite_is_wal_and_full_sync(tmp_path: Path) -> None:
@@ -58,11 +62,7 @@ def _v2_sqlite(path: Path, *, version: int = 2) -> None:
 
 
 def _check_migrated(service: StationService) -> None:
-    from scanstation.domain.model import ScanEvent
-    from scanstation.domain.outcome import OutcomeKind
-    from tests.conftest import station
-
-    assert service.info()["schema_version"] == SCHEMA_VERSION == 3
+    assert service.info()["schema_version"] == SCHEMA_VERSION == 4
     old = service.events("SN0000000001")
     assert old[0].station == "T-OLD" and old[0].recorded_at == old[0].at  # backfilled
     cursor = service.change_cursor()
@@ -87,7 +87,7 @@ def test_an_older_sqlite_file_is_migrated_forward(tmp_path: Path, version: int) 
         columns = {r[1] for r in conn.execute("PRAGMA table_info(event)")}
         stored = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     conn.close()
-    assert "event_station_id" in names and stored == ("3",)
+    assert "event_station_id" in names and stored == (str(SCHEMA_VERSION),)
     assert {"generation_id", "count", "txid"} <= columns
     StationService.open(str(path)).close()  # opening again: nothing left to migrate
 
@@ -117,6 +117,45 @@ def test_a_version_2_postgresql_database_is_migrated_forward(pg_url: str) -> Non
         cursor.execute("SELECT count(*) FROM event WHERE txid IS NOT NULL")
         assert cursor.fetchone()[0] >= 1  # the scan after the migration knows its transaction
     conn.close()
+
+
+def _as_schema_3(service: StationService) -> None:
+    """Make a current database what schema 3 was: no scan function, version 3."""
+    from tests.conftest import build_small
+
+    build_small(service)
+    service.scan(ScanEvent("SN0000000001"), station())
+    repo = service.repo
+    if repo.target.backend == "postgresql":
+        repo._cursor("DROP FUNCTION scanstation_apply_scan")
+    repo._cursor("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    service.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_version_3_database_is_migrated_to_4(
+    backend: str, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Schema 4 installs PostgreSQL's scan function; scans before and after carry on."""
+    url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    _as_schema_3(StationService.open(url, create=True))
+    service = StationService.open(url)
+    assert service.info()["schema_version"] == SCHEMA_VERSION == 4
+    registered = service.scan(ScanEvent("SN0000000002"), station())
+    assert registered.kind is OutcomeKind.OK and registered.event_id is not None
+    validated = service.scan(ScanEvent("SN0000000001"), station(mode=Mode.VALIDATE))
+    assert validated.kind is OutcomeKind.OK
+    assert [e.to_stage for e in service.events("SN0000000001")] == [
+        Stage.REGISTERED,
+        Stage.VALIDATED,
+    ]
+    if backend == "postgresql":
+        found = service.repo._cursor(
+            "SELECT count(*) FROM pg_proc WHERE proname = 'scanstation_apply_scan'"
+        ).fetchone()
+        assert found == (1,)
+    service.close()
+    StationService.open(url).close()  # nothing left to migrate
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -157,10 +196,7 @@ def test_a_dropped_postgresql_connection_is_not_a_driver_error(pg_url: str) -> N
     """The server restarted (every connection killed): the next scan reconnects and goes on."""
     import psycopg2
 
-    from scanstation.domain.model import ScanEvent
-    from scanstation.domain.outcome import OutcomeKind
-    from scanstation.service import StationService
-    from tests.conftest import build_small, station
+    from tests.conftest import build_small
 
     service = StationService.open(pg_url, create=True)
     build_small(service)

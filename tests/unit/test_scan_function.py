@@ -1,0 +1,258 @@
+"""A scan's transition applied in one call (store/scan_function.py): decide() still chooses it,
+the database only checks that nothing changed since the serial was read. Every row of the
+transition table goes through both paths (the one call, and the transaction that locks and
+decides again) on both databases, and they must write the same thing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from scanstation.domain.model import ScanEvent, utc_now
+from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.stages import TRANSITIONS, DocumentKind, Mode, Needs, SiteKind, Stage
+from scanstation.service import StationService, StationSetup
+from scanstation.store.scan_function import ScanWrite
+
+# How a serial reaches each stage a transition starts from: (site, mode, document, reason).
+_REGISTER = ("P1", Mode.REGISTER, None, None)
+_VALIDATE = ("P1", Mode.VALIDATE, None, None)
+_DISPATCH_DC = ("P1", Mode.DISPATCH, "DC-9", None)
+_RECEIVE = ("G1", Mode.RECEIVE, None, None)
+PATHS: dict[Stage, tuple[tuple[str, Mode, str | None, str | None], ...]] = {
+    Stage.NOT_REGISTERED: (),
+    Stage.REGISTERED: (_REGISTER,),
+    Stage.NOT_VALIDATED: (_REGISTER, ("P1", Mode.REJECT, None, "QC fail")),
+    Stage.VALIDATED: (_REGISTER, _VALIDATE),
+    Stage.DISPATCHED_FROM_PLANT: (_REGISTER, _VALIDATE, _DISPATCH_DC),
+    Stage.RECEIVED_AT_GODOWN: (_REGISTER, _VALIDATE, _DISPATCH_DC, _RECEIVE),
+    Stage.DISPATCHED_FROM_GODOWN: (
+        _REGISTER,
+        _VALIDATE,
+        _DISPATCH_DC,
+        _RECEIVE,
+        ("G1", Mode.DISPATCH, "INV-9", None),
+    ),
+}
+AT_GODOWN = {Stage.RECEIVED_AT_GODOWN, Stage.DISPATCHED_FROM_GODOWN}
+
+
+def row_station(row: Any) -> StationSetup:
+    """The station that makes this row's transition, with what the row needs."""
+    if row.site_kind is None:  # scrap: where the unit is
+        site = "G1" if row.from_stage in AT_GODOWN else "P1"
+    else:
+        site = "P1" if row.site_kind is SiteKind.PLANT else "G1"
+    document = None
+    if row.needs is Needs.DOCUMENT:
+        document = "DC-9" if row.document_kind is DocumentKind.DC else "INV-9"
+    if row.needs is Needs.ORIGINAL_DOCUMENT:
+        document = "INV-9"  # a return cites the invoice it left on
+    reason = "water damage" if row.needs is Needs.REASON else None
+    return StationSetup("T-9", site, row.mode, operator="op-9", document=document, reason=reason)
+
+
+def scan(service: StationService, serial: str, setup: StationSetup):
+    return service.scan(ScanEvent(serial, source="test"), setup)
+
+
+def bring(service: StationService, serial: str, stage: Stage) -> None:
+    for site, mode, document, reason in PATHS[stage]:
+        setup = StationSetup("T-1", site, mode, operator="op-1", document=document, reason=reason)
+        outcome = scan(service, serial, setup)
+        assert outcome.kind is OutcomeKind.OK, outcome.message
+
+
+def plain(text: str | None, serial: str) -> str | None:
+    """A text with the serial number and a line's running count (3/10) taken out: the two
+    paths scan two serials, one after the other, on the same line."""
+    return re.sub(r"\(\d+/", "(#/", text.replace(serial, "<SN>")) if text else text
+
+
+def written(service: StationService, serial: str) -> tuple[Any, ...]:
+    """What a scan left behind, with the serial number taken out so two serials compare."""
+    view = service.serial(serial)
+    assert view is not None
+    last = service.events(serial)[-1]
+
+    return (
+        view.stage,
+        view.site,
+        view.document,
+        view.updated_by,
+        view.version,
+        last.outcome,
+        last.from_stage,
+        last.to_stage,
+        last.document,
+        last.comment,
+        plain(last.payload, serial),
+        last.mode,
+        plain(last.message, serial),
+        last.station,
+        last.site,
+        last.by,
+    )
+
+
+@pytest.fixture
+def wide(service: StationService) -> tuple[StationService, list[str]]:
+    """The small site, with documents long enough for every row, twice; its new serials."""
+    _, serials = service.generate("PUMP", 2 * len(TRANSITIONS), "P1", prefix="TX", by="planner")
+    service.add_document(
+        kind=DocumentKind.DC,
+        reference_no="DC-9",
+        from_site="P1",
+        to="G1",
+        lines=[("PUMP", 100)],
+        dc_no="DC-0009",
+    )
+    service.add_document(
+        kind=DocumentKind.INVOICE,
+        reference_no="INV-9",
+        from_site="G1",
+        to="Sharma Traders",
+        lines=[("PUMP", 100)],
+        invoice_no="INV-0009",
+    )
+    return service, serials
+
+
+def test_every_transition_writes_the_same_through_both_paths(
+    wide: tuple[StationService, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, serials = wide
+    repo = service.repo
+    one_call = service._scan_in_one_call
+    applied: list[str] = []
+    real_apply = repo.apply_scan
+
+    def counted(write: ScanWrite):
+        result = real_apply(write)
+        applied.append(result.status)
+        return result
+
+    monkeypatch.setattr(repo, "apply_scan", counted)
+    for number, row in enumerate(TRANSITIONS):
+        fast, slow = serials[2 * number], serials[2 * number + 1]
+        bring(service, fast, row.from_stage)
+        bring(service, slow, row.from_stage)
+        setup = row_station(row)
+        lines_before = _scanned(service, setup.document)
+
+        applied.clear()
+        monkeypatch.setattr(service, "_scan_in_one_call", one_call)
+        by_call = scan(service, fast, setup)
+        assert applied == ["ok"], (row, by_call.message)  # settled by the one call
+
+        monkeypatch.setattr(service, "_scan_in_one_call", lambda *a: None)
+        by_transaction = scan(service, slow, setup)
+        assert applied == ["ok"]  # the transactional path did not call it
+
+        for outcome in (by_call, by_transaction):
+            assert outcome.kind is OutcomeKind.OK, (row, outcome.message)
+            assert (outcome.stage_before, outcome.stage_after) == (row.from_stage, row.to_stage)
+            assert outcome.event_id == service.events(outcome.serial.serial_no)[-1].event_id
+        assert plain(by_call.message, fast) == plain(by_transaction.message, slow)
+        assert replace(by_call.serial, serial_no="", secondary_qr="", updated_at=None) == replace(
+            by_transaction.serial, serial_no="", secondary_qr="", updated_at=None
+        )
+        assert written(service, fast) == written(service, slow), row
+        assert written(service, fast)[:2] == (row.to_stage, by_call.serial.site)
+        if row.needs is Needs.DOCUMENT:  # each path counted its unit on the line
+            assert _scanned(service, setup.document) == lines_before + 2
+
+
+def _scanned(service: StationService, reference: str | None) -> int:
+    if reference is None:
+        return 0
+    document = service.document(reference)
+    assert document is not None
+    return sum(line.scanned for line in document.lines)
+
+
+def test_the_database_applies_only_what_still_fits(
+    wide: tuple[StationService, list[str]],
+) -> None:
+    """The store refuses a transition whose serial is no longer as decide() saw it: another
+    stage or another version is `changed`, a full line is `line`, a recorded scan id is
+    `recorded`; none of them writes anything."""
+    service, serials = wide
+    repo, serial_no = service.repo, serials[0]
+    bring(service, serial_no, Stage.VALIDATED)
+    read = repo.read_for_scan(serial_no, "probe-1")
+    assert read is not None
+    serial = read.current
+    events = service.info()["events"]
+    write = ScanWrite(
+        serial_id=serial.id,
+        version=serial.view.version,
+        from_stage=Stage.VALIDATED,
+        to_stage=Stage.DISPATCHED_FROM_PLANT,
+        site_id=serial.site_id,
+        document_id=repo.document_id("DC-1"),
+        fill_document_id=repo.document_id("DC-1"),
+        item_id=serial.item_id,
+        scan_id="scan-x",
+        mode="dispatch",
+        station="T-9",
+        site="P1",
+        operator="op-9",
+        at=utc_now(),
+        recorded_at=utc_now(),
+        event_document_id=repo.document_id("DC-1"),
+        source="test",
+        payload=serial_no,
+        comment=None,
+        message=f"{serial_no} dispatched",
+    )
+    for stage in Stage:
+        if stage is not Stage.VALIDATED:
+            assert repo.apply_scan(replace(write, from_stage=stage)).status == "changed"
+    assert repo.apply_scan(replace(write, version=serial.view.version - 1)).status == "changed"
+    repo._cursor("UPDATE document_line SET scanned = quantity")
+    assert repo.apply_scan(write).status == "line"
+    before = service.events(serial_no)[-1]
+    assert service.info()["events"] == events  # nothing written by any of them
+    assert service.serial(serial_no).stage is Stage.VALIDATED  # type: ignore[union-attr]
+    repo._cursor("UPDATE document_line SET scanned = 0")
+    done = repo.apply_scan(write)
+    assert done.status == "ok" and done.event_id is not None
+    assert repo.apply_scan(write) == replace(done, status="recorded", event_id=None, earlier="ok")
+    assert service.events(serial_no)[-1].event_id == done.event_id != before.event_id
+
+
+@pytest.mark.postgres
+def test_a_scan_on_postgresql_is_one_read_and_one_call(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No transaction is begun: the serial is read, then its transition applied by the
+    function, committed by itself."""
+    from tests.conftest import build_small
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    setup = StationSetup("T-1", "P1", Mode.REGISTER, operator="op-1")
+    scan(service, "SN0000000001", setup)  # the connection, the site and the plans warm
+    repo = service.repo
+    statements: list[str] = []
+    real = repo.dialect.execute_hot
+
+    def recording(db: Any, name: str, sql: str, params: Any) -> Any:
+        statements.append(name)
+        return real(db, name, sql, params)
+
+    def no_transaction(*args: Any) -> None:
+        raise AssertionError("a transaction was begun")
+
+    monkeypatch.setattr(repo.dialect, "execute_hot", recording)
+    monkeypatch.setattr(repo._db, "begin", no_transaction)
+    outcome = scan(service, "SN0000000002", setup)
+    assert outcome.kind is OutcomeKind.OK and outcome.stage_after is Stage.REGISTERED
+    assert statements == ["scan_by_no", "apply_scan"]
+    monkeypatch.undo()
+    assert service.events("SN0000000002")[-1].event_id == outcome.event_id
+    service.close()
