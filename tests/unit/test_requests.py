@@ -23,18 +23,17 @@ from tests.conftest import station
 def commit_answer_lost(
     service: StationService, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[list[bool]]:
-    """The next COMMIT reaches the database, then its answer is lost. PostgreSQL: the server
-    ends this session right after committing (pg_terminate_backend from another connection)
-    and the client sees the connection drop. SQLite: the commit is on disk, and the caller is
-    told the database was busy."""
+    """The next COMMIT (or the next statement that commits by itself: PostgreSQL's scan
+    function, store/scan_function.py) reaches the database, then its answer is lost.
+    PostgreSQL: the server ends this session right after committing (pg_terminate_backend
+    from another connection) and the client sees the connection drop. SQLite: the commit is
+    on disk, and the caller is told the database was busy."""
     db = service.repo._db
-    real_commit = db.commit
+    dialect = service.repo.dialect
+    real_commit, real_execute = db.commit, dialect.execute_hot
     lost: list[bool] = []
 
-    def commit() -> None:
-        real_commit()
-        if lost:
-            return
+    def lose_the_answer() -> None:
         lost.append(True)
         if service.backend == "postgresql":
             import psycopg2
@@ -47,7 +46,19 @@ def commit_answer_lost(
             raise psycopg2.OperationalError("server closed the connection unexpectedly")
         raise sqlite3.OperationalError("database is locked")
 
+    def commit() -> None:
+        real_commit()
+        if not lost:
+            lose_the_answer()
+
+    def execute_hot(db_: object, name: str, sql: str, params: object) -> object:
+        cursor = real_execute(db_, name, sql, params)
+        if name == "apply_scan" and not db.in_transaction() and not lost:
+            lose_the_answer()
+        return cursor
+
     monkeypatch.setattr(db, "commit", commit)
+    monkeypatch.setattr(dialect, "execute_hot", execute_hot)
     yield lost
     monkeypatch.undo()
 
