@@ -39,7 +39,14 @@ def event_json(event: Any) -> dict[str, Any]:
         "to_stage": event.to_stage.value if event.to_stage else None,
         "document": event.document,
         "comment": event.comment,
+        "recorded_at": iso(event.recorded_at or event.at),
     }
+
+
+def _recorded_later(event: Any) -> bool:
+    """A scan replayed from an offline journal was read long before it was recorded."""
+    recorded = event.recorded_at
+    return recorded is not None and abs((recorded - event.at).total_seconds()) >= 1.0
 
 
 def _event_line(event: Any) -> str:
@@ -47,6 +54,8 @@ def _event_line(event: Any) -> str:
     extra = f" [{event.document}]" if event.document else ""
     note = f" — {event.comment}" if event.comment else ""
     when = event.at.isoformat(timespec="seconds")
+    if _recorded_later(event):
+        when += f" (recorded {event.recorded_at.isoformat(timespec='seconds')})"
     return f"  {when} {event.by} @ {event.station}: {move}{extra}{note}"
 
 
@@ -55,7 +64,8 @@ def _event_line(event: Any) -> str:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def show(ctx: click.Context, serial: str, as_json: bool) -> None:
-    """A serial's details and its history (by serial no or secondary QR)."""
+    """A serial's details and its history (by serial no or secondary QR), in the order it was
+    recorded; an event recorded later than it was read (an offline scan) shows both times."""
     with cli_state(ctx).station() as station:
         view = station.serial(serial)
         if view is None:

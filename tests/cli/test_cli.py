@@ -25,7 +25,17 @@ SHOW_KEYS = {
     "updated_by",
     "events",
 }
-EVENT_KEYS = {"at", "by", "station", "outcome", "from_stage", "to_stage", "document", "comment"}
+EVENT_KEYS = {
+    "at",
+    "by",
+    "station",
+    "outcome",
+    "from_stage",
+    "to_stage",
+    "document",
+    "comment",
+    "recorded_at",
+}
 SCAN_KEYS = {"payload", "serial", "outcome", "stage_before", "stage_after", "message"}
 
 
@@ -126,6 +136,35 @@ def test_generate_scan_show_export(db: Path) -> None:
     records = [json.loads(line) for line in json_out.stdout.splitlines()]
     assert len(records) == 5 and "events" not in records[0]
     assert run(db, "export", "--stage", "Lost").returncode == 2
+
+
+def test_show_lists_history_in_recording_order_with_both_times_of_a_late_scan(
+    db: Path,
+) -> None:
+    """Finding 4: a scan read offline an hour ago and recorded now is listed where it was
+    recorded, after the scan that reached the database first, and shows both times."""
+    from datetime import timedelta
+
+    from scanstation.domain.model import ScanEvent, utc_now
+    from scanstation.domain.stages import Mode
+    from scanstation.service import StationService, StationSetup
+
+    serial = generate(db, 1)[0]
+    service = StationService.open(str(db))
+    try:
+        service.scan(ScanEvent(serial), StationSetup("GATE-B", "P1", Mode.REGISTER, "op-b"))
+        read_offline = ScanEvent(serial, read_at=utc_now() - timedelta(hours=1))
+        service.scan(read_offline, StationSetup("GATE-A", "P1", Mode.VALIDATE, "op-a"), replay=True)
+    finally:
+        service.close()
+    data = json.loads(run(db, "show", serial, "--json").stdout)
+    assert [e["station"] for e in data["events"]] == ["GATE-B", "GATE-A"]
+    late = data["events"][1]
+    assert late["at"] < data["events"][0]["at"] < late["recorded_at"]
+    text = run(db, "show", serial).stdout.splitlines()
+    gate_b, gate_a = (line for line in text if "@ GATE-" in line)
+    assert "@ GATE-B" in gate_b and "(recorded" not in gate_b
+    assert "@ GATE-A" in gate_a and f"(recorded {late['recorded_at'][:19]}" in gate_a
 
 
 def test_scan_exit_codes(db: Path) -> None:
