@@ -28,7 +28,8 @@ OTHER_VARIABLES = frozenset(
     f"{ENV_PREFIX}{name}" for name in ("CONFIG", "PIN", "TOKEN", "TEST_PG_URL")
 )
 
-MODE_NAMES = ("lookup", "register", "validate", "reject", "dispatch", "receive", "scrap")
+ModeName = Literal["lookup", "register", "validate", "reject", "dispatch", "receive", "scrap"]
+MODE_NAMES: tuple[str, ...] = get_args(ModeName)
 
 
 class ConfigError(Exception):
@@ -50,12 +51,26 @@ class DatabaseSettings(_Section):
 class StationSettings(_Section):
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "STATION-1"
     site: str = ""
-    mode: Literal["lookup", "register", "validate", "reject", "dispatch", "receive", "scrap"] = (
-        "lookup"
-    )
+    mode: ModeName = "lookup"
     operator: str = ""
     document: str = ""
     journal: bool = False
+    # A locked station for passers-by: no palette, no quitting or suspending from the keyboard.
+    kiosk: bool = False
+    # The modes the picker offers; empty: every mode of the site.
+    allowed_modes: list[ModeName] = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if len(set(self.allowed_modes)) != len(self.allowed_modes):
+            raise ValueError("allowed_modes names a mode twice")
+        if self.allowed_modes and self.mode not in self.allowed_modes:
+            raise ValueError(
+                f"mode {self.mode!r} is not one of allowed_modes "
+                f"({', '.join(self.allowed_modes)}): set mode to one of them"
+            )
+
+    def mode_allowed(self, mode: str) -> bool:
+        return not self.allowed_modes or mode in self.allowed_modes
 
 
 # [scanner] preset → (burst_end_ms, max_median_gap_ms, split_gap_ms): how the keyboard-wedge

@@ -19,6 +19,7 @@ from scanstation.cli.common import fail
 from scanstation.cli.decode import decode
 from scanstation.cli.documents import doc
 from scanstation.cli.journal import journal
+from scanstation.cli.kiosk import kiosk
 from scanstation.cli.reading import export, show
 from scanstation.cli.root import main
 from scanstation.cli.scanning import scan
@@ -40,6 +41,7 @@ COMMANDS: tuple[click.Command, ...] = (
     demo,
     decode,
     serve,
+    kiosk,
 )
 
 for _command in COMMANDS:

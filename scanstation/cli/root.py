@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -55,6 +56,32 @@ def _print_click_error(error: click.ClickException) -> None:
         click.echo(f"Error: {shown(line)}", err=True)
 
 
+def station_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of the station app (the group's own, and `kiosk`'s)."""
+    for option in reversed(_STATION_OPTIONS):
+        command = option(command)
+    return command
+
+
+_STATION_OPTIONS = (
+    click.option(
+        "--station", "station_id", type=TEXT, metavar="ID", help="Station id (the station app)."
+    ),
+    click.option(
+        "--site", type=TEXT, metavar="CODE", help="Site code of this station (the station app)."
+    ),
+    click.option("--mode", type=click.Choice(MODE_NAMES), help="Scan mode (the station app)."),
+    click.option("--operator", type=TEXT, metavar="NAME", help="Operator name (the station app)."),
+    click.option(
+        "--journal/--no-journal",
+        "use_journal",
+        default=None,
+        help="Keep scanning into this terminal's offline journal while the database is "
+        "unreachable (the station app). Default: config station.journal.",
+    ),
+)
+
+
 @click.group(
     cls=ScanstationGroup,
     invoke_without_command=True,
@@ -68,21 +95,7 @@ def _print_click_error(error: click.ClickException) -> None:
     help="Database: a SQLite path/URL or postgresql://…",
 )
 @click.option("--config", "config_path", type=TEXT, metavar="PATH", help="config.toml to use.")
-@click.option(
-    "--station", "station_id", type=TEXT, metavar="ID", help="Station id (the station app)."
-)
-@click.option(
-    "--site", type=TEXT, metavar="CODE", help="Site code of this station (the station app)."
-)
-@click.option("--mode", type=click.Choice(MODE_NAMES), help="Scan mode (the station app).")
-@click.option("--operator", type=TEXT, metavar="NAME", help="Operator name (the station app).")
-@click.option(
-    "--journal/--no-journal",
-    "use_journal",
-    default=None,
-    help="Keep scanning into this terminal's offline journal while the database is "
-    "unreachable (the station app). Default: config station.journal.",
-)
+@station_options
 @click.version_option(package_name="scanstation")
 @click.pass_context
 def main(

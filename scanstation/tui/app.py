@@ -90,6 +90,9 @@ class ScanStationApp(App[int]):
         super().__init__()
         self.settings = settings
         self.database_url = database_url
+        # A kiosk: no palette (theme, screenshots, quit), and no key leaves or suspends it.
+        self.kiosk = settings.station.kiosk
+        self.use_command_palette = not self.kiosk
         self.hooks = hooks or StationHooks()  # tests and benchmarks attach a StationProbe
         self.hooks.attach(self)
         config = settings.station
@@ -161,7 +164,11 @@ class ScanStationApp(App[int]):
         self.station.stop()
 
     async def action_quit(self) -> None:
-        """Quit; scans not yet in the database hold the first ctrl+q back with a warning."""
+        """Quit; scans not yet in the database hold the first ctrl+q back with a warning.
+        A kiosk is not left from the keyboard."""
+        if self.kiosk:
+            self.kiosk_locked("quitting")
+            return
         worker = self.station.worker
         pending = worker.pending if worker is not None else 0
         if worker is not None and worker.journaled:
@@ -200,6 +207,31 @@ class ScanStationApp(App[int]):
                 "they are sent when the station starts again (or `scanstation journal replay`)"
             )
         self.exit(0, message=note)
+
+    # -- the kiosk ----------------------------------------------------------------------------
+
+    def kiosk_locked(self, what: str) -> None:
+        self.notify(
+            f"This station is a kiosk: {what} is not available here.",
+            title="Kiosk",
+            severity="warning",
+            markup=False,
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A kiosk hides ctrl+q from the footer and leaves the key without effect.
+        return not (self.kiosk and action == "quit")
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: Textual says how to quit; a kiosk says it cannot be left."""
+        if self.kiosk:
+            self.kiosk_locked("quitting")
+        else:
+            super().action_help_quit()
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        if not self.kiosk:  # a passer-by must not fill the disk with screenshots
+            super().action_screenshot(filename, path)
 
     # -- key capture --------------------------------------------------------------------------
 
@@ -253,6 +285,8 @@ class ScanStationApp(App[int]):
             )
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        if self.kiosk:
+            return
         yield from super().get_system_commands(screen)
         if screen is self.station:
             yield from self.station.palette_commands()

@@ -113,7 +113,8 @@ class StationDialogs:
 
     def pick_mode(self) -> None:
         self._begin()
-        picker = ModePicker(self._state.mode, self._state.site_kind)
+        allowed = self._station.settings.station.allowed_modes
+        picker = ModePicker(self._state.mode, self._state.site_kind, allowed)
         self._push(picker, self._mode_picked)
 
     def _mode_picked(self, mode: Mode | None) -> None:
@@ -124,6 +125,12 @@ class StationDialogs:
 
     def enter_mode(self, mode: Mode) -> None:
         """Switch mode, asking first for what the mode needs (a document, a reason)."""
+        if not self._station.settings.station.mode_allowed(mode.value):
+            self._station.notify(
+                f"{mode.value.upper()} is not allowed at this station", markup=False
+            )
+            self._end()
+            return
         self._begin()
         if mode is Mode.DISPATCH:
             self.ask_document(Mode.DISPATCH)

@@ -6,9 +6,24 @@ import sys
 
 from scanstation.config import MODE_NAMES, Settings
 
-__all__ = ["run_station"]
+__all__ = ["run_station", "station_problem"]
 
 EXIT_USAGE = 2
+
+
+def station_problem(settings: Settings, *, site: str | None, mode: str | None) -> str | None:
+    """Why the station cannot start with these options (None: it can)."""
+    if not (site or settings.station.site):
+        return (
+            "the station needs a site: pass --site CODE or set [station] site "
+            f"in config.toml ({settings.source})"
+        )
+    if mode is not None and mode not in MODE_NAMES:
+        return f"unknown mode {mode!r}"
+    if mode is not None and not settings.station.mode_allowed(mode):
+        allowed = ", ".join(settings.station.allowed_modes)
+        return f"mode {mode} is not one of [station] allowed_modes ({allowed})"
+    return None
 
 
 def run_station(
@@ -22,17 +37,11 @@ def run_station(
     journal: bool | None = None,
 ) -> int:
     """Run the station until the operator quits; 0 on a normal quit, 2 when it cannot start."""
+    problem = station_problem(settings, site=site, mode=mode)
+    if problem is not None:
+        print(f"scanstation: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     site_code = site or settings.station.site
-    if not site_code:
-        print(
-            "scanstation: the station needs a site: pass --site CODE or set [station] site "
-            f"in config.toml ({settings.source})",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    if mode is not None and mode not in MODE_NAMES:
-        print(f"scanstation: unknown mode {mode!r}", file=sys.stderr)
-        return EXIT_USAGE
 
     from scanstation.tui.app import ScanStationApp  # Textual loads only when the station runs
 

@@ -37,6 +37,14 @@ def test_every_documented_key_has_a_comment() -> None:
         ("[station]\nmode = 'teleport'\n", "station.mode", "one of"),
         ("[ui]\nportlets = ['scanned', 'radar']\n", "ui.portlets", "one of"),
         ("[databse]\nurl = ''\n", "databse", "unknown key"),
+        ("[station]\nallowed_modes = ['recieve']\n", "station.allowed_modes[0]", "receive"),
+        ("[station]\nallowed_modes = ['receive']\n", "station", "mode 'lookup' is not one of"),
+        (
+            "[station]\nmode = 'receive'\nallowed_modes = ['receive', 'receive']\n",
+            "station",
+            "names a mode twice",
+        ),
+        ("[station]\nkiosk = 'yes'\n", "station.kiosk", "Expected `bool`"),
     ],
 )
 def test_a_bad_key_names_file_key_and_expectation(
@@ -118,3 +126,10 @@ def test_an_unknown_scanstation_variable_is_an_error_naming_it() -> None:
         "PATH": "/bin",
     }
     assert load_settings(environ=known).database.url == ""
+
+
+def test_a_kiosk_from_the_environment(tmp_path: Path) -> None:
+    """`scanstation kiosk` turns the kiosk on for its station this way."""
+    settings = load_settings(environ={"SCANSTATION_STATION_KIOSK": "true"})
+    assert settings.station.kiosk is True
+    assert settings.station.mode_allowed("scrap")  # no allowed_modes: every mode

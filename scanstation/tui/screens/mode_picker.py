@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -21,8 +22,9 @@ NEEDS_NOTE = {
 }
 
 
-def available_modes(site_kind: SiteKind | None) -> list[Mode]:
-    """Lookup, and every mode with a transition at this kind of site (all when unknown)."""
+def available_modes(site_kind: SiteKind | None, allowed: Collection[str] = ()) -> list[Mode]:
+    """Lookup, and every mode with a transition at this kind of site (all when unknown);
+    only those `allowed` (`[station] allowed_modes`) when it names any."""
     modes = [Mode.LOOKUP]
     for mode in Mode:
         if mode is Mode.LOOKUP:
@@ -31,7 +33,7 @@ def available_modes(site_kind: SiteKind | None) -> list[Mode]:
             row.mode is mode and row.site_kind in (None, site_kind) for row in TRANSITIONS
         ):
             modes.append(mode)
-    return modes
+    return [mode for mode in modes if not allowed or mode.value in allowed]
 
 
 def mode_summary(mode: Mode, site_kind: SiteKind | None) -> str:
@@ -86,10 +88,12 @@ class ModePicker(StationDialog[Mode | None]):
     }
     """
 
-    def __init__(self, current: Mode, site_kind: SiteKind | None) -> None:
+    def __init__(
+        self, current: Mode, site_kind: SiteKind | None, allowed: Collection[str] = ()
+    ) -> None:
         super().__init__()
         self.current = current
-        self.modes = available_modes(site_kind)
+        self.modes = available_modes(site_kind, allowed)
         self.options = OptionList(
             *(
                 Option(

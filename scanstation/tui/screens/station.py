@@ -113,7 +113,12 @@ class StationScreen(Screen[None]):
         self._now = now
         feedback = settings.feedback
         self.header = StationHeader(id="header")
-        self.banner = Banner(now=now, stale_after_s=feedback.stale_after_s, id="banner")
+        self.banner = Banner(
+            now=now,
+            stale_after_s=feedback.stale_after_s,
+            big=settings.station.kiosk,
+            id="banner",
+        )
         self.problem = ProblemStrip(now, id="problem")
         self.manual = Input(
             placeholder="type a serial by hand, then Enter (scans need no click here)",
@@ -216,7 +221,7 @@ class StationScreen(Screen[None]):
         self.banner.set_class(self.deck.wide, "-roomy")
         footer = self.query_one(StationFooter)
         footer.compact = width < 100
-        footer.show_command_palette = width >= 100
+        footer.show_command_palette = width >= 100 and not self.settings.station.kiosk
         self.refresh_bindings()
 
     def add_portlet(self, portlet: Portlet) -> None:
@@ -562,7 +567,7 @@ class StationScreen(Screen[None]):
     def palette_commands(self) -> Iterator[SystemCommand]:
         """The command palette: every mode, then every action of the table that can run now."""
         kind = self.state.site_kind
-        for mode in available_modes(kind):
+        for mode in available_modes(kind, self.settings.station.allowed_modes):
             yield SystemCommand(
                 f"Mode: {mode.value}", mode_summary(mode, kind), partial(self.enter_mode, mode)
             )

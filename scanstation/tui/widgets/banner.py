@@ -6,6 +6,7 @@ recorded nothing, so it never looks like an OK). Each answer carries its running
 new; its age ticks on the right, and after `stale_after_s` the banner turns grey ("stale"),
 so an old answer is never taken for the answer to the scan just made. A scan kept waiting by
 the database shows "SAVING…"; scans held while the mode is being changed show "WAITING".
+On a kiosk (`big`) the answer's word is also drawn in letters three rows tall above it.
 
 Everything shown is built from plain strings with control characters made visible: a payload
 can never become markup, a link or a terminal escape here.
@@ -23,6 +24,7 @@ from textual.widgets import Static
 
 from scanstation.domain.codes import visible
 from scanstation.domain.model import utc_now
+from scanstation.tui.widgets.big_letters import big_width, big_word
 
 __all__ = ["BANNER_LOOKS", "ERROR_KINDS", "Banner", "age_text"]
 
@@ -72,6 +74,9 @@ class Banner(Static):
         &.-roomy {
             padding: 1 2;
         }
+        &.-big {
+            min-height: 5;
+        }
         &.-ok {
             background: $success;
             color: auto 95%;
@@ -107,10 +112,13 @@ class Banner(Static):
         *,
         now: Callable[[], datetime] = utc_now,
         stale_after_s: float = 10.0,
+        big: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
+        self.big = big
+        self.set_class(big, "-big")
         self._now = now
         self.stale_after_s = stale_after_s
         self.kind = "idle"
@@ -224,13 +232,22 @@ class Banner(Static):
                 headline = Content.assemble(headline, " " * room, self._badge)
             else:
                 headline = Content.assemble(headline, "  ", self._badge)
-        lines = [headline]
+        lines = [*self._big_lines(width), headline]
         if self.sentence:
             lines.append(Content(visible(self.sentence)))
         # A layout pass costs the whole screen; only a change of height needs one.
         height = sum(max(1, -(-line.cell_length // width)) for line in lines)
         self.update(Content("\n").join(lines), layout=height != self._height)
         self._height = height
+
+    def _big_lines(self, width: int) -> list[Content]:
+        """The answer's word in big letters (a kiosk's), when it fits."""
+        if not self.big or self.kind not in BANNER_LOOKS:
+            return []
+        word = BANNER_LOOKS[self.kind][1]
+        if big_width(word) > width:
+            return []
+        return [Content.styled(line, "bold") for line in big_word(word)]
 
     @property
     def text(self) -> str:

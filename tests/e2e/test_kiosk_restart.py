@@ -1,0 +1,92 @@
+"""`scanstation kiosk` in a real terminal (tmux): the keys a passer-by tries do nothing, and
+`kill -9` of the station brings it back at once with every answered scan still recorded."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from test_station_crash import (  # the crash tests' tmux harness and site database
+    Station,
+    ok_on_screen,
+    recorded,
+    site_db,
+    sn,
+    sockets,
+    station,
+)
+
+from scanstation.kiosk import BACKOFF_FIRST_S
+
+__all__ = ["site_db", "sockets"]  # fixtures
+
+
+def station_pid(term: Station) -> int | None:
+    """The station under the kiosk: the child of the pane's process."""
+    kiosk = term.tmux("display-message", "-p", "-t", "crash", "#{pane_pid}").stdout.strip()
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", kiosk], capture_output=True, text=True, check=False
+    )
+    pids = [int(pid) for pid in out.stdout.split()]
+    return pids[0] if pids else None
+
+
+def wait_pid(term: Station, old: int | None, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = station_pid(term)
+        if pid is not None and pid != old:
+            return pid
+        time.sleep(0.05)
+    raise AssertionError(f"no new station under the kiosk within {timeout} s")
+
+
+def test_kiosk_keys_are_inert_and_kill_9_brings_the_station_back(
+    sockets: list[str], site_db: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "kiosk.log"
+    term = station(sockets, site_db, "kiosk", "--log", str(log))
+    term.start()
+    term.wait_for(lambda s: "db ok" in s and "REGISTER" in s, "the kiosk's station to open")
+    first = wait_pid(term, None, 5)
+    for number in (1, 2):
+        term.scan(sn(number))
+        term.wait_for(ok_on_screen(sn(number)), f"the OK of {sn(number)}")
+    screen = term.screen()
+    assert "▀▀▀" in screen  # the answer's word in big letters
+
+    # A passer-by's keys: nothing ends, suspends or leaves the station.
+    for key in ("C-q", "C-c", "C-z", "C-backslash", "C-p"):
+        term.tmux("send-keys", "-t", "crash", key)
+        time.sleep(0.3)
+    term.tmux("send-keys", "-t", "crash", "Escape")
+    time.sleep(0.5)
+    assert not term.dead()
+    assert station_pid(term) == first
+    assert "Search for commands" not in term.screen()  # no palette
+
+    # kill -9: the kiosk starts a new station after its first back-off.
+    term.tmux("send-keys", "-t", "crash", "-l", sn(3))  # typed, not yet a scan: lost is fine
+    killed_at = time.monotonic()
+    subprocess.run(["kill", "-9", str(first)], check=True)
+    second = wait_pid(term, first, 5)
+    restarted_in = time.monotonic() - killed_at
+    assert restarted_in < 5, restarted_in
+    assert restarted_in >= BACKOFF_FIRST_S * 0.9
+    term.wait_for(
+        lambda s: "db ok" in s and "No scans yet in this session" in s,
+        "the new station to open",
+        timeout=30,
+    )
+    assert "killed by signal SIGKILL" in log.read_text()
+
+    # Nothing answered was lost; the new station carries on.
+    term.scan(sn(4))
+    term.wait_for(ok_on_screen(sn(4)), "a scan after the restart")
+    term.scan(sn(1))
+    term.wait_for(lambda s: "ALREADY" in s, f"{sn(1)} already registered")
+    found = recorded(site_db)
+    for number in (1, 2, 4):
+        assert found.get(sn(number)) == ["ok"], f"{sn(number)}: {found.get(sn(number))}"
+    assert station_pid(term) == second

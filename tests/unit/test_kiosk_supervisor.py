@@ -1,0 +1,121 @@
+"""`scanstation kiosk`'s supervisor with real child processes: a station that dies (a signal, a
+non-zero exit) is started again with back-off and the cause is logged; a normal quit or a
+stop ends the kiosk; a usage problem is refused before anything starts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scanstation.cli import main
+from scanstation.kiosk import BACKOFF_FIRST_S, KioskSupervisor, exit_cause, kiosk_logger
+
+# A child that reads how many times it ran from a file and ends as `ENDINGS` says.
+CHILD = """
+import os, signal, sys
+from pathlib import Path
+count = Path(sys.argv[1])
+runs = int(count.read_text()) if count.exists() else 0
+count.write_text(str(runs + 1))
+ending = sys.argv[2].split(",")[runs]
+if ending == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+if ending == "sleep":
+    import time; time.sleep(60)
+sys.exit(int(ending))
+"""
+
+
+def supervisor(tmp_path: Path, endings: str) -> tuple[KioskSupervisor, Path]:
+    log_path = tmp_path / "kiosk.log"
+    log = kiosk_logger(log_path)
+    command = [sys.executable, "-c", CHILD, str(tmp_path / "runs"), endings]
+    return KioskSupervisor(command, env=dict(os.environ), log=log), log_path
+
+
+def runs(tmp_path: Path) -> int:
+    return int((tmp_path / "runs").read_text())
+
+
+def test_exit_causes_are_named() -> None:
+    assert exit_cause(-signal.SIGKILL) == "killed by signal SIGKILL"
+    assert exit_cause(-signal.SIGSEGV) == "killed by signal SIGSEGV"
+    assert exit_cause(2) == "exited with code 2"
+
+
+def test_a_killed_or_failed_station_is_restarted_with_back_off(tmp_path: Path) -> None:
+    kiosk, log_path = supervisor(tmp_path, "kill,3,0")
+    started = time.monotonic()
+    assert kiosk.run() == 0
+    took = time.monotonic() - started
+    assert runs(tmp_path) == 3  # killed, failed, then quit normally: no fourth start
+    assert kiosk.restarts == 2
+    assert took >= BACKOFF_FIRST_S * 3  # 0.5 s, then 1 s: the back-off doubled
+    log = log_path.read_text()
+    assert "station killed by signal SIGKILL after" in log
+    assert "restart 1 in 0.5 s" in log
+    assert "station exited with code 3 after" in log
+    assert "restart 2 in 1.0 s" in log
+    assert "station quit normally; the kiosk ends" in log
+
+
+def test_stopping_the_kiosk_ends_the_station_and_does_not_restart_it(tmp_path: Path) -> None:
+    kiosk, log_path = supervisor(tmp_path, "sleep,sleep")
+    stopper = threading.Timer(1.0, kiosk.stop)
+    stopper.start()
+    started = time.monotonic()
+    assert kiosk.run() == 0
+    assert time.monotonic() - started < 10
+    assert runs(tmp_path) == 1
+    assert "killed by signal SIGTERM; the kiosk stops" in log_path.read_text()
+
+
+def test_the_kiosk_ignores_the_keyboard_signals_while_it_runs(tmp_path: Path) -> None:
+    """ctrl+c, ctrl+\\ and ctrl+z reach the kiosk as signals while the station restarts."""
+    seen: dict[int, object] = {}
+    kiosk, _ = supervisor(tmp_path, "0")
+    original_run_once = kiosk._run_once
+
+    def run_once() -> int:
+        for signum in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):
+            seen[signum] = signal.getsignal(signum)
+        os.kill(os.getpid(), signal.SIGINT)  # would raise KeyboardInterrupt if not ignored
+        return original_run_once()
+
+    kiosk._run_once = run_once  # type: ignore[method-assign]
+    assert kiosk.run() == 0
+    assert set(seen.values()) == {signal.SIG_IGN}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back after
+
+
+def test_kiosk_command_refuses_a_mode_the_config_does_not_allow(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[station]\nkiosk = true\nmode = "receive"\nallowed_modes = ["receive"]\n')
+    db = tmp_path / "site.db"
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "--db", str(db), "kiosk", "--site", "G1", "--mode", "scrap"]
+    )
+    assert result.exit_code == 2
+    assert "mode scrap is not one of [station] allowed_modes (receive)" in result.output
+    result = CliRunner().invoke(main, ["--config", str(config), "--db", str(db), "kiosk"])
+    assert result.exit_code == 2
+    assert "the station needs a site" in result.output
+    assert not db.exists()  # nothing was started
+
+
+@pytest.fixture(autouse=True)
+def _close_kiosk_log() -> Iterator[None]:
+    yield
+    log = logging.getLogger("scanstation.kiosk")
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
