@@ -30,6 +30,15 @@ from scanstation.domain.model import (
     SiteView,
 )
 from scanstation.domain.outcome import ScanOutcome
+from scanstation.domain.reports import (
+    AgingRow,
+    DocumentReport,
+    ExceptionRow,
+    ReportFilter,
+    StageCount,
+    ThroughputRow,
+    TransitUnit,
+)
 from scanstation.domain.stages import SiteKind, Stage
 from scanstation.service import (
     ImportReport,
@@ -202,6 +211,26 @@ class Station:
 
     def export(self, stage: Stage | None = None, site: str | None = None) -> Iterator[SerialView]:
         return self._use().export(stage, site)
+
+    # -- the supervisor's reports (filters checked: ServiceError for an unknown site or SKU) --
+
+    def stage_report(self, where: ReportFilter) -> list[StageCount]:
+        return self._use().stage_report(where)
+
+    def document_report(self, number: str, where: ReportFilter) -> DocumentReport:
+        return self._use().document_report(number, where)
+
+    def transit_report(self, where: ReportFilter) -> Iterator[TransitUnit]:
+        return self._use().transit_report(where)
+
+    def aging_report(self, where: ReportFilter) -> list[AgingRow]:
+        return self._use().aging_report(where)
+
+    def throughput_report(self, where: ReportFilter) -> list[ThroughputRow]:
+        return self._use().throughput_report(where)
+
+    def exception_report(self, where: ReportFilter) -> Iterator[ExceptionRow]:
+        return self._use().exception_report(where)
 
     def change_feed(self) -> ChangeFeed:
         """What other stations commit, for one background thread (the live refresh)."""

@@ -21,6 +21,7 @@ from scanstation.cli.documents import doc
 from scanstation.cli.journal import journal
 from scanstation.cli.kiosk import kiosk
 from scanstation.cli.reading import export, show
+from scanstation.cli.reports import report
 from scanstation.cli.root import main
 from scanstation.cli.scanning import scan
 from scanstation.cli_serve import serve
@@ -38,6 +39,7 @@ COMMANDS: tuple[click.Command, ...] = (
     journal,
     show,
     export,
+    report,
     demo,
     decode,
     serve,

@@ -3,8 +3,8 @@ none reaches the repository behind it (the accessors here give faces what they u
 from `service.repo`).
 
 What it does is split by kind: scanning (service/scanning.py), the supervisor's and clerk's
-writes (service/admin.py), imports (service/imports.py); this module opens and closes it and
-answers reads.
+writes (service/admin.py), imports (service/imports.py), the supervisor's reports
+(service/reports.py); this module opens and closes it and answers reads.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from scanstation.domain.stages import Stage
 from scanstation.service.admin import Admin
 from scanstation.service.checks import storable
 from scanstation.service.imports import Imports
+from scanstation.service.reports import Reports
 from scanstation.service.scanning import Scanning
 from scanstation.store.feed import ChangeWatcher
 from scanstation.store.repository import Repository
@@ -29,7 +30,7 @@ from scanstation.store.repository import Repository
 __all__ = ["StationService"]
 
 
-class StationService(Scanning, Admin, Imports):
+class StationService(Scanning, Admin, Imports, Reports):
     def __init__(
         self,
         repository: Repository,

@@ -9,8 +9,8 @@ Every driver error leaves as a StoreError, transient or permanent (store/errors.
 
 The methods are grouped by what they do: serials, generation runs and imports
 (store/serials.py), documents (store/documents.py), events and the change feed
-(store/events.py); this module keeps the connection, the bounded write transaction, sites,
-items and the database's summary.
+(store/events.py), the supervisor's reports (store/reports.py); this module keeps the
+connection, the bounded write transaction, sites, items and the database's summary.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from scanstation.store.documents import DOCUMENT_SQL, DocumentStore
 from scanstation.store.errors import DuplicateScan, StoreBusy, StoreError, VersionChanged
 from scanstation.store.events import EVENT_SQL, EventStore
 from scanstation.store.feed import ChangeWatcher
+from scanstation.store.reports import ReportStore
 from scanstation.store.runs import ImportRow, RunStore, SerialCollision
 from scanstation.store.serials import SERIAL_SQL, LoadedSerial, ScanLock, SerialStore
 
@@ -83,7 +84,7 @@ def guarded(method: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-class Repository(SerialStore, RunStore, DocumentStore, EventStore):
+class Repository(SerialStore, RunStore, DocumentStore, EventStore, ReportStore):
     """Sites, items, generation runs, serials, documents and events of one database."""
 
     def __init__(self, url: str, *, create: bool = False) -> None:

@@ -129,8 +129,9 @@ def bind_tables(db: peewee.Database) -> Tables:
         item = ForeignKeyField(Item, on_delete="RESTRICT", index=False)
         generation = ForeignKeyField(GenerationRun, null=True, on_delete="RESTRICT", index=False)
         secondary_qr = CharField(unique=True, null=True, max_length=limits.SECONDARY_QR.max_length)
-        # Indexed with its item only: that serves the per-item stage counts; an export by stage
-        # reads the table through, and one index less is a fifth faster generation run.
+        # One index, (item, stage, site): the per-item stage counts, and the reports' counts
+        # per SKU × stage × site read from it alone; an export by stage reads the table
+        # through, and one index less is a fifth faster generation run.
         stage = CharField(max_length=STAGE_LENGTH)
         site = ForeignKeyField(Site, null=True, on_delete="RESTRICT", index=False)
         document = ForeignKeyField(Document, null=True, on_delete="RESTRICT", index=False)
@@ -141,7 +142,7 @@ def bind_tables(db: peewee.Database) -> Tables:
         version = IntegerField(default=1)
 
         class Meta:
-            indexes = ((("item", "stage"), False),)
+            indexes = ((("item", "stage", "site"), False),)
 
     class Event(BaseModel):
         """Append-only: every change, every refused or unknown scan, every comment, every

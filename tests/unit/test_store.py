@@ -62,7 +62,7 @@ def _v2_sqlite(path: Path, *, version: int = 2) -> None:
 
 
 def _check_migrated(service: StationService) -> None:
-    assert service.info()["schema_version"] == SCHEMA_VERSION == 4
+    assert service.info()["schema_version"] == SCHEMA_VERSION == 5
     old = service.events("SN0000000001")
     assert old[0].station == "T-OLD" and old[0].recorded_at == old[0].at  # backfilled
     cursor = service.change_cursor()
@@ -88,6 +88,9 @@ def test_an_older_sqlite_file_is_migrated_forward(tmp_path: Path, version: int) 
         stored = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     conn.close()
     assert "event_station_id" in names and stored == (str(SCHEMA_VERSION),)
+    # Schema 5: the reports' indexes, in place of the old (item, stage) one.
+    assert {"serial_item_id_stage_site_id", "event_document"} <= names
+    assert "serial_item_id_stage" not in names
     assert {"generation_id", "count", "txid"} <= columns
     StationService.open(str(path)).close()  # opening again: nothing left to migrate
 
@@ -140,7 +143,7 @@ def test_a_version_3_database_is_migrated_to_4(
     url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
     _as_schema_3(StationService.open(url, create=True))
     service = StationService.open(url)
-    assert service.info()["schema_version"] == SCHEMA_VERSION == 4
+    assert service.info()["schema_version"] == SCHEMA_VERSION == 5
     registered = service.scan(ScanEvent("SN0000000002"), station())
     assert registered.kind is OutcomeKind.OK and registered.event_id is not None
     validated = service.scan(ScanEvent("SN0000000001"), station(mode=Mode.VALIDATE))
@@ -154,6 +157,13 @@ def test_a_version_3_database_is_migrated_to_4(
             "SELECT count(*) FROM pg_proc WHERE proname = 'scanstation_apply_scan'"
         ).fetchone()
         assert found == (1,)
+        names = "SELECT indexname FROM pg_indexes WHERE tablename IN ('serial', 'event')"
+    else:
+        names = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    # Schema 5 (from 4): the reports' indexes, in place of the old (item, stage) one.
+    indexes = {row[0] for row in service.repo._cursor(names).fetchall()}
+    assert {"serial_item_id_stage_site_id", "event_document"} <= indexes
+    assert "serial_item_id_stage" not in indexes
     service.close()
     StationService.open(url).close()  # nothing left to migrate
 
