@@ -22,7 +22,8 @@ Without a prefix: timing
 Keys wait in a buffer while they could still belong to a scan. A *group* of buffered keys ends
 at a suffix key, at a key that produces no character (arrows, F-keys), after `burst_end_ms`
 without a key, or at an *isolated* key (see below). When a group ends, its keys are cut into
-*runs* wherever two keys are at least the split gap apart. The split gap adapts to the scanner:
+*runs* wherever two keys are at least the split gap apart (gaps as the sender made them, see
+"Keys read late"). The split gap adapts to the scanner:
 three times the median of the short gaps near the group's end, but at least `split_gap_ms` and
 at most `max_median_gap_ms`. A run of two keys or more is mechanical (the suffix counts as a key
 of the last run). The scan is everything from the first mechanical run to the last: a scanner
@@ -36,10 +37,12 @@ Otherwise every key of the group, suffix included, goes back to the UI.
 
 Latency added to a person's key
 -------------------------------
-A key at least `max_median_gap_ms` after the previous one is *isolated* once the next key comes
-`max_median_gap_ms` or more after it, or `max_median_gap_ms` of silence passes: no scan can
-include it, so it goes back at once (defaults: at most 50 ms, plus the caller's timer period).
-That covers ordinary typing and single-key commands. Keys typed less than `max_median_gap_ms`
+A key at least `max_median_gap_ms` after the previous one, with fewer than three keys waiting
+before it, is *isolated* once `max_median_gap_ms` of silence passes, or once the next key
+comes `max_median_gap_ms` or more after it and alone (a millisecond passes without another
+key: it was not the first of a bunch the terminal read late). No scan can include it, so it
+goes back at once (defaults: 50 ms, plus one or two periods of the caller's timer). That
+covers ordinary typing and single-key commands. Keys typed less than `max_median_gap_ms`
 apart (key rollover, auto-repeat) look like the start of a scan and wait until their group ends:
 a suffix, a key without a character, an isolated key, or `burst_end_ms` (100 ms) of silence
 (`terminal_hold_ms` for three keys or more, see below). A key without a character is never
@@ -53,6 +56,19 @@ of that (`KeyStroke.late`, with ESC restored into `character`): the gap before a
 terminal's, not the sender's, and counts as none. A group of three keys or more waits
 `terminal_hold_ms` of silence before it ends, so a burst with ESC inside stays one scan.
 
+Keys read late
+--------------
+On a busy machine the terminal's reader thread may not run for tens of milliseconds; keys sent
+meanwhile wait in the terminal and are stamped when read, together, microseconds apart. The
+gap before such a bunch is the sender's gaps and the reader's lateness at once, and the gaps
+inside it say nothing: keys less than 1 ms apart count as a bunch, and before and inside a
+bunch of n keys each gap counts as 1/n of the gap before it (the keys were sent within it).
+So a key read late does not split a scan. A pause long enough to end a group ends it only
+when the key after the pause came alone (a key with it makes the pause the terminal's), and
+a group of three keys or more has no isolated key: it waits for its suffix, a key without a
+character or the silence that ends a group. The caller does not call `flush_due` while the
+terminal holds keys not read yet (that is not silence).
+
 Reports (`on_burst`)
 --------------------
 Keys handed back since the last pause longer than twice `max_median_gap_ms` form a *streak*.
@@ -65,9 +81,11 @@ with Enter can be reported too; the UI decides what to show (keys typed into a t
 seen there).
 
 Known ambiguities (timing cannot tell them apart; a prefix avoids them): a person's key less than
-the split gap before a scan becomes part of it; a scanner stalling right after the first
-character of a scan splits that character off; without a suffix, two scans less than
-`burst_end_ms` apart are read as one.
+the split gap before a scan becomes part of it, or less than `max_median_gap_ms` before keys
+the terminal read together; a scanner stalling right after the first character of a scan
+splits that character off, and so does a slow scanner's second key read late but alone;
+without a suffix, two scans less than `burst_end_ms` apart are read as one, and so are two
+less than `terminal_hold_ms` apart when the second one's keys were read together.
 
 Cost: every key is stored once and looked at a bounded number of times (the split gap is the
 median of at most the last 16 gaps), so feeding a key is O(1) amortised.
@@ -96,6 +114,9 @@ _REPORT_MIN_CHARACTERS = 3
 _STREAK_FACTOR = 2.0
 # Characters of a streak kept for the report (the rest is only counted).
 _REPORT_MAX_CHARACTERS = 64
+# Keys stamped closer than this came out of one terminal read (no scanner types that fast: a
+# USB HID key is a press and a release report, 1 ms each).
+_BUNCH_S = 0.001
 
 BurstReason = Literal["slow", "short", "no_prefix", "shape"]
 
@@ -201,6 +222,25 @@ def _gap(before: KeyStroke, after: KeyStroke) -> float:
         return 0.0  # the terminal held it back
     # A clock that steps back must not make a negative gap look like the fastest scanner.
     return max(0.0, after.time - before.time)
+
+
+def _sender_gaps(keys: Sequence[KeyStroke]) -> list[float]:
+    """The gaps between `keys` as the sender may have made them. A terminal read late (the
+    machine busy) hands over several keys at once: the gap before such a bunch is the sender's
+    gaps and the reader's lateness together, and the gaps inside it say nothing. The bunch's
+    keys were sent within the gap before it, so that gap is shared among them: before a bunch
+    of n keys and inside it, each gap counts as 1/n of the gap before the bunch."""
+    gaps = [_gap(a, b) for a, b in pairwise(keys)]
+    index = len(gaps) - 1
+    while index >= 0:
+        end = index
+        while end >= 0 and gaps[end] < _BUNCH_S:
+            end -= 1  # walk back over the bunch
+        if end < index and end >= 0:
+            share = gaps[end] / (index - end + 1)  # keys end+1 … index+1 came together
+            gaps[end : index + 1] = [share] * (index - end + 1)
+        index = end - 1
+    return gaps
 
 
 def _text(keys: Sequence[KeyStroke]) -> str:
@@ -313,6 +353,8 @@ class _Timed:
         self._max_gap = settings.max_median_gap_ms / 1000
         self._min_split = settings.split_gap_ms / 1000
         self.keys: list[KeyStroke] = []  # data keys waiting for a decision, arrival order
+        # The last key came after a silence that ends a group, unless a key comes with it.
+        self._pause_before_last = False
 
     def _silence_limit(self) -> float:
         return self._hold if len(self.keys) >= _HOLD_MIN_KEYS else self._burst_end
@@ -321,42 +363,66 @@ class _Timed:
         if not self.keys:
             return None
         last = self.keys[-1].time
-        if self._may_be_isolated(len(self.keys) - 1):
+        if self._pause_before_last or self._lone_before_last():
+            return last + _BUNCH_S
+        if self._releasable(len(self.keys) - 1):
             return last + self._max_gap
         return last + self._silence_limit()
 
     def feed(self, stroke: KeyStroke) -> None:
-        if self.keys and _gap(self.keys[-1], stroke) >= self._silence_limit():
-            self._end_group(None)
-        if stroke.key in self._settings.suffixes:
-            self._end_group(stroke)
-        elif not stroke.character:
-            # Scanners only type characters, so this key is a person's and closes the group.
-            self._end_group(None)
-            self._out.keys([stroke])
-        else:
-            self.keys.append(stroke)
-            before_last = len(self.keys) - 2
-            if (
-                before_last >= 0
-                and self._may_be_isolated(before_last)
-                and _gap(self.keys[before_last], stroke) >= self._max_gap
-            ):
-                self._release_isolated(before_last)
+        if self._pause_before_last:
+            self._pause_before_last = False
+            if _gap(self.keys[-1], stroke) >= _BUNCH_S:
+                self._end_before_last()
+        paused = bool(self.keys) and _gap(self.keys[-1], stroke) >= self._silence_limit()
+        if stroke.key in self._settings.suffixes or not stroke.character:
+            if paused:
+                self._end_group(None)
+            if stroke.key in self._settings.suffixes:
+                self._end_group(stroke)
+            else:
+                # Scanners only type characters: this key is a person's and closes the group.
+                self._end_group(None)
+                self._out.keys([stroke])
+            return
+        if self._lone_before_last() and _gap(self.keys[-1], stroke) >= _BUNCH_S:
+            self._release_isolated(len(self.keys) - 2)
+        self.keys.append(stroke)
+        # A pause that ends the group, unless the terminal read this key late together with
+        # the next one: the next key (or a millisecond without one) tells.
+        self._pause_before_last = paused
 
     def flush_due(self, now: float) -> None:
-        last = len(self.keys) - 1
-        silence = now - self.keys[last].time
+        silence = now - self.keys[-1].time
+        if self._pause_before_last and silence >= _BUNCH_S:
+            self._pause_before_last = False
+            self._end_before_last()
         if silence >= self._silence_limit():
             self._end_group(None)
-        elif silence >= self._max_gap and self._may_be_isolated(last):
-            self._release_isolated(last)
+            return
+        if silence >= _BUNCH_S and self._lone_before_last():
+            self._release_isolated(len(self.keys) - 2)
+        if silence >= self._max_gap and self._releasable(len(self.keys) - 1):
+            self._release_isolated(len(self.keys) - 1)
 
-    def _may_be_isolated(self, index: int) -> bool:
-        """The key at `index` came `max_median_gap_ms` or more after the buffered key before it.
+    def _lone_before_last(self) -> bool:
+        """The key before the last one is isolated if the last one is not the first of a bunch
+        (a key coming with it would make the gap before it the terminal's, not the sender's)."""
+        index = len(self.keys) - 2
+        return (
+            index >= 0
+            and self._releasable(index)
+            and _gap(self.keys[index], self.keys[index + 1]) >= self._max_gap
+        )
 
-        The first buffered key qualifies: whatever came before it is already settled.
-        """
+    def _releasable(self, index: int) -> bool:
+        """The key at `index` may go back as isolated once the next gap is long too: it came
+        `max_median_gap_ms` or more after the buffered key before it (the first buffered key
+        qualifies: whatever came before it is settled), and fewer than three keys wait before
+        it. Three keys or more may be a scan the terminal delivered late: they wait for their
+        suffix (or the silence that ends a group), so a late key cannot cut them."""
+        if index >= _HOLD_MIN_KEYS:
+            return False
         return index == 0 or _gap(self.keys[index - 1], self.keys[index]) >= self._max_gap
 
     def _release_isolated(self, index: int) -> None:
@@ -370,9 +436,16 @@ class _Timed:
         self._decide(group, None)
         self._out.keys([isolated])
 
+    def _end_before_last(self) -> None:
+        """The pause before the last key was the sender's: the keys before it are a group."""
+        group, self.keys = self.keys[:-1], self.keys[-1:]
+        self._decide(group, None)
+
     def _end_group(self, suffix: KeyStroke | None) -> None:
         group = self.keys
-        self.keys = []  # cleared first, so a callback that feeds keys sees a consistent state
+        # Cleared first, so a callback that feeds keys sees a consistent state.
+        self.keys = []
+        self._pause_before_last = False
         self._decide(group, suffix)
 
     def _decide(self, keys: list[KeyStroke], suffix: KeyStroke | None) -> None:
@@ -393,8 +466,9 @@ class _Timed:
         settings = self._settings
         if not keys or (suffix is None and not settings.scan_without_suffix):
             return None
-        gaps = [_gap(a, b) for a, b in pairwise(keys)]  # gaps[i]: keys[i] → keys[i + 1]
-        suffix_gaps = [_gap(keys[-1], suffix)] if suffix is not None else []
+        gaps = _sender_gaps([*keys, suffix] if suffix is not None else keys)
+        # gaps[i]: keys[i] → keys[i + 1]; the last one leads to the suffix, if any
+        suffix_gaps = [gaps.pop()] if suffix is not None else []
         span = self._mechanical_span(gaps, suffix_gaps)
         if span is None:
             return None

@@ -29,10 +29,12 @@ from scanstation.config import Settings
 from scanstation.domain.model import utc_now
 from scanstation.domain.stages import Mode
 from scanstation.tui.capture import (
+    UNREAD_WAIT_S,
     BurstNotRead,
     FlushDue,
     KeyCapture,
     burst_sentence,
+    terminal_has_unread,
     wedge_settings,
 )
 from scanstation.tui.intake import split_paste
@@ -261,9 +263,16 @@ class ScanStationApp(App[int]):
         deadline = self.capture.deadline()
         if deadline is None:
             self._flush_timer.pause()
-        elif get_time() >= deadline and not self._flush_posted:
-            self._flush_posted = True
-            self.post_message(FlushDue())
+            return
+        now = get_time()
+        if now < deadline or self._flush_posted:
+            return
+        # Keys still in the terminal (its reader thread not run yet) break the silence.
+        fd = getattr(self._driver, "fileno", None)
+        if now < deadline + UNREAD_WAIT_S and terminal_has_unread(fd):
+            return
+        self._flush_posted = True
+        self.post_message(FlushDue())
 
     async def on_flush_due(self, message: FlushDue) -> None:
         self._flush_posted = False

@@ -21,11 +21,18 @@ than 30 characters in one read arrives as "^".
 Silence settles what is still buffered: a timer posts `FlushDue` to the app when the
 detector's deadline has passed. It is a message, not a direct call, so it is handled after
 every key queued before it — `flush_due(now)` must only run once all keys stamped before `now`
-were fed, and a message's time is the moment it was queued.
+were fed, and a message's time is the moment it was queued. Silence is only silence when the
+terminal holds no unread bytes (`terminal_has_unread`): on a busy machine Textual's reader
+thread may not run for tens of milliseconds, and keys a scanner sent meanwhile wait in the
+terminal (they are stamped when read, so the detector sees them late and together; see
+"Keys read late" in wedge.py). The timer then waits for them, for at most `UNREAD_WAIT_S`.
 """
 
 from __future__ import annotations
 
+import fcntl
+import sys
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,16 +45,21 @@ from scanstation.sources.wedge import Burst, KeyStroke, WedgeDetector, WedgeSett
 
 __all__ = [
     "TERMINAL_HOLD_MS",
+    "UNREAD_WAIT_S",
     "BurstNotRead",
     "FlushDue",
     "KeyCapture",
     "burst_sentence",
+    "terminal_has_unread",
     "wedge_settings",
 ]
 
 # How late Textual's parser can deliver the keys after an ESC: its escape delay, plus the
 # input thread's 100 ms poll that notices it, plus a margin.
 TERMINAL_HOLD_MS = constants.ESCAPE_DELAY * 1000 + 100 + 50
+
+# The longest the flush timer waits for a terminal whose unread bytes are not being read.
+UNREAD_WAIT_S = 0.5
 
 # Keys Textual makes of ESC and one character it recognises as a key of its own.
 _ESCAPE_KEYS = {"ctrl+left": "\x1bb", "ctrl+right": "\x1bf"}
@@ -100,6 +112,18 @@ def burst_sentence(burst: Burst, scanner: ScannerSettings) -> str:
     else:
         why = "its keys did not come at a scanner's steady pace"
     return f"{came}: {why}. To scan it now, type it with / and Enter."
+
+
+def terminal_has_unread(fd: object) -> bool:
+    """Bytes wait in the terminal `fd` that Textual's reader has not read yet (False when
+    there is no terminal: a headless or web driver)."""
+    if not isinstance(fd, int):
+        return False
+    try:
+        waiting = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):  # closed, or not a terminal
+        return False
+    return int.from_bytes(waiting, sys.byteorder) > 0
 
 
 class KeyCapture:

@@ -22,7 +22,13 @@ from textual.widgets import Input
 
 from scanstation.config import ConfigError, ScannerSettings, Settings, load_settings
 from scanstation.sources.wedge import WedgeSettings
-from scanstation.tui.capture import TERMINAL_HOLD_MS, BurstNotRead, KeyCapture, wedge_settings
+from scanstation.tui.capture import (
+    TERMINAL_HOLD_MS,
+    BurstNotRead,
+    KeyCapture,
+    terminal_has_unread,
+    wedge_settings,
+)
 from scanstation.tui.screens.help import HelpScreen
 
 
@@ -412,3 +418,28 @@ async def test_a_framed_scan_is_read_however_slowly_it_comes(demo_db: Path) -> N
         assert app.probe.outcomes[0].event.payload == "SN0000000001"
         assert app.probe.outcomes[0].event.source == "wedge"
         assert app.station.manual.value == ""
+
+
+def test_unread_bytes_in_the_terminal_are_seen() -> None:
+    # The flush timer asks this before it takes a pause for silence: keys a busy machine has
+    # not read yet are not silence.
+    import os
+    import pty
+    import tty
+
+    main, side = pty.openpty()
+    tty.setraw(side)  # as Textual sets it: bytes are readable as they come, not per line
+    try:
+        assert not terminal_has_unread(side)
+        os.write(main, b"SN")
+        deadline = get_time() + 2.0
+        while not terminal_has_unread(side) and get_time() < deadline:
+            pass
+        assert terminal_has_unread(side)
+        os.read(side, 16)
+        assert not terminal_has_unread(side)
+    finally:
+        os.close(main)
+        os.close(side)
+    assert not terminal_has_unread(None)  # headless: no terminal
+    assert not terminal_has_unread(-1)  # closed: not a reason to wait
