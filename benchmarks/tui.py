@@ -13,7 +13,11 @@ answer is seen):
   Bluetooth  per-key gaps drawn from 20–45 ms (a Bluetooth HID scanner)
   load       gaps of 0.3–1.2 ms: faster than any scanner types, the only way one keyboard can
              offer the station 50 scans/s
-  prefix     Bluetooth gaps again, into a second station (same run, same database) whose
+  Bluetooth, preset bluetooth
+             Bluetooth gaps again, into a station with [scanner] preset = "bluetooth" (what
+             README tells a site with Bluetooth scanners to set); the row above types them
+             into the default "usb" preset, whose 50 ms limit is 5 ms from their widest gap
+  prefix     Bluetooth gaps again, into a station (same run, same database) whose
              scanner sends STX before each code and whose [scanner] prefix is set: detection
              is then timing-free, so a row the detector splits above is whole here
 
@@ -458,6 +462,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # detection is then timing-free, so this row shows the latency without the wedge
         # detector's timing in the way.
         Phase(
+            "bluetooth-warm", "warm-up, bluetooth preset (not counted)", (20, 45),
+            min(args.warm_up, 5) if args.bluetooth_scans else 0,
+            counted=False, station="bluetooth",
+        ),
+        Phase(
+            "bluetooth-preset", "Bluetooth, preset bluetooth", (20, 45), args.bluetooth_scans,
+            station="bluetooth",
+        ),
+        Phase(
             "prefix-warm", "warm-up, prefix station (not counted)", (20, 45),
             min(args.warm_up, 5) if args.prefix_scans else 0,
             counted=False, station="prefix", prefix=STX,
@@ -478,6 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         priority = realtime_priority()
         configs = {
             "timing": write_config(scratch / "timing.toml", args.scanner),
+            "bluetooth": write_config(
+                scratch / "bluetooth.toml", [*args.scanner, 'preset="bluetooth"']
+            ),
             "prefix": write_config(scratch / "prefix.toml", [*args.scanner, 'prefix="\\u0002"']),
         }
         work = scratch / "work.db"

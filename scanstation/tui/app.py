@@ -8,6 +8,7 @@ the database itself.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import sys
@@ -58,6 +59,7 @@ def _open_station(settings: Settings, **options: Any) -> Station:
 _log = logging.getLogger(__name__)
 
 FLUSH_TICK_S = 0.01  # how often buffered keys are checked against the detector's deadline
+FLUSH_HOPS = 3  # turns of the event loop a flush waits for keys already on their way
 SWITCH_INTERVAL_S = 0.0005
 TIDY_EVERY_S = 20.0
 TIDY_IDLE_S = 2.0
@@ -241,7 +243,7 @@ class ScanStationApp(App[int]):
         # Before bindings and before the focused widget: a scanner burst must never reach them.
         if isinstance(event, events.Key) and not event.is_forwarded:
             for key in self.capture.feed(event):
-                await super().on_event(key)
+                await self._replay(key)
             self._arm_flush()
             return
         if (
@@ -272,13 +274,32 @@ class ScanStationApp(App[int]):
         if now < deadline + UNREAD_WAIT_S and terminal_has_unread(fd):
             return
         self._flush_posted = True
-        self.post_message(FlushDue())
+        self._post_flush(FlushDue(), FLUSH_HOPS)
+
+    def _post_flush(self, message: FlushDue, hops: int) -> None:
+        """Keys stamped by the terminal's reader thread before `message.time` may still be on
+        their way to the app's queue (each takes two turns of the event loop, and a busy loop
+        runs late): the flush joins the queue a few turns later, behind them, or it would
+        settle a silence those keys broke and cut their burst."""
+        if hops:
+            asyncio.get_running_loop().call_soon(self._post_flush, message, hops - 1)
+        else:
+            self.post_message(message)
 
     async def on_flush_due(self, message: FlushDue) -> None:
         self._flush_posted = False
         for key in self.capture.flush(message.time):
-            await super().on_event(key)
+            await self._replay(key)
         self._arm_flush()
+
+    async def _replay(self, key: events.Key) -> None:
+        """A person's key goes on as if never held. Keys of a burst that was not read as a scan
+        go on only into a text field: elsewhere they would be commands (`/` would take the
+        focus and type the rest of the burst into the manual field, `c` open a comment), and
+        the "Not a scan" message names them instead."""
+        if self.capture.in_burst(key) and not isinstance(self.focused, Input):
+            return
+        await super().on_event(key)
 
     def _wedge_scan(self, payload: str, key_time: float) -> None:
         self.station.intake.submit(payload, "wedge", key_time=key_time)

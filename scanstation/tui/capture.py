@@ -58,6 +58,10 @@ __all__ = [
 # input thread's 100 ms poll that notices it, plus a margin.
 TERMINAL_HOLD_MS = constants.ESCAPE_DELAY * 1000 + 100 + 50
 
+# Characters handed back within this many times `max_median_gap_ms` of each other came like a
+# scanner's (the detector's reports use the same span).
+BURST_STREAK_FACTOR = 2.0
+
 # The longest the flush timer waits for a terminal whose unread bytes are not being read.
 UNREAD_WAIT_S = 0.5
 
@@ -136,7 +140,11 @@ class KeyCapture:
         on_burst: Callable[[Burst], None] | None = None,
     ) -> None:
         self._detector = WedgeDetector(settings, on_scan, self._hand_back, on_burst)
+        self._suffixes = settings.suffixes
+        self._streak_gap = BURST_STREAK_FACTOR * settings.max_median_gap_ms / 1000
         self._replay: list[events.Key] = []
+        self._previous: KeyStroke | None = None  # the last character key handed back
+        self._in_burst: set[int] = set()  # ids of the handed-back keys that continued a burst
 
     @property
     def pending(self) -> bool:
@@ -155,13 +163,27 @@ class KeyCapture:
         self._detector.flush_due(now)
         return self._take()
 
+    def in_burst(self, event: events.Key) -> bool:
+        """A key just handed back continued characters that came at a scanner's pace (each
+        within twice `max_median_gap_ms` of the one before): a scanner's data that was not
+        read as a scan, not a person's command (`/`, `c`) outside a text field."""
+        return id(event) in self._in_burst
+
     def _hand_back(self, keys: list[KeyStroke]) -> None:
         for stroke in keys:
             assert isinstance(stroke.token, events.Key)
             self._replay.append(stroke.token)
+            previous = self._previous
+            if not stroke.character or stroke.key in self._suffixes:
+                self._previous = None
+                continue
+            if previous is not None and stroke.time - previous.time <= self._streak_gap:
+                self._in_burst.add(id(stroke.token))
+            self._previous = stroke
 
     def _take(self) -> list[events.Key]:
         keys, self._replay = self._replay, []
+        self._in_burst &= {id(key) for key in keys}
         return keys
 
 

@@ -142,3 +142,78 @@ def test_scans_typed_into_the_real_station(terminal: Terminal, demo_db: Path) ->
     assert [(e["outcome"], e["to_stage"]) for e in mine] == [("ok", "Received at Godown")]
     assert mine[0]["by"] == "op-e2e"
     assert show(demo_db, "SN0000000182")["stage"] == "Received at Godown"
+
+
+def station_env() -> dict[str, str]:
+    env = {
+        key: os.environ[key]
+        for key in ("PATH", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "PYTHONPATH")
+        if key in os.environ
+    }
+    return env | {"TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8"}
+
+
+def type_slowly(terminal: Terminal, text: str) -> None:
+    """A person's keys, 150 ms apart: never taken for a scanner's burst."""
+    for character in text:
+        terminal.tmux("send-keys", "-t", SESSION, "-l", character)
+        time.sleep(0.15)
+
+
+def test_a_scan_while_the_mode_is_changed_waits_for_the_document_chosen(
+    terminal: Terminal, demo_db: Path
+) -> None:
+    """Issue 8, at the real station: from SCRAP, F2 → DISPATCH → "+ New document…", a scan
+    while the form is open, Escape out of the form, then an existing invoice: the held scan is
+    dispatched on that invoice, and nothing was scrapped."""
+    command = [sys.executable, "-m", "scanstation", "--db", str(demo_db)]
+    command += ["--site", "G1", "--mode", "receive", "--station", "E2E-8", "--operator", "op-e2e"]
+    terminal.start(command, station_env())
+    terminal.wait_for(lambda s: "db ok" in s and "RECEIVE" in s, "the station to open")
+
+    terminal.keys("F2")
+    terminal.wait_for(lambda s: "scrap" in s.casefold() and "lookup" in s.casefold(), "modes")
+    terminal.keys("Down")  # receive → scrap
+    time.sleep(0.2)
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "reason" in s.casefold(), "the reason prompt")
+    type_slowly(terminal, "Crushed")
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "SCRAP" in s and "reason: Crushed" in s, "scrap mode")
+
+    terminal.keys("F2")
+    terminal.wait_for(lambda s: "dispatch" in s.casefold() and "lookup" in s.casefold(), "modes")
+    terminal.keys("Up")  # scrap → receive
+    time.sleep(0.2)
+    terminal.keys("Up")  # → dispatch
+    time.sleep(0.2)
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "New document" in s, "the document picker")
+    type_slowly(terminal, "zzzz")  # matches no document: "+ New document…" comes first
+    terminal.keys("Enter")
+    terminal.wait_for(lambda s: "New Invoice from G1" in s, "the new-document form")
+
+    terminal.type_scan("SN0000000101")  # Received at Godown at G1: dispatchable on REF-88
+    terminal.wait_for(lambda s: "1 scan waiting" in s.casefold(), "the scan held on the form")
+    time.sleep(0.5)
+    assert "Scrapped" not in json.dumps(show(demo_db, "SN0000000101"))
+
+    terminal.keys("Escape")  # out of the form: back to the documents, still waiting
+    terminal.wait_for(lambda s: "New document" in s and "1 scan waiting" in s, "the picker")
+    type_slowly(terminal, "REF-88")
+    terminal.keys("Enter")
+    screen = terminal.wait_for(lambda s: "✔ OK" in s and "SN0000000101" in s, "the OK banner")
+    assert "DISPATCH" in screen and "REF-88" in screen
+
+    time.sleep(0.2)
+    terminal.keys("C-q")
+    deadline = time.monotonic() + 15
+    while not terminal.pane_dead() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    record = show(demo_db, "SN0000000101")
+    assert record["stage"] == "Dispatch from Godown"
+    events = record["events"]
+    assert isinstance(events, list)
+    mine = [e for e in events if e["station"] == "E2E-8"]
+    assert [(e["outcome"], e["to_stage"]) for e in mine] == [("ok", "Dispatch from Godown")]
+    assert all(e["to_stage"] != "Scrapped" for e in events)

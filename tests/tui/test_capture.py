@@ -477,3 +477,44 @@ async def test_scans_read_late_and_bunched_by_a_busy_machine_are_whole(demo_db: 
         assert payloads == ["SN0000000001", "SN0000000002", "SN0000000003"]
         assert all(o.event.source == "wedge" for o in app.probe.outcomes)
         assert manual.value == ""
+
+
+async def test_after_a_manual_entry_the_focus_returns_and_a_burst_is_a_scan(
+    demo_db: Path,
+) -> None:
+    app = station_app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        manual, home = app.station.manual, app.station.deck.home
+        assert home is not None and app.focused is home
+        post(app, [key_event("/")])  # a person's "/": the manual field
+        await wait_for(pilot, lambda: app.focused is manual)
+        for character in "SN0000000001\r":
+            post(app, [key_event(character)])
+            await asyncio.sleep(0.09)  # a quick typist, not a scanner
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        assert app.probe.outcomes[0].event.source == "manual"
+        await wait_for(pilot, lambda: app.focused is home)
+        post(app, timed("SN0000000002\r", get_time(), 0.003))  # the scanner again
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 2)
+        await pilot.pause(0.2)
+        assert app.probe.outcomes[1].event.payload == "SN0000000002"
+        assert app.probe.outcomes[1].event.source == "wedge"
+        assert manual.value == "" and app.focused is home
+
+
+async def test_a_slash_in_a_burst_does_not_take_the_focus(demo_db: Path) -> None:
+    app = station_app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        manual, home = app.station.manual, app.station.deck.home
+        post(app, timed("AB/CD-0001\r", get_time(), 0.003))  # a scan with a "/" in it
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        assert app.probe.outcomes[0].event.payload == "AB/CD-0001"
+        # Too slow for the usb preset: not a scan. Its "/" must not jump to the manual field
+        # (the rest would be typed there and its Enter would record "0000003" by hand).
+        post(app, timed("SN/0000003\r", get_time(), 0.06))
+        await wait_for(pilot, lambda: any("SN/0000003" in note for note in notes(app)))
+        await pilot.pause(0.3)
+        assert app.focused is home and manual.value == ""
+        assert len(app.probe.outcomes) == 1

@@ -41,6 +41,7 @@ def test_tui_benchmark_types_into_the_real_station(tmp_path: Path) -> None:
         ("USB scanner", 20),
         ("Bluetooth scanner", 6),
         ("load 50/s", 30),
+        ("Bluetooth, preset bluetooth", 6),  # a station with [scanner] preset = "bluetooth"
         ("Bluetooth, STX prefix", 4),  # a second station, configured with the scanner's prefix
     )
     for row, typed in rows:

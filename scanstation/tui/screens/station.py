@@ -295,6 +295,9 @@ class StationScreen(Screen[None]):
         event.input.clear()
         if payload.strip(" \t"):
             self.intake.submit(payload, "manual")
+        # One code at a time: back to the list, where the keys of the station work again.
+        if self.deck.home is not None:
+            self.deck.home.focus()
 
     def on_camera_scanned(self, message: CameraScanned) -> None:
         # the wedge's path: one writer, in arrival order, the same banner, bell and list
