@@ -14,6 +14,7 @@ from textual.command import CommandPalette
 from scanstation.config import Settings, StationSettings
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode
+from scanstation.tui.screens.help import HelpScreen
 from scanstation.tui.screens.mode_picker import ModePicker
 from scanstation.tui.widgets.big_letters import big_word
 
@@ -122,3 +123,22 @@ async def test_kiosk_picker_order(demo_db: Path) -> None:
         await ready(pilot, app)
         picker = await open_dialog(pilot, app, "f2", ModePicker)
         assert picker.modes == [Mode.LOOKUP, Mode.RECEIVE]
+
+
+async def test_a_dialog_stays_below_the_big_banner_after_a_notification(demo_db: Path) -> None:
+    """Textual mounts its notifications' rack into a screen ahead of the dialog's box: the box
+    is still the one kept below the banner."""
+    app = gate(demo_db, kiosk_settings())
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await ready(pilot, app)
+        await pilot.press("ctrl+c")  # a kiosk's note: a toast
+        burst(app, sn(181) + "\r")  # the big OK: the banner is five rows
+        await outcomes(pilot, app, 1)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        help_screen = app.screen
+        box = next(c for c in help_screen.children if not c.has_class("-textual-system"))
+        banner = app.station.banner
+        await wait_for(
+            pilot, lambda: box.region.y >= banner.region.bottom, what="help below the banner"
+        )

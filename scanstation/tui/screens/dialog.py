@@ -16,11 +16,12 @@ ResultT = TypeVar("ResultT")
 
 
 def keep_below(screen: Screen[object], rows: int) -> None:
-    """Move `screen`'s box (its first child) below the top `rows` of the terminal. By margin:
-    padding the screen would move the station drawn through it as well."""
-    if not rows or not screen.children:
+    """Move `screen`'s box (its first child of its own) below the top `rows` of the terminal.
+    By margin: padding the screen would move the station drawn through it as well."""
+    # Textual may mount its notifications' rack first: the box is the first child of ours.
+    box = next((c for c in screen.children if not c.has_class("-textual-system")), None)
+    if not rows or box is None:
         return
-    box = screen.children[0]
     margin = box.styles.margin
     if margin.top != rows:
         box.styles.margin = (rows, margin.right, margin.bottom, margin.left)
