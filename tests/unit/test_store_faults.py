@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -156,6 +158,59 @@ def test_a_locked_sqlite_file_ends_as_store_busy_within_the_budget(tmp_path: Pat
     assert took <= BUDGET_S, took
     assert _serials_and_events(service) == before
     service.close()
+
+
+@contextmanager
+def _held(url: str) -> Iterator[None]:
+    """Another program holds what a scan of SN0000000005 needs: the row on PostgreSQL, the
+    whole file on SQLite."""
+    if url.startswith("postgresql"):
+        import psycopg2
+
+        holder = psycopg2.connect(url)
+        holder.cursor().execute("SELECT id FROM serial WHERE serial_no = 'SN0000000005' FOR UPDATE")
+    else:
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_a_held_scan_ends_at_the_door_within_the_budget_retries_included(
+    service: StationService, tmp_path: Path
+) -> None:
+    """What a face sees (finding 7): online, the scan ends as StoreBusy (the station's NOT
+    SAVED) within the budget; journaled, it is queued within the budget and applied once the
+    holder lets go."""
+    from scanstation.config import Settings
+    from scanstation.station import open_station
+
+    url = service.repo.target.url
+    settings = Settings()
+    online = open_station(settings, database_url=url, journal=False)
+    journaled = open_station(
+        settings, database_url=url, journal=True, station_id="T-1", journal_dir=tmp_path
+    )
+    try:
+        assert journaled.connect()
+        with _held(url):
+            started = time.monotonic()
+            with pytest.raises(StoreBusy):
+                online.scan(ScanEvent("SN0000000005"), station())
+            assert time.monotonic() - started <= BUDGET_S
+            started = time.monotonic()
+            queued = journaled.scan(ScanEvent("SN0000000005"), station())
+            assert time.monotonic() - started <= BUDGET_S
+            assert queued.kind is OutcomeKind.QUEUED and journaled.pending == 1
+        [replayed] = journaled.replay()
+        assert replayed.kind is OutcomeKind.OK and journaled.pending == 0
+        assert service.serial("SN0000000005").stage is Stage.REGISTERED  # type: ignore[union-attr]
+    finally:
+        online.close()
+        journaled.close()
 
 
 # -- finding 9: a damaged file, a folder that cannot be written, concurrent imports -----------
