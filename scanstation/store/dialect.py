@@ -14,6 +14,7 @@ from typing import Any
 import peewee
 
 from scanstation.store.errors import StoreError
+from scanstation.store.tally import TALLY_TABLE, tally_backfill
 
 __all__ = ["Dialect", "driver_error", "first_line"]
 
@@ -123,6 +124,10 @@ class Dialect:
     def migration_4(self) -> tuple[str, ...]:
         """Schema 3 → 4: the scan function, where there is one."""
         return ()
+
+    def migration_6(self) -> tuple[str, ...]:
+        """Schema 5 → 6: the tally (store/tally.py) and its counts so far."""
+        return (TALLY_TABLE, *tally_backfill())
 
     @contextmanager
     def relaxed_durability(self, db: peewee.Database) -> Iterator[None]:

@@ -19,6 +19,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 from scanstation.store.dialect import Dialect, driver_error, first_line
 from scanstation.store.errors import StoreBusy, StoreError
 from scanstation.store.scan_function import APPLY_SCAN_FUNCTION
+from scanstation.store.tally import BULK_SLOT_SETTING, TALLY_TABLE, postgresql_tally_triggers
 
 __all__ = [
     "LOCK_TIMEOUT_MS",
@@ -176,7 +177,11 @@ class PostgresDialect(Dialect):
             del bounds.value
 
     def lock_serial_namespace(self, db: peewee.Database) -> None:
-        db.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (SERIAL_NAMESPACE_LOCK,))
+        # The run's counts go to the tally's bulk slot, which no scan waits on (store/tally.py).
+        db.cursor().execute(
+            f"SELECT pg_advisory_xact_lock(%s), set_config('{BULK_SLOT_SETTING}', '0', true)",
+            (SERIAL_NAMESPACE_LOCK,),
+        )
 
     @contextmanager
     def schema_transaction(self, db: peewee.Database) -> Iterator[None]:
@@ -278,6 +283,9 @@ class PostgresDialect(Dialect):
             "CREATE INDEX IF NOT EXISTS event_txid ON event USING brin (txid)",
             # A scan's transition in one round trip (store/scan_function.py), kept current.
             APPLY_SCAN_FUNCTION,
+            # Serials per stage and events, counted as they are written (store/tally.py).
+            TALLY_TABLE,
+            *postgresql_tally_triggers(),
         )
 
     def migration_3(self) -> tuple[str, ...]:
@@ -292,6 +300,11 @@ class PostgresDialect(Dialect):
 
     def migration_4(self) -> tuple[str, ...]:
         return (APPLY_SCAN_FUNCTION,)
+
+    def migration_6(self) -> tuple[str, ...]:
+        # No serial or event is written while they are counted (the lock is held until the
+        # migration commits, its triggers in place).
+        return ("LOCK TABLE serial, event IN SHARE ROW EXCLUSIVE MODE", *super().migration_6())
 
     def feed_position(self, db: peewee.Database) -> Any:
         cursor = db.cursor()

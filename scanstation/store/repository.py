@@ -37,6 +37,7 @@ from scanstation.store.feed import ChangeWatcher
 from scanstation.store.reports import ReportStore
 from scanstation.store.runs import ImportRow, RunStore, SerialCollision
 from scanstation.store.serials import SERIAL_SQL, LoadedSerial, ScanLock, SerialStore
+from scanstation.store.tally import EVENTS
 
 __all__ = [
     "ChangeWatcher",
@@ -301,19 +302,29 @@ class Repository(SerialStore, RunStore, DocumentStore, EventStore, ReportStore):
 
     @guarded
     def info(self) -> dict[str, Any]:
+        """What the database holds. Serials per stage and events come from the tally
+        (store/tally.py), kept as they are written: no table of millions is counted."""
         one = self._cursor(
             "SELECT (SELECT count(*) FROM site), (SELECT count(*) FROM item), "
-            "(SELECT count(*) FROM generation_run), (SELECT count(*) FROM serial), "
-            "(SELECT count(*) FROM document), "
-            "(SELECT count(*) FROM document WHERE state = 'open'), (SELECT count(*) FROM event)"
+            "(SELECT count(*) FROM generation_run), (SELECT count(*) FROM document), "
+            "(SELECT count(*) FROM document WHERE state = 'open')"
         ).fetchone()
-        names = ("sites", "items", "generation_runs", "serials", "documents")
-        counts = dict(zip((*names, "open_documents", "events"), one, strict=True))
-        by_stage = dict(self._cursor("SELECT stage, count(*) FROM serial GROUP BY stage"))
+        names = ("sites", "items", "generation_runs", "documents", "open_documents")
+        counts = dict(zip(names, one, strict=True))
+        tally = {
+            name: int(n) for name, n in self._cursor("SELECT name, sum(n) FROM tally GROUP BY name")
+        }
+        by_stage = {stage.value: tally.get(stage.value, 0) for stage in Stage}
         return {
             "backend": self.target.backend,
             "database": self.target.display,
             "schema_version": SCHEMA_VERSION,
-            **counts,
-            "serials_by_stage": {stage.value: by_stage.get(stage.value, 0) for stage in Stage},
+            "sites": counts["sites"],
+            "items": counts["items"],
+            "generation_runs": counts["generation_runs"],
+            "serials": sum(by_stage.values()),
+            "documents": counts["documents"],
+            "open_documents": counts["open_documents"],
+            "events": tally.get(EVENTS, 0),
+            "serials_by_stage": by_stage,
         }

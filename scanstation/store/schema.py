@@ -10,7 +10,7 @@ from scanstation.store.dialect import Dialect
 from scanstation.store.errors import StoreError
 from scanstation.store.tables import Tables
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 EVENT_DOCUMENT_INDEX = (
@@ -55,6 +55,10 @@ def migrations(dialect: Dialect, version: int) -> tuple[str, ...]:
         # 4: on PostgreSQL, a scan's transition is applied by one function in one round trip
         # (store/scan_function.py).
         return dialect.migration_4()
+    if version == 5:
+        # 6: serials per stage and events counted as they are written (store/tally.py), so
+        # `db info` never counts the tables.
+        return dialect.migration_6()
     return COMMON_MIGRATIONS.get(version, ())
 
 

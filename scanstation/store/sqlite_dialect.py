@@ -13,6 +13,7 @@ import peewee
 
 from scanstation.store.dialect import Dialect, driver_error, first_line
 from scanstation.store.errors import StoreBusy, StoreError
+from scanstation.store.tally import TALLY_TABLE, sqlite_tally_triggers
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "SqliteDialect"]
 
@@ -117,7 +118,7 @@ class SqliteDialect(Dialect):
         return StoreError(f"{where}: {text}")
 
     def schema_extras(self) -> tuple[str, ...]:
-        return ()
+        return (TALLY_TABLE, *sqlite_tally_triggers())
 
     def migration_3(self) -> tuple[str, ...]:
         return (
