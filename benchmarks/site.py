@@ -1,23 +1,38 @@
-"""Many stations, one PostgreSQL site database: scans per second in total and p99 per scan
-through StationService, beside the same transaction done with raw psycopg2 in the same run;
-then the replay time of 10,000 journaled scans.
+"""Many stations, one PostgreSQL site database: scans per second in total and latency per scan
+for three ways of doing a register scan, side by side in the same run, with 4 and 16 stations,
+on disjoint serials and on a contended set; then the issue's "done when" run with
+`scanstation scan --json` processes; then the replay time of journaled scans.
 
-    python benchmarks/site.py [--pg-url URL] [--stations 4 16] [--scans 600]
-                              [--replay 10000] [--profile]
+    python benchmarks/site.py [--pg-url URL] [--stations 4 16] [--scans 600] [--contended 300]
+                              [--runs 3] [--cli 4x1500 16x400] [--replay 10000] [--profile]
 
-The raw side does the same work as scanstation's PostgreSQL dialect, statement for statement:
-one connection a station with the same session settings, BEGIN with the transaction's lock
-and statement timeouts in one round trip, the serial found and locked in one prepared
-statement (the same four joins and 18 columns, the scan id checked under the lock, SKIP
-LOCKED), the update under the serial's version, the full event appended with RETURNING id
-under a time-ordered scan id, COMMIT. What is left between the two is scanstation's Python.
+The three drivers, each a process a station (spawned, connected, then released together):
+
+- **StationService**: scanstation itself (its read, decide(), and the prepared call of the
+  one-round-trip function `scanstation_apply_scan`).
+- **5-trip txn**: the same scan as a plain transaction with raw psycopg2, statements prepared,
+  time-ordered scan ids: BEGIN (with the transaction's timeouts), the serial found and locked
+  (scanstation's four joins and 18 columns, the scan id checked under the lock), the update
+  under its version, the full event with RETURNING id, COMMIT.
+- **1-trip function**: a minimal PL/pgSQL register function (lock the serial, check the scan
+  id, update, insert the event), prepared, called once a scan in autocommit.
+
+Every driver writes the same tables, so the tally and NOTIFY triggers fire for all of them.
+**disjoint**: each station registers serials of its own. **contended**: every station scans the
+same serials (odd stations in reverse order), as a double read or two gates racing would: one
+OK a serial, the rest ALREADY. Each configuration runs `--runs` times with the drivers
+interleaved; every run is printed with the load average, then the medians.
+
+The "done when" run (`--cli`): N `python -m scanstation scan --json --mode register` processes
+are started, wait until each is connected, then get their serials on stdin at the same moment
+(4×1,500 and 16×400 disjoint); the time from that moment to the last JSON line read, beside
+the 1-trip function with the same stations and serials, median of `--runs`.
 
 The database is a fresh one created on the server of `--pg-url` (default: the environment's
 SCANSTATION_TEST_PG_URL, else postgresql://postgres@127.0.0.1:5432/postgres) and dropped at the
-end. Each station is a process registering its own serials, one scan at a time, as a gate
-terminal does. Prints where the server keeps its data (filesystem, tmpfs or not) when it can
-see it. Prints figures only; no pass/fail. Targets (issue 5): ≥ 2,000 scans/s in total with 4
-stations, p99 ≤ 20 ms; replay of 10,000 journaled scans ≤ 30 s.
+end. Prints where the server keeps its data (filesystem, tmpfs or not) when it can see it.
+Figures only; no pass/fail. Targets (issue 13): StationService ≥ 0.8 × the 1-trip function
+with 4 and 16 stations, p99 ≤ 10 ms with 16; the CLI streams ≥ 0.6 × the 1-trip function.
 """
 
 from __future__ import annotations
@@ -25,16 +40,22 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import multiprocessing as mp
 import os
 import pstats
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import psycopg2
@@ -69,7 +90,7 @@ _DIALECT = PostgresDialect("bench", DEFAULT_PG_URL)
 RAW_PREPARE = tuple(
     prepare_statement(name, _DIALECT.hot_sql(text))
     for name, text in (
-        ("lock_by_key_skip", LOCK_BY_KEY),
+        ("lock_by_key", LOCK_BY_KEY),
         ("update_serial", SERIAL_SQL["update_serial"]),
         ("insert_event", EVENT_SQL["insert_event"]),
     )
@@ -87,6 +108,36 @@ def pct(values: list[float], q: float) -> float:
 
 # -- one station, as a process -----------------------------------------------------------------
 
+# A minimal register scan in one round trip: the baseline scanstation's function is held to.
+BENCH_FUNCTION = """
+CREATE OR REPLACE FUNCTION bench_register(p_serial text, p_scan_id text, p_station text,
+    p_operator text, p_at text) RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_id integer;
+    v_stage text;
+BEGIN
+    SELECT id, stage INTO v_id, v_stage FROM serial WHERE serial_no = p_serial FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'unknown';
+    END IF;
+    IF EXISTS (SELECT 1 FROM event WHERE scan_id = p_scan_id) THEN
+        RETURN 'recorded';
+    END IF;
+    IF v_stage <> 'Not Registered at Plant' THEN
+        RETURN 'already';
+    END IF;
+    UPDATE serial SET stage = 'Registered at Plant', updated_at = p_at,
+        updated_by = p_operator, version = version + 1 WHERE id = v_id;
+    INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, station, site,
+        operator, at, recorded_at, outcome, message)
+    VALUES (p_scan_id, 'scan', v_id, 'register', v_stage, 'Registered at Plant', p_station,
+        'P1', p_operator, p_at, p_at, 'ok', p_serial || ' registered');
+    RETURN 'ok';
+END
+$fn$
+"""
+ANSWERS = {"ok", "already"}
+
 
 def service_station(
     url: str, number: int, serials: list[str], start: mp.synchronize.Barrier, out: mp.Queue
@@ -102,17 +153,22 @@ def service_station(
         t0 = clock()
         outcome = service.scan(ScanEvent(serial, source="test"), setup)
         latencies.append(clock() - t0)
-        assert outcome.kind.value == "ok", outcome
+        assert outcome.kind.value in ANSWERS, outcome
     out.put((began, clock(), latencies))
     service.close()
 
 
-def raw_station(
-    url: str, number: int, serials: list[str], start: mp.synchronize.Barrier, out: mp.Queue
-) -> None:
-    """The same transaction with the raw driver (see the module docstring)."""
+def _raw_connection(url: str) -> Any:
     conn = psycopg2.connect(**PostgresDialect("bench", url).connect_params())
     conn.autocommit = True  # as Peewee runs it: explicit BEGIN … COMMIT
+    return conn
+
+
+def txn_station(
+    url: str, number: int, serials: list[str], start: mp.synchronize.Barrier, out: mp.Queue
+) -> None:
+    """The scan as a prepared 5-round-trip transaction (see the module docstring)."""
+    conn = _raw_connection(url)
     cur = conn.cursor()
     cur.execute("SELECT id FROM site WHERE code = 'P1'")
     site_id = cur.fetchone()[0]
@@ -127,9 +183,13 @@ def raw_station(
         t0 = clock()
         scan_id, read_at = new_scan_id(), datetime.now(UTC)
         cur.execute(BEGIN)
-        cur.execute("EXECUTE lock_by_key_skip (%s, %s, %s, %s)", (scan_id, serial, serial, serial))
+        cur.execute("EXECUTE lock_by_key (%s, %s, %s, %s)", (scan_id, serial, serial, serial))
         row = cur.fetchone()
-        assert row[7] == "Not Registered at Plant" and row[18] is None
+        assert row[18] is None
+        if row[7] != "Not Registered at Plant":  # ALREADY: nothing to write
+            cur.execute("COMMIT")
+            latencies.append(clock() - t0)
+            continue
         stamp = read_at.isoformat(timespec="microseconds")
         cur.execute(
             "EXECUTE update_serial (%s, %s, %s, %s, %s, %s, %s)",
@@ -151,6 +211,38 @@ def raw_station(
     conn.close()
 
 
+def function_station(
+    url: str, number: int, serials: list[str], start: mp.synchronize.Barrier, out: mp.Queue
+) -> None:
+    """The minimal one-round-trip register function, prepared, in autocommit."""
+    conn = _raw_connection(url)
+    cur = conn.cursor()
+    cur.execute("PREPARE bench_register AS SELECT bench_register($1, $2, $3, $4, $5)")
+    station, operator = f"FN-{number}", f"op-{number}"
+    latencies: list[float] = []
+    clock = time.perf_counter
+    start.wait()
+    began = clock()
+    for serial in serials:
+        t0 = clock()
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+        cur.execute(
+            "EXECUTE bench_register (%s, %s, %s, %s, %s)",
+            (serial, new_scan_id(), station, operator, stamp),
+        )
+        assert cur.fetchone()[0] in ANSWERS
+        latencies.append(clock() - t0)
+    out.put((began, clock(), latencies))
+    conn.close()
+
+
+DRIVERS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("StationService", service_station),
+    ("5-trip txn", txn_station),
+    ("1-trip function", function_station),
+)
+
+
 def run_stations(
     target: Callable[..., None], url: str, slices: list[list[str]]
 ) -> tuple[float, list[float]]:
@@ -163,7 +255,7 @@ def run_stations(
     ]
     for proc in procs:
         proc.start()
-    results = [out.get(timeout=600) for _ in procs]
+    results = [out.get(timeout=900) for _ in procs]
     for proc in procs:
         proc.join(timeout=60)
         if proc.exitcode:
@@ -172,6 +264,84 @@ def run_stations(
     ended = max(r[1] for r in results)
     latencies = [x for r in results for x in r[2]]
     return len(latencies) / (ended - began), latencies
+
+
+# -- the "done when" run: scanstation scan --json processes -----------------------------------
+
+
+def cli_stations(url: str, db_name: str, slices: list[list[str]]) -> float:
+    """Scans per second of `scanstation scan --json` processes released together."""
+    home = tempfile.mkdtemp(prefix="scanstation-bench-home-")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SCANSTATION_")}
+    env.update(
+        SCANSTATION_DATABASE_URL=url,
+        XDG_CONFIG_HOME=f"{home}/config",
+        XDG_DATA_HOME=f"{home}/data",
+    )
+    command = [sys.executable, "-m", "scanstation", "scan", "--site", "P1", "--mode", "register"]
+    procs = [
+        subprocess.Popen(
+            [*command, "--station", f"CLI-{n}", "--operator", f"op-{n}", "--json", "--no-journal"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for n in range(len(slices))
+    ]
+    _wait_connected(url, db_name, len(procs))
+    last: list[float] = [0.0] * len(procs)
+    answers: list[list[str]] = [[] for _ in procs]
+
+    def read(n: int) -> None:
+        stdout = procs[n].stdout
+        assert stdout is not None
+        for line in stdout:
+            answers[n].append(json.loads(line)["outcome"])
+            last[n] = time.perf_counter()
+
+    readers = [threading.Thread(target=read, args=(n,)) for n in range(len(procs))]
+    for reader in readers:
+        reader.start()
+    payloads = ["".join(f"{serial}\n" for serial in chunk).encode() for chunk in slices]
+    released = time.perf_counter()
+    for proc, payload in zip(procs, payloads, strict=True):
+        assert proc.stdin is not None
+        proc.stdin.write(payload)
+        proc.stdin.close()
+    for reader in readers:
+        reader.join(timeout=900)
+    for proc in procs:
+        proc.wait(timeout=60)
+        if proc.returncode:
+            stderr = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"scanstation scan failed (exit {proc.returncode}): {stderr}")
+    shutil.rmtree(home, ignore_errors=True)
+    for chunk, got in zip(slices, answers, strict=True):
+        assert got == ["ok"] * len(chunk), got[:5]
+    return sum(map(len, slices)) / (max(last) - released)
+
+
+def _wait_connected(url: str, db_name: str, count: int) -> None:
+    """Until `count` scanstation sessions are connected to the database (each process has
+    opened its station and waits on stdin), then a moment more."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    cur = conn.cursor()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        cur.execute(
+            "SELECT count(DISTINCT pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND application_name = 'scanstation'",
+            (db_name,),
+        )
+        if cur.fetchone()[0] >= count:
+            break
+        time.sleep(0.2)
+    else:
+        raise SystemExit("the scanstation scan processes did not connect within 120 s")
+    conn.close()
+    time.sleep(1.0)
 
 
 # -- the site database ---------------------------------------------------------------------------
@@ -222,8 +392,17 @@ def build(url: str, count: int) -> list[str]:
     service = StationService.open(url, create=True)
     service.add_site("P1", "Plant", SiteKind.PLANT)
     service.add_item("PUMP", "Pump 1HP", "8901234500019", "MB-100")
-    _, serials = service.generate("PUMP", count, "P1", prefix="SN", by="bench")
+    serials: list[str] = []
+    while len(serials) < count:  # a run holds at most a million
+        _, made = service.generate(
+            "PUMP", min(count - len(serials), 1_000_000), "P1", prefix="SN", by="bench"
+        )
+        serials += made
     service.close()
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute(BENCH_FUNCTION)
+    conn.close()
     return serials
 
 
@@ -287,57 +466,131 @@ def profile_service(url: str, serials: list[str]) -> str:
 # -- main --------------------------------------------------------------------------------------
 
 
+class Serials:
+    """Fresh (Not Registered) serials, handed out once each."""
+
+    def __init__(self, serials: list[str]) -> None:
+        self.serials, self.used = serials, 0
+
+    def take(self, count: int) -> list[str]:
+        chunk = self.serials[self.used : self.used + count]
+        assert len(chunk) == count, "not enough serials were generated"
+        self.used += count
+        return chunk
+
+
+def figures(rate: float, lat: list[float]) -> str:
+    return (
+        f"{rate:>8,.0f}/s  p50 {pct(lat, 0.5) * 1e3:6.2f} ms  p99 {pct(lat, 0.99) * 1e3:6.2f} ms"
+        f"  max {max(lat) * 1e3:7.2f} ms  load {os.getloadavg()[0]:5.1f}"
+    )
+
+
+def compare_drivers(url: str, pool: Serials, args: argparse.Namespace) -> None:
+    baseline = "1-trip function"
+    for stations in args.stations:
+        for workload in ("disjoint", "contended"):
+            rates: dict[str, list[float]] = {label: [] for label, _ in DRIVERS}
+            p99s: dict[str, list[float]] = {label: [] for label, _ in DRIVERS}
+            for run in range(1, args.runs + 1):
+                for label, target in DRIVERS:  # interleaved: a load change hits every driver
+                    if workload == "disjoint":
+                        slices = split(pool.take(stations * args.scans), stations, args.scans)
+                    else:
+                        shared = pool.take(args.contended)
+                        slices = [shared if n % 2 else shared[::-1] for n in range(stations)]
+                    rate, lat = run_stations(target, url, slices)
+                    rates[label].append(rate)
+                    p99s[label].append(pct(lat, 0.99))
+                    print(
+                        f"{stations:>3} {workload:<9} run {run}  {label:<16} {figures(rate, lat)}",
+                        flush=True,
+                    )
+            base = statistics.median(rates[baseline])
+            for label, _ in DRIVERS:
+                rate = statistics.median(rates[label])
+                print(
+                    f"{stations:>3} {workload:<9} MEDIAN {label:<16} {rate:>8,.0f}/s  p99 "
+                    f"{statistics.median(p99s[label]) * 1e3:6.2f} ms  = {rate / base:.2f} × "
+                    f"{baseline}",
+                    flush=True,
+                )
+
+
+def compare_cli(url: str, db_name: str, pool: Serials, args: argparse.Namespace) -> None:
+    for shape in args.cli:
+        stations, per_station = (int(x) for x in shape.split("x"))
+        cli_rates, function_rates = [], []
+        for run in range(1, args.runs + 1):
+            slices = split(pool.take(stations * per_station), stations, per_station)
+            cli_rate = cli_stations(url, db_name, slices)
+            cli_rates.append(cli_rate)
+            load = os.getloadavg()[0]
+            print(
+                f"{shape:>8} run {run}  scanstation scan --json  {cli_rate:>8,.0f}/s  "
+                f"load {load:5.1f}"
+            )
+            slices = split(pool.take(stations * per_station), stations, per_station)
+            rate, lat = run_stations(function_station, url, slices)
+            function_rates.append(rate)
+            print(
+                f"{shape:>8} run {run}  1-trip function          {figures(rate, lat)}", flush=True
+            )
+        cli, function = statistics.median(cli_rates), statistics.median(function_rates)
+        print(
+            f"{shape:>8} MEDIAN scanstation scan --json {cli:>8,.0f}/s  1-trip function "
+            f"{function:,.0f}/s  = {cli / function:.2f} × (target ≥ 0.6)",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--pg-url", default=os.environ.get("SCANSTATION_TEST_PG_URL") or DEFAULT_PG_URL
     )
     parser.add_argument("--stations", type=int, nargs="+", default=[4, 16])
-    parser.add_argument("--scans", type=int, default=600, help="scans per station per run")
+    parser.add_argument("--scans", type=int, default=600, help="scans per station, disjoint")
+    parser.add_argument("--contended", type=int, default=300, help="serials every station scans")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each configuration")
+    parser.add_argument(
+        "--cli", nargs="*", default=["4x1500", "16x400"], help="STATIONSxSERIALS for the CLI run"
+    )
     parser.add_argument("--replay", type=int, default=10_000, help="journaled scans to replay")
     parser.add_argument("--profile", action="store_true", help="cProfile one station's scans")
     args = parser.parse_args()
 
     url, name = create_database(args.pg_url)
     try:
-        per_run = [n * args.scans for n in args.stations]
+        drivers = len(DRIVERS) * args.runs
+        disjoint = drivers * sum(n * args.scans for n in args.stations)
+        contended = drivers * len(args.stations) * args.contended
+        cli = (
+            2
+            * args.runs
+            * sum(int(a) * int(b) for a, b in (shape.split("x") for shape in args.cli))
+        )
         profiled = 2000 if args.profile else 0
-        needed = 2 * sum(per_run) + args.replay + profiled
+        needed = disjoint + contended + cli + args.replay + profiled
         t0 = time.perf_counter()
-        serials = build(url, needed)
+        pool = Serials(build(url, needed))
         print(
             f"PostgreSQL {urlparse(url).hostname}:{urlparse(url).port or 5432}, CPUs "
             f"{os.cpu_count()}; {needed:,} serials generated in "
-            f"{time.perf_counter() - t0:.1f} s"
+            f"{time.perf_counter() - t0:.1f} s; load {os.getloadavg()[0]:.1f}"
         )
-        print(f"server data: {server_storage(url)}")
-        print(
-            f"{'stations':>8} {'driver':<16} {'scans/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'max ms':>8}"
-        )
-        used = 0
-        for stations in args.stations:
-            count = stations * args.scans
-            for label, target in (
-                ("StationService", service_station),
-                ("raw psycopg2", raw_station),
-            ):
-                chunk = serials[used : used + count]
-                used += count
-                rate, lat = run_stations(target, url, split(chunk, stations, args.scans))
-                print(
-                    f"{stations:>8} {label:<16} {rate:>9,.0f} {pct(lat, 0.5) * 1e3:>8.2f} "
-                    f"{pct(lat, 0.99) * 1e3:>8.2f} {max(lat) * 1e3:>8.2f}"
-                )
+        print(f"server data: {server_storage(url)}", flush=True)
+        compare_drivers(url, pool, args)
+        if args.cli:
+            compare_cli(url, name, pool, args)
         if args.replay:
-            replay_s, append_ms, _fill = bench_replay(url, serials[used : used + args.replay])
-            used += args.replay
+            replay_s, append_ms, _fill = bench_replay(url, pool.take(args.replay))
             print(
                 f"journal: a durable append {append_ms:.2f} ms; replay of {args.replay:,} "
                 f"journaled scans {replay_s:.1f} s ({args.replay / replay_s:,.0f} scans/s)"
             )
         if args.profile:
-            print(profile_service(url, serials[used : used + profiled]))
+            print(profile_service(url, pool.take(profiled)))
     finally:
         drop_database(args.pg_url, name)
 

@@ -94,6 +94,10 @@ class Dialect:
     def inserted_id(self, cursor: Any) -> int:
         raise NotImplementedError
 
+    def insert_many(self, cursor: Any, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """`head` (INSERT INTO t (columns)) for every row, as few round trips as it takes."""
+        raise NotImplementedError
+
     def returning_id(self) -> str:
         """Appended to the event INSERT: how its id comes back in the same round trip."""
         return ""

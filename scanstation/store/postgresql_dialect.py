@@ -45,6 +45,7 @@ NOTIFY_CHANNEL = "scanstation_events"
 # serial/secondary-QR namespace check and the inserts cannot interleave between two of them.
 SERIAL_NAMESPACE_LOCK = 0x5C5A_7003
 SCHEMA_LOCK = 0x5C5A_7004  # while the schema is created or migrated
+INSERT_PAGE = 1000  # rows a statement in a bulk insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +225,12 @@ class PostgresDialect(Dialect):
 
     def inserted_id(self, cursor: Any) -> int:
         return int(cursor.fetchone()[0])
+
+    def insert_many(self, cursor: Any, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Many rows a statement: psycopg2's executemany is one round trip a row."""
+        from psycopg2.extras import execute_values
+
+        execute_values(cursor, f"{head} VALUES %s", rows, page_size=INSERT_PAGE)
 
     def returning_id(self) -> str:
         return " RETURNING id"

@@ -85,6 +85,9 @@ class SqliteDialect(Dialect):
     def inserted_id(self, cursor: Any) -> int:
         return int(cursor.lastrowid)
 
+    def insert_many(self, cursor: Any, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        cursor.executemany(f"{head} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
     def any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(list(values))]
 

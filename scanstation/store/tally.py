@@ -1,7 +1,9 @@
 """Counts kept as rows are written, so `db info` reads a few rows instead of counting millions:
-serials per stage and events, in the `tally` table (schema 6). Triggers keep them in the
-writing transaction, so every path that writes a serial or an event — a scan, a generation run,
-an import, a correction, a hand-made UPDATE — counts, and nothing can forget to.
+serials per stage and events, in the `tally` table (schema 6), kept in the writing
+transaction. Triggers count every change of a serial's stage (a scan, a correction, an UPDATE
+made by hand), every serial deleted and every event; serials are created by one bulk insert in
+the store (generation runs and imports, store/runs.py), which counts what it inserted in one
+statement (a trigger a row halved SQLite's generation rate).
 
 PostgreSQL: each count is split over up to TALLY_SLOTS rows, one per connection (by its
 backend pid), so stations writing at once do not wait on one another's count row; a
@@ -14,6 +16,8 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ADD_TO_TALLY",
+    "BULK_SLOT",
     "EVENTS",
     "TALLY_TABLE",
     "postgresql_tally_triggers",
@@ -24,6 +28,13 @@ __all__ = [
 EVENTS: Final = "event"  # the tally's name for the count of events; the others are stages
 TALLY_SLOTS: Final = 64
 BULK_SLOT_SETTING: Final = "scanstation.tally_slot"
+BULK_SLOT: Final = 0
+
+# The store's bulk insert counts what it inserted (name, slot, n), written with `?`.
+ADD_TO_TALLY: Final = (
+    "INSERT INTO tally (name, slot, n) VALUES (?, ?, ?) "
+    "ON CONFLICT (name, slot) DO UPDATE SET n = tally.n + excluded.n"
+)
 
 TALLY_TABLE: Final = (
     "CREATE TABLE IF NOT EXISTS tally (name VARCHAR(32) NOT NULL, slot INTEGER NOT NULL, "
@@ -49,8 +60,6 @@ def _sqlite_add(name: str, n: int) -> str:
 
 def sqlite_tally_triggers() -> tuple[str, ...]:
     return (
-        "CREATE TRIGGER IF NOT EXISTS tally_serial_insert AFTER INSERT ON serial "
-        f"BEGIN {_sqlite_add('NEW.stage', 1)} END",
         "CREATE TRIGGER IF NOT EXISTS tally_serial_stage AFTER UPDATE OF stage ON serial "
         "WHEN OLD.stage IS NOT NEW.stage "
         f"BEGIN {_sqlite_add('OLD.stage', -1)} {_sqlite_add('NEW.stage', 1)} END",
@@ -91,11 +100,6 @@ def postgresql_tally_triggers() -> tuple[str, ...]:
         "CREATE OR REPLACE FUNCTION scanstation_tally_slot() RETURNS integer LANGUAGE sql "
         f"STABLE AS $fn$ SELECT coalesce(nullif(current_setting('{BULK_SLOT_SETTING}', true), "
         f"'')::integer, 1 + mod(pg_backend_pid(), {TALLY_SLOTS - 1})) $fn$",
-        # Serials are inserted in bulk: one count per statement, from its transition table.
-        _pg_function(
-            "scanstation_tally_serials_in",
-            f"SELECT stage, {slot}, count(*) FROM new_rows GROUP BY stage ORDER BY stage",
-        ),
         _pg_function(
             "scanstation_tally_serials_out",
             f"SELECT stage, {slot}, -count(*) FROM old_rows GROUP BY stage ORDER BY stage",
@@ -107,11 +111,6 @@ def postgresql_tally_triggers() -> tuple[str, ...]:
             "AS v (name, n) ORDER BY v.name",
         ),
         _pg_function("scanstation_tally_event", f"VALUES ('{EVENTS}', {slot}, 1)"),
-        *_pg_trigger(
-            "tally_serial_insert",
-            "AFTER INSERT ON serial REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT",
-            "scanstation_tally_serials_in",
-        ),
         *_pg_trigger(
             "tally_serial_delete",
             "AFTER DELETE ON serial REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT",
