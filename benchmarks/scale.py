@@ -30,6 +30,7 @@ PostgreSQL gets a fresh database on the server of `--pg-url`, dropped at the end
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -130,22 +131,30 @@ class Target:
 
 
 def run_process(target: Target, *args: str, stdin: Path | None = None) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in bytes, exit status) of `python -m scanstation ARGS`."""
+    """(wall seconds, peak RSS in bytes, exit status) of `python -m scanstation ARGS`. The peak
+    is the process's own VmHWM, read while it runs (a fork's rusage would count this big
+    parent's memory, which the child had before it exec'd)."""
     source = stdin.open("rb") if stdin else subprocess.DEVNULL
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "scanstation", *args],
         stdin=source,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         env=target.env(),
     )
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        with contextlib.suppress(OSError):
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) * 1024)
+        time.sleep(0.05)
     wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if stdin:
         source.close()  # type: ignore[union-attr]
-    return wall, usage.ru_maxrss * 1024, proc.returncode
+    return wall, peak, proc.returncode
 
 
 def median_of(runs: int, measure: Callable[[], float], label: str) -> float:

@@ -558,9 +558,20 @@ def main() -> None:
     )
     parser.add_argument("--replay", type=int, default=10_000, help="journaled scans to replay")
     parser.add_argument("--profile", action="store_true", help="cProfile one station's scans")
+    parser.add_argument(
+        "--async-commit",
+        action="store_true",
+        help="synchronous_commit=off for the benchmark's database only: measures the scan's "
+        "work and round trips, not the disk's fsync (a shared disk can take 20 ms a commit)",
+    )
     args = parser.parse_args()
 
     url, name = create_database(args.pg_url)
+    if args.async_commit:
+        admin = psycopg2.connect(args.pg_url)
+        admin.autocommit = True
+        admin.cursor().execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        admin.close()
     try:
         drivers = len(DRIVERS) * args.runs
         disjoint = drivers * sum(n * args.scans for n in args.stations)

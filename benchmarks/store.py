@@ -8,8 +8,9 @@ the raw sqlite3 module in the same run (ratio = scanstation / raw; lower is bett
 (made by scanstation itself), with the same pragmas and page cache: a generation run reserves
 its numbers, checks them and the secondary QR tokens against both unique indexes and inserts;
 a lookup reads the serial with its item, run, site and document (four joins, 18 columns); a
-scan reads the serial, then under BEGIN IMMEDIATE reads it again with its scan id, updates it
-under its version, appends the full event and commits with synchronous=FULL. The difference
+scan reads the serial with its scan id, then under BEGIN IMMEDIATE checks its version, stage
+and scan id, updates it under its version, appends the full event and commits with
+synchronous=FULL (the tally's triggers fire for both sides: the same schema). The difference
 left is scanstation's own Python.
 
 `--import-mb N` also imports a CSV of about N MB (streamed: peak memory and time, check-only
@@ -41,9 +42,12 @@ from scanstation.store.serials import SERIAL_COLUMNS, SERIAL_FROM
 from scanstation.store.sqlite_dialect import SQLITE_BUSY_TIMEOUT_MS
 
 SERIAL_SELECT = f"SELECT {SERIAL_COLUMNS}{SERIAL_FROM} WHERE s.serial_no = ?"
-LOCK_SELECT = (
+SCAN_SELECT = (
     f"SELECT {SERIAL_COLUMNS}, (SELECT outcome FROM event WHERE scan_id = ?){SERIAL_FROM} "
-    "WHERE s.id = ?"
+    "WHERE s.serial_no = ?"
+)
+SCAN_CHECK = (
+    "SELECT version, stage, (SELECT outcome FROM event WHERE scan_id = ?) FROM serial WHERE id = ?"
 )
 UPDATE_SERIAL = (
     "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
@@ -178,20 +182,22 @@ def bench_lookup(
 
 
 def raw_scan(raw: sqlite3.Connection, serial_no: str) -> None:
-    """Register one serial the way scanstation's SQLite dialect does."""
-    probe = raw.execute(SERIAL_SELECT, (serial_no,)).fetchone()
+    """Register one serial the way scanstation's SQLite dialect does (store/scan_function.py):
+    read the serial with its scan id, then under BEGIN IMMEDIATE check its version, stage and
+    scan id, update it under its version, append the event, commit."""
     scan_id = new_scan_id()
+    probe = raw.execute(SCAN_SELECT, (scan_id, serial_no)).fetchone()
     read_at = now()
     raw.execute("BEGIN IMMEDIATE")
-    row = raw.execute(LOCK_SELECT, (scan_id, probe[0])).fetchone()
-    if row[7] == "Not Registered at Plant" and row[18] is None:
+    version, stage, earlier = raw.execute(SCAN_CHECK, (scan_id, probe[0])).fetchone()
+    if stage == "Not Registered at Plant" and version == probe[14] and earlier is None:
         recorded = now()
         raw.execute(
-            UPDATE_SERIAL, ("Registered at Plant", 1, None, read_at, "bench", row[0], row[14])
+            UPDATE_SERIAL, ("Registered at Plant", 1, None, read_at, "bench", probe[0], version)
         )
         raw.execute(
             INSERT_EVENT,
-            (scan_id, "scan", row[0], "register", row[7], "Registered at Plant", "BENCH", "P1",
+            (scan_id, "scan", probe[0], "register", stage, "Registered at Plant", "BENCH", "P1",
              "bench", read_at, recorded, None, "test", serial_no, None, "ok",
              f"{serial_no} registered — now Registered at Plant", None, None),
         )  # fmt: skip
