@@ -59,6 +59,8 @@ class StationSettings(_Section):
     kiosk: bool = False
     # The modes the picker offers; empty: every mode of the site.
     allowed_modes: list[ModeName] = msgspec.field(default_factory=list)
+    # How long a worker may void their own last scan (seconds).
+    void_window_s: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 60.0
 
     def __post_init__(self) -> None:
         if len(set(self.allowed_modes)) != len(self.allowed_modes):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanstation.domain.model import (
+    DocumentProgress,
     DocumentView,
     EventView,
     ItemView,
@@ -198,6 +199,10 @@ class Station:
     def document(self, reference_no: str) -> DocumentView | None:
         return self._use().document(reference_no)
 
+    def document_progress(self, reference_no: str) -> DocumentProgress | None:
+        """The document with its units dispatched and not yet received, and its returns."""
+        return self._use().document_progress(reference_no)
+
     def documents(
         self, *, state: str | None = "open", from_site: str | None = None
     ) -> list[DocumentView]:
@@ -263,6 +268,18 @@ class Station:
         closed = self._use().close_document(reference_no, reason, by)
         self._catalog_changed()
         return closed
+
+    def reopen_document(
+        self, reference_no: str, reason: str | None, by: str | None = None
+    ) -> DocumentView:
+        reopened = self._use().reopen_document(reference_no, reason, by)
+        self._catalog_changed()
+        return reopened
+
+    def void(self, key: str, setup: StationSetup, **void: Any) -> ScanOutcome:
+        """Void a serial's latest change: the keywords of `StationService.void` (event_id,
+        reason, window_s)."""
+        return self._use().void(key, setup, **void)
 
     def _catalog_changed(self) -> None:
         """A site or document was added or closed through this door (the journaled station

@@ -23,7 +23,7 @@ from scanstation.cli.kiosk import kiosk
 from scanstation.cli.reading import export, show
 from scanstation.cli.reports import report
 from scanstation.cli.root import main
-from scanstation.cli.scanning import scan
+from scanstation.cli.scanning import scan, void
 from scanstation.cli_serve import serve
 
 __all__ = ["COMMANDS", "fail", "main"]
@@ -36,6 +36,7 @@ COMMANDS: tuple[click.Command, ...] = (
     import_,
     doc,
     scan,
+    void,
     journal,
     show,
     export,

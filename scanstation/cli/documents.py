@@ -1,4 +1,4 @@
-"""Delivery challans and invoices: `doc add`, `doc show`, `doc close`."""
+"""Delivery challans and invoices: `doc add`, `doc show`, `doc close`, `doc reopen`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from scanstation.cli.common import EXIT_SCAN_FAILED, TEXT, cli_state, fail, json_line, say
+from scanstation.cli.common import EXIT_SCAN_FAILED, TEXT, cli_state, fail, iso, json_line, say
 from scanstation.domain.text import visible
 
 
@@ -65,8 +65,10 @@ def doc_add(
     )
 
 
-def document_json(document: Any) -> dict[str, Any]:
-    return {
+def document_json(document: Any, progress: Any = None) -> dict[str, Any]:
+    """`doc show --json`; with the document's progress, each line's `received` and the
+    top-level `missing` (serials dispatched on it, not yet received) and `returns`."""
+    data: dict[str, Any] = {
         "reference_no": document.reference_no,
         "kind": document.kind.value,
         "dc_no": document.dc_no,
@@ -81,10 +83,18 @@ def document_json(document: Any) -> dict[str, Any]:
                 "item_name": line.item_name,
                 "quantity": line.quantity,
                 "scanned": line.scanned,
+                **({"received": progress.received(line)} if progress is not None else {}),
             }
             for line in document.lines
         ],
     }
+    if progress is not None:
+        data["missing"] = [serial_no for serial_no, _ in progress.missing]
+        data["returns"] = [
+            {"serial_no": back.serial_no, "at": iso(back.at), "by": back.by}
+            for back in progress.returns
+        ]
+    return data
 
 
 @doc.command("show")
@@ -93,21 +103,30 @@ def document_json(document: Any) -> dict[str, Any]:
 @click.pass_context
 def doc_show(ctx: click.Context, reference_no: str, as_json: bool) -> None:
     with cli_state(ctx).station() as station:
-        document = station.document(reference_no)
-    if document is None:
-        fail(f"No document with reference no {reference_no!r}", EXIT_SCAN_FAILED)
+        progress = station.document_progress(reference_no)
+    if progress is None:
+        fail(f"No document with reference no {visible(reference_no)!r}", EXIT_SCAN_FAILED)
+    document = progress.document
     if as_json:
-        json_line(document_json(document))
+        json_line(document_json(document, progress))
         return
-    say(f"{document.kind.upper()} {document.reference_no} ({document.state})")
-    say(f"  DC no       {document.dc_no or '-'}")
-    say(f"  Invoice no  {document.invoice_no or '-'}")
-    say(f"  From → to   {document.from_site} → {document.destination}")
+    say(f"{document.kind.upper()} {visible(document.reference_no)} ({document.state})")
+    say(f"  DC no       {visible(document.dc_no or '-')}")
+    say(f"  Invoice no  {visible(document.invoice_no or '-')}")
+    say(f"  From → to   {visible(document.from_site)} → {visible(document.destination)}")
+    say(f"  {'SKU':<12} {'item':<28} {'scanned':>9} {'received':>9}")
     for line in document.lines:
         sku, name = visible(line.sku), visible(line.item_name)
-        say(f"  {sku:<12} {name:<28} {line.scanned:>6}/{line.quantity}")
+        scanned = f"{line.scanned}/{line.quantity}"
+        say(f"  {sku:<12} {name:<28} {scanned:>9} {progress.received(line):>9}")
+    if progress.missing:
+        say(f"  Not received yet ({len(progress.missing)}):")
+        for serial_no, sku in progress.missing:
+            say(f"    {visible(serial_no)}  {visible(sku)}")
+    for back in progress.returns:
+        say(f"  Returned: {visible(back.serial_no)} at {iso(back.at)} by {visible(back.by)}")
     if document.closed_reason:
-        say(f"  Closed: {document.closed_reason}")
+        say(f"  Closed: {visible(document.closed_reason)}")
 
 
 @doc.command("close")
@@ -118,6 +137,17 @@ def doc_close(ctx: click.Context, reference_no: str, reason: str | None) -> None
     with cli_state(ctx).station() as station:
         closed = station.close_document(reference_no, reason)
     say(
-        f"{closed.reference_no} closed"
-        + (f" ({closed.shortfall} short: {reason})" if closed.shortfall else "")
+        f"{visible(closed.reference_no)} closed"
+        + (f" ({closed.shortfall} short: {visible(reason or '')})" if closed.shortfall else "")
     )
+
+
+@doc.command("reopen")
+@click.argument("reference_no", type=TEXT)
+@click.option("--reason", type=TEXT, required=True, help="Why it is opened again (kept).")
+@click.pass_context
+def doc_reopen(ctx: click.Context, reference_no: str, reason: str) -> None:
+    """Open a closed document again: its lines can be filled again."""
+    with cli_state(ctx).station() as station:
+        reopened = station.reopen_document(reference_no, reason)
+    say(f"{visible(reopened.reference_no)} reopened")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from scanstation.cli.common import EXIT_SCAN_FAILED, TEXT, cli_state, fail, iso, json_line, say
+from scanstation.domain.corrections import RETURN_MODE, VOID_MODE
 from scanstation.domain.text import visible
 
 
@@ -51,6 +52,8 @@ def _recorded_later(event: Any) -> bool:
 
 def _event_line(event: Any) -> str:
     move = f"{event.from_stage} → {event.to_stage}" if event.to_stage else event.outcome
+    if event.mode in (VOID_MODE, RETURN_MODE):
+        move += f" ({event.mode})"
     extra = f" [{event.document}]" if event.document else ""
     note = f" — {event.comment}" if event.comment else ""
     when = event.at.isoformat(timespec="seconds")
@@ -127,6 +130,9 @@ def export(ctx: click.Context, fmt: str, stage: str | None, site_code: str | Non
             )
         stage_value = matches[0]
     with cli_state(ctx).station() as station:
+        if site_code is not None and station.site(site_code) is None:
+            known = ", ".join(site.code for site in station.sites()) or "none yet"
+            fail(f"Unknown site {visible(site_code)!r} (known sites: {visible(known)})")
         out = sys.stdout
         writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         if writer:

@@ -10,14 +10,27 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from scanstation.cli.common import EXIT_OK, EXIT_SCAN_FAILED, TEXT, cli_state, json_line, say
+from scanstation.cli.common import (
+    EXIT_OK,
+    EXIT_SCAN_FAILED,
+    TEXT,
+    cli_state,
+    fail,
+    json_line,
+    say,
+)
 from scanstation.config import MODE_NAMES
+from scanstation.domain.stages import Mode
 from scanstation.domain.text import visible
+
+if TYPE_CHECKING:
+    from scanstation.cli.common import CliState
+    from scanstation.station import StationSetup
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -25,7 +38,8 @@ UTF8_BOM = b"\xef\xbb\xbf"
 def stdin_payloads() -> Iterator[str]:
     """One payload a line. Only LF (and a CR before it) ends a line: GS, RS and the other
     separators that str.splitlines() would cut at are data. A byte-order mark at the very
-    start (editors put one there) is not part of the first payload."""
+    start (editors put one there) is not part of the first payload. An empty or blank line
+    is no scan (a file's trailing newline, a spacer line): skipped, not refused."""
     stream = sys.stdin.buffer
     first = True
     while True:
@@ -39,8 +53,9 @@ def stdin_payloads() -> Iterator[str]:
             raw = raw[:-1]
             if raw.endswith(b"\r"):
                 raw = raw[:-1]
-        # surrogateescape: an undecodable byte stays itself (shown as \xff), as it does in argv.
-        yield raw.decode("utf-8", errors="surrogateescape")
+        if raw.strip():
+            # surrogateescape: an undecodable byte stays itself (\xff), as it does in argv.
+            yield raw.decode("utf-8", errors="surrogateescape")
 
 
 def print_outcome(outcome: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
@@ -67,9 +82,54 @@ def replay_note(outcomes: list[Any]) -> None:
     say(f"scanstation: {note}", err=True)
 
 
+def station_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--station and --site, defaulting to the config's and the environment's, like the
+    station app's."""
+    command = click.option(
+        "--site",
+        "site_code",
+        type=TEXT,
+        default=None,
+        metavar="CODE",
+        help="Default: config station.site (SCANSTATION_STATION_SITE).",
+    )(command)
+    return click.option(
+        "--station",
+        "station_id",
+        type=TEXT,
+        default=None,
+        metavar="ID",
+        help="Default: config station.id (SCANSTATION_STATION_ID).",
+    )(command)
+
+
+def station_setup(
+    state: CliState,
+    station_id: str | None,
+    site_code: str | None,
+    mode: Mode,
+    operator: str | None,
+    **setup: Any,
+) -> StationSetup:
+    """This terminal's station: the options given, else the config's (exit 2 without a site)."""
+    from scanstation.station import StationSetup
+
+    configured = state.settings.station
+    site_code = site_code or configured.site
+    if not site_code:
+        fail("No site: give --site CODE or set site in [station] of config.toml")
+    operator = operator or configured.operator
+    return StationSetup(
+        station_id=station_id or configured.id,
+        site_code=site_code,
+        mode=mode,
+        **({"operator": operator} if operator else {}),
+        **setup,
+    )
+
+
 @click.command()
-@click.option("--station", "station_id", type=TEXT, required=True, metavar="ID")
-@click.option("--site", "site_code", type=TEXT, required=True, metavar="CODE")
+@station_options
 @click.option("--mode", type=click.Choice(MODE_NAMES), required=True)
 @click.option("--doc", "document", type=TEXT, default=None, metavar="REFERENCE_NO")
 @click.option("--operator", type=TEXT, default=None, metavar="NAME")
@@ -86,8 +146,8 @@ def replay_note(outcomes: list[Any]) -> None:
 @click.pass_context
 def scan(
     ctx: click.Context,
-    station_id: str,
-    site_code: str,
+    station_id: str | None,
+    site_code: str | None,
     mode: str,
     document: str | None,
     operator: str | None,
@@ -99,21 +159,16 @@ def scan(
     """Scan PAYLOADs, or one payload a line from stdin, answering each once committed
     (or, with --journal, once saved in the offline journal)."""
     from scanstation.domain.model import ScanEvent
-    from scanstation.domain.stages import Mode
-    from scanstation.station import StationSetup
 
     state = cli_state(ctx)
-    setup = StationSetup(
-        station_id=station_id,
-        site_code=site_code,
-        mode=Mode(mode),
-        document=document or None,
-        reason=reason,
-        **({"operator": operator} if operator else {}),
+    setup = station_setup(
+        state, station_id, site_code, Mode(mode), operator, document=document or None, reason=reason
     )
     journal = state.settings.station.journal if use_journal is None else use_journal
     failed = 0
-    with state.station(journal=journal, station_id=station_id, on_replay=replay_note) as station:
+    with state.station(
+        journal=journal, station_id=setup.station_id, on_replay=replay_note
+    ) as station:
         online = station.connect()
         station.check_station(setup)  # an unknown site or document: exit 2, offline as online
         if station.keeps_journal and online:
@@ -141,3 +196,32 @@ def scan(
                 err=True,
             )
     sys.exit(EXIT_SCAN_FAILED if failed else EXIT_OK)
+
+
+@click.command()
+@click.argument("serial", type=TEXT)
+@station_options
+@click.option("--operator", type=TEXT, default=None, metavar="NAME")
+@click.option("--reason", type=TEXT, default=None, metavar="TEXT", help="Kept on the void.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line, as `scan --json`.")
+@click.pass_context
+def void(
+    ctx: click.Context,
+    serial: str,
+    station_id: str | None,
+    site_code: str | None,
+    operator: str | None,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """Void SERIAL's last scan, if it is your own and at most [station] void_window_s old:
+    the serial goes back to its stage before and a document line it filled is freed. The
+    void is an event of its own; nothing is deleted."""
+    state = cli_state(ctx)
+    setup = station_setup(state, station_id, site_code, Mode.LOOKUP, operator)
+    window = state.settings.station.void_window_s
+    with state.station() as station:
+        station.check_station(setup)
+        outcome = station.void(serial, setup, reason=reason, window_s=window)
+    print_outcome(outcome, as_json)
+    sys.exit(EXIT_OK if outcome.kind.is_success else EXIT_SCAN_FAILED)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from scanstation.domain.roles import (
     Action,
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_VOID_WINDOW_S",
+    "RETURN_MODE",
+    "VOID_MODE",
     "RecordedScan",
     "Ruling",
     "VoidDecision",
@@ -41,6 +43,10 @@ __all__ = [
 ]
 
 DEFAULT_VOID_WINDOW_S = 60.0
+# An event's mode when it voids the serial's change before it, and when a receive was a
+# return that freed a line of the document the event names.
+VOID_MODE: Final = "void"
+RETURN_MODE: Final = "return"
 # Reasons typed at a prompt or given with --reason, in words for a sentence.
 REOPEN_REASON_HOW = "(the station asks for one, --reason on the command line)"
 CLOSE_REASON_HOW = "(F4 at the station asks for one, --reason on the command line)"

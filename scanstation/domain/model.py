@@ -121,6 +121,29 @@ class DocumentView:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentReturn:
+    """A unit that came back on a document and freed one unit of its line."""
+
+    serial_no: str
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentProgress:
+    """A document with what became of its units: those dispatched on it and not yet received
+    (`missing`: serial no and SKU, by serial no) and the returns that freed its lines."""
+
+    document: DocumentView
+    missing: tuple[tuple[str, str], ...] = ()
+    returns: tuple[DocumentReturn, ...] = ()
+
+    def received(self, line: DocumentLineView) -> int:
+        """Units of the line dispatched on the document that have arrived since."""
+        return line.scanned - sum(1 for _, sku in self.missing if sku == line.sku)
+
+
+@dataclass(frozen=True, slots=True)
 class EventView:
     """One row of a serial's history. `at` is when it happened (a scan's own read time, which
     for a scan replayed from an offline journal is earlier than when the database got it);

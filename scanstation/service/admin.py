@@ -157,38 +157,6 @@ class Admin:
                 request_id=_request(request_id),
             )
 
-    def close_document(
-        self: StationService,
-        reference_no: str,
-        reason: str | None = None,
-        by: str | None = None,
-        *,
-        request_id: str | None = None,
-    ) -> DocumentView:
-        request = _request(request_id)
-        by = check_text(limits.OPERATOR, by or login_name())
-        why = optional_text(limits.REASON, reason)
-        document = (
-            self.repo.document(reference_no)
-            if limits.REFERENCE_NO.problem(reference_no) is None
-            else None
-        )
-        if document is None:
-            raise ServiceError(f"No document with reference no {visible(reference_no)!r}")
-        if not document.is_open:
-            if self.repo.request_event(request) is not None:
-                return document  # this very request closed it: its retry answers the same
-            raise ServiceError(f"{reference_no} is already closed")
-        if document.shortfall and not why:
-            raise ServiceError(
-                f"{reference_no} is {document.shortfall} short: closing it needs --reason"
-            )
-        with _refusals():
-            self.repo.close_document(reference_no, why, by, utc_now(), request_id=request)
-        closed = self.repo.document(reference_no)
-        assert closed is not None
-        return closed
-
     # -- comments -----------------------------------------------------------------------------
 
     def comment(

@@ -15,7 +15,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from scanstation.domain import limits
-from scanstation.domain.codes import ScanCode, parse, visible
+from scanstation.domain.codes import ScanCode, gtin_of_plain, parse, visible
+from scanstation.domain.corrections import RETURN_MODE
 from scanstation.domain.model import ScanEvent, SiteView, utc_now
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.stages import (
@@ -27,6 +28,7 @@ from scanstation.domain.stages import (
     Verdict,
     decide,
 )
+from scanstation.domain.wording import site_label
 from scanstation.service.checks import check_setup, check_text
 from scanstation.service.setup import ServiceError, StationSetup
 from scanstation.store.errors import DuplicateScan, VersionChanged
@@ -81,19 +83,17 @@ class Scanning:
             )
         key = code.serial
         if key is None:
-            if code.gtin:
-                message = (
-                    f"This is a product barcode (GTIN {code.gtin}), not a serial label — "
-                    "scan the serial"
-                )
-            else:
-                message = "This code carries no serial number"
+            message = (
+                self._product_barcode(code.gtin)
+                if code.gtin
+                else "This code carries no serial number"
+            )
             return self._record_refusal(event, station, OutcomeKind.REJECTED, message)
         if station.mode is Mode.LOOKUP:
-            return self._lookup(event, key)
+            return self._lookup(event, code, key)
         read = self.repo.read_for_scan(key, event.scan_id)
         if read is None:
-            return self._record_refusal(event, station, OutcomeKind.UNKNOWN, _not_known(event))
+            return self._record_refusal(event, station, *self._unmatched(event, code))
         if read.earlier is not None:
             return self._already_recorded(event, read.earlier)
         before = read.current
@@ -129,14 +129,14 @@ class Scanning:
         again under the lock, where CONFLICT is told apart."""
         if _other_gtin(code, before):
             return None
-        decision = decide(self._state(before, station), context)
+        decision = self._decide(before, station, context)
         stage = before.view.stage
         if decision.verdict is Verdict.ALREADY:  # as read: nothing to write
             return ScanOutcome(
                 OutcomeKind.ALREADY, decision.message, event, before.view, stage, stage
             )
-        if decision.verdict is not Verdict.APPLY:
-            return None
+        if decision.verdict is not Verdict.APPLY or decision.frees_line_on is not None:
+            return None  # a return also frees a line: the transactional path writes both
         write = self._transition_write(event, station, before, decision, station_document_id)
         applied = self.repo.apply_scan(write)
         if applied.status == "recorded":
@@ -145,14 +145,32 @@ class Scanning:
             return None
         return self._applied(event, station, before, decision, context, write, applied.event_id)
 
-    def _lookup(self: StationService, event: ScanEvent, key: str) -> ScanOutcome:
+    def _product_barcode(self: StationService, gtin: str) -> str:
+        item = self.repo.item_by_gtin(gtin)
+        what = f"GTIN {gtin}, {item.name}" if item else f"GTIN {gtin}"
+        return f"This is a product barcode ({what}), not a serial label — scan the serial"
+
+    def _unmatched(
+        self: StationService, event: ScanEvent, code: ScanCode
+    ) -> tuple[OutcomeKind, str]:
+        """A code no serial matched: a plain EAN/UPC/GTIN of a known item is a product barcode
+        (most scanners send one without a symbology prefix); anything else is not known."""
+        gtin = gtin_of_plain(code)
+        if gtin is not None and self.repo.item_by_gtin(gtin) is not None:
+            return OutcomeKind.REJECTED, self._product_barcode(gtin)
+        return OutcomeKind.UNKNOWN, _not_known(event)
+
+    def _lookup(self: StationService, event: ScanEvent, code: ScanCode, key: str) -> ScanOutcome:
         found = self.repo.find_serial(key)
         if found is None:
-            return ScanOutcome(OutcomeKind.UNKNOWN, _not_known(event), event)
+            return ScanOutcome(*self._unmatched(event, code), event)
         view = found.view
+        where = ""
+        if view.site:
+            where = f", on record at {site_label(view.site, self._site_name(view.site))}"
         return ScanOutcome(
             OutcomeKind.OK,
-            f"{view.serial_no} · {view.item_name} — {view.stage}",
+            f"{view.serial_no} · {view.item_name} — {view.stage}{where}",
             event,
             view,
             view.stage,
@@ -203,7 +221,7 @@ class Scanning:
                 current,
                 station_document_id,
             )
-        decision = decide(self._state(current, station), context)
+        decision = self._decide(current, station, context)
         stage = current.view.stage
         if decision.verdict is Verdict.ALREADY:
             return ScanOutcome(
@@ -244,6 +262,9 @@ class Scanning:
             return self._already_recorded(event, applied.earlier or "ok")
         if applied.status != "ok":
             raise VersionChanged(current.view.serial_no)  # not under this lock: try again
+        if decision.frees_line_on is not None and write.event_document_id is not None:
+            # A return: one unit off the line it left on, in the same transaction.
+            self.repo.count_line(write.event_document_id, current.item_id, -1)
         return self._applied(event, station, current, decision, context, write, applied.event_id)
 
     def _transition_write(
@@ -261,8 +282,11 @@ class Scanning:
         site_id = serial.site_id
         if station.mode is Mode.RECEIVE or to_stage is Stage.REGISTERED:
             site_id = self.repo.site_id(station.site_code)
-        # A receive may cite a document (a return's original invoice): the event names it.
+        # A receive may cite a document (a return's original invoice): the event names it. A
+        # return names the document whose line it frees, and is recorded as one.
         cited = station_document_id if station.mode is Mode.RECEIVE else None
+        if decision.frees_line_on is not None:
+            cited = self.repo.document_id(decision.frees_line_on) or cited
         return ScanWrite(
             serial_id=serial.id,
             version=serial.view.version,
@@ -273,7 +297,7 @@ class Scanning:
             fill_document_id=station_document_id if dispatching else None,
             item_id=serial.item_id,
             scan_id=event.scan_id,
-            mode=station.mode.value,
+            mode=RETURN_MODE if decision.frees_line_on is not None else station.mode.value,
             station=station.station_id,
             site=station.site_code,
             operator=station.operator,
@@ -328,7 +352,7 @@ class Scanning:
         if (
             locked.changed_meanwhile
             and before is not None
-            and decide(self._state(before, station), context).verdict is Verdict.APPLY
+            and self._decide(before, station, context).verdict is Verdict.APPLY
         ):
             kind = OutcomeKind.CONFLICT
             message = (
@@ -344,7 +368,7 @@ class Scanning:
         """Would this refused scan be applied by override if the worker gave a reason?"""
         if (context.reason or "").strip():
             return False
-        decision = decide(self._state(serial, station), replace(context, reason="override"))
+        decision = self._decide(serial, station, replace(context, reason="override"))
         return decision.verdict is Verdict.APPLY and decision.override
 
     def _state(self: StationService, serial: LoadedSerial, station: StationSetup) -> SerialState:
@@ -352,7 +376,26 @@ class Scanning:
         document = None
         if serial.document_id is not None and station.mode in (Mode.DISPATCH, Mode.RECEIVE):
             document = self.repo.document_by_id(serial.document_id)
-        return SerialState(view.serial_no, view.sku, view.stage, view.site, document)
+        return SerialState(
+            view.serial_no, view.sku, view.stage, view.site, document, self._site_name(view.site)
+        )
+
+    def _site_name(self: StationService, code: str | None) -> str | None:
+        """A site's name for the sentences (sites are cached by the repository)."""
+        site = self.repo.site(code) if code else None
+        return site.name if site else None
+
+    def _decide(
+        self: StationService, serial: LoadedSerial, station: StationSetup, context: StationContext
+    ) -> Decision:
+        """decide(), with the names of every site its sentence may mention."""
+        state = self._state(serial, station)
+        codes: set[str | None] = set()
+        for document in (state.document, context.document):
+            if document is not None:
+                codes |= {document.from_site, document.to_site}
+        names = {code: name for code in codes if code and (name := self._site_name(code))}
+        return decide(state, replace(context, site_names=names) if names else context)
 
     def _context(
         self: StationService, station: StationSetup, site: SiteView
@@ -361,7 +404,9 @@ class Scanning:
         the line-fill guard catches a document that fills up or closes meanwhile)."""
         found = self.repo.document_with_id(station.document) if station.document else None
         document_id, document = found if found else (None, None)
-        context = StationContext(station.mode, site.code, site.kind, document, station.reason)
+        context = StationContext(
+            station.mode, site.code, site.kind, document, station.reason, site_name=site.name
+        )
         return context, document_id
 
     def _append_refusal(

@@ -17,10 +17,19 @@ from typing import Any
 from scanstation.domain import limits
 from scanstation.domain.codes import SerialCase
 from scanstation.domain.limits import TextLimit
-from scanstation.domain.model import DocumentView, EventView, ItemView, SerialView, SiteView
+from scanstation.domain.model import (
+    DocumentProgress,
+    DocumentReturn,
+    DocumentView,
+    EventView,
+    ItemView,
+    SerialView,
+    SiteView,
+)
 from scanstation.domain.stages import Stage
 from scanstation.service.admin import Admin
 from scanstation.service.checks import storable
+from scanstation.service.corrections import Corrections
 from scanstation.service.imports import Imports
 from scanstation.service.reports import Reports
 from scanstation.service.scanning import Scanning
@@ -30,7 +39,7 @@ from scanstation.store.repository import Repository
 __all__ = ["StationService"]
 
 
-class StationService(Scanning, Admin, Imports, Reports):
+class StationService(Scanning, Admin, Corrections, Imports, Reports):
     def __init__(
         self,
         repository: Repository,
@@ -148,6 +157,17 @@ class StationService(Scanning, Admin, Imports, Reports):
         if not self._storable(limits.REFERENCE_NO, reference_no):
             return None
         return self.repo.document(reference_no)
+
+    def document_progress(self, reference_no: str) -> DocumentProgress | None:
+        """The document with its units still missing and its returns."""
+        if not self._storable(limits.REFERENCE_NO, reference_no):
+            return None
+        found = self.repo.document_with_id(reference_no)
+        if found is None:
+            return None
+        document_id, document = found
+        returns = (DocumentReturn(*row) for row in self.repo.returns_on(document_id))
+        return DocumentProgress(document, tuple(self.repo.missing_on(document_id)), tuple(returns))
 
     def documents(
         self, *, state: str | None = "open", from_site: str | None = None

@@ -164,31 +164,54 @@ class DocumentStore:
         *,
         request_id: str,
     ) -> None:
+        changes = {"closed_at": iso(at), "closed_by": by, "closed_reason": reason}
+        note = f"Closed {reference_no}" + (f": {reason}" if reason else "")
+        self._set_state(reference_no, "open", "closed", changes, note, by, at, request_id)
+
+    def reopen_document(
+        self: Repository,
+        reference_no: str,
+        reason: str,
+        by: str,
+        at: datetime,
+        *,
+        request_id: str,
+    ) -> None:
+        changes = {"closed_at": None, "closed_by": None, "closed_reason": None}
+        note = f"Reopened {reference_no}: {reason}"
+        self._set_state(reference_no, "closed", "open", changes, note, by, at, request_id)
+
+    def _set_state(
+        self: Repository,
+        reference_no: str,
+        was: str,
+        becomes: str,
+        changes: dict[str, Any],
+        note: str,
+        by: str,
+        at: datetime,
+        request_id: str,
+    ) -> None:
+        """Move a document from state `was` to `becomes` under a request id, with an event."""
         document = self.t.document
 
         def work() -> None:
             if self.request_event(request_id) is not None:
                 return
             updated = (
-                document.update(
-                    state="closed",
-                    closed_at=iso(at),
-                    closed_by=by,
-                    closed_reason=reason,
-                    version=document.version + 1,
-                )
-                .where(document.reference_no == reference_no, document.state == "open")
+                document.update(state=becomes, version=document.version + 1, **changes)
+                .where(document.reference_no == reference_no, document.state == was)
                 .execute()
             )
             if updated != 1:
-                raise StoreError(f"Document {reference_no} is not open")
+                raise StoreError(f"Document {reference_no} is not {was}")
             self.append_admin_event(
                 request_id=request_id,
                 kind="document",
                 site=None,
                 by=by,
                 at=at,
-                comment=f"Closed {reference_no}" + (f": {reason}" if reason else ""),
+                comment=note,
                 document_id=self.document_id(reference_no),
             )
 

@@ -28,6 +28,7 @@ import peewee
 from scanstation.domain.model import ItemView, SiteView
 from scanstation.domain.stages import SiteKind, Stage
 from scanstation.store.codec import from_iso, iso
+from scanstation.store.corrections import CorrectionStore
 from scanstation.store.database import SCHEMA_VERSION, DatabaseTarget, open_database
 from scanstation.store.dialect import first_line
 from scanstation.store.documents import DOCUMENT_SQL, DocumentStore
@@ -85,7 +86,7 @@ def guarded(method: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-class Repository(SerialStore, RunStore, DocumentStore, EventStore, ReportStore):
+class Repository(SerialStore, RunStore, DocumentStore, EventStore, ReportStore, CorrectionStore):
     """Sites, items, generation runs, serials, documents and events of one database."""
 
     def __init__(self, url: str, *, create: bool = False) -> None:
@@ -272,6 +273,12 @@ class Repository(SerialStore, RunStore, DocumentStore, EventStore, ReportStore):
     def item(self, sku: str) -> ItemView | None:
         item = self.t.item
         row = item.get_or_none(item.sku == sku)
+        return ItemView(row.sku, row.name, row.gtin, row.model_no) if row else None
+
+    @guarded
+    def item_by_gtin(self, gtin: str) -> ItemView | None:
+        item = self.t.item
+        row = item.get_or_none(item.gtin == gtin)
         return ItemView(row.sku, row.name, row.gtin, row.model_no) if row else None
 
     @guarded

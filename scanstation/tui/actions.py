@@ -46,6 +46,22 @@ STATION_ACTIONS: tuple[StationAction, ...] = (
         "Document: close",
     ),
     StationAction(
+        "reopen_document",
+        "shift+f4",
+        "Reopen doc",
+        "Reopen a closed document (asks why)",
+        "Document: reopen a closed one",
+        show=False,
+    ),
+    StationAction(
+        "void",
+        "ctrl+z",
+        "Void",
+        "Void the scan selected in the scanned list (your own, within the void window)",
+        "Void the selected scan",
+        show=False,
+    ),
+    StationAction(
         "toggle_camera",
         "f5",
         "Camera",

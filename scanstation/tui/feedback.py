@@ -40,7 +40,7 @@ SAVING_AFTER_S = 0.15  # a scan unanswered this long shows "SAVING…"
 TICK_S = 0.05
 NOT_SAVED_SENTENCE = "The database is busy; the scan is kept and will be saved"
 
-_SEVERITY = {"ok": 0, "lookup": 0, "queued": 1, "already": 1}
+_SEVERITY = {"ok": 0, "lookup": 0, "queued": 1, "already": 1, "voided": 1}
 
 
 def severity(kind: str) -> int:
@@ -143,6 +143,12 @@ class Feedback:
         last = shown[-1]
         banner.show_outcome(last.kind, last.subject, last.outcome.message, number=last.ticket)
         self.ring(max((answer.kind for answer in shown), key=severity))
+
+    def correction(self, kind: str, outcome: ScanOutcome) -> None:
+        """A void's answer: on the banner like a scan's (no scan number: nothing was read)."""
+        subject = outcome.serial_no or outcome.event.payload
+        self.banner.show_outcome(kind, subject, outcome.message)
+        self.ring(kind)
 
     def not_saved(self, ticket: int, event: ScanEvent, retry_in: float, waiting: int) -> None:
         """The database refused a scan: it is kept and retried."""

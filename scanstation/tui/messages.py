@@ -18,6 +18,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from scanstation.domain.model import (
+        DocumentProgress,
         DocumentView,
         EventView,
         ItemView,
@@ -88,6 +89,8 @@ class DetailsLoaded(Message):
     item: ItemView | None
     events: list[EventView]
     document: DocumentView | None
+    # The document's arrivals and returns (None: not read, e.g. no document).
+    progress: DocumentProgress | None = None
 
     def can_replace(self, message: Message) -> bool:
         # A newer answer makes this one stale: only the newest request is shown anyway.

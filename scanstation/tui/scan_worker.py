@@ -557,8 +557,9 @@ class StationWorker:
         item = station.item(serial.sku) if serial else None
         events = station.events(serial.serial_no) if serial else []
         reference = job.document or (serial.document if serial else None)
-        document = station.document(reference) if reference else None
-        self._post(DetailsLoaded(job.request, serial, item, events, document))
+        progress = station.document_progress(reference) if reference else None
+        document = progress.document if progress else None
+        self._post(DetailsLoaded(job.request, serial, item, events, document, progress))
 
     def _history(self, station: Station, job: _History) -> None:
         page = station.history(station=job.station, limit=job.limit, before_id=job.before_id)

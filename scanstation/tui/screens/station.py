@@ -30,6 +30,7 @@ from scanstation.domain.model import DocumentView, SiteView
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, modes_needing_reason
 from scanstation.tui.actions import STATION_ACTIONS, station_bindings
+from scanstation.tui.corrections import REOPEN, StationCorrections
 from scanstation.tui.db_status import DatabaseStatus
 from scanstation.tui.details import DetailReads
 from scanstation.tui.dialogs import DOCUMENT_MODES, StationDialogs
@@ -148,6 +149,7 @@ class StationScreen(Screen[None]):
         )
         self.details = DetailReads(self, lambda: self.state.document)
         self.dialogs = StationDialogs(self)
+        self.corrections = StationCorrections(self)
         self.journal = JournalDisplay(self)
         self.camera = StationCamera(self, settings.camera)  # F5
         self.shown_document: DocumentView | None = None
@@ -203,6 +205,7 @@ class StationScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._apply_layout(self.size.width, self.size.height)
+        self._mode_shown()
         home = self.deck.home
         (home or self.manual).focus()
         self.update_header()
@@ -438,11 +441,15 @@ class StationScreen(Screen[None]):
     # -- documents and writes ------------------------------------------------------------------
 
     def on_documents_loaded(self, message: DocumentsLoaded) -> None:
-        if not self.shutting_down:
+        if self.shutting_down:
+            return
+        if message.purpose == REOPEN:
+            self.corrections.documents_loaded(message)
+        else:
             self.dialogs.documents_loaded(message)
 
     def on_command_done(self, message: CommandDone) -> None:
-        if not self.shutting_down:
+        if not self.shutting_down and not self.corrections.done(message):
             self.dialogs.done(message)
 
     def on_command_failed(self, message: CommandFailed) -> None:
@@ -453,10 +460,17 @@ class StationScreen(Screen[None]):
         """The station scans in `mode` from now on, against `document`, with `reason`."""
         state = self.state
         state.mode, state.document, state.reason = mode, document, reason
+        self._mode_shown()
         self.update_header()
         self.feedback.ready(state)
         self.details.show(self.details.serial_no)
         self.refresh_bindings()
+
+    def _mode_shown(self) -> None:
+        """The document portlet shows arrivals while receiving, scan progress otherwise."""
+        invoice = self.invoice
+        if invoice is not None:
+            invoice.set_receiving(self.state.mode is Mode.RECEIVE)
 
     def read_site_names(self) -> None:
         if self.worker is not None and not self.site_names:
@@ -512,6 +526,12 @@ class StationScreen(Screen[None]):
             self.notify("No document is open at this station", markup=False)
             return
         self.dialogs.confirm_close(self.state.document)
+
+    def action_reopen_document(self) -> None:
+        self.corrections.ask_reopen()
+
+    def action_void(self) -> None:
+        self.corrections.void_selected()
 
     def action_toggle_camera(self) -> None:
         self.camera.toggle()

@@ -35,6 +35,7 @@ BANNER_LOOKS: dict[str, tuple[str, str, str]] = {
     "lookup": ("◆", "LOOKUP", "-lookup"),
     "already": ("●", "ALREADY", "-already"),
     "queued": ("…", "QUEUED", "-already"),
+    "voided": ("↶", "VOIDED", "-already"),
     "rejected": ("✖", "REJECTED", "-error"),
     "unknown": ("?", "UNKNOWN", "-error"),
     "conflict": ("⚠", "CONFLICT", "-error"),

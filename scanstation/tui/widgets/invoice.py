@@ -1,5 +1,6 @@
 """The Invoice Details portlet: the station's open document (a DC or an invoice) and how far
-each of its lines has been scanned."""
+each of its lines has been scanned; while receiving, how much of what was dispatched on it
+has arrived and which serials are still missing; and the returns that freed its lines."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from scanstation.domain.codes import visible
-from scanstation.domain.model import DocumentLineView, DocumentView
+from scanstation.domain.model import DocumentLineView, DocumentProgress, DocumentView
 from scanstation.domain.stages import DocumentKind
 from scanstation.tui.widgets.portlet import (
     MUTED,
@@ -22,6 +23,7 @@ from scanstation.tui.widgets.portlet import (
     Portlet,
     RowTable,
     data_text,
+    local_time,
     section_title,
     update_static,
 )
@@ -46,6 +48,7 @@ KIND_NAMES: dict[DocumentKind, str] = {
 
 WIDE_WIDTH = 72
 """From this width the header fields sit two to a row."""
+MISSING_SHOWN = 12  # serials listed as missing; the rest are counted
 
 
 class InvoiceDetails(Portlet):
@@ -76,6 +79,9 @@ class InvoiceDetails(Portlet):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.document: DocumentView | None = None
+        self.progress: DocumentProgress | None = None
+        # Receive mode: each line shows what arrived of what was dispatched on the document.
+        self.receiving = False
         self._fields = FieldGrid(FIELDS)
         self._lines_title = Static(classes="portlet--section")
         self._lines = RowTable(
@@ -88,6 +94,7 @@ class InvoiceDetails(Portlet):
             empty="No lines",
             id="invoice-lines",
         )
+        self._after = Static(id="invoice-after")  # the serials still missing, the returns
         self.set_shown(False)
 
     def compose(self) -> ComposeResult:
@@ -96,24 +103,35 @@ class InvoiceDetails(Portlet):
             yield self._fields
             yield self._lines_title
             yield self._lines
+            yield self._after
 
     def on_resize(self, event: events.Resize) -> None:
         super().on_resize(event)
         self.set_class(event.size.width >= WIDE_WIDTH, "-wide")
 
     def show_details(self, details: DetailsLoaded) -> None:
-        self.show(details.document)
+        self.show(details.document, details.progress)
 
     def names_changed(self) -> None:
+        self._again()
+
+    def set_receiving(self, receiving: bool) -> None:
+        if receiving != self.receiving:
+            self.receiving = receiving
+            self._again()
+
+    def _again(self) -> None:
         document, self.document = self.document, None
         if document is not None:
-            self.show(document)
+            self.show(document, self.progress)
 
-    def show(self, document: DocumentView | None) -> None:
-        """Show `document`, or the placeholder for None."""
-        if document == self.document and document is not None:
+    def show(self, document: DocumentView | None, progress: DocumentProgress | None = None) -> None:
+        """Show `document` (with its arrivals and returns, when read), or the placeholder."""
+        if progress is not None and progress.document != document:
+            progress = None
+        if document == self.document and progress == self.progress and document is not None:
             return
-        self.document = document
+        self.document, self.progress = document, progress
         self.set_shown(document is not None)
         if document is None:
             self.border_subtitle = None
@@ -128,13 +146,40 @@ class InvoiceDetails(Portlet):
         fields.set("invoice_no", data_text(document.invoice_no))
         fields.set("route", self._route(document))
 
-        scanned = sum(line.scanned for line in document.lines)
-        expected = sum(line.quantity for line in document.lines)
-        note = f"{scanned:,}/{expected:,} scanned"
-        if document.shortfall:
-            note += f" · {document.shortfall:,} to go"
-        update_static(self._lines_title, section_title("Lines", note))
-        self._lines.set_rows(_line_row(line) for line in document.lines)
+        if self.receiving and progress is not None:
+            self._show_arrivals(progress)
+        else:
+            scanned = sum(line.scanned for line in document.lines)
+            expected = sum(line.quantity for line in document.lines)
+            note = f"{scanned:,}/{expected:,} scanned"
+            if document.shortfall:
+                note += f" · {document.shortfall:,} to go"
+            update_static(self._lines_title, section_title("Lines", note))
+            self._lines.set_rows(_line_row(line) for line in document.lines)
+            update_static(self._after, _returns(progress))
+
+    def _show_arrivals(self, progress: DocumentProgress) -> None:
+        """Receiving: per line, received / dispatched on the document; then what is missing."""
+        lines = progress.document.lines
+        received = sum(progress.received(line) for line in lines)
+        dispatched = sum(line.scanned for line in lines)
+        note = f"{received:,} of {dispatched:,} dispatched"
+        if progress.missing:
+            note += f" · {len(progress.missing):,} missing"
+        update_static(self._lines_title, section_title("Received", note))
+        self._lines.set_rows(
+            _count_row(line, progress.received(line), line.scanned) for line in lines
+        )
+        missing = [visible(serial_no) for serial_no, _ in progress.missing]
+        text = section_title("Still missing", "none" if not missing else "")
+        if missing:
+            more = len(missing) - MISSING_SHOWN
+            listed = " ".join(missing[:MISSING_SHOWN]) + (
+                f" … and {more:,} more" if more > 0 else ""
+            )
+            text = Content.assemble(text, "\n", listed)
+        returned = _returns(progress)
+        update_static(self._after, Content.assemble(text, "\n", returned) if returned else text)
 
     def _route(self, document: DocumentView) -> Content:
         """ "Pune Plant (P1) → Mumbai Godown (G1)"; a customer by the name on the document."""
@@ -162,15 +207,32 @@ def _state(document: DocumentView) -> Content:
 
 
 def _line_row(line: DocumentLineView) -> tuple[Content | Bar, ...]:
-    if line.scanned > line.quantity:
+    return _count_row(line, line.scanned, line.quantity)
+
+
+def _count_row(line: DocumentLineView, done: int, expected: int) -> tuple[Content | Bar, ...]:
+    if done > expected:
         bar_style, count_style = "$error", "bold $text-error"
-    elif line.is_full:
+    elif not expected:  # nothing to count yet (none dispatched on it)
+        bar_style, count_style = "$primary", MUTED
+    elif done >= expected:
         bar_style, count_style = "$success", "bold $text-success"
     else:
         bar_style, count_style = "$primary", ""
     return (
         data_text(line.sku),
         data_text(line.item_name, MUTED),
-        Bar(line.scanned, line.quantity, bar_style),
-        Content.styled(f"{line.scanned:,}/{line.quantity:,}", count_style),
+        Bar(done, expected, bar_style),
+        Content.styled(f"{done:,}/{expected:,}", count_style),
     )
+
+
+def _returns(progress: DocumentProgress | None) -> Content:
+    """ "Returned  SN… 10:02 by op-1": the returns that freed a line (empty: none)."""
+    if progress is None or not progress.returns:
+        return Content()
+    listed = ", ".join(
+        f"{visible(back.serial_no)} {local_time(back.at, '%d %b %H:%M')} by {visible(back.by)}"
+        for back in progress.returns
+    )
+    return Content.assemble(section_title("Returned", f"{len(progress.returns)}"), "\n", listed)

@@ -34,11 +34,12 @@ OUTCOME_LOOKS: dict[str, tuple[str, str]] = {
     "lookup": ("◆ lookup", "bold $text-primary"),
     OutcomeKind.ALREADY: ("● already", "bold $text-warning"),
     OutcomeKind.QUEUED: ("… queued", "bold $text-warning"),
+    "voided": ("↶ voided", "bold $text-warning"),
     OutcomeKind.REJECTED: ("✖ rejected", "bold $text-error"),
     OutcomeKind.UNKNOWN: ("? unknown", "bold $text-error"),
     OutcomeKind.CONFLICT: ("⚠ conflict", "bold $text-error"),
 }
-COUNT_ORDER = ("ok", "lookup", "already", "queued", "rejected", "unknown", "conflict")
+COUNT_ORDER = ("ok", "lookup", "already", "queued", "voided", "rejected", "unknown", "conflict")
 TIME_FORMAT = "%H:%M:%S"
 
 
