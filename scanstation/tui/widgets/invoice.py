@@ -95,6 +95,7 @@ class InvoiceDetails(Portlet):
             id="invoice-lines",
         )
         self._after = Static(id="invoice-after")  # the serials still missing, the returns
+        self._after.display = False
         self.set_shown(False)
 
     def compose(self) -> ComposeResult:
@@ -156,7 +157,7 @@ class InvoiceDetails(Portlet):
                 note += f" · {document.shortfall:,} to go"
             update_static(self._lines_title, section_title("Lines", note))
             self._lines.set_rows(_line_row(line) for line in document.lines)
-            update_static(self._after, _returns(progress))
+            self._show_after(_returns(progress))
 
     def _show_arrivals(self, progress: DocumentProgress) -> None:
         """Receiving: per line, received / dispatched on the document; then what is missing."""
@@ -179,7 +180,12 @@ class InvoiceDetails(Portlet):
             )
             text = Content.assemble(text, "\n", listed)
         returned = _returns(progress)
-        update_static(self._after, Content.assemble(text, "\n", returned) if returned else text)
+        self._show_after(Content.assemble(text, "\n", returned) if returned else text)
+
+    def _show_after(self, content: Content) -> None:
+        """What follows the lines (missing serials, returns); no line at all when nothing."""
+        self._after.display = bool(content)
+        update_static(self._after, content)
 
     def _route(self, document: DocumentView) -> Content:
         """ "Pune Plant (P1) → Mumbai Godown (G1)"; a customer by the name on the document."""
