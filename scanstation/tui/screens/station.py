@@ -501,6 +501,8 @@ class StationScreen(Screen[None]):
             return self.dialogs.override_target(self._last_outcome) is not None
         if action == "close_document":
             return self.state.document is not None
+        if action in ("void", "reopen_document"):
+            return not self.settings.station.kiosk  # a kiosk's ctrl+z stays inert
         if action == "comment":
             return self.details.serial_no is not None
         if action == "refused":
