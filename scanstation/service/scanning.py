@@ -262,9 +262,9 @@ class Scanning:
             return self._already_recorded(event, applied.earlier or "ok")
         if applied.status != "ok":
             raise VersionChanged(current.view.serial_no)  # not under this lock: try again
-        if decision.frees_line_on is not None and write.event_document_id is not None:
-            # A return: one unit off the line it left on, in the same transaction.
-            self.repo.count_line(write.event_document_id, current.item_id, -1)
+        freed = self._freed_document(decision)
+        if freed is not None:  # a return: one unit off the line it left on, in this transaction
+            self.repo.count_line(freed, current.item_id, -1)
         return self._applied(event, station, current, decision, context, write, applied.event_id)
 
     def _transition_write(
@@ -283,10 +283,11 @@ class Scanning:
         if station.mode is Mode.RECEIVE or to_stage is Stage.REGISTERED:
             site_id = self.repo.site_id(station.site_code)
         # A receive may cite a document (a return's original invoice): the event names it. A
-        # return names the document whose line it frees, and is recorded as one.
+        # return citing the document it frees (or none) is recorded as a return on it.
         cited = station_document_id if station.mode is Mode.RECEIVE else None
-        if decision.frees_line_on is not None:
-            cited = self.repo.document_id(decision.frees_line_on) or cited
+        freed = self._freed_document(decision)
+        returning = freed is not None and cited in (None, freed)
+        cited = freed if returning else cited
         return ScanWrite(
             serial_id=serial.id,
             version=serial.view.version,
@@ -297,7 +298,7 @@ class Scanning:
             fill_document_id=station_document_id if dispatching else None,
             item_id=serial.item_id,
             scan_id=event.scan_id,
-            mode=RETURN_MODE if decision.frees_line_on is not None else station.mode.value,
+            mode=RETURN_MODE if returning else station.mode.value,
             station=station.station_id,
             site=station.site_code,
             operator=station.operator,
@@ -309,6 +310,12 @@ class Scanning:
             comment=station.reason,
             message=decision.message,
         )
+
+    def _freed_document(self: StationService, decision: Decision) -> int | None:
+        """The id of the document a return frees a line of (None: no return)."""
+        if decision.frees_line_on is None:
+            return None
+        return self.repo.document_id(decision.frees_line_on)
 
     def _applied(
         self: StationService,
