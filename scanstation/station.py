@@ -29,6 +29,7 @@ from scanstation.domain.model import (
     ScanEvent,
     SerialView,
     SiteView,
+    UserView,
 )
 from scanstation.domain.outcome import ScanOutcome
 from scanstation.domain.reports import (
@@ -40,14 +41,17 @@ from scanstation.domain.reports import (
     ThroughputRow,
     TransitUnit,
 )
+from scanstation.domain.roles import Action, Role
 from scanstation.domain.stages import SiteKind, Stage
 from scanstation.service import (
+    AuthError,
     ImportReport,
     ServiceError,
     StationService,
     StationSetup,
     StoreBusy,
     StoreError,
+    TokenInfo,
     redacted_url,
 )
 from scanstation.store.journal import Journal, JournalEntry, JournalError, is_database_failure
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     from scanstation.config import Settings
 
 __all__ = [
+    "AuthError",
     "ChangeFeed",
     "ImportReport",
     "JournalEntry",
@@ -66,6 +71,8 @@ __all__ = [
     "StationSetup",
     "StoreBusy",
     "StoreError",
+    "TokenInfo",
+    "UserView",
     "is_database_failure",
     "open_station",
     "read_journal",
@@ -263,16 +270,28 @@ class Station:
         return added
 
     def close_document(
-        self, reference_no: str, reason: str | None = None, by: str | None = None
+        self,
+        reference_no: str,
+        reason: str | None = None,
+        by: str | None = None,
+        *,
+        actor: UserView | None = None,
     ) -> DocumentView:
-        closed = self._use().close_document(reference_no, reason, by)
+        """Close a document; closing one short needs a supervisor (`actor`, signed in) once
+        the database has users."""
+        closed = self._use().close_document(reference_no, reason, by, actor=actor)
         self._catalog_changed()
         return closed
 
     def reopen_document(
-        self, reference_no: str, reason: str | None, by: str | None = None
+        self,
+        reference_no: str,
+        reason: str | None,
+        by: str | None = None,
+        *,
+        actor: UserView | None = None,
     ) -> DocumentView:
-        reopened = self._use().reopen_document(reference_no, reason, by)
+        reopened = self._use().reopen_document(reference_no, reason, by, actor=actor)
         self._catalog_changed()
         return reopened
 
@@ -290,13 +309,75 @@ class Station:
         return self._use().generate(sku, count, site_code, **run)
 
     def import_csv(
-        self, path: Path, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
+        self,
+        path: Path,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+        by: str | None = None,
     ) -> ImportReport:
-        return self._use().import_csv(path, dry_run=dry_run, progress=progress)
+        return self._use().import_csv(path, dry_run=dry_run, progress=progress, by=by)
 
     def bulk_load(self) -> AbstractContextManager[None]:
         """For building throw-away data (the demo) fast; what was built is on disk after."""
         return self._use().relaxed_durability()
+
+    # -- people -------------------------------------------------------------------------------
+
+    def has_users(self) -> bool:
+        """Does the database have people (some user has a PIN)? Then every face asks who is
+        there; otherwise it is an open station, as before users existed."""
+        return self._use().has_users()
+
+    def authenticate(self, name_or_badge: str, pin: str) -> UserView:
+        """The user with this name or badge if `pin` is theirs; AuthError (a sentence without
+        the PIN) for an unknown name, a wrong PIN, a locked or disabled user."""
+        return self._use().authenticate(name_or_badge, pin)
+
+    def authenticate_token(self, token: str) -> UserView:
+        """The user a script's token belongs to; AuthError when it is not valid now."""
+        return self._use().authenticate_token(token)
+
+    def require(self, action: Action, by: UserView | None) -> None:
+        """AuthError unless `by` may do `action` (nothing is checked on an open station)."""
+        self._use().require(action, by)
+
+    def users(self) -> list[UserView]:
+        return self._use().users()
+
+    def user(self, name: str) -> UserView | None:
+        return self._use().user(name)
+
+    def add_user(
+        self, name: str, role: Role, badge: str | None = None, *, by: UserView | None = None
+    ) -> UserView:
+        return self._use().add_user(name, role, badge, by=by)
+
+    def disable_user(self, name: str, *, by: UserView | None = None) -> UserView:
+        return self._use().disable_user(name, by=by)
+
+    def set_pin(self, name: str, pin: str, *, by: UserView | None = None) -> UserView:
+        return self._use().set_pin(name, pin, by=by)
+
+    def create_token(
+        self, name: str, *, by: UserView | None, expires_days: int | None = None
+    ) -> tuple[int, str, Any]:
+        """(token id, the token — to be shown once, expiry or None)."""
+        return self._use().create_token(name, by=by, expires_days=expires_days)
+
+    def revoke_tokens(self, name: str, *, by: UserView | None, token_id: int | None = None) -> int:
+        return self._use().revoke_tokens(name, by=by, token_id=token_id)
+
+    def tokens(self, *, by: UserView | None) -> list[TokenInfo]:
+        return self._use().tokens(by=by)
+
+    def station_role_sql(self, role: str, *, by: UserView | None = None) -> tuple[str, ...]:
+        """PostgreSQL's least-privilege role for the terminals, as SQL (ServiceError on
+        SQLite)."""
+        return self._use().station_role_sql(role, by=by)
+
+    def apply_station_role(self, role: str, *, by: UserView | None = None) -> tuple[str, ...]:
+        return self._use().apply_station_role(role, by=by)
 
     def __enter__(self) -> Station:
         return self
@@ -391,6 +472,7 @@ def open_station(
             create=create,
             serial_case=settings.scanner.serial_case,
             max_payload=settings.scanner.max_payload,
+            lockout_s=settings.security.lockout_s,
         )
 
     use_journal = settings.station.journal if journal is None else journal

@@ -14,6 +14,34 @@ from scanstation.service import StationService, StationSetup
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
+# PINs, tokens and passwords the tests use. The captured output (stdout, stderr, logs) of
+# every test is searched for them: one that shows up fails the test (issue 9: no secret in
+# any output). Long and distinctive, so no timestamp or serial matches one by chance.
+SECRETS: set[str] = set()
+
+
+def secret(value: str) -> str:
+    """Register a PIN, token or password a test uses; returns it unchanged."""
+    SECRETS.add(value)
+    return value
+
+
+def leaked(sections: list[tuple[str, str]], secrets: set[str]) -> list[str]:
+    """The titles of captured sections that show one of `secrets` (never the secret)."""
+    return [title for title, text in sections if any(s in text for s in secrets)]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    where = leaked(report.sections, SECRETS)
+    if where and not report.failed:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"a registered secret (PIN, token or password) appeared in: {', '.join(where)}"
+        )
+
 
 @pytest.fixture(autouse=True)
 def _no_user_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):

@@ -20,6 +20,7 @@ from scanstation.cli.decode import decode
 from scanstation.cli.documents import doc
 from scanstation.cli.journal import journal
 from scanstation.cli.kiosk import kiosk
+from scanstation.cli.people import token, user
 from scanstation.cli.reading import export, show
 from scanstation.cli.reports import report
 from scanstation.cli.root import main
@@ -45,6 +46,8 @@ COMMANDS: tuple[click.Command, ...] = (
     decode,
     serve,
     kiosk,
+    user,
+    token,
 )
 
 for _command in COMMANDS:

@@ -18,6 +18,8 @@ from scanstation.cli.common import (
     json_line,
     say,
 )
+from scanstation.cli.credentials import acting_user, authorised, named, user_option
+from scanstation.domain.roles import Action
 
 # -- db ----------------------------------------------------------------------------------------
 
@@ -54,6 +56,26 @@ def db_info(ctx: click.Context, as_json: bool) -> None:
             say(f"{key:<26} {value}")
 
 
+@db.command("roles")
+@click.option("--role", "role_name", type=TEXT, default="scanstation_station", show_default=True)
+@click.option("--apply", "apply_now", is_flag=True, help="Run the SQL now (as the owner).")
+@user_option
+@click.pass_context
+def db_roles(ctx: click.Context, role_name: str, apply_now: bool, acting_name: str | None) -> None:
+    """PostgreSQL: the SQL of a least-privilege role for the terminals (--apply runs it)."""
+    with cli_state(ctx).station() as station:
+        by = acting_user(station, acting_name)
+        target = station.database
+        if apply_now:
+            statements = station.apply_station_role(role_name, by=by)
+        else:
+            statements = station.station_role_sql(role_name, by=by)
+    for statement in statements:
+        say(f"{statement};")
+    if apply_now:
+        say(f"-- applied to {target}: log terminals in as members of {role_name}")
+
+
 # -- sites and items ---------------------------------------------------------------------------
 
 
@@ -66,11 +88,13 @@ def site() -> None:
 @click.argument("code", type=TEXT)
 @click.option("--name", type=TEXT, required=True)
 @click.option("--kind", type=click.Choice(["plant", "godown"]), required=True)
+@user_option
 @click.pass_context
-def site_add(ctx: click.Context, code: str, name: str, kind: str) -> None:
+def site_add(ctx: click.Context, code: str, name: str, kind: str, acting_name: str | None) -> None:
     from scanstation.domain.stages import SiteKind
 
     with cli_state(ctx).station() as station:
+        authorised(station, acting_name, Action.ADD_SITE)
         added = station.add_site(code, name, SiteKind(kind))
     say(f"Site {added.code} ({added.kind}): {added.name}")
 
@@ -85,11 +109,18 @@ def item() -> None:
 @click.option("--name", type=TEXT, required=True)
 @click.option("--gtin", type=TEXT, default=None)
 @click.option("--model", "model_no", type=TEXT, default=None)
+@user_option
 @click.pass_context
 def item_add(
-    ctx: click.Context, sku: str, name: str, gtin: str | None, model_no: str | None
+    ctx: click.Context,
+    sku: str,
+    name: str,
+    gtin: str | None,
+    model_no: str | None,
+    acting_name: str | None,
 ) -> None:
     with cli_state(ctx).station() as station:
+        authorised(station, acting_name, Action.ADD_ITEM)
         added = station.add_item(sku, name, gtin, model_no)
     gtin_text = f" GTIN {added.gtin}" if added.gtin else ""
     say(f"Item {added.sku}: {added.name}{gtin_text}")
@@ -121,15 +152,24 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
 @click.option("--site", "site_code", type=TEXT, required=True, metavar="CODE")
 @click.option("--prefix", type=TEXT, default="SN", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@user_option
 @click.pass_context
 def generate(
-    ctx: click.Context, sku: str, count: int, site_code: str, prefix: str, as_json: bool
+    ctx: click.Context,
+    sku: str,
+    count: int,
+    site_code: str,
+    prefix: str,
+    as_json: bool,
+    acting_name: str | None,
 ) -> None:
     """Create a generation run of COUNT serials of SKU in "Not Registered at Plant"."""
-    with cli_state(ctx).station() as station, _progress(count, "Generating") as progress:
-        generation_no, serials = station.generate(
-            sku, count, site_code, prefix=prefix, progress=progress
-        )
+    with cli_state(ctx).station() as station:
+        by = authorised(station, acting_name, Action.MAKE_SERIALS)
+        with _progress(count, "Generating") as progress:
+            generation_no, serials = station.generate(
+                sku, count, site_code, prefix=prefix, progress=progress, by=named(by)
+            )
     if as_json:
         json_line({"generation_no": generation_no, "serials": serials})
     else:
@@ -146,16 +186,19 @@ def generate(
     type=click.Path(dir_okay=False, path_type=Path),
 )
 @click.option("--dry-run", is_flag=True, help="Check the file; write nothing.")
+@user_option
 @click.pass_context
-def import_(ctx: click.Context, csv_file: Path, dry_run: bool) -> None:
+def import_(ctx: click.Context, csv_file: Path, dry_run: bool, acting_name: str | None) -> None:
     """Import serials: serial_no,sku,generation_no,secondary_qr (all or nothing)."""
     try:
         with csv_file.open("rb") as handle:
             rows = max(0, sum(1 for _ in handle) - 1)  # the bar's length: lines less the header
     except OSError:
         rows = 0  # the service names the file and the problem
-    with cli_state(ctx).station() as station, _progress(rows, "Importing") as progress:
-        report = station.import_csv(csv_file, dry_run=dry_run, progress=progress)
+    with cli_state(ctx).station() as station:
+        by = authorised(station, acting_name, Action.MAKE_SERIALS)
+        with _progress(rows, "Importing") as progress:
+            report = station.import_csv(csv_file, dry_run=dry_run, progress=progress, by=named(by))
     for problem in report.problems:
         say(f"{csv_file}:{problem.line}: {problem.message}", err=True)
     if report.problems:

@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from scanstation.cli.common import EXIT_SCAN_FAILED, TEXT, cli_state, fail, iso, json_line, say
+from scanstation.cli.credentials import acting_user, authorised, named, user_option
+from scanstation.domain.roles import Action
 from scanstation.domain.text import visible
 
 
@@ -35,6 +37,7 @@ def doc() -> None:
 @click.option("--from", "from_site", type=TEXT, required=True, metavar="SITE")
 @click.option("--to", "to", type=TEXT, required=True, metavar="SITE_OR_NAME")
 @click.option("--line", "lines", type=TEXT, multiple=True, required=True, metavar="SKU=QTY")
+@user_option
 @click.pass_context
 def doc_add(
     ctx: click.Context,
@@ -45,12 +48,15 @@ def doc_add(
     from_site: str,
     to: str,
     lines: tuple[str, ...],
+    acting_name: str | None,
 ) -> None:
     from scanstation.domain.stages import DocumentKind
 
     parsed = [_parse_line(line) for line in lines]
     with cli_state(ctx).station() as station:
+        by = authorised(station, acting_name, Action.OPEN_DOCUMENT)
         added = station.add_document(
+            by=named(by),
             kind=DocumentKind(kind),
             reference_no=reference_no,
             from_site=from_site,
@@ -132,10 +138,14 @@ def doc_show(ctx: click.Context, reference_no: str, as_json: bool) -> None:
 @doc.command("close")
 @click.argument("reference_no", type=TEXT)
 @click.option("--reason", type=TEXT, default=None, help="Needed when lines are not full.")
+@user_option
 @click.pass_context
-def doc_close(ctx: click.Context, reference_no: str, reason: str | None) -> None:
+def doc_close(
+    ctx: click.Context, reference_no: str, reason: str | None, acting_name: str | None
+) -> None:
     with cli_state(ctx).station() as station:
-        closed = station.close_document(reference_no, reason)
+        by = acting_user(station, acting_name)
+        closed = station.close_document(reference_no, reason, named(by), actor=by)
     say(
         f"{visible(closed.reference_no)} closed"
         + (f" ({closed.shortfall} short: {visible(reason or '')})" if closed.shortfall else "")
@@ -145,9 +155,11 @@ def doc_close(ctx: click.Context, reference_no: str, reason: str | None) -> None
 @doc.command("reopen")
 @click.argument("reference_no", type=TEXT)
 @click.option("--reason", type=TEXT, required=True, help="Why it is opened again (kept).")
+@user_option
 @click.pass_context
-def doc_reopen(ctx: click.Context, reference_no: str, reason: str) -> None:
+def doc_reopen(ctx: click.Context, reference_no: str, reason: str, acting_name: str | None) -> None:
     """Open a closed document again: its lines can be filled again."""
     with cli_state(ctx).station() as station:
-        reopened = station.reopen_document(reference_no, reason)
+        by = acting_user(station, acting_name)
+        reopened = station.reopen_document(reference_no, reason, named(by), actor=by)
     say(f"{visible(reopened.reference_no)} reopened")

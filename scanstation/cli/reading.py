@@ -34,7 +34,9 @@ def event_json(event: Any) -> dict[str, Any]:
     return {
         "at": iso(event.at),
         "by": event.by,
+        "approved_by": event.approved_by,
         "station": event.station,
+        "site": event.site,
         "outcome": event.outcome,
         "from_stage": event.from_stage.value if event.from_stage else None,
         "to_stage": event.to_stage.value if event.to_stage else None,
@@ -56,10 +58,11 @@ def _event_line(event: Any) -> str:
         move += f" ({event.mode})"
     extra = f" [{event.document}]" if event.document else ""
     note = f" — {event.comment}" if event.comment else ""
+    approval = f" (approved by {event.approved_by})" if event.approved_by else ""
     when = event.at.isoformat(timespec="seconds")
     if _recorded_later(event):
         when += f" (recorded {event.recorded_at.isoformat(timespec='seconds')})"
-    return f"  {when} {event.by} @ {event.station}: {move}{extra}{note}"
+    return f"  {when} {event.by}{approval} @ {event.station}: {move}{extra}{note}"
 
 
 @click.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,6 +25,7 @@ from scanstation.cli.common import (
     json_line,
     say,
 )
+from scanstation.cli.credentials import acting_user, user_option
 from scanstation.config import MODE_NAMES
 from scanstation.domain.stages import Mode
 from scanstation.domain.text import visible
@@ -128,6 +130,16 @@ def station_setup(
     )
 
 
+def signed_in(setup: Any, user: Any, operator: str | None) -> Any:
+    """The setup of a scan by the signed-in `user` (None: a database without users): they
+    are the operator on every event, and their role is what the rules ask about."""
+    if user is None:
+        return setup
+    if operator is not None and operator.strip().casefold() != user.name.casefold():
+        fail("--operator must be the signed-in user (or be left out) once the database has users")
+    return replace(setup, operator=user.name, role=user.role)
+
+
 @click.command()
 @station_options
 @click.option("--mode", type=click.Choice(MODE_NAMES), required=True)
@@ -143,6 +155,7 @@ def station_setup(
     "(answered `queued`) and replay them when it returns. Default: config station.journal.",
 )
 @click.argument("payloads", nargs=-1)
+@user_option
 @click.pass_context
 def scan(
     ctx: click.Context,
@@ -155,6 +168,7 @@ def scan(
     as_json: bool,
     use_journal: bool | None,
     payloads: tuple[str, ...],
+    acting_name: str | None,
 ) -> None:
     """Scan PAYLOADs, or one payload a line from stdin, answering each once committed
     (or, with --journal, once saved in the offline journal)."""
@@ -170,6 +184,8 @@ def scan(
         journal=journal, station_id=setup.station_id, on_replay=replay_note
     ) as station:
         online = station.connect()
+        if online:
+            setup = signed_in(setup, acting_user(station, acting_name), operator)
         station.check_station(setup)  # an unknown site or document: exit 2, offline as online
         if station.keeps_journal and online:
             replay_note(station.replay())  # what a killed or offline run saved goes first
@@ -204,6 +220,7 @@ def scan(
 @click.option("--operator", type=TEXT, default=None, metavar="NAME")
 @click.option("--reason", type=TEXT, default=None, metavar="TEXT", help="Kept on the void.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line, as `scan --json`.")
+@user_option
 @click.pass_context
 def void(
     ctx: click.Context,
@@ -213,6 +230,7 @@ def void(
     operator: str | None,
     reason: str | None,
     as_json: bool,
+    acting_name: str | None,
 ) -> None:
     """Void SERIAL's last scan, if it is your own and at most [station] void_window_s old:
     the serial goes back to its stage before and a document line it filled is freed. The
@@ -221,6 +239,7 @@ def void(
     setup = station_setup(state, station_id, site_code, Mode.LOOKUP, operator)
     window = state.settings.station.void_window_s
     with state.station() as station:
+        setup = signed_in(setup, acting_user(station, acting_name), operator)
         station.check_station(setup)
         outcome = station.void(serial, setup, reason=reason, window_s=window)
     print_outcome(outcome, as_json)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "BADGE",
     "COMMENT",
     "DC_NO",
     "DESTINATION_NAME",
@@ -35,6 +36,7 @@ __all__ = [
     "SITE_NAME",
     "SKU",
     "STATION_ID",
+    "USER_NAME",
     "TextLimit",
     "quantity_problem",
 ]
@@ -64,6 +66,8 @@ class TextLimit:
 
 STATION_ID: Final = TextLimit("station id", 64)
 OPERATOR: Final = TextLimit("operator name", 100)
+USER_NAME: Final = TextLimit("user name", 100)  # a user's name is the events' operator
+BADGE: Final = TextLimit("badge", 64)
 SITE_CODE: Final = TextLimit("site code", 32)
 SITE_NAME: Final = TextLimit("site name", 200)
 SKU: Final = TextLimit("SKU", 64)

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from scanstation.domain.roles import Role
 from scanstation.domain.stages import DocumentKind, SiteKind, Stage
 
 
@@ -164,3 +165,21 @@ class EventView:
     message: str | None = None
     recorded_at: datetime | None = None
     event_id: int | None = None
+    approved_by: str | None = None  # the supervisor who approved it on the spot
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """A person who signs in, as every face sees them: never a PIN or its hash. `name` is the
+    operator recorded on their events."""
+
+    name: str
+    role: Role
+    badge: str | None = None
+    disabled: bool = False
+    has_pin: bool = False
+    locked_until: datetime | None = None
+
+    def may(self, role: Role) -> bool:
+        """Does this user's role include `role`?"""
+        return self.role.includes(role)

@@ -67,6 +67,10 @@ class Action(StrEnum):
     VOID_ANY = "void any scan"  # someone else's scan, or one older than the void window
     ACKNOWLEDGE_REFUSED = "acknowledge refused scans"  # refused offline-journal scans
     KIOSK_CONTROLS = "kiosk controls"  # quit, suspend, theme, screenshots on a kiosk
+    ADD_SITE = "add site"
+    ADD_ITEM = "add item"
+    MAKE_SERIALS = "make serials"  # a generation run or an import
+    OPEN_DOCUMENT = "open document"
     MANAGE_USERS = "manage users"
     MANAGE_TOKENS = "manage tokens"
     DATABASE_ROLES = "database roles"
@@ -112,6 +116,10 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
         "leaving or changing a kiosk station",
         open_station=False,
     ),
+    Permission(Action.ADD_SITE, Role.ADMIN, "adding a site"),
+    Permission(Action.ADD_ITEM, Role.SUPERVISOR, "adding an item"),
+    Permission(Action.MAKE_SERIALS, Role.SUPERVISOR, "generating or importing serials"),
+    Permission(Action.OPEN_DOCUMENT, Role.OPERATOR, "opening a document"),
     Permission(Action.MANAGE_USERS, Role.ADMIN, "managing users"),
     Permission(Action.MANAGE_TOKENS, Role.ADMIN, "creating or revoking tokens"),
     Permission(Action.DATABASE_ROLES, Role.ADMIN, "setting up database roles"),

@@ -13,6 +13,7 @@ from scanstation.service.checks import (
     normalise_gtin,
 )
 from scanstation.service.imports import ImportProblem, ImportReport
+from scanstation.service.people import WRONG_PINS_BEFORE_LOCKOUT, AuthError, TokenInfo
 from scanstation.service.setup import ServiceError, StationSetup
 from scanstation.service.station import StationService
 from scanstation.store.database import redacted_url
@@ -23,6 +24,8 @@ __all__ = [
     "SECONDARY_QR_LENGTH",
     "SERIAL_DIGITS",
     "SERIAL_MAX_LENGTH",
+    "WRONG_PINS_BEFORE_LOCKOUT",
+    "AuthError",
     "ImportProblem",
     "ImportReport",
     "ServiceError",
@@ -30,6 +33,7 @@ __all__ = [
     "StationSetup",
     "StoreBusy",
     "StoreError",
+    "TokenInfo",
     "new_secondary_qrs",
     "normalise_gtin",
     "redacted_url",

@@ -18,7 +18,7 @@ from scanstation.domain.corrections import (
     decide_reopen,
     decide_void,
 )
-from scanstation.domain.model import DocumentView, ScanEvent, utc_now
+from scanstation.domain.model import DocumentView, ScanEvent, UserView, utc_now
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.stages import Stage, Verdict
 from scanstation.domain.text import visible
@@ -55,6 +55,7 @@ class Corrections:
         behalf of `station.operator`: OK with the serial back in the stage before, or
         REJECTED (nothing written) with the rule's sentence; UNKNOWN for no such serial."""
         check_setup(station)
+        self.require_signed_in(station.role)
         why = optional_text(limits.REASON, reason)
         request = _request(request_id)
         asked = ScanEvent(key, source="void", scan_id=request)
@@ -87,6 +88,8 @@ class Corrections:
                 operator=station.operator,
                 now=utc_now(),
                 window_s=window_s,
+                role=station.role,
+                approver_role=station.approver_role if station.approved_by else None,
             )
             refusal = decision.message if decision.verdict is Verdict.REJECTED else None
             refill = decision.refills_line_on and change.document_id is not None
@@ -148,6 +151,7 @@ class Corrections:
             payload=visible(view.serial_no),
             comment=reason,
             message=decision.message,
+            approved_by=station.approved_by if decision.approved else None,
         )
         applied = self.repo.apply_scan_locked(write)
         if applied.status != "ok":
@@ -186,10 +190,12 @@ class Corrections:
         by: str | None = None,
         *,
         request_id: str | None = None,
+        actor: UserView | None = None,
     ) -> DocumentView:
-        """Close a document; short of its lines only with a reason (ServiceError otherwise)."""
+        """Close a document; short of its lines only with a reason (ServiceError otherwise)
+        and, once the database has users, by a supervisor (`actor`, signed in)."""
         return self._rule_document(
-            reference_no, reason, by, request_id, decide_close, self.repo.close_document
+            reference_no, reason, by, request_id, decide_close, self.repo.close_document, actor
         )
 
     def reopen_document(
@@ -199,10 +205,12 @@ class Corrections:
         by: str | None = None,
         *,
         request_id: str | None = None,
+        actor: UserView | None = None,
     ) -> DocumentView:
-        """Open a closed document again, with a reason (ServiceError otherwise)."""
+        """Open a closed document again, with a reason (ServiceError otherwise) and, once the
+        database has users, by a supervisor (`actor`, signed in)."""
         return self._rule_document(
-            reference_no, reason, by, request_id, decide_reopen, self.repo.reopen_document
+            reference_no, reason, by, request_id, decide_reopen, self.repo.reopen_document, actor
         )
 
     def _rule_document(
@@ -211,15 +219,17 @@ class Corrections:
         reason: str | None,
         by: str | None,
         request_id: str | None,
-        rule: Callable[[DocumentView, str | None], Ruling],
+        rule: Callable[..., Ruling],
         write: Callable[..., None],
+        actor: UserView | None = None,
     ) -> DocumentView:
         """Close or reopen: the rule's refusal as a ServiceError, else the write, once."""
+        self.require_signed_in(actor.role if actor else None)
         request = _request(request_id)
-        by = check_text(limits.OPERATOR, by or login_name())
+        by = check_text(limits.OPERATOR, actor.name if actor else (by or login_name()))
         why = optional_text(limits.REASON, reason)
         document = self._open_or_closed(reference_no)
-        ruling = rule(document, why)
+        ruling = rule(document, why, role=actor.role if actor else None)
         if ruling.verdict is Verdict.ALREADY and self.repo.request_event(request) is not None:
             return document  # this very request did it: its retry answers the same
         if ruling.verdict is not Verdict.APPLY:

@@ -71,6 +71,7 @@ class Scanning:
         the serial after the scan was read, it is not applied: CONFLICT, logged as refused for
         a supervisor."""
         check_setup(station)
+        self.require_signed_in(station.role)
         check_text(limits.REQUEST_ID, event.scan_id)
         check_text(limits.SCAN_SOURCE, event.source)
         site = self.repo.site(station.site_code)
@@ -309,6 +310,7 @@ class Scanning:
             payload=visible(event.payload),
             comment=station.reason,
             message=decision.message,
+            approved_by=station.approved_by if decision.approved else None,
         )
 
     def _freed_document(self: StationService, decision: Decision) -> int | None:
@@ -412,7 +414,14 @@ class Scanning:
         found = self.repo.document_with_id(station.document) if station.document else None
         document_id, document = found if found else (None, None)
         context = StationContext(
-            station.mode, site.code, site.kind, document, station.reason, site_name=site.name
+            station.mode,
+            site.code,
+            site.kind,
+            document,
+            station.reason,
+            site_name=site.name,
+            role=station.role,
+            approver_role=station.approver_role if station.approved_by else None,
         )
         return context, document_id
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 
+from scanstation.domain.roles import Role
 from scanstation.domain.stages import Mode
 
 __all__ = ["ServiceError", "StationSetup", "login_name"]
@@ -35,3 +36,10 @@ class StationSetup:
     operator: str = field(default_factory=login_name)
     document: str | None = None  # reference no of the open document
     reason: str | None = None
+    # The signed-in operator's role (None: a database without users). Once the database has
+    # users a scan without a role is refused: nothing is applied anonymously.
+    role: Role | None = None
+    # A supervisor who approved this scan on the spot (already authenticated by the face):
+    # their name goes on the event with the operator's.
+    approved_by: str | None = None
+    approver_role: Role | None = None

@@ -31,6 +31,7 @@ from scanstation.service.admin import Admin
 from scanstation.service.checks import storable
 from scanstation.service.corrections import Corrections
 from scanstation.service.imports import Imports
+from scanstation.service.people import People
 from scanstation.service.reports import Reports
 from scanstation.service.scanning import Scanning
 from scanstation.store.feed import ChangeWatcher
@@ -39,17 +40,19 @@ from scanstation.store.repository import Repository
 __all__ = ["StationService"]
 
 
-class StationService(Scanning, Admin, Corrections, Imports, Reports):
+class StationService(Scanning, Admin, Corrections, Imports, Reports, People):
     def __init__(
         self,
         repository: Repository,
         *,
         serial_case: SerialCase = "upper",
         max_payload: int = 512,
+        lockout_s: int = 300,
     ) -> None:
         self.repo = repository
         self.serial_case: SerialCase = serial_case
         self.max_payload = max_payload
+        self.lockout_s = lockout_s  # how long 5 wrong PINs lock a user ([security] lockout_s)
 
     @classmethod
     def open(
@@ -59,10 +62,14 @@ class StationService(Scanning, Admin, Corrections, Imports, Reports):
         create: bool = False,
         serial_case: SerialCase = "upper",
         max_payload: int = 512,
+        lockout_s: int = 300,
     ) -> StationService:
         """Open the database at `url` (StoreError with a sentence when it cannot be)."""
         return cls(
-            Repository.open(url, create=create), serial_case=serial_case, max_payload=max_payload
+            Repository.open(url, create=create),
+            serial_case=serial_case,
+            max_payload=max_payload,
+            lockout_s=lockout_s,
         )
 
     def close(self) -> None:

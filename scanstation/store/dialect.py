@@ -16,7 +16,10 @@ import peewee
 from scanstation.store.errors import StoreError
 from scanstation.store.tally import TALLY_TABLE, tally_backfill
 
-__all__ = ["Dialect", "driver_error", "first_line"]
+__all__ = ["APPEND_ONLY", "Dialect", "driver_error", "first_line"]
+
+# What the database answers an UPDATE or DELETE of an event with (its triggers).
+APPEND_ONLY = "events are append-only: a correction is a new event"
 
 
 def first_line(error: BaseException) -> str:

@@ -34,8 +34,8 @@ EVENT_SQL: Final[dict[str, str]] = {
     "insert_event": (
         "INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, "
         "station, site, operator, at, recorded_at, document_id, source, payload, "
-        "comment, outcome, message, generation_id, count) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){returning}"
+        "comment, outcome, message, generation_id, count, approved_by) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){returning}"
     ),
     # A journaled scan replayed: the newest change another station made to the serial since
     # the scan was read (recording time, so a backdated read cannot hide it).
@@ -48,8 +48,8 @@ EVENT_SQL: Final[dict[str, str]] = {
 
 _EVENT_SELECT: Final = (
     "SELECT e.id, e.at, e.operator, e.station, e.site, e.outcome, e.from_stage, e.to_stage, "
-    "d.reference_no, e.comment, e.payload, s.serial_no, e.mode, e.message, e.recorded_at "
-    "FROM event e LEFT JOIN document d ON d.id = e.document_id "
+    "d.reference_no, e.comment, e.payload, s.serial_no, e.mode, e.message, e.recorded_at, "
+    "e.approved_by FROM event e LEFT JOIN document d ON d.id = e.document_id "
     "LEFT JOIN serial s ON s.id = e.serial_id"
 )
 
@@ -84,6 +84,7 @@ def _event_from_row(row: Sequence[Any]) -> EventView:
         message=row[13],
         recorded_at=from_iso(row[14]) if row[14] else None,
         event_id=row[0],
+        approved_by=row[15],
     )
 
 
@@ -114,6 +115,7 @@ class EventStore:
         message: str | None,
         generation_id: int | None = None,
         count: int | None = None,
+        approved_by: str | None = None,
     ) -> int:
         """Append one event inside the caller's transaction; returns its id. A scan id (or
         request id) already recorded raises DuplicateScan: the other delivery won."""
@@ -122,6 +124,7 @@ class EventStore:
             from_stage.value if from_stage else None, to_stage.value if to_stage else None,
             station, site, operator, iso(at), iso(recorded_at),
             document_id, source, payload, comment, outcome, message, generation_id, count,
+            approved_by,
         )  # fmt: skip
         try:
             cursor = self.dialect.execute_hot(

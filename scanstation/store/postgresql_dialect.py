@@ -16,9 +16,9 @@ from urllib.parse import unquote, urlsplit
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase
 
-from scanstation.store.dialect import Dialect, driver_error, first_line
+from scanstation.store.dialect import APPEND_ONLY, Dialect, driver_error, first_line
 from scanstation.store.errors import StoreBusy, StoreError
-from scanstation.store.scan_function import APPLY_SCAN_FUNCTION
+from scanstation.store.scan_function import APPLY_SCAN_FUNCTION, APPLY_SCAN_FUNCTION_4
 from scanstation.store.tally import BULK_SLOT_SETTING, TALLY_TABLE, postgresql_tally_triggers
 
 __all__ = [
@@ -288,7 +288,20 @@ class PostgresDialect(Dialect):
             # next to nothing (events are appended), yet finds the newest few pages at once.
             "ALTER TABLE event ALTER COLUMN txid SET DEFAULT txid_current()",
             "CREATE INDEX IF NOT EXISTS event_txid ON event USING brin (txid)",
-            # A scan's transition in one round trip (store/scan_function.py), kept current.
+            # The history nobody can rewrite (not even by TRUNCATE): a correction is a new
+            # event, never an edit. Only the owner could drop these triggers.
+            "CREATE OR REPLACE FUNCTION scanstation_append_only() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}' "
+            "USING ERRCODE = 'integrity_constraint_violation'; END $$",
+            "DROP TRIGGER IF EXISTS event_append_only ON event",
+            "CREATE TRIGGER event_append_only BEFORE UPDATE OR DELETE ON event "
+            "FOR EACH ROW EXECUTE FUNCTION scanstation_append_only()",
+            "DROP TRIGGER IF EXISTS event_no_truncate ON event",
+            "CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON event "
+            "FOR EACH STATEMENT EXECUTE FUNCTION scanstation_append_only()",
+            # A scan's transition in one round trip (store/scan_function.py), kept current;
+            # schema 4's version (one parameter less) would otherwise stay as an overload.
+            f"DROP FUNCTION IF EXISTS {APPLY_SCAN_FUNCTION_4}",
             APPLY_SCAN_FUNCTION,
             # Serials per stage and events, counted as they are written (store/tally.py).
             TALLY_TABLE,

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import peewee
 
@@ -38,7 +39,9 @@ from scanstation.store.feed import ChangeWatcher
 from scanstation.store.reports import ReportStore
 from scanstation.store.runs import ImportRow, RunStore, SerialCollision
 from scanstation.store.serials import SERIAL_SQL, LoadedSerial, ScanLock, SerialStore
+from scanstation.store.station_role import station_role_sql, valid_role_name
 from scanstation.store.tally import EVENTS
+from scanstation.store.users import StoredToken, StoredUser, UserStore
 
 __all__ = [
     "ChangeWatcher",
@@ -48,6 +51,8 @@ __all__ = [
     "Repository",
     "ScanLock",
     "SerialCollision",
+    "StoredToken",
+    "StoredUser",
     "VersionChanged",
     "from_iso",
     "iso",
@@ -86,8 +91,10 @@ def guarded(method: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
-class Repository(SerialStore, RunStore, DocumentStore, EventStore, ReportStore, CorrectionStore):
-    """Sites, items, generation runs, serials, documents and events of one database."""
+class Repository(
+    SerialStore, RunStore, DocumentStore, EventStore, ReportStore, CorrectionStore, UserStore
+):
+    """Sites, items, generation runs, serials, documents, events and users of one database."""
 
     def __init__(self, url: str, *, create: bool = False) -> None:
         opened = open_database(url, create=create)
@@ -304,6 +311,25 @@ class Repository(SerialStore, RunStore, DocumentStore, EventStore, ReportStore, 
     @guarded
     def sku_ids(self) -> dict[str, int]:
         return dict(self._cursor("SELECT sku, id FROM item").fetchall())
+
+    # -- the station role (PostgreSQL) -------------------------------------------------------
+
+    def station_role_sql(self, role: str) -> tuple[str, ...]:
+        """The least-privilege role of the terminals (store/station_role.py); StoreError on
+        SQLite, where a file's permissions are what guards it."""
+        if self.target.backend != "postgresql":
+            raise StoreError(
+                "database roles are for PostgreSQL; a SQLite file is guarded by its file "
+                "permissions"
+            )
+        if not valid_role_name(role):
+            raise StoreError(f"role {role!r}: use lower-case letters, digits and _")
+        return station_role_sql(role, urlsplit(self.target.url).path.lstrip("/"))
+
+    @guarded
+    def run_statements(self, statements: Sequence[str]) -> None:
+        """Run `statements` in one transaction (all or nothing), as the connected user."""
+        self.write(lambda: [self._cursor(statement) for statement in statements])
 
     # -- the database's summary ---------------------------------------------------------------
 

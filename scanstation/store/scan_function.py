@@ -30,7 +30,13 @@ from typing import Final
 from scanstation.domain.stages import Stage
 from scanstation.store.codec import iso
 
-__all__ = ["APPLY_SCAN_CALL", "APPLY_SCAN_FUNCTION", "AppliedScan", "ScanWrite"]
+__all__ = [
+    "APPLY_SCAN_CALL",
+    "APPLY_SCAN_FUNCTION",
+    "APPLY_SCAN_FUNCTION_4",
+    "AppliedScan",
+    "ScanWrite",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,7 @@ class ScanWrite:
     payload: str
     comment: str | None
     message: str
+    approved_by: str | None = None  # the supervisor who approved it on the spot
 
     def params(self) -> tuple[object, ...]:
         """In the order of the function's parameters."""
@@ -66,6 +73,7 @@ class ScanWrite:
             self.mode, self.station, self.site, self.operator, iso(self.at),
             iso(self.recorded_at),
             self.event_document_id, self.source, self.payload, self.comment, self.message,
+            self.approved_by,
         )  # fmt: skip
 
 
@@ -88,7 +96,7 @@ CREATE OR REPLACE FUNCTION scanstation_apply_scan(
     p_site_id integer, p_document_id integer, p_fill_document_id integer, p_item_id integer,
     p_scan_id text, p_mode text, p_station text, p_site text, p_operator text,
     p_at text, p_recorded_at text, p_event_document_id integer, p_source text,
-    p_payload text, p_comment text, p_message text,
+    p_payload text, p_comment text, p_message text, p_approved_by text,
     OUT status text, OUT event_id integer, OUT earlier text)
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -120,10 +128,11 @@ BEGIN
         updated_at = p_at, updated_by = p_operator, version = version + 1
         WHERE id = p_serial_id;
     INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, station, site,
-        operator, at, recorded_at, document_id, source, payload, comment, outcome, message)
+        operator, at, recorded_at, document_id, source, payload, comment, outcome, message,
+        approved_by)
     VALUES (p_scan_id, 'scan', p_serial_id, p_mode, p_from_stage, p_to_stage, p_station,
         p_site, p_operator, p_at, p_recorded_at, p_event_document_id, p_source, p_payload,
-        p_comment, 'ok', p_message)
+        p_comment, 'ok', p_message, p_approved_by)
     RETURNING id INTO event_id;
     status := 'ok';
 END
@@ -132,5 +141,12 @@ $fn$
 
 APPLY_SCAN_CALL: Final = (
     "SELECT status, event_id, earlier FROM scanstation_apply_scan("
-    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# Schema 4's signature (before the event named its approver): dropped by migration 5, as
+# CREATE OR REPLACE with one more parameter makes a second function instead of replacing it.
+APPLY_SCAN_FUNCTION_4: Final = (
+    "scanstation_apply_scan(integer, integer, text, text, integer, integer, integer, integer, "
+    "text, text, text, text, text, text, text, integer, text, text, text, text)"
 )

@@ -10,7 +10,7 @@ from scanstation.store.dialect import Dialect
 from scanstation.store.errors import StoreError
 from scanstation.store.tables import Tables
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 EVENT_DOCUMENT_INDEX = (
@@ -41,6 +41,16 @@ COMMON_MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ON serial (item_id, stage, site_id)",
         EVENT_DOCUMENT_INDEX,
     ),
+    # 7: an event names the supervisor who approved it on the spot; events become
+    # append-only in the database itself (the dialects' triggers, in schema_extras).
+    6: ("ALTER TABLE event ADD COLUMN approved_by VARCHAR(100)",),
+}
+
+
+# Tables a step creates (from the models, in the dialect's own DDL) before its statements run.
+CREATED_TABLES: dict[int, tuple[str, ...]] = {
+    # 7: people who sign in, and the hashed API tokens of scripts.
+    6: ("user", "token"),
 }
 
 
@@ -103,6 +113,9 @@ def ensure_schema(
         if version >= SCHEMA_VERSION:
             return
         for step in range(version, SCHEMA_VERSION):
+            created = [getattr(tables, name) for name in CREATED_TABLES.get(step, ())]
+            if created:
+                db.create_tables(created, safe=True)
             _run(db, migrations(dialect, step))
         _run(db, dialect.schema_extras())
         meta = tables.meta

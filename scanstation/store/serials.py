@@ -164,7 +164,7 @@ class SerialStore:
             station=write.station, site=write.site, operator=write.operator, at=write.at,
             recorded_at=write.recorded_at, document_id=write.event_document_id,
             source=write.source, payload=write.payload, comment=write.comment, outcome="ok",
-            message=write.message,
+            message=write.message, approved_by=write.approved_by,
         )  # fmt: skip
         return AppliedScan("ok", event_id)
 

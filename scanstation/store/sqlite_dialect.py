@@ -11,7 +11,7 @@ from typing import Any
 
 import peewee
 
-from scanstation.store.dialect import Dialect, driver_error, first_line
+from scanstation.store.dialect import APPEND_ONLY, Dialect, driver_error, first_line
 from scanstation.store.errors import StoreBusy, StoreError
 from scanstation.store.tally import TALLY_TABLE, sqlite_tally_triggers
 
@@ -121,7 +121,17 @@ class SqliteDialect(Dialect):
         return StoreError(f"{where}: {text}")
 
     def schema_extras(self) -> tuple[str, ...]:
-        return (TALLY_TABLE, *sqlite_tally_triggers())
+        # The tally (store/tally.py), and the history nobody can rewrite: a correction is a
+        # new event, never an edit.
+        return (
+            TALLY_TABLE,
+            *sqlite_tally_triggers(),
+            *(
+                f"CREATE TRIGGER IF NOT EXISTS event_no_{verb.lower()} BEFORE {verb} ON event "
+                f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"
+                for verb in ("UPDATE", "DELETE")
+            ),
+        )
 
     def migration_3(self) -> tuple[str, ...]:
         return (

@@ -41,6 +41,8 @@ class Tables:
     document_line: type[Model]
     serial: type[Model]
     event: type[Model]
+    user: type[Model]
+    token: type[Model]
 
     @property
     def all(self) -> tuple[type[Model], ...]:
@@ -53,6 +55,8 @@ class Tables:
             self.document_line,
             self.serial,
             self.event,
+            self.user,
+            self.token,
         )
 
 
@@ -174,8 +178,56 @@ def bind_tables(db: peewee.Database) -> Tables:
         # PostgreSQL: the writing transaction's id (a column default), for the change feed in
         # commit order; unused on SQLite, where writers commit one at a time in id order.
         txid = BigIntegerField(null=True)
+        # Schema 5: the supervisor who approved the scan on the spot (the operator is above).
+        approved_by = CharField(null=True, max_length=limits.OPERATOR.max_length)
 
         class Meta:
             indexes = ((("station", "id"), False),)
 
-    return Tables(Meta, Site, Item, GenerationRun, Document, DocumentLine, Serial, Event)
+    class UserAccount(BaseModel):
+        """A person who signs in (schema 4). `name_key` is the name case-folded: names are
+        typed at a station, so `Asha` and `asha` are one user. Only a PIN's scrypt hash is
+        kept; `failed_pins` and `locked_until` live here so a lockout holds on every
+        terminal."""
+
+        id = AutoField()
+        name = CharField(max_length=limits.USER_NAME.max_length)
+        name_key = CharField(unique=True, max_length=3 * limits.USER_NAME.max_length)
+        role = CharField(max_length=KIND_LENGTH)
+        badge = CharField(unique=True, null=True, max_length=limits.BADGE.max_length)
+        disabled = IntegerField(default=0)
+        pin_hash = CharField(null=True, max_length=200)
+        failed_pins = IntegerField(default=0)
+        locked_until = CharField(null=True, max_length=TIME_LENGTH)
+        created_at = CharField(max_length=TIME_LENGTH)
+        created_by = CharField(max_length=limits.OPERATOR.max_length)
+
+        class Meta:
+            table_name = "user_account"
+
+    class UserToken(BaseModel):
+        """An API token for scripts (schema 4): only its SHA-256 digest is kept."""
+
+        id = AutoField()
+        digest = CharField(unique=True, max_length=64)
+        user = ForeignKeyField(UserAccount, on_delete="RESTRICT", index=True)
+        created_at = CharField(max_length=TIME_LENGTH)
+        created_by = CharField(max_length=limits.OPERATOR.max_length)
+        expires_at = CharField(null=True, max_length=TIME_LENGTH)
+        revoked_at = CharField(null=True, max_length=TIME_LENGTH)
+
+        class Meta:
+            table_name = "user_token"
+
+    return Tables(
+        Meta,
+        Site,
+        Item,
+        GenerationRun,
+        Document,
+        DocumentLine,
+        Serial,
+        Event,
+        UserAccount,
+        UserToken,
+    )

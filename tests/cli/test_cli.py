@@ -28,7 +28,9 @@ SHOW_KEYS = {
 EVENT_KEYS = {
     "at",
     "by",
+    "approved_by",
     "station",
+    "site",
     "outcome",
     "from_stage",
     "to_stage",
@@ -40,9 +42,15 @@ SCAN_KEYS = {"payload", "serial", "outcome", "stage_before", "stage_after", "mes
 
 
 def run(
-    db: Path | str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    db: Path | str,
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    echo: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    """One `scanstation` process. What it printed is echoed into the test's captured output
+    (`echo`), so the search for leaked secrets (tests/conftest.py) sees it too."""
+    done = subprocess.run(
         [sys.executable, "-m", "scanstation", "--db", str(db), *args],
         input=stdin,
         capture_output=True,
@@ -50,6 +58,10 @@ def run(
         timeout=120,
         env={**os.environ, **(env or {})},
     )
+    if echo:
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
+    return done
 
 
 @pytest.fixture

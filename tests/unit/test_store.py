@@ -62,7 +62,16 @@ def _v2_sqlite(path: Path, *, version: int = 2) -> None:
 
 
 def _check_migrated(service: StationService) -> None:
+    from scanstation.domain.model import ScanEvent
+    from scanstation.domain.outcome import OutcomeKind
+    from scanstation.domain.roles import Role
+    from tests.conftest import station
+
     assert service.info()["schema_version"] == SCHEMA_VERSION
+    # Schema 7: the user tables exist, empty: an open station until the first PIN.
+    assert not service.has_users() and service.users() == []
+    service.add_user("Asha", Role.ADMIN, badge="B-1")
+    assert [(u.name, u.role, u.has_pin) for u in service.users()] == [("Asha", Role.ADMIN, False)]
     old = service.events("SN0000000001")
     assert old[0].station == "T-OLD" and old[0].recorded_at == old[0].at  # backfilled
     cursor = service.change_cursor()
@@ -122,6 +131,21 @@ def test_a_version_2_postgresql_database_is_migrated_forward(pg_url: str) -> Non
     conn.close()
 
 
+def _as_schema_6(repo: Repository) -> None:
+    """Make a current database what schema 6 was: no users, no approver column, no
+    append-only triggers, version 6."""
+    repo._cursor("DROP TABLE user_token")
+    repo._cursor("DROP TABLE user_account")
+    if repo.target.backend == "postgresql":
+        repo._cursor("DROP TRIGGER event_append_only ON event")
+        repo._cursor("DROP TRIGGER event_no_truncate ON event")
+    else:
+        repo._cursor("DROP TRIGGER event_no_update")
+        repo._cursor("DROP TRIGGER event_no_delete")
+    repo._cursor("ALTER TABLE event DROP COLUMN approved_by")
+    repo._cursor("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+
+
 def _as_schema_3(service: StationService) -> None:
     """Make a current database what schema 3 was: no scan function, version 3."""
     from tests.conftest import build_small
@@ -129,6 +153,7 @@ def _as_schema_3(service: StationService) -> None:
     build_small(service)
     service.scan(ScanEvent("SN0000000001"), station())
     repo = service.repo
+    _as_schema_6(repo)
     if repo.target.backend == "postgresql":
         repo._cursor("DROP FUNCTION scanstation_apply_scan")
     repo._cursor("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
@@ -136,7 +161,7 @@ def _as_schema_3(service: StationService) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_a_version_3_database_is_migrated_to_4(
+def test_a_version_3_database_is_migrated_forward(
     backend: str, db_url: str, request: pytest.FixtureRequest
 ) -> None:
     """Schema 4 installs PostgreSQL's scan function; scans before and after carry on."""
@@ -249,3 +274,25 @@ def test_the_unsupported_scheme_error_does_not_show_the_password() -> None:
     with pytest.raises(StoreError) as raised:
         parse_url("mysql://root:s3cret@h/db")
     assert "s3cret" not in str(raised.value) and "root:***@h" in str(raised.value)
+
+
+def test_a_version_6_database_gains_the_user_tables(service: StationService) -> None:
+    """Schema 6 → 7 on both databases: the user tables, the approver column and the
+    append-only triggers appear, and what was there stays."""
+    from scanstation.domain.roles import Role
+
+    url = service.repo.target.url
+    _as_schema_6(service.repo)
+    service.close()
+    migrated = StationService.open(url)
+    try:
+        assert migrated.info()["schema_version"] == 7 and migrated.info()["serials"] == 25
+        assert not migrated.has_users()
+        migrated.add_user("Asha", Role.ADMIN)
+        migrated.set_pin("Asha", "7305")
+        assert migrated.has_users()
+        with pytest.raises(StoreError, match="events are append-only"):
+            migrated.repo.write(lambda: migrated.repo._cursor("DELETE FROM event"))
+        assert migrated.info()["events"] > 0
+    finally:
+        migrated.close()
