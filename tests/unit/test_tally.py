@@ -15,6 +15,7 @@ from scanstation.domain.stages import Mode, Stage
 from scanstation.service import StationService
 from scanstation.store.database import SCHEMA_VERSION
 from tests.conftest import build_small, station
+from tests.unit.test_store import _as_schema_6
 
 
 def true_counts(service: StationService) -> tuple[dict[str, int], int]:
@@ -83,6 +84,7 @@ def test_a_version_5_database_gets_its_counts_at_migration(
     build_small(service)
     service.scan(ScanEvent("SN0000000001"), station())
     repo = service.repo
+    _as_schema_6(repo)  # what schema 7 added goes first
     for trigger in ("tally_serial_stage", "tally_serial_delete"):
         repo._cursor(f"DROP TRIGGER {trigger}" + (" ON serial" if backend != "sqlite" else ""))
     repo._cursor("DROP TRIGGER tally_event_insert" + (" ON event" if backend != "sqlite" else ""))
@@ -92,7 +94,7 @@ def test_a_version_5_database_gets_its_counts_at_migration(
 
     service = StationService.open(url)
     info = assert_info_is_true(service)
-    assert info["schema_version"] == SCHEMA_VERSION == 6
+    assert info["schema_version"] == SCHEMA_VERSION
     assert info["serials"] == 25 and info["serials_by_stage"][Stage.REGISTERED.value] == 1
     assert service.scan(ScanEvent("SN0000000002"), station()).kind is OutcomeKind.OK
     assert assert_info_is_true(service)["serials_by_stage"][Stage.REGISTERED.value] == 2
