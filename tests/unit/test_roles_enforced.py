@@ -15,7 +15,7 @@ from scanstation.domain.model import ScanEvent
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.roles import Role
 from scanstation.domain.stages import Mode, Stage
-from scanstation.service import AuthError, ServiceError, StationService
+from scanstation.service import ServiceError, StationService
 from tests.conftest import secret, station
 from tests.unit.test_people import ADMIN_PIN, OPERATOR_PIN, _people
 
