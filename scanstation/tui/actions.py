@@ -4,11 +4,20 @@ says about them, and how the command palette names them. One table, so the three
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
+from textual.app import SystemCommand
 from textual.binding import Binding
 
-__all__ = ["STATION_ACTIONS", "StationAction", "station_bindings"]
+from scanstation.tui.screens.mode_picker import available_modes, mode_summary
+
+if TYPE_CHECKING:
+    from scanstation.tui.screens.station import StationScreen
+
+__all__ = ["STATION_ACTIONS", "StationAction", "palette_commands", "station_bindings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +115,18 @@ STATION_ACTIONS: tuple[StationAction, ...] = (
 
 def station_bindings() -> list[Binding]:
     return [action.binding() for action in STATION_ACTIONS]
+
+
+def palette_commands(station: StationScreen) -> Iterator[SystemCommand]:
+    """The command palette: every mode allowed here, then every action of the table that can
+    run now."""
+    kind = station.state.site_kind
+    for mode in available_modes(kind, station.settings.station.allowed_modes):
+        yield SystemCommand(
+            f"Mode: {mode.value}", mode_summary(mode, kind), partial(station.enter_mode, mode)
+        )
+    for entry in STATION_ACTIONS:
+        if entry.palette and station.check_action(entry.action, ()):
+            run: Callable[[], Any] = partial(station.run_action, entry.action)
+            on = entry.action == "toggle_camera" and station.camera.on
+            yield SystemCommand(entry.palette_title(on), entry.help, run)

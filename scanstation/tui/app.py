@@ -29,6 +29,7 @@ from textual.widgets import Input
 from scanstation.config import Settings
 from scanstation.domain.model import utc_now
 from scanstation.domain.stages import Mode
+from scanstation.tui.actions import palette_commands
 from scanstation.tui.capture import (
     UNREAD_WAIT_S,
     BurstNotRead,
@@ -319,7 +320,7 @@ class ScanStationApp(App[int]):
             return
         yield from super().get_system_commands(screen)
         if screen is self.station:
-            yield from self.station.palette_commands()
+            yield from palette_commands(self.station)
 
     # -- memory -------------------------------------------------------------------------------
 

@@ -106,7 +106,8 @@ class StationDialogs:
 
     def divert_scan(self, payload: str) -> bool:
         """While the document picker is open, a scanned document number picks it."""
-        picker = self._station.app.screen
+        stack = self._station.app.screen_stack  # empty while the app starts or ends
+        picker = stack[-1] if stack else None
         return isinstance(picker, DocumentPicker) and picker.pick_scanned(payload)
 
     # -- modes ---------------------------------------------------------------------------------

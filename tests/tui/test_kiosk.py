@@ -14,6 +14,7 @@ from textual.command import CommandPalette
 from scanstation.config import Settings, StationSettings
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode
+from scanstation.tui.actions import palette_commands
 from scanstation.tui.screens.help import HelpScreen
 from scanstation.tui.screens.mode_picker import ModePicker
 from scanstation.tui.widgets.big_letters import big_word
@@ -104,7 +105,7 @@ async def test_allowed_modes_limit_the_picker_and_palette_without_a_kiosk(
         picker = await open_dialog(pilot, app, "f2", ModePicker)
         assert picker.modes == [Mode.DISPATCH, Mode.RECEIVE]
         await pilot.press("escape")
-        titles = [command.title for command in app.station.palette_commands()]
+        titles = [command.title for command in palette_commands(app.station)]
         assert [t for t in titles if t.startswith("Mode:")][:2] == [
             "Mode: dispatch",
             "Mode: receive",

@@ -11,14 +11,13 @@ comment and override flows). The app only captures keys and starts and stops thi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
-from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
@@ -29,7 +28,7 @@ from scanstation.domain.codes import visible
 from scanstation.domain.model import DocumentView, SiteView
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, modes_needing_reason
-from scanstation.tui.actions import STATION_ACTIONS, station_bindings
+from scanstation.tui.actions import station_bindings
 from scanstation.tui.corrections import REOPEN, StationCorrections
 from scanstation.tui.db_status import DatabaseStatus
 from scanstation.tui.details import DetailReads
@@ -56,7 +55,6 @@ from scanstation.tui.messages import (
 from scanstation.tui.scan_worker import StationFactory, StationWorker
 from scanstation.tui.screens.dialog import keep_below
 from scanstation.tui.screens.help import HelpScreen
-from scanstation.tui.screens.mode_picker import available_modes, mode_summary
 from scanstation.tui.station_camera import CameraChanged, CameraScanned, StationCamera
 from scanstation.tui.widgets.banner import Banner
 from scanstation.tui.widgets.deck import PortletDeck, make_portlets
@@ -588,19 +586,6 @@ class StationScreen(Screen[None]):
             self.deck.restore()
         elif self.focused is self.manual and self.deck.home is not None:
             self.deck.home.focus()
-
-    def palette_commands(self) -> Iterator[SystemCommand]:
-        """The command palette: every mode, then every action of the table that can run now."""
-        kind = self.state.site_kind
-        for mode in available_modes(kind, self.settings.station.allowed_modes):
-            yield SystemCommand(
-                f"Mode: {mode.value}", mode_summary(mode, kind), partial(self.enter_mode, mode)
-            )
-        for entry in STATION_ACTIONS:
-            if entry.palette and self.check_action(entry.action, ()):
-                run: Callable[[], Any] = partial(self.run_action, entry.action)
-                on = entry.action == "toggle_camera" and self.camera.on
-                yield SystemCommand(entry.palette_title(on), entry.help, run)
 
     # -- the header ----------------------------------------------------------------------------
 
