@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import sqlite3
@@ -158,6 +159,27 @@ def bench_generate(
     return service, raw, ours, theirs
 
 
+def bench_generate_signed(workdir: Path, n: int) -> tuple[float, int, float]:
+    """A generation run of `n` serials whose secondary QR tokens are signed (Ed25519, in
+    worker processes): (seconds for the run, workers, seconds of the signing alone)."""
+    from scanstation.signing import POOL_FROM, KeyRing, init_keys
+
+    make_schema(workdir / "signed.db")
+    private, public = workdir / "signing-key.pem", workdir / "signing-key.pub.pem"
+    signer = init_keys(private, public)
+    service = StationService.open(str(workdir / "signed.db"), keys=KeyRing(private, public))
+    start = time.perf_counter()
+    service.generate("PUMP", n, "P1", prefix="SG", by="bench")
+    took = time.perf_counter() - start
+    service.close()
+    tokens = new_secondary_qrs(n)
+    start = time.perf_counter()
+    signer.seal_many(tokens)
+    signing = time.perf_counter() - start
+    workers = min(os.cpu_count() or 1, 8) if n >= POOL_FROM else 1
+    return took, workers, signing
+
+
 def bench_lookup(
     service: StationService, raw: sqlite3.Connection, n: int, count: int
 ) -> tuple[list[float], list[float], list[float]]:
@@ -291,6 +313,9 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=3_000)
     parser.add_argument("--dir", default=None, help="where the files go (default: a temp dir)")
     parser.add_argument("--import-mb", type=int, default=0, help="also import a CSV this big")
+    parser.add_argument(
+        "--signed", type=int, default=None, help="serials of the signed run (default: --serials)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="scanstation-bench-", dir=args.dir) as tmp:
         workdir = Path(tmp)
@@ -303,6 +328,14 @@ def main() -> None:
             f"{args.serials / theirs:>14,.0f}{ours / theirs:>8.2f}"
             f"   ({ours:.1f} s for the run; target ≥ 100,000 rows/s)"
         )
+        signed_n = args.signed if args.signed is not None else args.serials
+        if signed_n:
+            took, workers, signing = bench_generate_signed(workdir, signed_n)
+            print(
+                f"{'generate, QR signed (rows/s)':34}{signed_n / took:>14,.0f}"
+                f"{'':>22}   ({signed_n:,} serials in {took:.1f} s; signing alone "
+                f"{signing:.1f} s in {workers} process(es); target ≥ 50,000 rows/s)"
+            )
 
         ours_l, theirs_l, plain = bench_lookup(service, raw, args.serials, args.lookups)
         print(

@@ -153,6 +153,58 @@ class SecuritySettings(_Section):
     lockout_s: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 300
 
 
+class KeysSettings(_Section):
+    # Empty: signing-key.pem in the user data dir (a file of this user only, mode 0600).
+    private_key: str = ""
+    # Empty: beside the private key, as signing-key.pub.pem.
+    public_key: str = ""
+
+    def private_path(self) -> Path:
+        if self.private_key:
+            return Path(self.private_key).expanduser()
+        return Path(user_data_dir(APP_NAME, appauthor=False)) / "signing-key.pem"
+
+    def public_path(self) -> Path:
+        if self.public_key:
+            return Path(self.public_key).expanduser()
+        private = self.private_path()
+        return private.with_name(f"{private.name.removesuffix('.pem')}.pub.pem")
+
+
+LabelPart = Literal["name", "serial", "datamatrix", "qr"]
+
+
+class LabelTemplateSettings(_Section):
+    width_mm: Annotated[float, msgspec.Meta(ge=20, le=300)]
+    height_mm: Annotated[float, msgspec.Meta(ge=15, le=300)]
+    parts: list[LabelPart] = msgspec.field(
+        default_factory=lambda: ["name", "serial", "datamatrix", "qr"]
+    )
+
+
+BUILT_IN_TEMPLATES: dict[str, LabelTemplateSettings] = {
+    "standard": LabelTemplateSettings(width_mm=100, height_mm=50),
+    "small": LabelTemplateSettings(width_mm=75, height_mm=35, parts=["serial", "qr"]),
+}
+
+
+class LabelSettings(_Section):
+    # The template `labels` uses without --template: a built-in one or one of `templates`.
+    template: str = "standard"
+    dpi: Literal[203, 300] = 203
+    paper: Literal["a4", "4x6"] = "a4"
+    # The station's print format (the command line names it with --format).
+    format: Literal["zpl", "pdf"] = "zpl"
+    # Where `labels` and the station print without --printer: tcp://HOST:9100 or a CUPS queue.
+    printer: str = ""
+    printer_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
+    templates: dict[str, LabelTemplateSettings] = msgspec.field(default_factory=dict)
+
+    def all_templates(self) -> dict[str, LabelTemplateSettings]:
+        """The built-in templates, and this file's (which may redefine them)."""
+        return {**BUILT_IN_TEMPLATES, **self.templates}
+
+
 class Settings(_Section):
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     station: StationSettings = msgspec.field(default_factory=StationSettings)
@@ -161,6 +213,8 @@ class Settings(_Section):
     ui: UISettings = msgspec.field(default_factory=UISettings)
     camera: CameraSettings = msgspec.field(default_factory=CameraSettings)
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
+    keys: KeysSettings = msgspec.field(default_factory=KeysSettings)
+    labels: LabelSettings = msgspec.field(default_factory=LabelSettings)
     source: str = "built-in defaults"  # where the settings came from, for messages
 
 

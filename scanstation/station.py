@@ -16,7 +16,7 @@ the next call of every thread first lets go of its connection to the old one, an
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,7 @@ from scanstation.service import (
     TokenInfo,
     redacted_url,
 )
+from scanstation.signing import KeyRing
 from scanstation.store.journal import Journal, JournalEntry, JournalError, is_database_failure
 
 if TYPE_CHECKING:
@@ -318,6 +319,16 @@ class Station:
     ) -> ImportReport:
         return self._use().import_csv(path, dry_run=dry_run, progress=progress, by=by)
 
+    def label_serials(
+        self, *, generation_no: str | None = None, keys: Sequence[str] = ()
+    ) -> list[SerialView]:
+        """The serials a print job names, in order (ServiceError naming what is unknown)."""
+        return self._use().label_serials(generation_no=generation_no, keys=keys)
+
+    def record_prints(self, serial_nos: Sequence[str], **job: Any) -> int:
+        """A print job a printer took whole: the keywords of `StationService.record_prints`."""
+        return self._use().record_prints(serial_nos, **job)
+
     def bulk_load(self) -> AbstractContextManager[None]:
         """For building throw-away data (the demo) fast; what was built is on disk after."""
         return self._use().relaxed_durability()
@@ -473,6 +484,7 @@ def open_station(
             serial_case=settings.scanner.serial_case,
             max_payload=settings.scanner.max_payload,
             lockout_s=settings.security.lockout_s,
+            keys=KeyRing(settings.keys.private_path(), settings.keys.public_path()),
         )
 
     use_journal = settings.station.journal if journal is None else journal

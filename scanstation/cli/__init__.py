@@ -19,7 +19,9 @@ from scanstation.cli.common import fail
 from scanstation.cli.decode import decode
 from scanstation.cli.documents import doc
 from scanstation.cli.journal import journal
+from scanstation.cli.keys import keys, verify
 from scanstation.cli.kiosk import kiosk
+from scanstation.cli.labels import doc_print, labels
 from scanstation.cli.people import token, user
 from scanstation.cli.reading import export, show
 from scanstation.cli.reports import report
@@ -48,7 +50,12 @@ COMMANDS: tuple[click.Command, ...] = (
     kiosk,
     user,
     token,
+    keys,
+    verify,
+    labels,
 )
+
+doc.add_command(doc_print)
 
 for _command in COMMANDS:
     main.add_command(_command)

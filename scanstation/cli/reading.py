@@ -27,6 +27,8 @@ def serial_json(view: Any) -> dict[str, Any]:
         "created_by": view.created_by,
         "updated_at": iso(view.updated_at),
         "updated_by": view.updated_by,
+        "print_count": view.print_count,
+        "printed_at": iso(view.printed_at),
     }
 
 

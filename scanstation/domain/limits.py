@@ -26,6 +26,7 @@ __all__ = [
     "MAX_QUANTITY",
     "MODEL_NO",
     "OPERATOR",
+    "QR_SEAL",
     "REASON",
     "REFERENCE_NO",
     "REQUEST_ID",
@@ -82,6 +83,8 @@ GENERATION_NO: Final = TextLimit("generation no", 32)
 # GS1 AI 21 holds at most 20 characters: a serial must fit the label's element string.
 SERIAL_NO: Final = TextLimit("serial no", 20)
 SECONDARY_QR: Final = TextLimit("secondary QR code", 64)
+# A signed QR token's `KEYID.SIGNATURE` (domain/qr.py: 8 + 1 + 103 characters).
+QR_SEAL: Final = TextLimit("QR signature", 128)
 COMMENT: Final = TextLimit("comment", 2000)
 REASON: Final = TextLimit("reason", 500)
 # A scan id or a request id: made where the scan was read or the request was sent.

@@ -77,6 +77,8 @@ class SerialView:
     updated_at: datetime
     updated_by: str
     version: int
+    print_count: int = 0  # labels a printer took whole
+    printed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ class OutcomeKind(StrEnum):
     REJECTED = "rejected"
     UNKNOWN = "unknown"
     CONFLICT = "conflict"
+    # A signed secondary QR whose signature fails (a copied or made-up label): nothing changed.
+    NOT_GENUINE = "not_genuine"
     QUEUED = "queued"  # saved in the offline journal, decided when the database returns
 
     @property

@@ -204,7 +204,8 @@ class Admin:
         request_id: str | None = None,
     ) -> tuple[str, list[str]]:
         """A generation run of `count` serials `prefix` + 10 digits, each with a random
-        secondary QR token; numbers and generation nos already taken are skipped."""
+        secondary QR token (signed when the deployment has a key pair); numbers and
+        generation nos already taken are skipped."""
         if count <= 0:
             raise ServiceError("--count must be at least 1")
         if count > MAX_GENERATION_COUNT:
@@ -232,6 +233,7 @@ class Admin:
             raise ServiceError(f"Serials are generated for a plant; {site_code} is a {site.kind}")
         if not self._storable(limits.SKU, sku) or self.repo.item(sku) is None:
             raise ServiceError(f"Unknown SKU {visible(sku)!r}")
+        signer = self.signer()
         with _refusals():
             return self.repo.create_generation(
                 sku=sku,
@@ -243,4 +245,5 @@ class Admin:
                 at=at or utc_now(),
                 request_id=request,
                 progress=progress,
+                seal=signer.seal_many if signer else None,
             )

@@ -33,9 +33,11 @@ from typing import IO, TYPE_CHECKING, Final
 from scanstation.domain import limits
 from scanstation.domain.codes import CodeKind
 from scanstation.domain.model import new_scan_id, utc_now
+from scanstation.domain.qr import looks_signed, parse_signed
 from scanstation.domain.text import visible
 from scanstation.service.checks import check_text, code_problem, generation_no_problem
 from scanstation.service.setup import ServiceError, login_name
+from scanstation.signing import Signer, Verdict
 from scanstation.store.errors import StoreError
 from scanstation.store.runs import ImportRow, SerialCollision
 
@@ -263,8 +265,12 @@ class Imports:
                 return None, problem
         if sku not in skus:
             return None, f"unknown SKU {visible(sku)!r}"
-        secondary = None
-        if raw_qr:
+        secondary, seal = None, None
+        if raw_qr and looks_signed(raw_qr):
+            secondary, seal, problem = self._signed_cell(raw_qr)
+            if problem:
+                return None, problem
+        elif raw_qr:
             if _simple(raw_qr) and len(raw_qr) <= limits.SECONDARY_QR.max_length:
                 secondary = raw_qr.upper() if upper else raw_qr
             else:
@@ -287,7 +293,26 @@ class Imports:
                     f"generation no {generation_no} is a run of {known[0]} "
                     f"(line {known[1]}), not of {sku}"
                 )
-        return ImportRow(line, serial_no, sku, generation_no or None, secondary), ""
+        return ImportRow(line, serial_no, sku, generation_no or None, secondary, seal), ""
+
+    def _signed_cell(self: StationService, raw: str) -> tuple[str, str, str]:
+        """A cell that is a signed QR code: (token, seal, "") when this deployment's public key
+        verifies it, else ("", "", why not)."""
+        verifier = self.verifier()
+        if verifier is None:
+            return (
+                "",
+                "",
+                (
+                    f"secondary QR {visible(raw)!r} is signed, but no public key is configured "
+                    "to check it (`scanstation keys init`, or [keys] public_key)"
+                ),
+            )
+        verdict, why = verifier.check(raw)
+        if verdict is not Verdict.GENUINE:
+            return "", "", f"secondary QR {visible(raw)!r} is {verdict}: {why}"
+        signed = parse_signed(raw)
+        return signed.token, signed.seal, ""
 
     def _plain_code(self: StationService, raw: str, what: str, shape: str) -> tuple[str, str]:
         """A cell as a serial number or QR code, normalised like a scan; or why it is none."""
@@ -358,7 +383,7 @@ class Imports:
                 for row in self._read_rows(path, lines, skus, {}, None):
                     chunk.append(row)
                     if len(chunk) >= CHUNK:
-                        yield chunk
+                        yield _sealed(chunk, signer)
                         chunk = []
                 if lines.digest.digest() != digest:
                     raise ServiceError(
@@ -366,8 +391,9 @@ class Imports:
                         "written; import it again"
                     )
                 if chunk:
-                    yield chunk
+                    yield _sealed(chunk, signer)
 
+        signer = self.signer()
         try:
             return self.repo.import_serials(
                 chunks=chunks,
@@ -387,6 +413,18 @@ class Imports:
             if error.transient:
                 raise
             raise ServiceError(f"Import failed, nothing was written: {error}") from error
+
+
+def _sealed(chunk: list[ImportRow], signer: Signer | None) -> list[ImportRow]:
+    """The chunk with each plain token signed (a token the compact form cannot carry stays
+    unsigned); a cell that was signed already keeps its signature."""
+    if signer is None:
+        return chunk
+    plain = [i for i, row in enumerate(chunk) if row.secondary_qr and row.qr_seal is None]
+    seals = signer.seal_many([chunk[i].secondary_qr or "" for i in plain])
+    for index, seal in zip(plain, seals, strict=True):
+        chunk[index] = chunk[index]._replace(qr_seal=seal)
+    return chunk
 
 
 def _problem(problems: _Problems | None, line: int, message: str) -> None:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 from scanstation.domain import limits
 from scanstation.domain.codes import ScanCode, gtin_of_plain, parse, visible
 from scanstation.domain.corrections import RETURN_MODE
-from scanstation.domain.model import ScanEvent, SiteView, utc_now
+from scanstation.domain.model import ScanEvent, SerialView, SiteView, utc_now
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
+from scanstation.domain.qr import QrFormatError, looks_signed, parse_signed
 from scanstation.domain.stages import (
     Decision,
     Mode,
@@ -31,6 +32,7 @@ from scanstation.domain.stages import (
 from scanstation.domain.wording import site_label
 from scanstation.service.checks import check_setup, check_text
 from scanstation.service.setup import ServiceError, StationSetup
+from scanstation.signing import Verdict as QrVerdict
 from scanstation.store.errors import DuplicateScan, VersionChanged
 from scanstation.store.scan_function import ScanWrite
 from scanstation.store.serials import LoadedSerial, ScanLock
@@ -46,6 +48,16 @@ class Scanning:
 
     def parse(self: StationService, payload: str) -> ScanCode:
         return parse(payload, case=self.serial_case, max_length=self.max_payload)
+
+    def lookup_key(self: StationService, key: str) -> str:
+        """What a serial is looked up by: a signed QR code's token (its signature is kept beside
+        the token, not in the lookup key), else the key itself."""
+        if looks_signed(key):
+            try:
+                return parse_signed(key).token
+            except QrFormatError:
+                return key
+        return key
 
     def check_station(self: StationService, setup: StationSetup) -> SiteView:
         """The station's texts fit the store, its site and document exist: a usage error
@@ -90,8 +102,16 @@ class Scanning:
                 else "This code carries no serial number"
             )
             return self._record_refusal(event, station, OutcomeKind.REJECTED, message)
+        signed = looks_signed(key)
+        if signed:
+            forged = self._not_genuine(key)
+            if forged:
+                return self._record_refusal(
+                    event, station, OutcomeKind.NOT_GENUINE, forged, even_in_lookup=True
+                )
+            key = parse_signed(key).token
         if station.mode is Mode.LOOKUP:
-            return self._lookup(event, code, key)
+            return _qr_said(self._lookup(event, code, key, signed), key, signed)
         read = self.repo.read_for_scan(key, event.scan_id)
         if read is None:
             return self._record_refusal(event, station, *self._unmatched(event, code))
@@ -100,19 +120,27 @@ class Scanning:
         before = read.current
         context, document_id = self._context(station, site)
         try:
+            stripped = _signature_stripped(before.view, key, signed)
+            if stripped:
+                return self.repo.write(
+                    lambda: self._refuse_locked(
+                        event, station, OutcomeKind.NOT_GENUINE, stripped, before, document_id
+                    )
+                )
             if not replay:
                 answered = self._scan_in_one_call(
                     event, station, code, before, context, document_id
                 )
                 if answered is not None:
-                    return answered
-            return self.repo.write(
+                    return _qr_said(answered, key, signed)
+            outcome = self.repo.write(
                 lambda: self._scan_locked(
                     event, station, code, before, context, document_id, replay
                 )
             )
         except DuplicateScan:
             return self._already_recorded(event, self._recorded_outcome_or(event, "ok"))
+        return _qr_said(outcome, key, signed)
 
     def _scan_in_one_call(
         self: StationService,
@@ -146,6 +174,20 @@ class Scanning:
             return None
         return self._applied(event, station, before, decision, context, write, applied.event_id)
 
+    def _not_genuine(self: StationService, text: str) -> str | None:
+        """Why a scanned signed QR code is not genuine (the sentence of a NOT GENUINE), or
+        None when its signature holds. Checked with the public key only."""
+        verifier = self.verifier()
+        if verifier is None:
+            return (
+                "NOT GENUINE: this signed QR code cannot be checked here — no public key "
+                "([keys] public_key); nothing changed"
+            )
+        verdict, why = verifier.check(text)
+        if verdict is QrVerdict.GENUINE:
+            return None
+        return f"NOT GENUINE: {why} — a copied or made-up label; nothing changed"
+
     def _product_barcode(self: StationService, gtin: str) -> str:
         item = self.repo.item_by_gtin(gtin)
         what = f"GTIN {gtin}, {item.name}" if item else f"GTIN {gtin}"
@@ -161,11 +203,17 @@ class Scanning:
             return OutcomeKind.REJECTED, self._product_barcode(gtin)
         return OutcomeKind.UNKNOWN, _not_known(event)
 
-    def _lookup(self: StationService, event: ScanEvent, code: ScanCode, key: str) -> ScanOutcome:
+    def _lookup(
+        self: StationService, event: ScanEvent, code: ScanCode, key: str, signed: bool
+    ) -> ScanOutcome:
         found = self.repo.find_serial(key)
         if found is None:
             return ScanOutcome(*self._unmatched(event, code), event)
         view = found.view
+        stripped = _signature_stripped(view, key, signed)
+        if stripped:
+            kind = OutcomeKind.NOT_GENUINE
+            return ScanOutcome(kind, stripped, event, view, view.stage, view.stage)
         where = ""
         if view.site:
             where = f", on record at {site_label(view.site, self._site_name(view.site))}"
@@ -489,9 +537,12 @@ class Scanning:
         station: StationSetup,
         kind: OutcomeKind,
         message: str,
+        *,
+        even_in_lookup: bool = False,
     ) -> ScanOutcome:
-        """A scan that matched no serial, in a transaction of its own (lookup logs nothing)."""
-        if station.mode is Mode.LOOKUP:
+        """A scan that matched no serial, in a transaction of its own (lookup logs nothing,
+        unless `even_in_lookup`: a forged label is logged wherever it is scanned)."""
+        if station.mode is Mode.LOOKUP and not even_in_lookup:
             return ScanOutcome(kind, message, event)
         document_id = self.repo.document_id(station.document) if station.document else None
         try:
@@ -505,6 +556,28 @@ class Scanning:
 def _other_gtin(code: ScanCode, serial: LoadedSerial) -> bool:
     """The label's GTIN is not the serial's item's."""
     return bool(code.gtin and serial.view.gtin and code.gtin != serial.view.gtin)
+
+
+def _signature_stripped(view: SerialView, key: str, signed: bool) -> str | None:
+    """A bare token scanned for a serial whose secondary QR is signed: the label printed for
+    it carries the signature, so this one was not (a NOT GENUINE sentence); else None."""
+    if signed or view.serial_no == key or not looks_signed(view.secondary_qr or ""):
+        return None
+    return (
+        f"NOT GENUINE: {view.serial_no}'s secondary QR is signed, this one carries no "
+        "signature — a copied or made-up label; nothing changed"
+    )
+
+
+def _qr_said(outcome: ScanOutcome, key: str, signed: bool) -> ScanOutcome:
+    """A serial found by its secondary QR says whether the QR was signed (and held)."""
+    view = outcome.serial
+    if view is None or outcome.kind is OutcomeKind.NOT_GENUINE:
+        return outcome
+    if view.serial_no == key and not signed:
+        return outcome  # scanned by its serial number
+    said = "secondary QR genuine" if signed else "secondary QR unsigned"
+    return replace(outcome, message=f"{outcome.message} ({said})")
 
 
 def _not_known(event: ScanEvent) -> str:

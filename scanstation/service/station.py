@@ -31,16 +31,19 @@ from scanstation.service.admin import Admin
 from scanstation.service.checks import storable
 from scanstation.service.corrections import Corrections
 from scanstation.service.imports import Imports
+from scanstation.service.labels import Labelling
 from scanstation.service.people import People
 from scanstation.service.reports import Reports
 from scanstation.service.scanning import Scanning
+from scanstation.service.setup import ServiceError
+from scanstation.signing import KeyFileError, KeyRing, Signer, Verifier
 from scanstation.store.feed import ChangeWatcher
 from scanstation.store.repository import Repository
 
 __all__ = ["StationService"]
 
 
-class StationService(Scanning, Admin, Corrections, Imports, Reports, People):
+class StationService(Scanning, Admin, Corrections, Imports, Reports, People, Labelling):
     def __init__(
         self,
         repository: Repository,
@@ -48,11 +51,13 @@ class StationService(Scanning, Admin, Corrections, Imports, Reports, People):
         serial_case: SerialCase = "upper",
         max_payload: int = 512,
         lockout_s: int = 300,
+        keys: KeyRing | None = None,
     ) -> None:
         self.repo = repository
         self.serial_case: SerialCase = serial_case
         self.max_payload = max_payload
         self.lockout_s = lockout_s  # how long 5 wrong PINs lock a user ([security] lockout_s)
+        self.keys = keys  # None: new secondary QR codes are not signed
 
     @classmethod
     def open(
@@ -63,6 +68,7 @@ class StationService(Scanning, Admin, Corrections, Imports, Reports, People):
         serial_case: SerialCase = "upper",
         max_payload: int = 512,
         lockout_s: int = 300,
+        keys: KeyRing | None = None,
     ) -> StationService:
         """Open the database at `url` (StoreError with a sentence when it cannot be)."""
         return cls(
@@ -70,7 +76,24 @@ class StationService(Scanning, Admin, Corrections, Imports, Reports, People):
             serial_case=serial_case,
             max_payload=max_payload,
             lockout_s=lockout_s,
+            keys=keys,
         )
+
+    # -- the key pair -------------------------------------------------------------------------
+
+    def signer(self) -> Signer | None:
+        """The private key that signs new secondary QR codes; None: they stay unsigned."""
+        try:
+            return self.keys.signer if self.keys else None
+        except KeyFileError as error:
+            raise ServiceError(str(error)) from error
+
+    def verifier(self) -> Verifier | None:
+        """The public key scanned QR codes are checked with; None: none is configured."""
+        try:
+            return self.keys.verifier if self.keys else None
+        except KeyFileError as error:
+            raise ServiceError(str(error)) from error
 
     def close(self) -> None:
         """Let go of this thread's connection (each thread has its own)."""
@@ -139,7 +162,7 @@ class StationService(Scanning, Admin, Corrections, Imports, Reports, People):
     def serial(self, key: str) -> SerialView | None:
         """By serial number or secondary QR code, normalised like a scan."""
         code = self.parse(key)
-        lookup = code.serial if code.ok and code.serial else key
+        lookup = self.lookup_key(code.serial if code.ok and code.serial else key)
         if not self._storable_key(lookup):
             return None
         loaded = self.repo.find_serial(lookup)

@@ -62,7 +62,9 @@ JOURNAL_FORMAT = 2  # 2: entries are sealed; the sites and documents last seen a
 BUSY_TIMEOUT_S = 10.0  # another process (`journal show`, `journal replay`) may hold it briefly
 
 # What the rules refuse: these stay listed for a supervisor after a replay.
-REFUSED_KINDS = frozenset({OutcomeKind.REJECTED, OutcomeKind.UNKNOWN, OutcomeKind.CONFLICT})
+REFUSED_KINDS = frozenset(
+    {OutcomeKind.REJECTED, OutcomeKind.UNKNOWN, OutcomeKind.CONFLICT, OutcomeKind.NOT_GENUINE}
+)
 
 PENDING, REPLAYED, REFUSED = "pending", "replayed", "refused"
 

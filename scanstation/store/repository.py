@@ -36,6 +36,7 @@ from scanstation.store.documents import DOCUMENT_SQL, DocumentStore
 from scanstation.store.errors import DuplicateScan, StoreBusy, StoreError, VersionChanged
 from scanstation.store.events import EVENT_SQL, EventStore
 from scanstation.store.feed import ChangeWatcher
+from scanstation.store.prints import PrintStore
 from scanstation.store.reports import ReportStore
 from scanstation.store.runs import ImportRow, RunStore, SerialCollision
 from scanstation.store.serials import SERIAL_SQL, LoadedSerial, ScanLock, SerialStore
@@ -92,7 +93,14 @@ def guarded(method: Callable[P, T]) -> Callable[P, T]:
 
 
 class Repository(
-    SerialStore, RunStore, DocumentStore, EventStore, ReportStore, CorrectionStore, UserStore
+    SerialStore,
+    RunStore,
+    DocumentStore,
+    EventStore,
+    ReportStore,
+    CorrectionStore,
+    UserStore,
+    PrintStore,
 ):
     """Sites, items, generation runs, serials, documents, events and users of one database."""
 

@@ -38,6 +38,7 @@ class ImportRow(NamedTuple):
     sku: str
     generation_no: str | None
     secondary_qr: str | None
+    qr_seal: str | None = None  # the token's signature (domain/qr.py), when it is signed
 
 
 class SerialCollision(Exception):
@@ -117,15 +118,21 @@ class RunStore:
         at: datetime,
         request_id: str,
         progress: Callable[[int], None] | None = None,
+        seal: Callable[[list[str]], list[str | None]] | None = None,
     ) -> tuple[str, list[str]]:
         """One generation run of `count` serials `prefix` + 10 digits, each with a secondary
-        QR token from `new_tokens`. Numbers and generation nos already taken (by an import)
-        are skipped; a token that is already a code is drawn again."""
+        QR token from `new_tokens`, signed by `seal` when given. Numbers and generation nos
+        already taken (by an import) are skipped; a token that is already a code is drawn
+        again (and signed again). The tokens are drawn and signed before the transaction, so
+        the namespace lock is not held while a million signatures are made."""
         item_id, site_id = self.item_id(sku), self.site_id(site_code)
         if item_id is None:
             raise StoreError(f"Unknown SKU {sku}")
         if site_id is None:
             raise StoreError(f"Unknown site {site_code}")
+
+        tokens = new_tokens(count)
+        seals: list[str | None] = seal(tokens) if seal else [None] * count
 
         def work() -> tuple[str, list[str]]:
             done = self.request_event(request_id)
@@ -134,7 +141,11 @@ class RunStore:
             self.dialect.lock_serial_namespace(self._db)
             generation_no = self._free_generation_no()
             serials = self._free_serial_numbers(prefix, count)
-            tokens = self._free_tokens(new_tokens, count, set(serials))
+            drawn_again = self._free_tokens(tokens, new_tokens, set(serials))
+            if drawn_again and seal:
+                resealed = seal([tokens[i] for i in drawn_again])
+                for index, new_seal in zip(drawn_again, resealed, strict=True):
+                    seals[index] = new_seal
             run = self.t.generation_run.create(
                 generation_no=generation_no,
                 item=item_id,
@@ -145,8 +156,8 @@ class RunStore:
             )
             self._insert_serials(
                 (
-                    (sn, qr, item_id, run.id, site_id)
-                    for sn, qr in zip(serials, tokens, strict=True)
+                    (sn, qr, item_id, run.id, site_id, qr_seal)
+                    for sn, qr, qr_seal in zip(serials, tokens, seals, strict=True)
                 ),
                 iso(at),
                 by,
@@ -193,9 +204,13 @@ class RunStore:
         return serials
 
     def _free_tokens(
-        self: Repository, new_tokens: Callable[[int], list[str]], count: int, serials: set[str]
-    ) -> list[str]:
-        tokens = new_tokens(count)
+        self: Repository,
+        tokens: list[str],
+        new_tokens: Callable[[int], list[str]],
+        serials: set[str],
+    ) -> list[int]:
+        """Draw again, in place, each token that is already a code; the indexes drawn again."""
+        drawn_again: set[int] = set()
         while True:
             taken = self.taken_codes(tokens)
             seen: set[str] = set()
@@ -205,7 +220,8 @@ class RunStore:
                     bad.append(index)
                 seen.add(token)
             if not bad:
-                return tokens
+                return sorted(drawn_again)
+            drawn_again.update(bad)
             for index, token in zip(bad, new_tokens(len(bad)), strict=True):
                 tokens[index] = token
 
@@ -288,6 +304,7 @@ class RunStore:
                             skus[r.sku],
                             run_ids[r.generation_no] if r.generation_no else None,
                             None,
+                            r.qr_seal,
                         )
                         for r in chunk
                     ),
@@ -349,7 +366,7 @@ class RunStore:
 
     def _insert_serials(
         self: Repository,
-        rows: Iterable[tuple[str, str | None, int, int | None, int | None]],
+        rows: Iterable[tuple[str, str | None, int, int | None, int | None, str | None]],
         stamp: str,
         by: str,
         progress: Callable[[int], None] | None,
@@ -358,15 +375,17 @@ class RunStore:
         serials counted in the tally; returns how many serials each generation run got."""
         head = (
             "INSERT INTO serial (serial_no, secondary_qr, item_id, generation_id, site_id, stage, "
-            "created_at, created_by, updated_at, updated_by, version)"
+            "created_at, created_by, updated_at, updated_by, version, qr_seal)"
         )
         stage = Stage.NOT_REGISTERED.value
         cursor = self._db.cursor()
         chunk: list[tuple[Any, ...]] = []
         per_run: dict[int, int] = {}
         done = 0
-        for sn, qr, item_id, run_id, site_id in rows:
-            chunk.append((sn, qr, item_id, run_id, site_id, stage, stamp, by, stamp, by, 1))
+        for sn, qr, item_id, run_id, site_id, qr_seal in rows:
+            chunk.append(
+                (sn, qr, item_id, run_id, site_id, stage, stamp, by, stamp, by, 1, qr_seal)
+            )
             if run_id is not None:
                 per_run[run_id] = per_run.get(run_id, 0) + 1
             if len(chunk) >= INSERT_CHUNK:

@@ -10,7 +10,7 @@ from scanstation.store.dialect import Dialect
 from scanstation.store.errors import StoreError
 from scanstation.store.tables import Tables
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 EVENT_DOCUMENT_INDEX = (
@@ -44,6 +44,13 @@ COMMON_MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 7: an event names the supervisor who approved it on the spot; events become
     # append-only in the database itself (the dialects' triggers, in schema_extras).
     6: ("ALTER TABLE event ADD COLUMN approved_by VARCHAR(100)",),
+    # 8: a secondary QR may be signed (its signature kept beside the token); how many times a
+    # serial's label was printed, and when last.
+    7: (
+        "ALTER TABLE serial ADD COLUMN qr_seal VARCHAR(128)",
+        "ALTER TABLE serial ADD COLUMN print_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE serial ADD COLUMN printed_at VARCHAR(40)",
+    ),
 }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from scanstation.domain.model import SerialView
+from scanstation.domain.qr import signed_text
 from scanstation.domain.stages import Stage
 from scanstation.store.codec import from_iso, iso
 from scanstation.store.errors import VersionChanged
@@ -21,8 +22,10 @@ __all__ = ["SERIAL_SQL", "LoadedSerial", "ScanLock", "SerialStore"]
 SERIAL_COLUMNS: Final = (
     "s.id, s.serial_no, i.sku, i.name, i.gtin, g.generation_no, s.secondary_qr, s.stage, "
     "st.code, d.reference_no, s.created_at, s.created_by, s.updated_at, s.updated_by, "
-    "s.version, s.item_id, s.site_id, s.document_id"
+    "s.version, s.item_id, s.site_id, s.document_id, s.qr_seal, s.print_count, s.printed_at"
 )
+# Where a scan read's extra column (the outcome already recorded for its scan id) is.
+RECORDED_AT: Final = SERIAL_COLUMNS.count(",") + 1
 SERIAL_FROM: Final = (
     " FROM serial s JOIN item i ON i.id = s.item_id"
     " LEFT JOIN generation_run g ON g.id = s.generation_id"
@@ -88,7 +91,7 @@ def serial_from_row(row: Sequence[Any]) -> LoadedSerial:
         item_name=row[3],
         gtin=row[4],
         generation_no=row[5],
-        secondary_qr=row[6],
+        secondary_qr=signed_text(row[6], row[18]) if row[18] else row[6],
         stage=Stage(row[7]),
         site=row[8],
         document=row[9],
@@ -97,6 +100,8 @@ def serial_from_row(row: Sequence[Any]) -> LoadedSerial:
         updated_at=from_iso(row[12]),
         updated_by=row[13],
         version=row[14],
+        print_count=row[19],
+        printed_at=from_iso(row[20]) if row[20] else None,
     )
     return LoadedSerial(row[0], view, row[15], row[16], row[17])
 
@@ -118,7 +123,7 @@ class SerialStore:
         row = self._run("scan_by_no", (scan_id, key)).fetchone()
         if row is None:
             row = self._run("scan_by_qr", (scan_id, key)).fetchone()
-        return ScanLock(serial_from_row(row), None, row[18]) if row else None
+        return ScanLock(serial_from_row(row), None, row[RECORDED_AT]) if row else None
 
     def lock_for_scan(self: Repository, before: LoadedSerial, scan_id: str) -> ScanLock:
         """Inside a scan's write transaction: the serial read before, locked now (and read
@@ -185,7 +190,7 @@ class SerialStore:
         """Read a serial inside a write transaction (locked), with the outcome already
         recorded for this scan id, if any."""
         row = self._run("lock_serial", (scan_id, serial_id)).fetchone()
-        return serial_from_row(row), row[18]
+        return serial_from_row(row), row[RECORDED_AT]
 
     def serial_id(self: Repository, serial_no: str) -> int | None:
         row = self._cursor("SELECT id FROM serial WHERE serial_no = ?", (serial_no,)).fetchone()

@@ -133,6 +133,13 @@ def bind_tables(db: peewee.Database) -> Tables:
         item = ForeignKeyField(Item, on_delete="RESTRICT", index=False)
         generation = ForeignKeyField(GenerationRun, null=True, on_delete="RESTRICT", index=False)
         secondary_qr = CharField(unique=True, null=True, max_length=limits.SECONDARY_QR.max_length)
+        # Schema 7: the signature of a signed secondary QR (`KEYID.SIGNATURE`; domain/qr.py),
+        # kept beside its token, which stays the lookup key and shares the serial namespace.
+        qr_seal = CharField(null=True, max_length=limits.QR_SEAL.max_length)
+        # Schema 7: label prints a printer took whole (store/prints.py).
+        # A default in the database too: generation runs and imports insert without it.
+        print_count = IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
+        printed_at = CharField(null=True, max_length=TIME_LENGTH)
         # One index, (item, stage, site): the per-item stage counts, and the reports' counts
         # per SKU × stage × site read from it alone; an export by stage reads the table
         # through, and one index less is a fifth faster generation run.

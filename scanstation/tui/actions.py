@@ -92,6 +92,14 @@ STATION_ACTIONS: tuple[StationAction, ...] = (
     StationAction(
         "comment", "f8", "Comment", "Comment on the shown serial", "Comment on the shown serial"
     ),
+    StationAction(
+        "print_labels",
+        "ctrl+l",
+        "Print label",
+        "Print the shown serial's label on [labels] printer",
+        "Print the shown serial's label",
+        show=False,
+    ),
     StationAction("retry", "f9", "Retry", "Retry NOT SAVED scans now", "Retry unsaved scans now"),
     StationAction(
         "override",

@@ -23,6 +23,8 @@ SHOW_KEYS = {
     "created_by",
     "updated_at",
     "updated_by",
+    "print_count",
+    "printed_at",
     "events",
 }
 EVENT_KEYS = {

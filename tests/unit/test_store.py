@@ -131,9 +131,19 @@ def test_a_version_2_postgresql_database_is_migrated_forward(pg_url: str) -> Non
     conn.close()
 
 
+# What schema 8 added: a current database made older drops them first.
+SCHEMA_8_COLUMNS = ("qr_seal", "print_count", "printed_at")
+
+
+def _without_schema_8(repo: Repository) -> None:
+    for column in SCHEMA_8_COLUMNS:
+        repo._cursor(f"ALTER TABLE serial DROP COLUMN {column}")
+
+
 def _as_schema_6(repo: Repository) -> None:
     """Make a current database what schema 6 was: no users, no approver column, no
     append-only triggers, version 6."""
+    _without_schema_8(repo)
     repo._cursor("DROP TABLE user_token")
     repo._cursor("DROP TABLE user_account")
     if repo.target.backend == "postgresql":
@@ -296,3 +306,37 @@ def test_a_version_6_database_gains_the_user_tables(service: StationService) -> 
         assert migrated.info()["events"] > 0
     finally:
         migrated.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_version_7_database_is_migrated_to_8(
+    backend: str, db_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Schema 8 adds the signed QR's seal and the label print count to serials: the old
+    unsigned tokens carry on, new runs are signed, prints are counted."""
+    from scanstation.domain.qr import QrKind, qr_kind
+    from scanstation.signing import KeyRing, init_keys
+    from tests.conftest import build_small
+
+    url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    service = StationService.open(url, create=True)
+    build_small(service)
+    service.scan(ScanEvent("SN0000000001"), station())
+    _without_schema_8(service.repo)
+    service.repo._cursor("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    service.close()
+    init_keys(tmp_path / "k.pem", tmp_path / "k.pub.pem")
+    service = StationService.open(url, keys=KeyRing(tmp_path / "k.pem", tmp_path / "k.pub.pem"))
+    assert service.info()["schema_version"] == SCHEMA_VERSION == 8
+    old = service.serial("SN0000000001")
+    assert old is not None and old.stage is Stage.REGISTERED and old.print_count == 0
+    assert qr_kind(str(old.secondary_qr)) is QrKind.UNSIGNED
+    assert service.serial(str(old.secondary_qr)) == old
+    _, [new] = service.generate("PUMP", 1, "P1")
+    signed = service.serial(new)
+    assert signed is not None and qr_kind(str(signed.secondary_qr)) is QrKind.SIGNED
+    assert service.record_prints([new], station="T-1") == 1
+    printed = service.serial(new)
+    assert printed is not None and printed.print_count == 1 and printed.printed_at is not None
+    service.close()
+    StationService.open(url).close()  # nothing left to migrate

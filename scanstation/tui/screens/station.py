@@ -563,6 +563,23 @@ class StationScreen(Screen[None]):
         else:
             self.notify("Scan or pick a serial first", markup=False)
 
+    def action_print_labels(self) -> None:
+        from scanstation.tui.printing import print_labels
+
+        serial_no, worker = self.details.serial_no, self.worker
+        if serial_no is None or worker is None:
+            self.notify("Scan or pick a serial first", markup=False)
+            return
+        problem = print_labels(
+            worker,
+            self.settings.labels,
+            serial_no,
+            station_id=self.state.station_id,
+            operator=self.state.operator,
+        )
+        if problem:
+            self.notify(problem, title="Not printed", severity="error", markup=False)
+
     def action_retry(self) -> None:
         if self.worker is not None:
             self.worker.retry_now()

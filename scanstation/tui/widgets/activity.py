@@ -64,6 +64,7 @@ OUTCOME_STYLES: dict[str, str] = {
     OutcomeKind.REJECTED: "bold $text-error",
     OutcomeKind.UNKNOWN: "bold $text-error",
     OutcomeKind.CONFLICT: "bold $text-error",
+    OutcomeKind.NOT_GENUINE: "bold $text-error",
     OutcomeKind.ALREADY: "bold $text-warning",
     OutcomeKind.QUEUED: MUTED,
 }

@@ -39,11 +39,12 @@ BANNER_LOOKS: dict[str, tuple[str, str, str]] = {
     "rejected": ("✖", "REJECTED", "-error"),
     "unknown": ("?", "UNKNOWN", "-error"),
     "conflict": ("⚠", "CONFLICT", "-error"),
+    "not_genuine": ("✖", "NOT GENUINE", "-error"),
     "not_saved": ("✖", "NOT SAVED", "-error"),
     "saving": ("…", "SAVING", "-waiting"),
     "held": ("⏸", "WAITING", "-waiting"),
 }
-ERROR_KINDS = frozenset({"rejected", "unknown", "conflict", "not_saved"})
+ERROR_KINDS = frozenset({"rejected", "unknown", "conflict", "not_genuine", "not_saved"})
 _CLASSES = ("-ok", "-lookup", "-already", "-error", "-waiting", "-idle")
 MAX_SUBJECT = 48  # a long payload is cut: the sentence matters more than its tail
 FLASH_S = 0.3  # how long a new answer stands out

@@ -38,8 +38,19 @@ OUTCOME_LOOKS: dict[str, tuple[str, str]] = {
     OutcomeKind.REJECTED: ("✖ rejected", "bold $text-error"),
     OutcomeKind.UNKNOWN: ("? unknown", "bold $text-error"),
     OutcomeKind.CONFLICT: ("⚠ conflict", "bold $text-error"),
+    OutcomeKind.NOT_GENUINE: ("✖ not genuine", "bold $text-error"),
 }
-COUNT_ORDER = ("ok", "lookup", "already", "queued", "voided", "rejected", "unknown", "conflict")
+COUNT_ORDER = (
+    "ok",
+    "lookup",
+    "already",
+    "queued",
+    "voided",
+    "rejected",
+    "unknown",
+    "conflict",
+    "not_genuine",
+)
 TIME_FORMAT = "%H:%M:%S"
 
 

@@ -1,0 +1,53 @@
+"""The station's "print labels" (ctrl+l): the shown serial's label goes to the configured
+printer through the same job as `scanstation labels`, and the print is recorded."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from test_station import burst, make_app, outcomes, ready, sn, wait_for
+
+from scanstation.config import LabelSettings, Settings
+from tests.cli.test_labels_cli import FakePrinter
+
+
+def _print_count(db: Path, serial_no: str) -> int:
+    with sqlite3.connect(db) as connection:
+        row = connection.execute(
+            "SELECT print_count FROM serial WHERE serial_no = ?", (serial_no,)
+        ).fetchone()
+    connection.close()
+    return int(row[0])
+
+
+async def test_ctrl_l_prints_the_shown_serials_label(demo_db: Path) -> None:
+    printer = FakePrinter()
+    try:
+        settings = Settings(labels=LabelSettings(printer=f"tcp://127.0.0.1:{printer.port}"))
+        app = make_app(demo_db, settings=settings, site="G1")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot, app)
+            burst(app, sn(181) + "\r")
+            await outcomes(pilot, app, 1)
+            await wait_for(pilot, lambda: app.station.details.serial_no == sn(181))
+            await pilot.press("ctrl+l")
+            await wait_for(pilot, lambda: bool(printer.jobs), what="the printer's job")
+            await wait_for(pilot, lambda: _print_count(demo_db, sn(181)) == 1, what="the record")
+        [job] = printer.jobs
+        assert job.startswith(b"^XA") and f"^FD{sn(181)}^FS".encode() in job
+    finally:
+        printer.close()
+
+
+async def test_without_a_printer_ctrl_l_says_what_to_set(demo_db: Path) -> None:
+    app = make_app(demo_db, site="G1")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        burst(app, sn(181) + "\r")
+        await outcomes(pilot, app, 1)
+        await wait_for(pilot, lambda: app.station.details.serial_no == sn(181))
+        await pilot.press("ctrl+l")
+        await pilot.pause(0.2)
+        assert any("[labels] printer" in str(n.message) for n in app._notifications)
+    assert _print_count(demo_db, sn(181)) == 0
