@@ -147,7 +147,7 @@ def labels(
         out=out,
         printer=printer,
         serial_nos=[view.serial_no for view in views],
-        what=f"{len(views)} labels",
+        what=f"{len(views)} label{'' if len(views) == 1 else 's'}",
         reason=reason,
         by=by,
     )

@@ -100,6 +100,14 @@ STATION_ACTIONS: tuple[StationAction, ...] = (
         "Print the shown serial's label",
         show=False,
     ),
+    StationAction(
+        "print_run",
+        "ctrl+g",
+        "Print run",
+        "Print every label of the shown serial's generation run (a supervisor's reprint)",
+        "Print the shown serial's generation run",
+        show=False,
+    ),
     StationAction("retry", "f9", "Retry", "Retry NOT SAVED scans now", "Retry unsaved scans now"),
     StationAction(
         "override",

@@ -13,8 +13,42 @@ if TYPE_CHECKING:
     from scanstation.config import LabelSettings
     from scanstation.station import Station
     from scanstation.tui.scan_worker import StationWorker
+    from scanstation.tui.screens.station import StationScreen
 
-__all__ = ["print_labels"]
+__all__ = ["ask_print_run", "print_labels", "print_shown"]
+
+
+def print_shown(screen: StationScreen, whole_run: bool = False) -> None:
+    """ctrl+l: the shown serial's label (or its whole run) on `[labels] printer`."""
+    serial_no, worker = screen.details.serial_no, screen.worker
+    if serial_no is None or worker is None:
+        screen.notify("Scan or pick a serial first", markup=False)
+        return
+    problem = print_labels(
+        worker,
+        screen.settings.labels,
+        serial_no,
+        station_id=screen.state.station_id,
+        operator=screen.state.operator,
+        whole_run=whole_run,
+    )
+    if problem:
+        screen.notify(problem, title="Not printed", severity="error", markup=False)
+
+
+def ask_print_run(screen: StationScreen) -> None:
+    """ctrl+g: a supervisor's reprint of the shown serial's whole generation run, asked first."""
+    from scanstation.tui.screens.confirm import ConfirmPrompt
+
+    if screen.details.serial_no is None:
+        screen.notify("Scan or pick a serial of the run first", markup=False)
+        return
+    prompt = ConfirmPrompt(
+        "Print the whole generation run?",
+        f"Every label of the run {screen.details.serial_no} belongs to goes to the printer.",
+        confirm="Print",
+    )
+    screen.app.push_screen(prompt, lambda yes: print_shown(screen, whole_run=True) if yes else None)
 
 
 def print_labels(
@@ -24,8 +58,10 @@ def print_labels(
     *,
     station_id: str,
     operator: str,
+    whole_run: bool = False,
 ) -> str | None:
-    """Queue the print of one serial's label; the reason it cannot even start, or None."""
+    """Queue the print of one serial's label (or, `whole_run`, of every label of its
+    generation run); the reason it cannot even start, or None."""
     printer = settings.printer
     if not printer:
         return "No label printer: set [labels] printer in config.toml (tcp://HOST:9100 or a queue)"
@@ -41,6 +77,11 @@ def print_labels(
 
         try:
             views = station.label_serials(keys=[serial_no])
+            if whole_run:
+                run = views[0].generation_no
+                if run is None:
+                    raise ServiceError(f"{serial_no} belongs to no generation run")
+                views = station.label_serials(generation_no=run)
             job = job_from_settings(settings, format=settings.format)
             recorded = print_job(
                 render(views, job),
@@ -52,7 +93,8 @@ def print_labels(
             )
         except (LabelError, PrintError) as error:
             raise ServiceError(str(error)) from error
-        return recorded, f"Label of {serial_no} printed on {printer}"
+        what = f"{recorded} labels of {views[0].generation_no}" if whole_run else serial_no
+        return recorded, f"Label of {what} printed on {printer}"
 
     worker.submit_write("print_labels", work, request=serial_no)
     return None

@@ -6,9 +6,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from test_station import burst, make_app, outcomes, ready, sn, wait_for
+from test_station import burst, make_app, open_dialog, outcomes, ready, sn, wait_for
 
 from scanstation.config import LabelSettings, Settings
+from scanstation.tui.screens.confirm import ConfirmPrompt
 from tests.cli.test_labels_cli import FakePrinter
 
 
@@ -36,6 +37,41 @@ async def test_ctrl_l_prints_the_shown_serials_label(demo_db: Path) -> None:
             await wait_for(pilot, lambda: _print_count(demo_db, sn(181)) == 1, what="the record")
         [job] = printer.jobs
         assert job.startswith(b"^XA") and f"^FD{sn(181)}^FS".encode() in job
+    finally:
+        printer.close()
+
+
+def _run_of(db: Path, serial_no: str) -> list[str]:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT serial_no FROM serial WHERE generation_id = "
+            "(SELECT generation_id FROM serial WHERE serial_no = ?) ORDER BY id",
+            (serial_no,),
+        ).fetchall()
+    connection.close()
+    return [serial for (serial,) in rows]
+
+
+async def test_ctrl_g_asks_then_prints_the_whole_generation_run(demo_db: Path) -> None:
+    run = _run_of(demo_db, sn(181))
+    printer = FakePrinter()
+    try:
+        settings = Settings(labels=LabelSettings(printer=f"tcp://127.0.0.1:{printer.port}"))
+        app = make_app(demo_db, settings=settings, site="G1")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot, app)
+            burst(app, sn(181) + "\r")
+            await outcomes(pilot, app, 1)
+            await wait_for(pilot, lambda: app.station.details.serial_no == sn(181))
+            await open_dialog(pilot, app, "ctrl+g", ConfirmPrompt)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: bool(printer.jobs), timeout=60, what="the run's job")
+            await wait_for(
+                pilot, lambda: _print_count(demo_db, run[-1]) == 1, timeout=60, what="records"
+            )
+        [job] = printer.jobs
+        assert job.count(b"^XA") == len(run) > 1
+        assert all(_print_count(demo_db, serial) == 1 for serial in run)
     finally:
         printer.close()
 

@@ -564,21 +564,14 @@ class StationScreen(Screen[None]):
             self.notify("Scan or pick a serial first", markup=False)
 
     def action_print_labels(self) -> None:
-        from scanstation.tui.printing import print_labels
+        from scanstation.tui.printing import print_shown
 
-        serial_no, worker = self.details.serial_no, self.worker
-        if serial_no is None or worker is None:
-            self.notify("Scan or pick a serial first", markup=False)
-            return
-        problem = print_labels(
-            worker,
-            self.settings.labels,
-            serial_no,
-            station_id=self.state.station_id,
-            operator=self.state.operator,
-        )
-        if problem:
-            self.notify(problem, title="Not printed", severity="error", markup=False)
+        print_shown(self)
+
+    def action_print_run(self) -> None:
+        from scanstation.tui.printing import ask_print_run
+
+        ask_print_run(self)
 
     def action_retry(self) -> None:
         if self.worker is not None:
