@@ -353,7 +353,9 @@ class ScannedList(Portlet):
 
     def _update_title(self) -> None:
         counts = " · ".join(
-            f"{kind} {self.counts[kind]:,}" for kind in COUNT_ORDER if self.counts[kind]
+            f"{kind.replace('_', ' ')} {self.counts[kind]:,}"
+            for kind in COUNT_ORDER
+            if self.counts[kind]
         )
         title = Content.styled(self.TITLE, "bold")
         if counts:
