@@ -19,7 +19,10 @@ __all__ = ["ask_print_run", "print_labels", "print_shown"]
 
 
 def print_shown(screen: StationScreen, whole_run: bool = False) -> None:
-    """ctrl+l: the shown serial's label (or its whole run) on `[labels] printer`."""
+    """ctrl+l: the shown serial's label (or its whole run) on `[labels] printer`; never on a
+    kiosk (passers-by do not print labels)."""
+    if _kiosk(screen):
+        return
     serial_no, worker = screen.details.serial_no, screen.worker
     if serial_no is None or worker is None:
         screen.notify("Scan or pick a serial first", markup=False)
@@ -40,6 +43,8 @@ def ask_print_run(screen: StationScreen) -> None:
     """ctrl+g: a supervisor's reprint of the shown serial's whole generation run, asked first."""
     from scanstation.tui.screens.confirm import ConfirmPrompt
 
+    if _kiosk(screen):
+        return
     if screen.details.serial_no is None:
         screen.notify("Scan or pick a serial of the run first", markup=False)
         return
@@ -49,6 +54,13 @@ def ask_print_run(screen: StationScreen) -> None:
         confirm="Print",
     )
     screen.app.push_screen(prompt, lambda yes: print_shown(screen, whole_run=True) if yes else None)
+
+
+def _kiosk(screen: StationScreen) -> bool:
+    if screen.settings.station.kiosk:
+        screen.app.kiosk_locked("printing labels")  # type: ignore[attr-defined]
+        return True
+    return False
 
 
 def print_labels(

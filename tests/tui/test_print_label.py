@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_station import burst, make_app, open_dialog, outcomes, ready, sn, wait_for
 
-from scanstation.config import LabelSettings, Settings
+from scanstation.config import LabelSettings, Settings, StationSettings
 from scanstation.tui.screens.confirm import ConfirmPrompt
 from tests.cli.test_labels_cli import FakePrinter
 
@@ -87,3 +87,25 @@ async def test_without_a_printer_ctrl_l_says_what_to_set(demo_db: Path) -> None:
         await pilot.pause(0.2)
         assert any("[labels] printer" in str(n.message) for n in app._notifications)
     assert _print_count(demo_db, sn(181)) == 0
+
+
+async def test_a_kiosk_prints_no_labels(demo_db: Path) -> None:
+    printer = FakePrinter()
+    try:
+        settings = Settings(
+            station=StationSettings(kiosk=True),
+            labels=LabelSettings(printer=f"tcp://127.0.0.1:{printer.port}"),
+        )
+        app = make_app(demo_db, settings=settings, site="G1")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(pilot, app)
+            burst(app, sn(181) + "\r")
+            await outcomes(pilot, app, 1)
+            await wait_for(pilot, lambda: app.station.details.serial_no == sn(181))
+            await pilot.press("ctrl+l")
+            await pilot.press("ctrl+g")
+            await pilot.pause(0.5)
+            assert any("kiosk" in str(n.message) for n in app._notifications)
+        assert printer.jobs == [] and _print_count(demo_db, sn(181)) == 0
+    finally:
+        printer.close()
