@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +35,12 @@ from scanstation.domain.model import (
 from scanstation.domain.outcome import ScanOutcome
 from scanstation.domain.reports import (
     AgingRow,
+    AuditEvent,
     DocumentReport,
+    DocumentSummary,
     ExceptionRow,
     ReportFilter,
+    SerialSearch,
     StageCount,
     ThroughputRow,
     TransitUnit,
@@ -233,17 +237,40 @@ class Station:
     def document_report(self, number: str, where: ReportFilter) -> DocumentReport:
         return self._use().document_report(number, where)
 
-    def transit_report(self, where: ReportFilter) -> Iterator[TransitUnit]:
-        return self._use().transit_report(where)
+    def transit_report(
+        self, where: ReportFilter, now: datetime | None = None
+    ) -> Iterator[TransitUnit]:
+        return self._use().transit_report(where, now)
 
-    def aging_report(self, where: ReportFilter) -> list[AgingRow]:
-        return self._use().aging_report(where)
+    def aging_report(self, where: ReportFilter, now: datetime | None = None) -> list[AgingRow]:
+        return self._use().aging_report(where, now)
 
     def throughput_report(self, where: ReportFilter) -> list[ThroughputRow]:
         return self._use().throughput_report(where)
 
     def exception_report(self, where: ReportFilter) -> Iterator[ExceptionRow]:
         return self._use().exception_report(where)
+
+    # -- lists --------------------------------------------------------------------------------
+
+    def items(self) -> list[ItemView]:
+        return self._use().items()
+
+    def document_list(self, **where: Any) -> list[tuple[int, DocumentSummary]]:
+        """A page of documents: the keywords of `StationService.document_list`."""
+        return self._use().document_list(**where)
+
+    def iter_documents(self, **where: Any) -> Iterator[DocumentSummary]:
+        return self._use().iter_documents(**where)
+
+    def find_serials(self, search: SerialSearch, **page: Any) -> list[tuple[str | int, SerialView]]:
+        """A page of serials: the keywords of `StationService.find_serials`."""
+        return self._use().find_serials(search, **page)
+
+    def audit_events(
+        self, where: ReportFilter, operator: str | None = None
+    ) -> Iterator[AuditEvent]:
+        return self._use().audit_events(where, operator)
 
     def change_feed(self) -> ChangeFeed:
         """What other stations commit, for one background thread (the live refresh)."""
@@ -328,6 +355,12 @@ class Station:
     def record_prints(self, serial_nos: Sequence[str], **job: Any) -> int:
         """A print job a printer took whole: the keywords of `StationService.record_prints`."""
         return self._use().record_prints(serial_nos, **job)
+
+    def import_documents(self, path: Path, *, dry_run: bool = False) -> ImportReport:
+        imported = self._use().import_documents(path, dry_run=dry_run)
+        if imported.written:
+            self._catalog_changed()
+        return imported
 
     def bulk_load(self) -> AbstractContextManager[None]:
         """For building throw-away data (the demo) fast; what was built is on disk after."""

@@ -4,7 +4,7 @@
 
 Builds the demo database (or copies --db), starts the station headless at 120×40 and 80×24
 as a godown gate receiving a dispatch, scans a few labels through the real key capture, and
-saves what the screen shows.
+saves what the screen shows; then the supervisor's Overview (ctrl+e) at 160×48.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from scanstation.demo import build_demo
 from scanstation.station import open_station
 from scanstation.tui.app import ScanStationApp
 from scanstation.tui.probe import StationProbe
+from scanstation.tui.screens.overview import OverviewScreen
 from scanstation.tui.widgets.activity import ActivityLog
 from scanstation.tui.widgets.invoice import InvoiceDetails
 from scanstation.tui.widgets.serial_detail import SerialDetail
@@ -37,7 +38,9 @@ def key_event(character: str) -> events.Key:
     return events.Key(character if character.isalnum() else "question_mark", character)
 
 
-async def shoot(db: Path, out: Path, size: tuple[int, int], name: str, pane: int = 0) -> Path:
+async def shoot(
+    db: Path, out: Path, size: tuple[int, int], name: str, pane: int = 0, overview: bool = False
+) -> Path:
     probe = StationProbe()
     app = ScanStationApp(
         Settings(),
@@ -65,6 +68,11 @@ async def shoot(db: Path, out: Path, size: tuple[int, int], name: str, pane: int
             await pilot.pause(0.05)
         for _ in range(pane):
             await pilot.press("f6")
+        if overview:  # the supervisor's Overview (ctrl+e) over the station, once it is read
+            await pilot.press("ctrl+e")
+            screen = app.screen
+            while not isinstance(screen, OverviewScreen) or screen.data is None:
+                await pilot.pause(0.05)
         await pilot.pause(0.5)
         path = out / f"{name}.svg"
         app.save_screenshot(path.name, str(out))
@@ -85,14 +93,15 @@ def main() -> None:
             with open_station(Settings(), database_url=str(template), create=True) as station:
                 build_demo(station)
         shots = (
-            ((120, 40), "station-120x40", 0),
-            ((80, 24), "station-80x24", 0),
-            ((80, 24), "station-80x24-invoice", 2),
+            ((120, 40), "station-120x40", 0, False),
+            ((80, 24), "station-80x24", 0, False),
+            ((80, 24), "station-80x24-invoice", 2, False),
+            ((160, 48), "overview-160x48", 0, True),
         )
-        for size, name, pane in shots:
+        for size, name, pane, overview in shots:
             db = Path(scratch) / f"{name}.db"
             shutil.copy(template, db)
-            path = asyncio.run(shoot(db, args.out, size, name, pane))
+            path = asyncio.run(shoot(db, args.out, size, name, pane, overview))
             print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 

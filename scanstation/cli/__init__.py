@@ -17,6 +17,7 @@ import click
 from scanstation.cli.admin import db, demo, generate, import_, item, site
 from scanstation.cli.common import fail
 from scanstation.cli.decode import decode
+from scanstation.cli.document_lists import doc_import, doc_list
 from scanstation.cli.documents import doc
 from scanstation.cli.journal import journal
 from scanstation.cli.keys import keys, verify
@@ -30,6 +31,9 @@ from scanstation.cli.scanning import scan, void
 from scanstation.cli_serve import serve
 
 __all__ = ["COMMANDS", "fail", "main"]
+
+# Commands of the `doc` group written in a module of their own (imported for registering).
+DOC_COMMANDS = (doc_list, doc_import)
 
 COMMANDS: tuple[click.Command, ...] = (
     db,

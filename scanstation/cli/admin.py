@@ -1,5 +1,5 @@
-"""Setting a database up: `db init`, `db info`, `site add`, `item add`, `generate`, `import`
-and `demo`."""
+"""Setting a database up: `db init`, `db info`, `site add`/`list`, `item add`/`list`,
+`generate`, `import` and `demo`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,7 +20,11 @@ from scanstation.cli.common import (
     say,
 )
 from scanstation.cli.credentials import acting_user, authorised, named, user_option
+from scanstation.cli.records import Column, write_records
 from scanstation.domain.roles import Action
+
+if TYPE_CHECKING:
+    from scanstation.station import ImportReport
 
 # -- db ----------------------------------------------------------------------------------------
 
@@ -99,6 +104,29 @@ def site_add(ctx: click.Context, code: str, name: str, kind: str, acting_name: s
     say(f"Site {added.code} ({added.kind}): {added.name}")
 
 
+@site.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: code, name, kind.")
+@click.pass_context
+def site_list(ctx: click.Context, as_json: bool) -> None:
+    """Every site."""
+    with cli_state(ctx).station() as station:
+        sites = station.sites()
+    write_records(
+        ({"code": s.code, "name": s.name, "kind": s.kind.value} for s in sites),
+        SITE_COLUMNS,
+        "json" if as_json else "table",
+    )
+
+
+SITE_COLUMNS = (Column("code", "CODE", 8), Column("kind", "KIND", 7), Column("name", "NAME", 0))
+ITEM_COLUMNS = (
+    Column("sku", "SKU", 14),
+    Column("gtin", "GTIN", 14),
+    Column("model_no", "MODEL", 10),
+    Column("name", "NAME", 0),
+)
+
+
 @click.group()
 def item() -> None:
     """Items (SKUs)."""
@@ -124,6 +152,20 @@ def item_add(
         added = station.add_item(sku, name, gtin, model_no)
     gtin_text = f" GTIN {added.gtin}" if added.gtin else ""
     say(f"Item {added.sku}: {added.name}{gtin_text}")
+
+
+@item.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: sku, name, gtin, model_no.")
+@click.pass_context
+def item_list(ctx: click.Context, as_json: bool) -> None:
+    """Every item."""
+    with cli_state(ctx).station() as station:
+        items = station.items()
+    write_records(
+        ({"sku": i.sku, "name": i.name, "gtin": i.gtin, "model_no": i.model_no} for i in items),
+        ITEM_COLUMNS,
+        "json" if as_json else "table",
+    )
 
 
 # -- generation runs and imports ---------------------------------------------------------------
@@ -199,6 +241,11 @@ def import_(ctx: click.Context, csv_file: Path, dry_run: bool, acting_name: str 
         by = authorised(station, acting_name, Action.MAKE_SERIALS)
         with _progress(rows, "Importing") as progress:
             report = station.import_csv(csv_file, dry_run=dry_run, progress=progress, by=named(by))
+    tell_imported(csv_file, report, dry_run, "serials")
+
+
+def tell_imported(csv_file: Path, report: ImportReport, dry_run: bool, what: str) -> None:
+    """Every problem as FILE:LINE (exit 1, nothing imported), or what was imported."""
     for problem in report.problems:
         say(f"{csv_file}:{problem.line}: {problem.message}", err=True)
     if report.problems:
@@ -206,7 +253,7 @@ def import_(ctx: click.Context, csv_file: Path, dry_run: bool, acting_name: str 
     if dry_run:
         say(f"{report.rows} rows would be imported; nothing was written (--dry-run)")
     else:
-        say(f"Imported {report.rows} serials")
+        say(f"Imported {report.rows} {what}")
 
 
 @click.command()

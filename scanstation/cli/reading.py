@@ -1,16 +1,18 @@
-"""Reading what is recorded: `show` (a serial and its history) and `export`."""
+"""Reading what is recorded: `show` (a serial and its history) and `export` (serials, or the
+audit trail)."""
 
 from __future__ import annotations
 
-import csv
-import json
-import sys
+from datetime import datetime
 from typing import Any
 
 import click
 
 from scanstation.cli.common import EXIT_SCAN_FAILED, TEXT, cli_state, fail, iso, json_line, say
+from scanstation.cli.records import Column, When, format_option, write_records
 from scanstation.domain.corrections import RETURN_MODE, VOID_MODE
+from scanstation.domain.reports import ReportFilter
+from scanstation.domain.stages import Stage
 from scanstation.domain.text import visible
 
 
@@ -104,27 +106,58 @@ EXPORT_FIELDS = (
 )
 
 
-@click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["csv", "json"]),
-    default="csv",
-    show_default=True,
-    help="csv with a header row, or JSON lines.",
+EVENT_FIELDS = (
+    "at",
+    "recorded_at",
+    "kind",
+    "serial_no",
+    "mode",
+    "from_stage",
+    "to_stage",
+    "operator",
+    "approver",
+    "station",
+    "site",
+    "document",
+    "outcome",
+    "reason",
+    "payload",
 )
+
+
+@click.command()
+@format_option(default="csv", choices=("csv", "json"))
 @click.option(
     "--stage", type=TEXT, default=None, metavar="STAGE", help='e.g. "Received at Godown".'
 )
 @click.option("--site", "site_code", type=TEXT, default=None, metavar="CODE")
+@click.option("--events", is_flag=True, help="The audit trail (every event) instead of serials.")
+@click.option("--since", type=When(), default=None, help="Events from this date or time.")
+@click.option("--until", type=When(), default=None, help="Events before this date or time.")
+@click.option("--operator", type=TEXT, default=None, metavar="NAME", help="Events of one person.")
 @click.pass_context
-def export(ctx: click.Context, fmt: str, stage: str | None, site_code: str | None) -> None:
-    """One record a serial, with the fields of `show` except events.
+def export(
+    ctx: click.Context,
+    fmt: str,
+    stage: str | None,
+    site_code: str | None,
+    events: bool,
+    since: datetime | None,
+    until: datetime | None,
+    operator: str | None,
+) -> None:
+    """One record a serial, with the fields of `show` except events; with --events, one
+    record an event, in the order they were recorded.
 
     CSV cells are shown like every other output (a control character made visible); JSON
     lines are the data as recorded, in ASCII."""
-    from scanstation.domain.stages import Stage
-
+    if events:
+        if stage is not None:
+            fail("--stage is for serials; --events takes --site, --since, --until, --operator")
+        _export_events(ctx, fmt, ReportFilter(site=site_code, since=since, until=until), operator)
+        return
+    if since or until or operator:
+        fail("--since, --until and --operator are for --events")
     stage_value = None
     if stage is not None:
         matches = [s for s in Stage if s.value.lower() == stage.strip().lower()]
@@ -138,15 +171,14 @@ def export(ctx: click.Context, fmt: str, stage: str | None, site_code: str | Non
         if site_code is not None and station.site(site_code) is None:
             known = ", ".join(site.code for site in station.sites()) or "none yet"
             fail(f"Unknown site {visible(site_code)!r} (known sites: {visible(known)})")
-        out = sys.stdout
-        writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
-        if writer:
-            writer.writerow(EXPORT_FIELDS)
-        for view in station.export(stage_value, site_code):
-            record = serial_json(view)
-            if writer:
-                cells = (record[f] for f in EXPORT_FIELDS)
-                writer.writerow(["" if cell is None else visible(str(cell)) for cell in cells])
-            else:
-                out.write(json.dumps(record, ensure_ascii=True) + "\n")
-        out.flush()
+        records = (serial_json(view) for view in station.export(stage_value, site_code))
+        write_records(records, [Column(key, key, 0) for key in EXPORT_FIELDS], fmt)
+
+
+def _export_events(ctx: click.Context, fmt: str, where: ReportFilter, operator: str | None) -> None:
+    with cli_state(ctx).station() as station:
+        records = (
+            {key: getattr(event, key) for key in EVENT_FIELDS}
+            for event in station.audit_events(where, operator)
+        )
+        write_records(records, [Column(key, key, 0) for key in EVENT_FIELDS], fmt)

@@ -20,6 +20,7 @@ import click
 from scanstation.cli.common import json_line, shown
 
 FORMATS = ("table", "csv", "json")
+_FORMAT_WORDS = {"table": "table for people", "csv": "csv with a header row", "json": "JSON lines"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +31,34 @@ class Column:
     right: bool = False  # numbers
 
 
-def format_option(default: str = "table") -> Any:
+def format_option(default: str = "table", choices: tuple[str, ...] = FORMATS) -> Any:
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(FORMATS),
+        type=click.Choice(choices),
         default=default,
         show_default=True,
-        help="table for people, csv with a header row, or JSON lines.",
+        help=", ".join(_FORMAT_WORDS[name] for name in choices) + ".",
     )
+
+
+class When(click.ParamType):
+    """A date (2026-11-30) or a time (2026-11-30T14:00); without a zone, this terminal's."""
+
+    name = "when"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(
+                f"{shown(value)!r} is not a date (2026-11-30) or a time (2026-11-30T14:00)",
+                param,
+                ctx,
+            )
+        return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def _cell(value: object) -> str:

@@ -15,24 +15,9 @@ from typing import Any
 import click
 
 from scanstation.cli.common import TEXT, cli_state, say
-from scanstation.cli.records import Column, format_option, write_records
+from scanstation.cli.records import Column, When, format_option, write_records
 from scanstation.domain.reports import AGING_BUCKETS, DocumentReport, ReportFilter
 from scanstation.domain.stages import STAGE_ABBREVIATIONS, Stage
-
-
-class When(click.ParamType):
-    """A date (2026-11-30) or a time (2026-11-30T14:00); without a zone, this terminal's."""
-
-    name = "when"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, datetime):
-            return value
-        try:
-            moment = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not a date (2026-11-30) or a time (2026-11-30T14:00)")
-        return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def filters(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -13,11 +13,14 @@ __all__ = [
     "EXCEPTION_KINDS",
     "REPORT_NAMES",
     "AgingRow",
+    "AuditEvent",
     "DocumentReport",
+    "DocumentSummary",
     "DocumentUnit",
     "ExceptionRow",
     "LineProgress",
     "ReportFilter",
+    "SerialSearch",
     "StageCount",
     "ThroughputRow",
     "TransitUnit",
@@ -122,3 +125,56 @@ class ExceptionRow:
     station: str
     site: str | None
     reason: str | None  # the rule's sentence, or the reason the worker gave
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSummary:
+    """A document in a list: its state and how far it has got, without its lines."""
+
+    reference_no: str
+    kind: str
+    dc_no: str | None
+    invoice_no: str | None
+    from_site: str
+    destination: str
+    state: str
+    created_at: datetime
+    expected: int  # units on its lines
+    dispatched: int  # units dispatched on it
+    received: int  # of those, received since
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One event of the audit trail, as `export --events` prints it."""
+
+    at: datetime
+    recorded_at: datetime | None
+    kind: str
+    serial_no: str | None
+    mode: str | None
+    from_stage: str | None
+    to_stage: str | None
+    operator: str
+    approver: str | None  # who approved it, where the database records that
+    station: str
+    site: str | None
+    document: str | None
+    outcome: str
+    reason: str | None  # the reason given (or the comment), else the rule's sentence
+    payload: str | None  # escaped when it was recorded
+
+
+@dataclass(frozen=True, slots=True)
+class SerialSearch:
+    """What the Find screen asks for: `text` is the start of a serial number or a whole
+    secondary QR code; `document` a reference, DC or invoice no; the time range is when the
+    serial last changed, [since, until)."""
+
+    text: str | None = None
+    sku: str | None = None
+    stage: str | None = None
+    site: str | None = None
+    document: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None

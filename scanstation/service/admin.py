@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scanstation.domain import limits
 from scanstation.domain.model import (
@@ -114,13 +114,39 @@ class Admin:
         by: str | None = None,
         request_id: str | None = None,
     ) -> DocumentView:
+        document = self.checked_document(
+            kind=kind,
+            reference_no=reference_no,
+            from_site=from_site,
+            to=to,
+            lines=lines,
+            dc_no=dc_no,
+            invoice_no=invoice_no,
+        )
+        by = check_text(limits.OPERATOR, by or login_name())
+        with _refusals():
+            return self.repo.add_document(
+                **document, by=by, at=utc_now(), request_id=_request(request_id)
+            )
+
+    def checked_document(
+        self: StationService,
+        *,
+        kind: DocumentKind,
+        reference_no: str,
+        from_site: str,
+        to: str,
+        lines: list[tuple[str, int]],
+        dc_no: str | None = None,
+        invoice_no: str | None = None,
+    ) -> dict[str, Any]:
+        """A new document's fields as the store takes them, checked (ServiceError: why not)."""
         reference_no = reference_no.strip()
         if not reference_no:
             raise ServiceError("A document needs a reference no")
         check_text(limits.REFERENCE_NO, reference_no)
         dc = optional_text(limits.DC_NO, dc_no)
         invoice = optional_text(limits.INVOICE_NO, invoice_no)
-        by = check_text(limits.OPERATOR, by or login_name())
         if not lines:
             raise ServiceError("A document needs at least one line (--line SKU=QTY)")
         skus = [sku for sku, _ in lines]
@@ -142,20 +168,16 @@ class Admin:
         elif source.kind is not SiteKind.GODOWN:
             raise ServiceError(f"An invoice goes from a godown; {from_site} is a {source.kind}")
         to_name = None if destination else check_text(limits.DESTINATION_NAME, to.strip())
-        with _refusals():
-            return self.repo.add_document(
-                kind=kind,
-                reference_no=reference_no,
-                dc_no=dc,
-                invoice_no=invoice,
-                from_site=from_site,
-                to_site=destination.code if destination else None,
-                to_name=to_name,
-                lines=lines,
-                by=by,
-                at=utc_now(),
-                request_id=_request(request_id),
-            )
+        return {
+            "kind": kind,
+            "reference_no": reference_no,
+            "dc_no": dc,
+            "invoice_no": invoice,
+            "from_site": from_site,
+            "to_site": destination.code if destination else None,
+            "to_name": to_name,
+            "lines": lines,
+        }
 
     # -- comments -----------------------------------------------------------------------------
 

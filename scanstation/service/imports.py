@@ -21,12 +21,10 @@ imported in well under 300 MB):
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import re
 from array import array
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
@@ -36,6 +34,13 @@ from scanstation.domain.model import new_scan_id, utc_now
 from scanstation.domain.qr import looks_signed, parse_signed
 from scanstation.domain.text import visible
 from scanstation.service.checks import check_text, code_problem, generation_no_problem
+from scanstation.service.csv_files import (
+    ImportProblem,
+    Lines,
+    Problems,
+    add_problem,
+    csv_records,
+)
 from scanstation.service.setup import ServiceError, login_name
 from scanstation.signing import Signer, Verdict
 from scanstation.store.errors import StoreError
@@ -47,20 +52,11 @@ if TYPE_CHECKING:
 __all__ = ["ImportProblem", "ImportReport", "Imports"]
 
 HEADER: Final = ("serial_no", "sku", "generation_no", "secondary_qr")
-MAX_LINE_BYTES: Final = 1 << 20  # no record of four bounded cells comes near a MiB a line
-MAX_LISTED_PROBLEMS: Final = 1000
 MAX_GENERATION_RUNS: Final = 10_000  # distinct generation nos one file may name
 CHUNK: Final = 5_000  # rows checked or inserted at a time
-_BOM: Final = b"\xef\xbb\xbf"
 # The usual cell: nothing a scan parser would read as GS1, a URI or an AIM identifier, so
 # parse() would return it as it is (case aside), ten times slower.
 _simple: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*").fullmatch
-
-
-@dataclass(frozen=True, slots=True)
-class ImportProblem:
-    line: int
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,74 +64,6 @@ class ImportReport:
     rows: int
     problems: tuple[ImportProblem, ...]
     written: bool
-
-
-@dataclass
-class _Problems:
-    """Problems in line order, at most MAX_LISTED_PROBLEMS listed; the rest counted."""
-
-    listed: list[ImportProblem] = field(default_factory=list)
-    unlisted: int = 0
-    first_unlisted: int = 0
-
-    def add(self, line: int, message: str) -> None:
-        if len(self.listed) < MAX_LISTED_PROBLEMS:
-            self.listed.append(ImportProblem(line, message))
-            return
-        if not self.unlisted or line < self.first_unlisted:
-            self.first_unlisted = line
-        self.unlisted += 1
-
-    def __bool__(self) -> bool:
-        return bool(self.listed)
-
-    def report(self) -> tuple[ImportProblem, ...]:
-        listed = sorted(self.listed, key=lambda p: p.line)
-        if self.unlisted:
-            listed.append(
-                ImportProblem(
-                    self.first_unlisted,
-                    f"{self.unlisted:,} more problems from here on are not listed",
-                )
-            )
-        return tuple(listed)
-
-
-class _Lines:
-    """A binary file as decoded physical lines (split on LF only, line ends kept, as the csv
-    module wants with newline=''), counting lines and hashing every byte."""
-
-    def __init__(self, handle: IO[bytes], problems: _Problems | None) -> None:
-        self.handle = handle
-        self.problems = problems
-        self.number = 0
-        self.last_bad = 0  # the last line that had a problem of its own
-        self.digest = hashlib.blake2b(digest_size=16)
-
-    def _bad(self, message: str) -> None:
-        self.last_bad = self.number
-        if self.problems is not None:
-            self.problems.add(self.number, message)
-
-    def __iter__(self) -> Iterator[str]:
-        read = self.handle.readline
-        while raw := read(MAX_LINE_BYTES + 1):
-            self.number += 1
-            self.digest.update(raw)
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                self._bad(f"the line is longer than {MAX_LINE_BYTES:,} bytes")
-                while (rest := read(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                    self.digest.update(rest)
-                self.digest.update(rest)
-                yield "\n"
-                continue
-            if self.number == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM) :]  # an editor's byte-order mark is not data
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                self._bad(f"not valid UTF-8 (byte {error.start + 1} of the line)")
-                yield raw.decode("utf-8", "replace")
 
 
 def _code_hash(code: str) -> int:
@@ -160,13 +88,13 @@ class Imports:
         request = check_text(limits.REQUEST_ID, request_id) if request_id else new_scan_id()
         operator = check_text(limits.OPERATOR, by or login_name())
         skus = self.repo.sku_ids()
-        problems = _Problems()
+        problems = Problems()
         hashes: array[int] = array("Q")
         runs: dict[str, tuple[str, int]] = {}
         chunk: list[ImportRow] = []
         rows = 0
         with self._open_import(path) as handle:
-            lines = _Lines(handle, problems)
+            lines = Lines(handle, problems)
             for row in self._read_rows(path, lines, skus, runs, problems):
                 rows += 1
                 hashes.append(_code_hash(row.serial_no))
@@ -200,45 +128,18 @@ class Imports:
     def _read_rows(
         self: StationService,
         path: Path,
-        lines: _Lines,
+        lines: Lines,
         skus: dict[str, int],
         runs: dict[str, tuple[str, int]],
-        problems: _Problems | None,
+        problems: Problems | None,
     ) -> Iterator[ImportRow]:
         """The file's rows, each checked on its own; `runs` collects the generation nos named
         (generation no → SKU, first line). Problems go to `problems`, or with None any
         problem raises: the file changed since it was checked."""
-        reader = csv.reader(lines)
-        try:
-            header = next(reader, None)
-        except csv.Error as error:
-            raise ServiceError(f"{visible(str(path))}: line 1: {error}") from error
-        if header is None:
-            raise ServiceError(f"{visible(str(path))}: the file is empty")
-        if tuple(h.strip().lower() for h in header) != HEADER:
-            raise ServiceError(
-                f"{visible(str(path))}: line 1: the header must be {','.join(HEADER)}"
-            )
-        while True:
-            start = lines.number + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                message = str(error)
-                if "field larger than field limit" in message:
-                    message = (
-                        f"a cell is longer than {csv.field_size_limit():,} characters "
-                        "(the rest of the file was not read)"
-                    )
-                _problem(problems, start, message)
-                return
-            if lines.last_bad >= start or not "".join(record).strip():
-                continue  # the line's own problem is reported; a blank line is no row
+        for start, record in csv_records(path, lines, HEADER, problems):
             row, problem = self._import_row(start, record, skus, runs)
             if problem:
-                _problem(problems, start, problem)
+                add_problem(problems, start, problem)
             elif row is not None:
                 yield row
 
@@ -322,7 +223,7 @@ class Imports:
             return "", f"{what} {visible(raw)!r} is not {shape}"
         return code.serial, code_problem(what, code.serial, limit) or ""
 
-    def _check_taken(self: StationService, chunk: list[ImportRow], problems: _Problems) -> None:
+    def _check_taken(self: StationService, chunk: list[ImportRow], problems: Problems) -> None:
         """Codes already in the database, as serial numbers or as QR codes."""
         if not chunk:
             return
@@ -333,7 +234,7 @@ class Imports:
                 problems.add(line, message)
 
     def _check_runs(
-        self: StationService, runs: dict[str, tuple[str, int]], problems: _Problems
+        self: StationService, runs: dict[str, tuple[str, int]], problems: Problems
     ) -> None:
         """A row may add to a generation run of its own SKU only."""
         for name, (_run_id, run_sku) in self.repo.generation_runs(runs).items():
@@ -346,14 +247,14 @@ class Imports:
         path: Path,
         skus: dict[str, int],
         repeated: set[int],
-        problems: _Problems,
+        problems: Problems,
     ) -> None:
         """Second read: the rows whose codes were seen twice (hash collisions of distinct
         codes drop out here, where the codes themselves are compared)."""
         first: dict[str, tuple[int, str]] = {}
-        ignored = _Problems()  # each was reported by the first read already
+        ignored = Problems()  # each was reported by the first read already
         with self._open_import(path) as handle:
-            rows = self._read_rows(path, _Lines(handle, ignored), skus, {}, ignored)
+            rows = self._read_rows(path, Lines(handle, ignored), skus, {}, ignored)
             for row in rows:
                 for code, what in ((row.serial_no, "serial"), (row.secondary_qr, "secondary QR")):
                     if code is None or _code_hash(code) not in repeated:
@@ -378,7 +279,7 @@ class Imports:
     ) -> int | ImportReport:
         def chunks() -> Iterator[list[ImportRow]]:
             with self._open_import(path) as handle:
-                lines = _Lines(handle, None)
+                lines = Lines(handle, None)
                 chunk: list[ImportRow] = []
                 for row in self._read_rows(path, lines, skus, {}, None):
                     chunk.append(row)
@@ -405,7 +306,7 @@ class Imports:
                 progress=progress,
             )
         except SerialCollision as collision:
-            problems = _Problems()
+            problems = Problems()
             for line, message in collision.problems:
                 problems.add(line, message)
             return ImportReport(0, problems.report(), False)
@@ -425,12 +326,6 @@ def _sealed(chunk: list[ImportRow], signer: Signer | None) -> list[ImportRow]:
     for index, seal in zip(plain, seals, strict=True):
         chunk[index] = chunk[index]._replace(qr_seal=seal)
     return chunk
-
-
-def _problem(problems: _Problems | None, line: int, message: str) -> None:
-    if problems is None:
-        raise ServiceError(f"line {line}: {message} (the file changed while it was imported)")
-    problems.add(line, message)
 
 
 def _repeated(hashes: array[int]) -> set[int]:

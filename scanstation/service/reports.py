@@ -4,6 +4,7 @@ typo never reads as "nothing there"), then the store computes them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from scanstation.domain import limits
@@ -57,11 +58,17 @@ class Reports:
         assert report is not None
         return report
 
-    def transit_report(self: StationService, where: ReportFilter) -> Iterator[TransitUnit]:
-        return self.repo.transit(self._checked(where), utc_now())
+    def transit_report(
+        self: StationService, where: ReportFilter, now: datetime | None = None
+    ) -> Iterator[TransitUnit]:
+        """Days in transit are counted to `now` (None: this moment)."""
+        return self.repo.transit(self._checked(where), now or utc_now())
 
-    def aging_report(self: StationService, where: ReportFilter) -> list[AgingRow]:
-        return self.repo.aging(self._checked(where), utc_now())
+    def aging_report(
+        self: StationService, where: ReportFilter, now: datetime | None = None
+    ) -> list[AgingRow]:
+        """Days since received are counted to `now` (None: this moment)."""
+        return self.repo.aging(self._checked(where), now or utc_now())
 
     def throughput_report(self: StationService, where: ReportFilter) -> list[ThroughputRow]:
         return self.repo.throughput(self._checked(where))

@@ -4,7 +4,8 @@ from `service.repo`).
 
 What it does is split by kind: scanning (service/scanning.py), the supervisor's and clerk's
 writes (service/admin.py), imports (service/imports.py), the supervisor's reports
-(service/reports.py); this module opens and closes it and answers reads.
+(service/reports.py) and lists (service/lists.py); this module opens and closes it and
+answers reads.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from scanstation.service.checks import storable
 from scanstation.service.corrections import Corrections
 from scanstation.service.imports import Imports
 from scanstation.service.labels import Labelling
+from scanstation.service.lists import Lists
 from scanstation.service.people import People
 from scanstation.service.reports import Reports
 from scanstation.service.scanning import Scanning
@@ -43,7 +45,7 @@ from scanstation.store.repository import Repository
 __all__ = ["StationService"]
 
 
-class StationService(Scanning, Admin, Corrections, Imports, Reports, People, Labelling):
+class StationService(Scanning, Admin, Corrections, Imports, Reports, People, Labelling, Lists):
     def __init__(
         self,
         repository: Repository,

@@ -58,49 +58,89 @@ class DocumentStore:
         at: datetime,
         request_id: str,
     ) -> DocumentView:
-        document, line = self.t.document, self.t.document_line
+        fields = {
+            "kind": kind,
+            "reference_no": reference_no,
+            "dc_no": dc_no,
+            "invoice_no": invoice_no,
+            "from_site": from_site,
+            "to_site": to_site,
+            "to_name": to_name,
+            "lines": lines,
+        }
 
         def work() -> int:
             done = self.request_event(request_id)
             if done is not None:
                 return int(done.document_id)
-            if document.get_or_none(document.reference_no == reference_no) is not None:
-                raise StoreError(f"Document {reference_no} already exists")
-            source = self.site_id(from_site)
-            if source is None:
-                raise StoreError(f"Unknown site {from_site}")
-            destination = self.site_id(to_site) if to_site else None
-            created = document.create(
-                reference_no=reference_no,
-                kind=kind.value,
-                dc_no=dc_no,
-                invoice_no=invoice_no,
-                from_site=source,
-                to_site=destination,
-                to_name=to_name,
-                state="open",
-                created_at=iso(at),
-                created_by=by,
-            )
-            for sku, quantity in lines:
-                item_id = self.item_id(sku)
-                if item_id is None:
-                    raise StoreError(f"Unknown SKU {sku} on line {sku}={quantity}")
-                line.create(document=created.id, item=item_id, quantity=quantity)
-            self.append_admin_event(
-                request_id=request_id,
-                kind="document",
-                site=from_site,
-                by=by,
-                at=at,
-                comment=f"Opened {reference_no}",
-                document_id=created.id,
-            )
-            return int(created.id)
+            return self._insert_document(fields, by, at, request_id)
 
         view = self.document_by_id(self.write_request(work))
         assert view is not None
         return view
+
+    def add_documents(
+        self: Repository,
+        documents: Sequence[dict[str, Any]],
+        *,
+        by: str,
+        at: datetime,
+        request_id: str,
+    ) -> int:
+        """Many documents (each the keywords of `add_document` but by, at and request id) in
+        one transaction: all or none. Its retry (the same request id) adds nothing again."""
+
+        def work() -> int:
+            if self.request_event(request_id) is not None:
+                return 0
+            for index, fields in enumerate(documents):
+                # The first takes the request id itself, the rest one derived from it.
+                self._insert_document(
+                    fields, by, at, request_id if not index else f"{request_id}.{index}"
+                )
+            return len(documents)
+
+        return self.write_request(work)
+
+    def _insert_document(
+        self: Repository, fields: dict[str, Any], by: str, at: datetime, request_id: str
+    ) -> int:
+        """One document, its lines and its event, inside the caller's write transaction."""
+        document, line = self.t.document, self.t.document_line
+        reference_no, from_site = fields["reference_no"], fields["from_site"]
+        if document.get_or_none(document.reference_no == reference_no) is not None:
+            raise StoreError(f"Document {reference_no} already exists")
+        source = self.site_id(from_site)
+        if source is None:
+            raise StoreError(f"Unknown site {from_site}")
+        destination = self.site_id(fields["to_site"]) if fields["to_site"] else None
+        created = document.create(
+            reference_no=reference_no,
+            kind=fields["kind"].value,
+            dc_no=fields["dc_no"],
+            invoice_no=fields["invoice_no"],
+            from_site=source,
+            to_site=destination,
+            to_name=fields["to_name"],
+            state="open",
+            created_at=iso(at),
+            created_by=by,
+        )
+        for sku, quantity in fields["lines"]:
+            item_id = self.item_id(sku)
+            if item_id is None:
+                raise StoreError(f"Unknown SKU {sku} on line {sku}={quantity}")
+            line.create(document=created.id, item=item_id, quantity=quantity)
+        self.append_admin_event(
+            request_id=request_id,
+            kind="document",
+            site=from_site,
+            by=by,
+            at=at,
+            comment=f"Opened {reference_no}",
+            document_id=created.id,
+        )
+        return int(created.id)
 
     def document_id(self: Repository, reference_no: str) -> int | None:
         found = self.document_with_id(reference_no)

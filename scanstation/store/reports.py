@@ -31,7 +31,7 @@ from scanstation.store.codec import from_iso, iso
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
 
-__all__ = ["ReportStore"]
+__all__ = ["LAST_DISPATCH", "ReportStore", "received_since"]
 
 BATCH: Final = 500
 _DISPATCHED: Final = (Stage.DISPATCHED_FROM_PLANT.value, Stage.DISPATCHED_FROM_GODOWN.value)
@@ -49,11 +49,20 @@ _EXCEPTION_KIND: Final = (
 _OVERRIDE_WORDS: Final = "%by override%"  # a parameter: psycopg2 would read a bare % as one
 
 
-# Each unit dispatched on a document (`?`), by its latest dispatch on it.
-_LAST_DISPATCH: Final = (
+# Each unit dispatched on a document (`?`), by its latest dispatch on it (the event
+# (document_id) index finds them).
+LAST_DISPATCH: Final = (
     "SELECT serial_id, max(id) AS id FROM event WHERE document_id = ? "
     "AND mode = 'dispatch' AND outcome = 'ok' GROUP BY serial_id"
 )
+
+
+def received_since(unit: str) -> str:
+    """SQL: the dispatch `unit` (serial_id, id) was followed by a receive of its serial."""
+    return (
+        f"EXISTS (SELECT 1 FROM event r WHERE r.serial_id = {unit}.serial_id "
+        f"AND r.id > {unit}.id AND r.mode = 'receive' AND r.outcome = 'ok')"
+    )
 
 
 def _ids(values: Sequence[str]) -> str:
@@ -150,10 +159,8 @@ class ReportStore:
         sku_clause, sku_params = ("", []) if item_id is None else (" AND s.item_id = ?", [item_id])
         # Each unit dispatched on it, and whether a receive of it came after.
         progress = self._cursor(
-            "SELECT i.sku, count(*), sum(CASE WHEN EXISTS (SELECT 1 FROM event r "
-            "WHERE r.serial_id = e.serial_id AND r.id > e.id AND r.mode = 'receive' "
-            "AND r.outcome = 'ok') THEN 1 ELSE 0 END) "
-            f"FROM ({_LAST_DISPATCH}) e "
+            f"SELECT i.sku, count(*), sum(CASE WHEN {received_since('e')} THEN 1 ELSE 0 END) "
+            f"FROM ({LAST_DISPATCH}) e "
             "JOIN serial s ON s.id = e.serial_id JOIN item i ON i.id = s.item_id "
             f"WHERE 1 = 1{sku_clause} GROUP BY i.sku",
             [document_id, *sku_params],
@@ -170,13 +177,11 @@ class ReportStore:
         timed = "".join(f" AND {clause}" for clause in time_clauses)
         missing = self._cursor(
             "SELECT s.serial_no, i.sku, s.stage, st.code, e.at FROM "
-            f"({_LAST_DISPATCH}) last JOIN event e ON e.id = last.id "
+            f"({LAST_DISPATCH}) last JOIN event e ON e.id = last.id "
             "JOIN serial s ON s.id = e.serial_id JOIN item i ON i.id = s.item_id "
             "LEFT JOIN site st ON st.id = s.site_id "
             f"WHERE s.document_id = e.document_id AND s.stage IN ({_ids(_DISPATCHED)}) "
-            "AND NOT EXISTS (SELECT 1 FROM event r WHERE r.serial_id = e.serial_id "
-            "AND r.id > e.id AND r.mode = 'receive' AND r.outcome = 'ok')"
-            f"{sku_clause}{timed} ORDER BY e.at, s.serial_no",
+            f"AND NOT {received_since('e')}{sku_clause}{timed} ORDER BY e.at, s.serial_no",
             [document_id, *_DISPATCHED, *sku_params, *time_params],
         )
         extra = self._cursor(

@@ -9,8 +9,10 @@ Every driver error leaves as a StoreError, transient or permanent (store/errors.
 
 The methods are grouped by what they do: serials, generation runs and imports
 (store/serials.py), documents (store/documents.py), events and the change feed
-(store/events.py), the supervisor's reports (store/reports.py); this module keeps the
-connection, the bounded write transaction, sites, items and the database's summary.
+(store/events.py), the supervisor's reports (store/reports.py), lists (store/lists.py) and search
+(store/search.py);
+this module keeps the connection, the bounded write transaction, sites, items and the
+database's summary.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from scanstation.store.documents import DOCUMENT_SQL, DocumentStore
 from scanstation.store.errors import DuplicateScan, StoreBusy, StoreError, VersionChanged
 from scanstation.store.events import EVENT_SQL, EventStore
 from scanstation.store.feed import ChangeWatcher
+from scanstation.store.lists import ListStore
 from scanstation.store.prints import PrintStore
 from scanstation.store.reports import ReportStore
 from scanstation.store.runs import ImportRow, RunStore, SerialCollision
+from scanstation.store.search import SearchStore
 from scanstation.store.serials import SERIAL_SQL, LoadedSerial, ScanLock, SerialStore
 from scanstation.store.station_role import station_role_sql, valid_role_name
 from scanstation.store.tally import EVENTS
@@ -98,6 +102,8 @@ class Repository(
     DocumentStore,
     EventStore,
     ReportStore,
+    ListStore,
+    SearchStore,
     CorrectionStore,
     UserStore,
     PrintStore,

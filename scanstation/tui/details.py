@@ -43,6 +43,9 @@ class DetailReads:
         self._sent = 0
         self._sent_at = 0.0
         self.last_scan_at = 0.0  # when a scan was last shown
+        # A document opened from the Documents screen, shown instead of the station's until
+        # the next scan.
+        self.picked_document: str | None = None
 
     def start(self, worker: StationWorker) -> None:
         self._worker = worker
@@ -62,6 +65,7 @@ class DetailReads:
         """A scan was answered: the portlets follow its serial (or, for a payload that is
         none, keep to the station's document) once scanning pauses."""
         self.last_scan_at = get_time()
+        self.picked_document = None
         if serial_no is not None or self._document():
             self.show(serial_no, soon=True)
 
@@ -84,7 +88,8 @@ class DetailReads:
         self._in_flight = True
         self._sent = self._wanted
         self._sent_at = get_time()
-        self._request = self._worker.request_details(self.serial_no, self._document())
+        document = self.picked_document or self._document()
+        self._request = self._worker.request_details(self.serial_no, document)
 
     def _tick(self) -> None:
         if self._sent == self._wanted:

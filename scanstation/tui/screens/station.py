@@ -56,6 +56,7 @@ from scanstation.tui.scan_worker import StationFactory, StationWorker
 from scanstation.tui.screens.dialog import keep_below
 from scanstation.tui.screens.help import HelpScreen
 from scanstation.tui.station_camera import CameraChanged, CameraScanned, StationCamera
+from scanstation.tui.supervisor import SupervisorActions
 from scanstation.tui.widgets.banner import Banner
 from scanstation.tui.widgets.deck import PortletDeck, make_portlets
 from scanstation.tui.widgets.footer import StationFooter
@@ -79,7 +80,7 @@ _log = logging.getLogger(__name__)
 TOP_CHECK_S = 0.2  # while a screen is over the station: how often its top rows are checked
 
 
-class StationScreen(Screen[None]):
+class StationScreen(SupervisorActions, Screen[None]):
     """The one screen a station shows all day."""
 
     AUTO_FOCUS = None  # the scanned list takes the focus once it is mounted

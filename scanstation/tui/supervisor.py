@@ -1,0 +1,99 @@
+"""The supervisor's screens over the station: Find (ctrl+f), Overview (ctrl+e) and Documents
+(ctrl+k), their keys and palette lines in the station's one action table (tui/actions.py).
+
+They read through the Station door on threads of their own (a Textual thread worker a read,
+its connection let go when done), so a report over a million serials never holds up a scan
+or the portlets' reads. What they pick opens in the portlets: a serial in its details, a
+document in Invoice Details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual.worker import get_current_worker
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from textual.screen import Screen
+
+    from scanstation.station import Station
+    from scanstation.tui.details import DetailReads
+    from scanstation.tui.scan_worker import StationWorker
+    from scanstation.tui.widgets.deck import PortletDeck
+
+__all__ = ["StationSource", "SupervisorActions", "read_then"]
+
+T = TypeVar("T")
+StationSource = Callable[[], "Station | None"]
+
+
+def read_then(
+    screen: Screen[Any],
+    station: StationSource,
+    work: Callable[[Station], T],
+    done: Callable[[T], None],
+    failed: Callable[[str], None],
+    *,
+    group: str,
+) -> None:
+    """Run `work` on a thread with the door, then `done(result)` on the UI thread (or
+    `failed(sentence)`); a newer read of the same group makes an older one's answer moot."""
+
+    def run() -> None:
+        door = station()
+        if door is None:
+            screen.app.call_from_thread(failed, "The database is not open yet")
+            return
+        try:
+            result = work(door)
+        except Exception as error:  # every failure is a sentence on the screen
+            if not get_current_worker().is_cancelled:
+                screen.app.call_from_thread(failed, str(error))
+            return
+        finally:
+            door.release_thread()
+        if not get_current_worker().is_cancelled:
+            screen.app.call_from_thread(done, result)
+
+    screen.run_worker(run, thread=True, exclusive=True, group=group, exit_on_error=False)
+
+
+class SupervisorActions:
+    """The station screen's actions that open the supervisor's screens (a part of it)."""
+
+    worker: StationWorker | None
+    details: DetailReads
+    deck: PortletDeck
+    _now: Callable[[], datetime]
+
+    def _door(self) -> Station | None:
+        return self.worker.current_station() if self.worker is not None else None
+
+    def action_find(self) -> None:
+        from scanstation.tui.screens.find import FindScreen
+
+        self.app.push_screen(FindScreen(self._door), self._serial_picked)  # type: ignore[attr-defined]
+
+    def action_overview(self) -> None:
+        from scanstation.tui.screens.overview import OverviewScreen
+
+        self.app.push_screen(OverviewScreen(self._door, self._now))  # type: ignore[attr-defined]
+
+    def action_documents(self) -> None:
+        from scanstation.tui.screens.documents import DocumentsScreen
+
+        self.app.push_screen(DocumentsScreen(self._door), self._document_picked)  # type: ignore[attr-defined]
+
+    def _serial_picked(self, serial_no: str | None) -> None:
+        if serial_no:
+            self.details.show(serial_no)
+            self.deck.bring("serial_detail")
+
+    def _document_picked(self, reference_no: str | None) -> None:
+        if reference_no:
+            self.details.picked_document = reference_no
+            self.details.show(None)
+            self.deck.bring("invoice")
