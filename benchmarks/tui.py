@@ -2,7 +2,7 @@
 answer written to the terminal, first paint and peak memory, on a SQLite file of 1,000,000
 serials.
 
-    python benchmarks/tui.py [--serials 1000000] [--runs 3] [--db PATH] [--quick]
+    python benchmarks/tui.py [--serials 1000000] [--runs 3] [--db PATH] [--quick] [--signed-in]
 
 Each run starts `python -m scanstation` (register mode at plant P1) in a pseudo-terminal of its
 own on a fresh copy of the database and types bursts into it key by key, each key a separate
@@ -35,6 +35,10 @@ Figures (targets in brackets), per run and as the median of the runs:
   peak RSS     the app's VmHWM just before it quits [≤ 200 MB]
 After each run the database is read: every scan answered must be recorded, in typed order,
 as an OK (exit 1 if not). The first --warm-up scans of a session are typed but not counted.
+
+--signed-in gives the database people (an admin, and the operator who scans): each station
+then opens on sign-in, and the driver scans the operator's badge and types the PIN before the
+first scan, as a worker would. The PIN is checked once, there; scans are timed after it.
 """
 
 from __future__ import annotations
@@ -121,6 +125,38 @@ def build(path: Path, serials: int) -> float:
     return time.perf_counter() - started
 
 
+# --signed-in: the people added to each run's copy; the operator signs in with badge and PIN.
+BENCH_ADMIN = ("bench-admin", "90817263")
+BENCH_OPERATOR = ("bench-op", "BENCH-BADGE-1", "271828")
+
+
+def add_people(path: Path) -> None:
+    from scanstation.domain.roles import Role
+    from scanstation.service import StationService
+
+    service = StationService.open(str(path))
+    try:
+        admin_name, admin_pin = BENCH_ADMIN
+        service.add_user(admin_name, Role.ADMIN)
+        service.set_pin(admin_name, admin_pin)
+        admin = service.user(admin_name)
+        name, badge, pin = BENCH_OPERATOR
+        service.add_user(name, Role.OPERATOR, badge, by=admin)
+        service.set_pin(name, pin, by=admin)
+    finally:
+        service.close()
+
+
+def sign_in(app: StationInPty) -> bool:
+    """Scan the operator's badge, type the PIN; True once the header names them."""
+    name, badge, pin = BENCH_OPERATOR
+    signed = app.watch(f"{name} (operator)".encode())
+    app.send(badge.encode() + b"\r")
+    app.pump(time.monotonic() + 0.5)
+    app.send(pin.encode() + b"\r")
+    return app.wait_for(signed, timeout=30) is not None
+
+
 def fresh_copy(template: Path, work: Path) -> None:
     """A copy of the template; a WAL left beside an older copy would be replayed into it."""
     for suffix in ("", "-wal", "-shm"):
@@ -200,6 +236,7 @@ def one_run(
     size: tuple[int, int],
     seed: int,
     answer_timeout: float,
+    signed_in: bool = False,
 ) -> RunResult:
     """One station process per config, one after the other on the same database copy; first
     paint, db ready and RSS are the first station's."""
@@ -228,6 +265,9 @@ def one_run(
                 result.first_paint = painted - app.spawned_at
                 result.db_ready = ready - app.spawned_at
             app.pump(time.monotonic() + 0.5)
+            if signed_in and not sign_in(app):
+                result.problems.append(f"could not sign in at the {station} station")
+                return result
             for phase in mine:
                 payloads = [f"SN{next(numbers):010d}" for _ in range(phase.scans)]
                 plan = burst_plan(payloads, phase.gaps_ms, rate, rng, phase.prefix)
@@ -442,6 +482,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="a smoke run: 2,000 serials, one run, a few dozen scans",
     )
+    parser.add_argument(
+        "--signed-in",
+        action="store_true",
+        help="the database has people: an operator signs in (badge, PIN) before scanning",
+    )
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     # a stopped benchmark still quits its station and removes its scratch files
@@ -507,9 +552,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = []
         for index in range(1, args.runs + 1):
             fresh_copy(template, work)
+            if args.signed_in:
+                add_people(work)
             run = one_run(
                 work, configs, scratch, phases, args.serials, args.rate,
-                (cols, rows), args.seed + index, args.answer_timeout,
+                (cols, rows), args.seed + index, args.answer_timeout, args.signed_in,
             )  # fmt: skip
             print_run(index, run, phases)
             runs.append(run)

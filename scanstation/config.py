@@ -61,6 +61,8 @@ class StationSettings(_Section):
     allowed_modes: list[ModeName] = msgspec.field(default_factory=list)
     # How long a worker may void their own last scan (seconds).
     void_window_s: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 60.0
+    # With users: sign out after this many minutes without a scan or a key; 0: never.
+    idle_signout_min: Annotated[float, msgspec.Meta(ge=0, le=1440)] = 15.0
 
     def __post_init__(self) -> None:
         if len(set(self.allowed_modes)) != len(self.allowed_modes):

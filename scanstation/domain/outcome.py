@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from scanstation.domain.model import ScanEvent, SerialView
+from scanstation.domain.roles import Role
 from scanstation.domain.stages import Stage
 
 
@@ -39,6 +40,9 @@ class ScanOutcome:
     # The same scan with a reason would be applied by override (e.g. a receive away from the
     # DC's destination): a face may offer "override with a reason" instead of a dead end.
     override_allowed: bool = False
+    # Refused for want of a role: the role whose approval on the spot would let it pass (the
+    # station then asks for one: a supervisor's badge or name and PIN).
+    needs_role: Role | None = None
 
     @property
     def serial_no(self) -> str | None:

@@ -38,6 +38,7 @@ from scanstation.store.scan_function import ScanWrite
 from scanstation.store.serials import LoadedSerial, ScanLock
 
 if TYPE_CHECKING:
+    from scanstation.domain.roles import Role
     from scanstation.service.station import StationService
 
 __all__ = ["Scanning"]
@@ -278,7 +279,13 @@ class Scanning:
             )
         if decision.verdict is Verdict.REJECTED:
             return self._refuse_decision(
-                event, station, locked, decision.message, context, station_document_id
+                event,
+                station,
+                locked,
+                decision.message,
+                context,
+                station_document_id,
+                decision.needs_role,
             )
         if replay:
             changed = self.repo.changed_since(current.id, station.station_id, event.read_at)
@@ -401,6 +408,7 @@ class Scanning:
         message: str,
         context: StationContext,
         document_id: int | None,
+        needs_role: Role | None = None,
     ) -> ScanOutcome:
         """The rules refuse the scan. CONFLICT when another station changed the serial at this
         very moment and the scan would have applied to the serial as first read."""
@@ -417,7 +425,10 @@ class Scanning:
                 f"by {current.view.updated_by} — {message}"
             )
         override = self._override_allowed(current, station, context)
-        return self._refuse_locked(event, station, kind, message, current, document_id, override)
+        refused = self._refuse_locked(event, station, kind, message, current, document_id, override)
+        if kind is OutcomeKind.REJECTED and needs_role is not None:
+            return replace(refused, needs_role=needs_role)
+        return refused
 
     def _override_allowed(
         self: StationService, serial: LoadedSerial, station: StationSetup, context: StationContext

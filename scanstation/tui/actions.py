@@ -148,6 +148,9 @@ STATION_ACTIONS: tuple[StationAction, ...] = (
         "Supervisor: documents",
         show=False,
     ),
+    StationAction(
+        "sign_out", "f12", "Sign out", "Sign out now (the next person signs in)", "Sign out"
+    ),
     StationAction("focus_manual", "slash", "Type a code", "Type a code by hand", show=False),
     StationAction("leave_manual", "escape", "Back to the list", "Back to the list", show=False),
 )

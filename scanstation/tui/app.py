@@ -28,6 +28,7 @@ from textual.widgets import Input
 
 from scanstation.config import Settings
 from scanstation.domain.model import utc_now
+from scanstation.domain.roles import Action
 from scanstation.domain.stages import Mode
 from scanstation.tui.actions import palette_commands
 from scanstation.tui.capture import (
@@ -170,10 +171,16 @@ class ScanStationApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit; scans not yet in the database hold the first ctrl+q back with a warning.
-        A kiosk is not left from the keyboard."""
-        if self.kiosk:
+        A kiosk is left only with a supervisor's approval (with no users, not at all)."""
+        if self.kiosk and not self.station.people.has_users:
             self.kiosk_locked("quitting")
             return
+        if self.kiosk:
+            self.station.people.ask_approval(Action.KIOSK_CONTROLS, lambda _: self._quit())
+            return
+        self._quit()
+
+    def _quit(self) -> None:
         worker = self.station.worker
         pending = worker.pending if worker is not None else 0
         if worker is not None and worker.journaled:
@@ -224,8 +231,8 @@ class ScanStationApp(App[int]):
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # A kiosk hides ctrl+q from the footer and leaves the key without effect.
-        return not (self.kiosk and action == "quit")
+        # A kiosk's ctrl+q asks a supervisor; with no users it is hidden and does nothing.
+        return not (self.kiosk and action == "quit" and not self.station.people.has_users)
 
     def action_help_quit(self) -> None:
         """ctrl+c: Textual says how to quit; a kiosk says it cannot be left."""
@@ -243,6 +250,7 @@ class ScanStationApp(App[int]):
     async def on_event(self, event: events.Event) -> None:
         # Before bindings and before the focused widget: a scanner burst must never reach them.
         if isinstance(event, events.Key) and not event.is_forwarded:
+            self.station.people.touch()
             for key in self.capture.feed(event):
                 await self._replay(key)
             self._arm_flush()

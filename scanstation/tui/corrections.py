@@ -130,10 +130,10 @@ class StationCorrections:
         worker = station.worker
         if worker is None:
             return
-        operator = station.state.operator
+        operator, actor = station.state.operator, station.people.user  # actor: who signed in
 
         def reopen(door: Station) -> tuple[object, str]:
-            reopened = door.reopen_document(reference_no, reason, by=operator)
+            reopened = door.reopen_document(reference_no, reason, by=operator, actor=actor)
             return reopened, f"{reference_no} reopened"
 
         worker.submit_write(REOPEN, reopen, request=reference_no)

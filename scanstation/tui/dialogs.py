@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from scanstation.domain.codes import visible
 from scanstation.domain.model import DocumentView
 from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.roles import Action, permission
 from scanstation.domain.stages import Mode, modes_needing_reason
 from scanstation.tui.screens.comment import CommentPrompt
 from scanstation.tui.screens.confirm import ConfirmPrompt
@@ -34,6 +35,7 @@ from scanstation.tui.screens.mode_picker import ModePicker
 from scanstation.tui.screens.reason import ReasonPrompt
 
 if TYPE_CHECKING:
+    from scanstation.domain.model import UserView
     from scanstation.domain.outcome import ScanOutcome
     from scanstation.station import Station
     from scanstation.tui.messages import CommandDone, CommandFailed, DocumentsLoaded
@@ -45,6 +47,7 @@ __all__ = ["DOCUMENT_MODES", "StationDialogs"]
 DOCUMENT_MODES = frozenset({Mode.DISPATCH, Mode.RECEIVE})
 ResultT = TypeVar("ResultT")
 
+SHORT_CLOSE = permission(Action.CLOSE_DOCUMENT_SHORT)
 PICK = "pick"  # documents read for the picker
 MATCH = "match:"  # documents read to find the one a scanned code names
 
@@ -80,12 +83,14 @@ class StationDialogs:
     ) -> None:
         """Push a dialog of the change; it shows how many scans wait for it."""
         self._station.app.push_screen(dialog, callback)
-        self._show_held_on(dialog)
+        self.show_held_on(dialog)
 
     def _held_then(self) -> str:
         """When the held scans will be applied, in the words of the dialog open now."""
         mode = self._state.mode.value.upper()
         top = self._station.app.screen
+        if self._station.people.holding:
+            return "they are offered to whoever signs in (apply or discard)"
         if isinstance(top, DocumentForm):
             return "they are applied with the document you create or pick (Escape: the list)"
         if isinstance(top, DocumentPicker):
@@ -96,12 +101,17 @@ class StationDialogs:
         """The intake holds `count` scans: the banner and the open dialog say so."""
         if count:
             then = self._held_then()
-            self._station.feedback.held(count, f"Read while the mode is being changed: {then}.")
+            while_what = (
+                "before sign-in"
+                if self._station.people.holding
+                else "while the mode is being changed"
+            )
+            self._station.feedback.held(count, f"Read {while_what}: {then}.")
         top = self._station.app.screen
         if isinstance(top, StationDialog):
-            self._show_held_on(top)
+            self.show_held_on(top)
 
-    def _show_held_on(self, dialog: StationDialog[ResultT]) -> None:
+    def show_held_on(self, dialog: StationDialog[ResultT]) -> None:
         dialog.waiting.show_count(self._station.intake.held, self._held_then())
 
     def divert_scan(self, payload: str) -> bool:
@@ -307,17 +317,22 @@ class StationDialogs:
         )
         self._station.app.push_screen(prompt, answered)
 
-    def close_document(self, reference_no: str, reason: str | None = None) -> None:
+    def close_document(
+        self, reference_no: str, reason: str | None = None, approver: UserView | None = None
+    ) -> None:
+        """Close it; short, with the reason given, by someone whose role allows it (the
+        signed-in person's, or an approver's)."""
         worker = self._station.worker
         if worker is None:
             return
         operator = self._state.operator
+        actor = approver or self._station.people.user
 
         def close(station: Station) -> tuple[object, str]:
             document = station.document(reference_no)
             if document is not None and document.is_open and document.shortfall and not reason:
                 return document, ""  # the UI asks for a reason, then comes back
-            closed = station.close_document(reference_no, reason, by=operator)
+            closed = station.close_document(reference_no, reason, by=operator, actor=actor)
             note = f" ({closed.shortfall} short: {reason})" if closed.shortfall else ""
             return closed, f"{reference_no} closed{note}"
 
@@ -325,7 +340,15 @@ class StationDialogs:
 
     def _ask_close_reason(self, document: DocumentView) -> None:
         def chosen(reason: str | None) -> None:
-            if reason:
+            if not reason:
+                return
+            user = self._station.people.user
+            if user is not None and not user.role.includes(SHORT_CLOSE.role):
+                self._station.people.ask_approval(
+                    SHORT_CLOSE.action,
+                    lambda approver: self.close_document(document.reference_no, reason, approver),
+                )
+            else:
                 self.close_document(document.reference_no, reason)
 
         prompt = ReasonPrompt(
@@ -375,6 +398,8 @@ class StationDialogs:
 
     def done(self, message: CommandDone) -> None:
         station = self._station
+        if station.people.done(message):
+            return
         if message.what == "add_document":
             document = message.result
             assert isinstance(document, DocumentView)
@@ -400,6 +425,8 @@ class StationDialogs:
             station.notify(message.sentence, markup=False)
 
     def failed(self, message: CommandFailed) -> None:
+        if self._station.people.failed(message):
+            return
         if message.what == "sites":
             return  # names are a nicety: codes serve until the database answers
         if message.what == "add_document" and isinstance(message.request, tuple):

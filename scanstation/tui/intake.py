@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,6 @@ from textual._time import get_time
 
 if TYPE_CHECKING:
     from scanstation.domain.model import ScanEvent
-    from scanstation.domain.stages import Mode
     from scanstation.station import StationSetup
     from scanstation.tui.probe import StationHooks
     from scanstation.tui.scan_worker import StationWorker
@@ -64,7 +64,7 @@ class ScanIntake:
         self._early: list[tuple[int, ScanEvent, StationSetup]] = []
         self._holds = 0
         self._held: list[tuple[int, ScanEvent]] = []
-        self._modes: dict[int, Mode] = {}  # the mode each unanswered scan was sent in
+        self._sent: dict[int, StationSetup] = {}  # the station each unanswered scan was sent as
 
     @property
     def held(self) -> int:
@@ -100,15 +100,16 @@ class ScanIntake:
         for line in split_paste(text):
             self.submit(line, source)
 
-    def rescan(self, event: ScanEvent, **changes: Any) -> int:
-        """The same payload again, read now, with the station changed as given (an override
-        adds its reason)."""
+    def rescan(self, event: ScanEvent, setup: StationSetup | None = None, **changes: Any) -> int:
+        """The same payload again, read now, as `setup` (default: the station now) changed as
+        given (an override adds its reason, an approval its approver)."""
         from scanstation.domain.model import ScanEvent
 
         again = ScanEvent(event.payload, source=event.source, read_at=self._now())
         self._ticket += 1
         self._hooks.scan_read(self._ticket, get_time())
-        self._send(self._ticket, again, self._state.setup(**changes))
+        base = setup or self._state.setup()
+        self._send(self._ticket, again, replace(base, **changes) if changes else base)
         return self._ticket
 
     def hold(self) -> None:
@@ -126,12 +127,20 @@ class ScanIntake:
             self._send(ticket, event, setup)
         self._on_held(0)
 
-    def answered(self, ticket: int) -> Mode | None:
-        """The mode the answered scan was made in."""
-        return self._modes.pop(ticket, None)
+    def discard_held(self) -> list[str]:
+        """The person who signed in chose not to apply what was held: the payloads dropped
+        (nothing of them was recorded)."""
+        held, self._held = self._held, []
+        if held:
+            self._on_held(0)
+        return [event.payload for _, event in held]
+
+    def answered(self, ticket: int) -> StationSetup | None:
+        """The station as the answered scan was made (its mode, document, reason, person)."""
+        return self._sent.pop(ticket, None)
 
     def _send(self, ticket: int, event: ScanEvent, setup: StationSetup) -> None:
-        self._modes[ticket] = setup.mode
+        self._sent[ticket] = setup
         self._on_sent(ticket, event.payload)
         if self._worker is None:
             self._early.append((ticket, event, setup))

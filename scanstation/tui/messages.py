@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ScanEvent,
         SerialView,
         SiteView,
+        UserView,
     )
     from scanstation.domain.outcome import ScanOutcome
     from scanstation.station import JournalEntry
@@ -49,6 +50,8 @@ class StationReady(Message):
     document: DocumentView | None
     backend: str
     offline: str | None = None
+    has_users: bool | None = None  # None: not known (offline)
+    users: tuple[UserView, ...] = ()  # names, roles and badges: never a PIN
 
 
 @dataclass(eq=False)

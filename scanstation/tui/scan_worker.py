@@ -47,6 +47,7 @@ from scanstation.tui.messages import (
     StationFailed,
     StationReady,
 )
+from scanstation.tui.people import read_people
 
 if TYPE_CHECKING:
     from textual.message import Message
@@ -294,7 +295,17 @@ class StationWorker:
         if not station.online:
             offline = station.last_error or "the site database is unreachable"
         self._site = site if station.online else None  # offline: checked again once it answers
-        self._post(StationReady(site, document, station.backend, offline=offline))
+        has_users, users = read_people(station) if station.online else (None, [])
+        self._post(
+            StationReady(
+                site,
+                document,
+                station.backend,
+                offline=offline,
+                has_users=has_users,
+                users=tuple(users),
+            )
+        )
         if self._journaled:
             # What a killed or offline session left in the journal replays on the idle ticks.
             self._post_journal_state(force=True)

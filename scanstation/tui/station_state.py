@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from scanstation.domain.roles import Role
 from scanstation.domain.stages import DocumentKind, Mode, SiteKind
 from scanstation.tui.widgets.header import HeaderState
 
@@ -35,6 +36,7 @@ class StationState:
     document: str | None = None  # reference no of the document scans are made against
     reason: str | None = None  # asked by reject and scrap, saved with each of their scans
     site: SiteView | None = None  # known once the database has answered
+    role: Role | None = None  # the signed-in person's (None: a database without users)
 
     def setup(self, **changes: Any) -> StationSetup:
         """The station as one scan is read with (the service's StationSetup)."""
@@ -47,6 +49,7 @@ class StationState:
             operator=self.operator,
             document=self.document,
             reason=self.reason,
+            role=self.role,
         )
         return replace(setup, **changes) if changes else setup
 
@@ -64,7 +67,7 @@ class StationState:
         """What this site makes: a DC at a plant, an invoice at a godown."""
         return DocumentKind.DC if self.site_kind is SiteKind.PLANT else DocumentKind.INVOICE
 
-    def header(self, db: str, db_text: str) -> HeaderState:
+    def header(self, db: str, db_text: str, who: str = "") -> HeaderState:
         """What the header shows of the station, with the database's state."""
         return HeaderState(
             station=self.station_id,
@@ -72,6 +75,7 @@ class StationState:
             site_name=self.site.name if self.site else "",
             mode=self.mode.value,
             operator=self.operator,
+            who=who,
             document=self.document,
             reason=self.reason,
             db=db,

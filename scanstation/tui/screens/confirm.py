@@ -38,11 +38,14 @@ class ConfirmPrompt(StationDialog[bool]):
     }
     """
 
-    def __init__(self, title: str, note: str, *, confirm: str = "Yes") -> None:
+    def __init__(
+        self, title: str, note: str, *, confirm: str = "Yes", deny: str = "Keep it"
+    ) -> None:
         super().__init__()
         self.prompt_title = title
         self.note = note
         self.confirm = confirm
+        self.deny = deny
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="dialog-box"):
@@ -50,7 +53,7 @@ class ConfirmPrompt(StationDialog[bool]):
             yield Label(Content(visible(self.note)), classes="dialog-note")
             with Horizontal(id="confirm-buttons"):
                 yield self._button(f"{self.confirm} (Enter)", "yes", "warning")
-                yield self._button("Keep it (Escape)", "no", "default")
+                yield self._button(f"{self.deny} (Escape)", "no", "default")
 
     @staticmethod
     def _button(label: str, id: str, variant: Literal["default", "warning"]) -> Button:

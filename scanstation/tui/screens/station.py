@@ -52,6 +52,7 @@ from scanstation.tui.messages import (
     StationFailed,
     StationReady,
 )
+from scanstation.tui.people import StationPeople
 from scanstation.tui.scan_worker import StationFactory, StationWorker
 from scanstation.tui.screens.dialog import keep_below
 from scanstation.tui.screens.help import HelpScreen
@@ -144,11 +145,12 @@ class StationScreen(SupervisorActions, Screen[None]):
             now,
             on_sent=self.feedback.scan_read,
             on_held=lambda count: self.dialogs.held_changed(count),
-            divert=lambda payload: self.dialogs.divert_scan(payload),
+            divert=lambda payload: self.people.divert(payload) or self.dialogs.divert_scan(payload),
         )
         self.details = DetailReads(self, lambda: self.state.document)
         self.dialogs = StationDialogs(self)
         self.corrections = StationCorrections(self)
+        self.people = StationPeople(self, settings.station.idle_signout_min)  # holds scans
         self.journal = JournalDisplay(self)
         self.camera = StationCamera(self, settings.camera)  # F5
         self.shown_document: DocumentView | None = None
@@ -214,6 +216,7 @@ class StationScreen(SupervisorActions, Screen[None]):
         # The database opens after the first paint, in the worker: start-up stays fast.
         self.call_after_refresh(self._start_worker)
         self._top_timer = self.set_interval(TOP_CHECK_S, self.keep_top_clear, pause=True)
+        self.set_interval(self.people.tick_every_s, self.people.tick)
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -279,6 +282,7 @@ class StationScreen(SupervisorActions, Screen[None]):
             self.dialogs.ask_document(Mode.DISPATCH)
         elif self.state.mode in modes_needing_reason() and not self.state.reason:
             self.dialogs.ask_reason_for(self.state.mode)
+        self.people.ready(message.has_users, list(message.users))  # over any dialog: first
 
     def on_station_failed(self, message: StationFailed) -> None:
         self.failed = message.reason
@@ -312,8 +316,11 @@ class StationScreen(SupervisorActions, Screen[None]):
     def on_scan_processed(self, message: ScanProcessed) -> None:
         self.db.answered(message.ticket)
         outcome = message.outcome
-        looked_up = self.intake.answered(message.ticket) is Mode.LOOKUP
+        sent = self.intake.answered(message.ticket)
+        looked_up = sent is not None and sent.mode is Mode.LOOKUP
         kind = "lookup" if looked_up and outcome.kind is OutcomeKind.OK else outcome.kind.value
+        if outcome.needs_role is not None and sent is not None:
+            self.people.approve_scan(outcome, sent)  # a supervisor may let it pass, now
         scanned = self.scanned
         if scanned is not None:
             at = outcome.event.read_at
@@ -428,6 +435,8 @@ class StationScreen(SupervisorActions, Screen[None]):
     def on_journal_state(self, message: JournalState) -> None:
         if not self.shutting_down:
             self.journal.state(message)
+            if message.online:
+                self.people.check_again()
 
     def on_scans_replayed(self, message: ScansReplayed) -> None:
         if not self.shutting_down and message.outcomes:
@@ -506,11 +515,16 @@ class StationScreen(SupervisorActions, Screen[None]):
             return self.details.serial_no is not None
         if action == "refused":
             return True if self.db.journal_enabled else None
+        if action == "sign_out":
+            return self.people.user is not None
         return True
 
     def action_help(self) -> None:
         keys = [*self.BINDINGS, *self.app.BINDINGS]
         self.app.push_screen(HelpScreen.for_station(keys, self.app.get_key_display))
+
+    def action_sign_out(self) -> None:
+        self.people.sign_out("Signed out with F12.")
 
     def action_pick_mode(self) -> None:
         self.dialogs.pick_mode()
@@ -601,7 +615,7 @@ class StationScreen(SupervisorActions, Screen[None]):
     # -- the header ----------------------------------------------------------------------------
 
     def update_header(self) -> None:
-        self.header.set_state(self.state.header(self.db.state, self.db.text))
+        self.header.set_state(self.state.header(self.db.state, self.db.text, self.people.who))
 
     def _tick_clock(self) -> None:
         text = self._fixed_clock

@@ -33,9 +33,9 @@ SEPARATOR = " · "
 # state are never dropped (the document and the database state are shortened last).
 DROP_ORDER = (
     "station",
-    "operator",
     "clock",
     "site_name",
+    "operator",
     "camera",
     "reason",
     "site",
@@ -50,6 +50,7 @@ class HeaderState:
     site_name: str = ""
     mode: str = ""
     operator: str = ""
+    who: str = ""  # with people: who is signed in, or why nobody is ("" : the operator name)
     document: str | None = None
     reason: str | None = None
     db: str = "opening"  # a DB_STYLES key
@@ -112,7 +113,9 @@ class StationHeader(Static):
                 site = f"{visible(state.site_name)} ({site})"
             left.append(Content(site))
         left.append(Content.styled(state.mode.upper(), "bold $text-accent"))
-        if "operator" not in dropped:
+        if state.who and "operator" not in dropped:
+            left.append(Content.styled(visible(state.who), "bold"))
+        elif "operator" not in dropped:
             left.append(Content(f"operator {visible(state.operator)}"))
         if state.document:
             left.append(Content.assemble((visible(state.document), "bold"), " open"))
