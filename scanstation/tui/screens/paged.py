@@ -159,12 +159,12 @@ class PagedScreen(StationDialog[str | None], Generic[KeyT]):
             self,
             self.station,
             lambda door: self.fetch(door, criteria, start, limit),
-            lambda page: self._show(start, page),
+            lambda page: self._show(start, page, limit),
             self._failed,
             group=self.GROUP,
         )
 
-    def _show(self, start: KeyT | None, page: Page[KeyT]) -> None:
+    def _show(self, start: KeyT | None, page: Page[KeyT], limit: int) -> None:
         self._start, self._page = start, page
         self.table.clear()
         for value, cells in page.rows:
@@ -174,6 +174,8 @@ class PagedScreen(StationDialog[str | None], Generic[KeyT]):
         back = " · PgUp: previous" if self._starts else ""
         shown = f"{len(page.rows)} row(s)" if page.rows else "Nothing found"
         self.status.update(f"Page {number} · {shown} · {more}{back} · Enter: open · Esc: close")
+        if limit != self.page_size():  # the table was resized while this page was read
+            self._fit()
 
     def _failed(self, sentence: str) -> None:
         self.table.clear()  # nothing shown is what was asked for
@@ -206,6 +208,9 @@ class PagedScreen(StationDialog[str | None], Generic[KeyT]):
 
     def on_page_table_resized(self, event: PageTable.Resized) -> None:
         """The table shows more or fewer rows now: read this page again at its new size."""
+        self._fit()
+
+    def _fit(self) -> None:
         page = self._page
         size = self.page_size()
         if page is not None and (len(page.rows) > size or (page.full and len(page.rows) < size)):
