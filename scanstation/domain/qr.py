@@ -31,6 +31,7 @@ __all__ = [
     "MAX_SIGNED_TOKEN",
     "PREFIX",
     "SIGNATURE_BYTES",
+    "SIGNATURE_LENGTH",
     "QrFormatError",
     "QrKind",
     "SignedQr",

@@ -67,10 +67,25 @@ def test_the_text_form_round_trips_and_fits_a_version_6_m_qr(ring: KeyRing) -> N
 def test_many_tokens_are_signed_in_worker_processes_the_same_way(ring: KeyRing) -> None:
     signer = _signer(ring)
     tokens = [f"T{n:011d}" for n in range(20_000)]
+    tokens[5_001] = "not signable"  # stays unsigned; the seals after it stay in their places
     seals = signer.seal_many(tokens)
-    assert seals[0] == signer.seal(tokens[0]) and seals[-1] == signer.seal(tokens[-1])
+    assert seals[5_001] is None
+    # Both ends, both sides of the gap and of every block the workers sign, and a sample.
+    for index in [0, 4_999, 5_000, 5_002, 9_999, 10_000, 19_999, *range(1, 20_000, 997)]:
+        assert seals[index] == signer.seal(tokens[index]), index
     verifier = signer.verifier()
     assert verifier.check(signed_text(tokens[777], str(seals[777])))[0] is Verdict.GENUINE
+
+
+def test_a_few_tokens_are_signed_here_the_same_way_as_one_by_one(ring: KeyRing) -> None:
+    signer = _signer(ring)
+    tokens = ["A", "-", "Z" * 24, "Z" * 25, "", *(f"Q{n}" for n in range(300))]
+    seals = signer.seal_many(tokens)
+    assert seals[3] is None and seals[4] is None  # too long; empty
+    assert [seal for i, seal in enumerate(seals) if i not in (3, 4)] == [
+        signer.seal(token) for i, token in enumerate(tokens) if i not in (3, 4)
+    ]
+    assert signer.seal_many([]) == []
 
 
 def test_generate_signs_with_a_key_pair_and_not_without(
