@@ -305,7 +305,13 @@ class StationDialogs:
 
     # -- closing a document --------------------------------------------------------------------
 
-    def confirm_close(self, reference_no: str) -> None:
+    def confirm_close(self) -> None:
+        """F4: close the station's document, once the worker says so."""
+        reference_no = self._state.document
+        if not reference_no:
+            self._station.notify("No document is open at this station", markup=False)
+            return
+
         def answered(yes: bool | None) -> None:
             if yes:
                 self.close_document(reference_no)
@@ -359,7 +365,11 @@ class StationDialogs:
 
     # -- comments and overrides ----------------------------------------------------------------
 
-    def ask_comment(self, serial_no: str) -> None:
+    def ask_comment(self, serial_no: str | None) -> None:
+        if not serial_no:
+            self._station.notify("Scan or pick a serial first", markup=False)
+            return
+
         def save(text: str | None) -> None:
             worker = self._station.worker
             if not text or worker is None:
@@ -384,7 +394,13 @@ class StationDialogs:
             return last
         return None
 
-    def ask_override(self, refused: ScanOutcome) -> None:
+    def ask_override(self, last: ScanOutcome | None) -> None:
+        """ctrl+o: receive the refused serial of the last answer here, with a reason."""
+        refused = self.override_target(last)
+        if refused is None:
+            self._station.notify("Nothing to override: that is for a refused receive", markup=False)
+            return
+
         def chosen(reason: str | None) -> None:
             if reason:
                 self._station.intake.rescan(refused.event, reason=reason)
@@ -420,7 +436,7 @@ class StationDialogs:
             station.notify(message.sentence, markup=False)
             station.details.show(station.details.serial_no)
         elif message.what == "sites" and isinstance(message.result, list):
-            station.sites_loaded(message.result)
+            station.deck.name_sites(message.result)
         else:
             station.notify(message.sentence, markup=False)
 

@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from textual.app import App
     from textual.screen import Screen
 
     from scanstation.station import Station
@@ -68,6 +69,7 @@ class SupervisorActions:
     details: DetailReads
     deck: PortletDeck
     _now: Callable[[], datetime]
+    app: App[object]  # the station screen's own (this class is a part of it)
 
     def _door(self) -> Station | None:
         return self.worker.current_station() if self.worker is not None else None
@@ -75,17 +77,17 @@ class SupervisorActions:
     def action_find(self) -> None:
         from scanstation.tui.screens.find import FindScreen
 
-        self.app.push_screen(FindScreen(self._door), self._serial_picked)  # type: ignore[attr-defined]
+        self.app.push_screen(FindScreen(self._door), self._serial_picked)
 
     def action_overview(self) -> None:
         from scanstation.tui.screens.overview import OverviewScreen
 
-        self.app.push_screen(OverviewScreen(self._door, self._now))  # type: ignore[attr-defined]
+        self.app.push_screen(OverviewScreen(self._door, self._now))
 
     def action_documents(self) -> None:
         from scanstation.tui.screens.documents import DocumentsScreen
 
-        self.app.push_screen(DocumentsScreen(self._door), self._document_picked)  # type: ignore[attr-defined]
+        self.app.push_screen(DocumentsScreen(self._door), self._document_picked)
 
     def _serial_picked(self, serial_no: str | None) -> None:
         if serial_no:

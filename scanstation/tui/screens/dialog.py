@@ -1,16 +1,19 @@
 """What every dialog over the station shares: it never covers the header, the banner or the
 "last problem" strip (the station keeps them clear above every screen pushed over it, see
-`StationScreen.keep_top_clear`), and it can say how many scans wait for it to close."""
+`TopRowsClear`), and it can say how many scans wait for it to close."""
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-__all__ = ["StationDialog", "WaitingNote", "keep_below"]
+__all__ = ["StationDialog", "TopRowsClear", "WaitingNote", "keep_below"]
+
+CHECK_S = 0.2  # while a screen is over the station: how often its top rows are checked
 
 ResultT = TypeVar("ResultT")
 
@@ -26,6 +29,31 @@ def keep_below(screen: Screen[object], rows: int) -> None:
     if margin.top != rows:
         box.styles.margin = (rows, margin.right, margin.bottom, margin.left)
         box.styles.max_height = max(3, screen.size.height - rows)
+
+
+class TopRowsClear:
+    """Whatever screen is over the station (a dialog, help, the command palette) keeps its box
+    below the station's top rows (the header, the banner and the problem strip), so they stay
+    readable. Checked again every CHECK_S while covered: a screen may lay its box out anew."""
+
+    def __init__(self, station: Screen[Any], rows: Callable[[], int]) -> None:
+        self._station = station
+        self._rows = rows  # how many rows to keep clear, now
+        self._timer = station.set_interval(CHECK_S, self.check, pause=True)
+
+    def covered(self) -> None:
+        self._station.add_class("-behind")  # dims the station under the screen over it
+        self._station.call_after_refresh(self.check)
+        self._timer.resume()
+
+    def uncovered(self) -> None:
+        self._station.remove_class("-behind")
+        self._timer.pause()
+
+    def check(self) -> None:
+        top = self._station.app.screen
+        if top is not self._station:
+            keep_below(top, self._rows())
 
 
 class WaitingNote(Static):

@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Label
 
 from scanstation.domain.codes import visible
-from scanstation.domain.model import DocumentView, SiteView
+from scanstation.domain.model import DocumentView
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, modes_needing_reason
 from scanstation.tui.actions import station_bindings
@@ -54,7 +54,7 @@ from scanstation.tui.messages import (
 )
 from scanstation.tui.people import StationPeople
 from scanstation.tui.scan_worker import StationFactory, StationWorker
-from scanstation.tui.screens.dialog import keep_below
+from scanstation.tui.screens.dialog import TopRowsClear
 from scanstation.tui.screens.help import HelpScreen
 from scanstation.tui.station_camera import CameraChanged, CameraScanned, StationCamera
 from scanstation.tui.supervisor import SupervisorActions
@@ -77,8 +77,6 @@ if TYPE_CHECKING:
 __all__ = ["StationScreen"]
 
 _log = logging.getLogger(__name__)
-
-TOP_CHECK_S = 0.2  # while a screen is over the station: how often its top rows are checked
 
 
 class StationScreen(SupervisorActions, Screen[None]):
@@ -110,10 +108,9 @@ class StationScreen(SupervisorActions, Screen[None]):
         self._open_station = open_station
         self._journaled = journaled
         self._on_ready = on_ready
-        self._fixed_clock = clock_text
         self._now = now
         feedback = settings.feedback
-        self.header = StationHeader(id="header")
+        self.header = StationHeader(clock_text=clock_text, id="header")
         self.banner = Banner(
             now=now,
             stale_after_s=feedback.stale_after_s,
@@ -131,9 +128,6 @@ class StationScreen(SupervisorActions, Screen[None]):
         self.deck = PortletDeck(
             make_portlets(list(ui.portlets), scanned_rows=ui.scanned_rows), id="portlets"
         )
-        self.site_names: dict[str, str] = {}  # every site's name, once read
-        for portlet in self.deck.portlets:
-            portlet.site_names = self.site_names
         self.worker: StationWorker | None = None
         self.ready = False
         self.failed: str | None = None
@@ -210,12 +204,11 @@ class StationScreen(SupervisorActions, Screen[None]):
         home = self.deck.home
         (home or self.manual).focus()
         self.update_header()
-        self._tick_clock()
-        if self._fixed_clock is None:
-            self.set_interval(1.0, self._tick_clock)
         # The database opens after the first paint, in the worker: start-up stays fast.
         self.call_after_refresh(self._start_worker)
-        self._top_timer = self.set_interval(TOP_CHECK_S, self.keep_top_clear, pause=True)
+        self.top_rows = TopRowsClear(
+            self, lambda: (self.problem if self.problem.shown else self.banner).region.bottom
+        )
         self.set_interval(self.people.tick_every_s, self.people.tick)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -231,7 +224,6 @@ class StationScreen(SupervisorActions, Screen[None]):
 
     def add_portlet(self, portlet: Portlet) -> None:
         """Add a portlet the config did not name (the camera's, once the camera is started)."""
-        portlet.site_names = self.site_names
         self.deck.add(portlet)
         self._apply_layout(self.size.width, self.size.height)
 
@@ -372,22 +364,10 @@ class StationScreen(SupervisorActions, Screen[None]):
     # -- dialogs never cover the top rows ------------------------------------------------------
 
     def on_screen_suspend(self) -> None:
-        self.add_class("-behind")
-        self.call_after_refresh(self.keep_top_clear)
-        self._top_timer.resume()
+        self.top_rows.covered()
 
     def on_screen_resume(self) -> None:
-        self.remove_class("-behind")
-        self._top_timer.pause()
-
-    def keep_top_clear(self) -> None:
-        """Whatever screen is over the station (a dialog, help, the command palette) keeps
-        its box below the header, the banner and the problem strip, so they stay readable.
-        The box is moved by its margin: padding the screen would move the station drawn
-        through it as well."""
-        top = self.app.screen
-        if top is not self:
-            keep_below(top, (self.problem if self.problem.shown else self.banner).region.bottom)
+        self.top_rows.uncovered()
 
     # -- the portlets --------------------------------------------------------------------------
 
@@ -406,9 +386,7 @@ class StationScreen(SupervisorActions, Screen[None]):
     def on_details_loaded(self, message: DetailsLoaded) -> None:
         if self.shutting_down or not self.details.accept(message):
             return
-        with self.app.batch_update():
-            for portlet in self.portlets:
-                portlet.show_details(message)
+        self.deck.show_details(message)
         self.shown_document = message.document
         self.refresh_bindings()
 
@@ -481,14 +459,9 @@ class StationScreen(SupervisorActions, Screen[None]):
             invoice.set_receiving(self.state.mode is Mode.RECEIVE)
 
     def read_site_names(self) -> None:
-        if self.worker is not None and not self.site_names:
+        """Once: the portlets name sites beside their codes (`PortletDeck.name_sites`)."""
+        if self.worker is not None and not self.deck.site_names:
             self.worker.submit_write("sites", lambda station: (station.sites(), ""))
-
-    def sites_loaded(self, sites: list[SiteView]) -> None:
-        """Sites are named beside their codes from now on."""
-        self.site_names.update({site.code: site.name for site in sites})
-        for portlet in self.portlets:
-            portlet.names_changed()
 
     def document_closed(self, document: DocumentView) -> None:
         if self.state.document == document.reference_no:
@@ -537,10 +510,7 @@ class StationScreen(SupervisorActions, Screen[None]):
         self.dialogs.ask_document(mode if mode is Mode.DISPATCH else None)
 
     def action_close_document(self) -> None:
-        if not self.state.document:
-            self.notify("No document is open at this station", markup=False)
-            return
-        self.dialogs.confirm_close(self.state.document)
+        self.dialogs.confirm_close()
 
     def action_reopen_document(self) -> None:
         self.corrections.ask_reopen()
@@ -552,31 +522,18 @@ class StationScreen(SupervisorActions, Screen[None]):
         self.camera.toggle()
 
     def action_next_portlet(self) -> None:
-        self._step_portlet(1)
+        self.deck.step(1, self.focused)
+        self.refresh_bindings()
 
     def action_previous_portlet(self) -> None:
-        self._step_portlet(-1)
-
-    def _step_portlet(self, step: int) -> None:
-        self.deck.restore()
-        self.deck.step(step, self.deck.portlet_of(self.focused))
+        self.deck.step(-1, self.focused)
         self.refresh_bindings()
 
     def action_toggle_maximise(self) -> None:
-        """The focused portlet takes the deck's room; the header and banner stay."""
-        if self.deck.maximised is not None:
-            self.deck.restore()
-            return
-        target = self.deck.portlet_of(self.focused) or self.deck.shown_one()
-        if target is not None:
-            self.deck.maximise(target)
-            target.focus()
+        self.deck.toggle_maximise(self.focused)  # the header and the banner stay
 
     def action_comment(self) -> None:
-        if self.details.serial_no:
-            self.dialogs.ask_comment(self.details.serial_no)
-        else:
-            self.notify("Scan or pick a serial first", markup=False)
+        self.dialogs.ask_comment(self.details.serial_no)
 
     def action_print_labels(self) -> None:
         from scanstation.tui.printing import print_shown
@@ -593,11 +550,7 @@ class StationScreen(SupervisorActions, Screen[None]):
             self.worker.retry_now()
 
     def action_override(self) -> None:
-        refused = self.dialogs.override_target(self._last_outcome)
-        if refused is None:
-            self.notify("Nothing to override: that is for a refused receive", markup=False)
-            return
-        self.dialogs.ask_override(refused)
+        self.dialogs.ask_override(self._last_outcome)
 
     def action_refused(self) -> None:
         self.journal.ask_refused()
@@ -616,9 +569,3 @@ class StationScreen(SupervisorActions, Screen[None]):
 
     def update_header(self) -> None:
         self.header.set_state(self.state.header(self.db.state, self.db.text, self.people.who))
-
-    def _tick_clock(self) -> None:
-        text = self._fixed_clock
-        if text is None:
-            text = datetime.now().strftime("%H:%M:%S")
-        self.header.set_clock(text)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from textual.containers import Container
 from textual.widget import Widget
 
 from scanstation.tui.widgets.portlet import Portlet
+
+if TYPE_CHECKING:
+    from scanstation.domain.model import SiteView
+    from scanstation.tui.messages import DetailsLoaded
 
 __all__ = ["PORTLET_MODULES", "PortletDeck", "portlet_class"]
 
@@ -80,8 +84,10 @@ class PortletDeck(Container):
 
     def __init__(self, portlets: list[Portlet], *, id: str | None = None) -> None:
         super().__init__(*portlets, id=id)
+        self.site_names: dict[str, str] = {}  # every site's name by code, once read
         for portlet in portlets:
             portlet.add_class("portlet")
+            portlet.site_names = self.site_names
         self.portlets = list(portlets)
         self.others = [p for p in portlets if p.PORTLET_ID != "scanned"]
         self.current = 0  # which of `others` the handheld layout shows
@@ -125,8 +131,11 @@ class PortletDeck(Container):
         for index, portlet in enumerate(self.others):
             portlet.set_class(index == self.current, "-current")
 
-    def step(self, step: int, focused: Portlet | None) -> None:
-        """Wide: move the focus along the portlets. Narrow: show the next one and focus it."""
+    def step(self, step: int, focused: Widget | None) -> None:
+        """F6 / shift+F6 from the `focused` widget, restoring a maximised portlet first. Wide:
+        move the focus along the portlets. Narrow: show the next one and focus it."""
+        self.restore()
+        focused = self.portlet_of(focused)
         if self.wide:
             index = self.portlets.index(focused) if focused in self.portlets else -1
             self.portlets[(index + step) % len(self.portlets)].focus()
@@ -142,9 +151,16 @@ class PortletDeck(Container):
         if self.portlet(portlet.PORTLET_ID) is not None:
             return
         portlet.add_class("portlet")
+        portlet.site_names = self.site_names
         self.portlets.append(portlet)
         self.others.append(portlet)
         self.mount(portlet)
+
+    def name_sites(self, sites: list[SiteView]) -> None:
+        """The portlets name sites beside their codes from now on."""
+        self.site_names.update({site.code: site.name for site in sites})
+        for portlet in self.portlets:
+            portlet.names_changed()
 
     def bring(self, portlet_id: str) -> None:
         """Bring a portlet into view (the handheld layout shows one at a time)."""
@@ -160,6 +176,23 @@ class PortletDeck(Container):
         self.maximised = portlet
         portlet.add_class("-max")
         self.add_class("-maximised")
+
+    def toggle_maximise(self, focused: Widget | None) -> None:
+        """F7: the portlet `focused` sits in (or the one shown) takes the deck's room, or the
+        maximised one gives it back."""
+        if self.maximised is not None:
+            self.restore()
+            return
+        target = self.portlet_of(focused) or self.shown_one()
+        if target is not None:
+            self.maximise(target)
+            target.focus()
+
+    def show_details(self, message: DetailsLoaded) -> None:
+        """Each portlet takes what it shows from a details read (drawn once, together)."""
+        with self.app.batch_update():
+            for portlet in self.portlets:
+                portlet.show_details(message)
 
     def restore(self) -> None:
         if self.maximised is not None:

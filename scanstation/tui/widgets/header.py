@@ -11,6 +11,7 @@ reason, the site, the database state's detail — so the mode and the document s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 from textual.content import Content
@@ -73,15 +74,19 @@ class StationHeader(Static):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, clock_text: str | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.state = HeaderState()
         self.clock = ""
+        self._fixed_clock = clock_text  # tests and screenshots: a clock that never moves
         self.camera: tuple[str, str] = ("", "")  # (text, style); no text: never started
         self.dropped: tuple[str, ...] = ()  # what the width left out, for tests
 
     def on_mount(self) -> None:
+        self._tick_clock()
         self._paint()
+        if self._fixed_clock is None:
+            self.set_interval(1.0, self._tick_clock)
 
     def on_resize(self) -> None:
         self._paint()
@@ -101,6 +106,10 @@ class StationHeader(Static):
         if text != self.clock:
             self.clock = text
             self._paint()
+
+    def _tick_clock(self) -> None:
+        fixed = self._fixed_clock
+        self.set_clock(datetime.now().strftime("%H:%M:%S") if fixed is None else fixed)
 
     def _parts(self, dropped: set[str]) -> tuple[list[Content], list[Content]]:
         state = self.state
