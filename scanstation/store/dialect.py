@@ -136,6 +136,10 @@ class Dialect:
         """Schema 5 → 6: the tally (store/tally.py) and its counts so far."""
         return (TALLY_TABLE, *tally_backfill())
 
+    def refresh_statistics(self, db: peewee.Database) -> None:
+        """After a migration: keep the planner's statistics whole where they are kept by hand
+        (PostgreSQL's autovacuum analyzes a table by itself)."""
+
     @contextmanager
     def relaxed_durability(self, db: peewee.Database) -> Iterator[None]:
         yield

@@ -38,11 +38,13 @@ class SearchStore:
 
         By the start of a serial number: in serial-number order on its unique index (the key
         is the serial number). Otherwise in the order they were made, by id (the key): a
-        walk along the table that stops at a page, never a sort of everything that matches.
-        A SKU's serials were made together, so its first page starts at its first id (read
-        from the (item, stage, site) index alone); the unary `+` on the item, stage and site
-        keeps the planner walking by id instead of fetching every match from that index and
-        sorting them (SQLite's skip-scan would, once ANALYZE has run)."""
+        walk that stops at a page, never a sort of everything that matches: a SKU's along
+        its (item, id) index, anything else along the table. The unary `+` on the site (`|| ''`
+        on the stage) keeps the planner walking by id instead of fetching every match from
+        the (item, stage, site) index and sorting them (SQLite's skip-scan would, once ANALYZE
+        has run). A stage, site or date range alone is checked row by row along the walk:
+        quick while matches are common, a read of the table through when there are none
+        (columns every scan rewrites: an index of them would cost every scan a write)."""
         clauses: list[str] = []
         params: list[Any] = []
         by_number = bool(search.text)
@@ -58,11 +60,11 @@ class SearchStore:
                 params.extend((search.text, _after_prefix(search.text)))
         item = ids.get("item")
         if item is not None:
-            clauses.append("+s.item_id = ?")
-            params.append(item)
-            if after is None and not by_number:
-                clauses.append("s.id >= (SELECT min(id) FROM serial WHERE item_id = ?)")
-                params.append(item)
+            # In the order they were made: a walk along the (item, id) index from the key on.
+            # By number: the serial-number index leads; the item only filters.
+            # The item named too, so the planner reads that one row, never every item first.
+            clauses.append("i.id = ? AND " + ("+s.item_id = ?" if by_number else "s.item_id = ?"))
+            params.extend((item, item))
         if ids.get("site") is not None:
             clauses.append("+s.site_id = ?")
             params.append(ids["site"])
@@ -74,7 +76,7 @@ class SearchStore:
             )
             params.extend((ids["document"], ids["document"]))
         if search.stage:
-            clauses.append("+s.stage = ?")
+            clauses.append("s.stage || '' = ?")  # `+` as on the site: PostgreSQL has no + text
             params.append(search.stage)
         if search.since is not None:
             clauses.append("s.updated_at >= ?")

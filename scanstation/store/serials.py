@@ -26,8 +26,12 @@ SERIAL_COLUMNS: Final = (
 )
 # Where a scan read's extra column (the outcome already recorded for its scan id) is.
 RECORDED_AT: Final = SERIAL_COLUMNS.count(",") + 1
+# Every read here starts from the serials (by number, QR, id, run or a walk by id); the `+`
+# keeps the planner from starting at the items instead and reading each one's serials through
+# the (item, id) index, then sorting them all (SQLite chose that for Find by stage, once
+# ANALYZE had measured few serials an item).
 SERIAL_FROM: Final = (
-    " FROM serial s JOIN item i ON i.id = s.item_id"
+    " FROM serial s JOIN item i ON i.id = +s.item_id"
     " LEFT JOIN generation_run g ON g.id = s.generation_id"
     " LEFT JOIN site st ON st.id = s.site_id"
     " LEFT JOIN document d ON d.id = s.document_id"

@@ -120,6 +120,15 @@ class SqliteDialect(Dialect):
             return StoreError(f"{where}: a text is not valid UTF-8, nothing was written")
         return StoreError(f"{where}: {text}")
 
+    def refresh_statistics(self, db: peewee.Database) -> None:
+        # An index made after ANALYZE has no statistics of its own, and SQLite then guesses
+        # ten rows a key: with (item, id) unmeasured, Find by stage walked every SKU through it
+        # and sorted (4 → 63 ms on 100k serials). A database never analyzed stays so.
+        if db.execute_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+        ).fetchone():
+            db.execute_sql("ANALYZE serial")
+
     def schema_extras(self) -> tuple[str, ...]:
         # The tally (store/tally.py), and the history nobody can rewrite: a correction is a
         # new event, never an edit.
