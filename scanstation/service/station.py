@@ -20,7 +20,6 @@ from scanstation.domain.codes import SerialCase
 from scanstation.domain.limits import TextLimit
 from scanstation.domain.model import (
     DocumentProgress,
-    DocumentReturn,
     DocumentView,
     EventView,
     ItemView,
@@ -197,9 +196,7 @@ class StationService(Scanning, Admin, Corrections, Imports, Reports, People, Lab
         found = self.repo.document_with_id(reference_no)
         if found is None:
             return None
-        document_id, document = found
-        returns = (DocumentReturn(*row) for row in self.repo.returns_on(document_id))
-        return DocumentProgress(document, tuple(self.repo.missing_on(document_id)), tuple(returns))
+        return self.repo.document_arrivals(*found)
 
     def documents(
         self, *, state: str | None = "open", from_site: str | None = None

@@ -10,8 +10,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from scanstation.domain.corrections import RETURN_MODE, VOID_MODE
+from scanstation.domain.model import DocumentProgress, DocumentReturn, DocumentView
+from scanstation.domain.reports import DocumentUnit
 from scanstation.domain.stages import Stage
 from scanstation.store.codec import from_iso
+from scanstation.store.reports import missing_units
 
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
@@ -106,14 +109,29 @@ class CorrectionStore:
         )
         return bool(cursor.rowcount == 1)
 
-    def missing_on(self: Repository, document_id: int) -> list[tuple[str, str]]:
-        """(serial no, SKU) of the units dispatched on the document and not yet received."""
+    def missing_on(self: Repository, document_id: int) -> list[DocumentUnit]:
+        """The units dispatched on the document and not arrived (store/reports.py's
+        `missing_units`), each with when its dispatch was, by serial no."""
         rows = self._cursor(
-            "SELECT s.serial_no, i.sku FROM serial s JOIN item i ON i.id = s.item_id "
-            "WHERE s.document_id = ? AND s.stage IN (?, ?) ORDER BY s.serial_no",
-            (document_id, Stage.DISPATCHED_FROM_PLANT.value, Stage.DISPATCHED_FROM_GODOWN.value),
+            "SELECT s.serial_no, i.sku, s.stage, st.code, e.at "
+            f"FROM ({missing_units('?')}) u JOIN event e ON e.id = u.id "
+            "JOIN serial s ON s.id = u.serial_id JOIN item i ON i.id = s.item_id "
+            "LEFT JOIN site st ON st.id = s.site_id ORDER BY s.serial_no",
+            (document_id, document_id),
         ).fetchall()
-        return [(serial_no, sku) for serial_no, sku in rows]
+        return [
+            DocumentUnit(serial_no, sku, stage, site, from_iso(at))
+            for serial_no, sku, stage, site, at in rows
+        ]
+
+    def document_arrivals(
+        self: Repository, document_id: int, view: DocumentView
+    ) -> DocumentProgress:
+        """The document with what has not arrived of it and the returns that freed its lines:
+        what `doc show`, the station and `report document` all count from."""
+        missing = tuple((unit.serial_no, unit.sku) for unit in self.missing_on(document_id))
+        returns = tuple(DocumentReturn(*row) for row in self.returns_on(document_id))
+        return DocumentProgress(view, missing, returns)
 
     def returns_on(self: Repository, document_id: int) -> list[tuple[str, datetime, str]]:
         """(serial no, when, by) of the returns that freed a line of this document, oldest

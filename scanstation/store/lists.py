@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from scanstation.domain.model import ItemView
 from scanstation.domain.reports import AuditEvent, DocumentSummary, ReportFilter
 from scanstation.store.codec import from_iso
-from scanstation.store.reports import LAST_DISPATCH, received_since
+from scanstation.store.reports import missing_units
 
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
@@ -19,14 +19,14 @@ __all__ = ["ListStore"]
 
 PAGE: Final = 2000
 
-# A document's units: on its lines, dispatched on it, and of those received since.
+# A document's units: on its lines, dispatched on it (its lines' counts: a return or a voided
+# dispatch took a unit off) and, of those, not arrived (the one reading of "missing").
 _DOCUMENT_SUMMARY: Final = (
     "SELECT d.id, d.reference_no, d.kind, d.dc_no, d.invoice_no, f.code, "
     "COALESCE(t.code, d.to_name), d.state, d.created_at, "
     "(SELECT COALESCE(sum(l.quantity), 0) FROM document_line l WHERE l.document_id = d.id), "
-    f"(SELECT count(*) FROM ({LAST_DISPATCH.replace('?', 'd.id')}) x), "
-    f"(SELECT count(*) FROM ({LAST_DISPATCH.replace('?', 'd.id')}) x "
-    f"WHERE {received_since('x')}) "
+    "(SELECT COALESCE(sum(l.scanned), 0) FROM document_line l WHERE l.document_id = d.id), "
+    f"(SELECT count(*) FROM ({missing_units('d.id')}) x) "
     "FROM document d JOIN site f ON f.id = d.from_site_id LEFT JOIN site t ON t.id = d.to_site_id"
 )
 
@@ -128,7 +128,7 @@ def _summary(row: Sequence[Any]) -> DocumentSummary:
         created_at=from_iso(row[8]),
         expected=int(row[9]),
         dispatched=int(row[10]),
-        received=int(row[11]),
+        received=int(row[10]) - int(row[11]),
     )
 
 

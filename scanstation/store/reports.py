@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from scanstation.domain.corrections import VOID_MODE
 from scanstation.domain.reports import (
     AGING_BUCKETS,
     AgingRow,
@@ -31,7 +32,7 @@ from scanstation.store.codec import from_iso, iso
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
 
-__all__ = ["LAST_DISPATCH", "ReportStore", "received_since"]
+__all__ = ["ReportStore", "missing_units"]
 
 BATCH: Final = 500
 _DISPATCHED: Final = (Stage.DISPATCHED_FROM_PLANT.value, Stage.DISPATCHED_FROM_GODOWN.value)
@@ -49,19 +50,26 @@ _EXCEPTION_KIND: Final = (
 _OVERRIDE_WORDS: Final = "%by override%"  # a parameter: psycopg2 would read a bare % as one
 
 
-# Each unit dispatched on a document (`?`), by its latest dispatch on it (the event
-# (document_id) index finds them).
-LAST_DISPATCH: Final = (
-    "SELECT serial_id, max(id) AS id FROM event WHERE document_id = ? "
-    "AND mode = 'dispatch' AND outcome = 'ok' GROUP BY serial_id"
-)
-
-
-def received_since(unit: str) -> str:
-    """SQL: the dispatch `unit` (serial_id, id) was followed by a receive of its serial."""
+def last_dispatch(document: str) -> str:
+    """SQL: (serial_id, id) of each unit dispatched on `document` (an SQL expression: `?` or a
+    column), by its latest dispatch on it (the event (document_id) index finds them)."""
     return (
-        f"EXISTS (SELECT 1 FROM event r WHERE r.serial_id = {unit}.serial_id "
-        f"AND r.id > {unit}.id AND r.mode = 'receive' AND r.outcome = 'ok')"
+        f"SELECT serial_id, max(id) AS id FROM event WHERE document_id = {document} "
+        "AND mode = 'dispatch' AND outcome = 'ok' GROUP BY serial_id"
+    )
+
+
+def missing_units(document: str) -> str:
+    """SQL: (serial_id, id of its dispatch) of each unit dispatched on `document` that has not
+    arrived: still on it and still dispatched. The one reading of "missing" (`doc show`, the
+    station's document portlet, `report document`, `doc list`): the serial's own state already
+    says what came after the dispatch — a receive or a return moved it on, a void of the
+    dispatch put it back where it was, a void of the receive put it back on the road."""
+    stages = ", ".join(f"'{stage}'" for stage in _DISPATCHED)
+    return (
+        f"SELECT x.serial_id, x.id FROM ({last_dispatch(document)}) x "
+        f"JOIN serial m ON m.id = x.serial_id "
+        f"WHERE m.document_id = {document} AND m.stage IN ({stages})"
     )
 
 
@@ -155,44 +163,36 @@ class ReportStore:
         view = self.document_by_id(document_id)
         if view is None:
             return None
-        _, item_id = self._filter_ids(where)
-        sku_clause, sku_params = ("", []) if item_id is None else (" AND s.item_id = ?", [item_id])
-        # Each unit dispatched on it, and whether a receive of it came after.
-        progress = self._cursor(
-            f"SELECT i.sku, count(*), sum(CASE WHEN {received_since('e')} THEN 1 ELSE 0 END) "
-            f"FROM ({LAST_DISPATCH}) e "
-            "JOIN serial s ON s.id = e.serial_id JOIN item i ON i.id = s.item_id "
-            f"WHERE 1 = 1{sku_clause} GROUP BY i.sku",
-            [document_id, *sku_params],
-        ).fetchall()
-        sent = {sku: (int(n), int(received or 0)) for sku, n, received in progress}
+        # Per line: dispatched is the line's count (a return or a voided dispatch took its
+        # unit off), received what of it is not missing: the same figures as `doc show`.
+        arrivals = self.document_arrivals(document_id, view)
         lines = tuple(
-            LineProgress(line.sku, line.quantity, *sent.get(line.sku, (0, 0)))
+            LineProgress(line.sku, line.quantity, line.scanned, arrivals.received(line))
             for line in view.lines
             if where.sku is None or line.sku == where.sku
         )
+        missing = sorted(
+            (unit for unit in self.missing_on(document_id) if _within(unit, where)),
+            key=lambda unit: (unit.at, unit.serial_no),
+        )
+        _, item_id = self._filter_ids(where)
+        sku_clause, sku_params = ("", []) if item_id is None else (" AND s.item_id = ?", [item_id])
         time_clauses: list[str] = []
         time_params: list[Any] = []
         self._time_range("e.at", where, time_clauses, time_params)
         timed = "".join(f" AND {clause}" for clause in time_clauses)
-        missing = self._cursor(
-            "SELECT s.serial_no, i.sku, s.stage, st.code, e.at FROM "
-            f"({LAST_DISPATCH}) last JOIN event e ON e.id = last.id "
-            "JOIN serial s ON s.id = e.serial_id JOIN item i ON i.id = s.item_id "
-            "LEFT JOIN site st ON st.id = s.site_id "
-            f"WHERE s.document_id = e.document_id AND s.stage IN ({_ids(_DISPATCHED)}) "
-            f"AND NOT {received_since('e')}{sku_clause}{timed} ORDER BY e.at, s.serial_no",
-            [document_id, *_DISPATCHED, *sku_params, *time_params],
-        )
+        # A receive that a void undid (the serial's next change) is no arrival at all.
         extra = self._cursor(
             "SELECT s.serial_no, i.sku, s.stage, st.code, e.at FROM event e "
             "JOIN serial s ON s.id = e.serial_id JOIN item i ON i.id = s.item_id "
             "LEFT JOIN site st ON st.id = s.site_id "
             "WHERE e.document_id = ? AND e.mode = 'receive' AND e.outcome = 'ok' "
             "AND NOT EXISTS (SELECT 1 FROM event d WHERE d.serial_id = e.serial_id "
-            "AND d.document_id = e.document_id AND d.mode = 'dispatch' AND d.outcome = 'ok')"
+            "AND d.document_id = e.document_id AND d.mode = 'dispatch' AND d.outcome = 'ok') "
+            "AND COALESCE((SELECT n.mode FROM event n WHERE n.serial_id = e.serial_id "
+            "AND n.id > e.id AND n.to_stage IS NOT NULL ORDER BY n.id LIMIT 1), '') <> ?"
             f"{sku_clause}{timed} ORDER BY e.at, s.serial_no",
-            [document_id, *sku_params, *time_params],
+            [document_id, VOID_MODE, *sku_params, *time_params],
         )
         return DocumentReport(
             reference_no=view.reference_no,
@@ -201,7 +201,7 @@ class ReportStore:
             from_site=view.from_site,
             destination=view.destination,
             lines=lines,
-            missing=tuple(_unit(row) for row in missing.fetchall()),
+            missing=tuple(missing),
             extra=tuple(_unit(row) for row in extra.fetchall()),
         )
 
@@ -307,6 +307,15 @@ class ReportStore:
             yield ExceptionRow(
                 from_iso(at), kind, serial_no, payload, operator, station, site, reason
             )
+
+
+def _within(unit: DocumentUnit, where: ReportFilter) -> bool:
+    """The unit is of the filter's SKU and was dispatched in its time range."""
+    return (
+        (where.sku is None or unit.sku == where.sku)
+        and (where.since is None or unit.at >= where.since)
+        and (where.until is None or unit.at < where.until)
+    )
 
 
 def _unit(row: Sequence[Any]) -> DocumentUnit:

@@ -185,3 +185,42 @@ def test_an_unknown_site_or_sku_is_refused_not_empty(scenario: Scenario, where) 
     ):
         with pytest.raises(ServiceError, match="Unknown"):
             report(where)
+
+
+def test_document_report_and_doc_show_agree_after_a_void_and_a_return(
+    scenario: Scenario,
+) -> None:
+    """One reading of "missing": a voided receive puts a unit back on the road, a voided
+    dispatch takes it off the document, a return frees its invoice line; the report, `doc
+    show`'s progress and `doc list` count the same."""
+    service = scenario.service
+    gate, dock = station("G1", Mode.LOOKUP, operator="op-gate"), station("P1", Mode.LOOKUP)
+    undone = service.void(sn(4), gate, window_s=1e9)  # its receive at G1: on the road again
+    assert undone.kind is OutcomeKind.OK, undone.message
+    dock = station("P1", Mode.LOOKUP, operator="op-dock")
+    assert service.void(sn(6), dock, window_s=1e9).kind is OutcomeKind.OK  # never left
+    report = service.document_report("DC-2", ALL)
+    progress = service.document_progress("DC-2")
+    assert progress is not None
+    lines = {line.sku: (line.expected, line.dispatched, line.received) for line in report.lines}
+    # Counted here: SN4 and SN5 still on DC-2's PUMP line; SN5 arrived (at G2), SN4 did not.
+    assert lines == {"PUMP": (3, 2, 1), "FAN": (2, 0, 0)}
+    assert [u.serial_no for u in report.missing] == [sn(4)]
+    assert [s for s, _ in progress.missing] == [sn(4)]
+    shown = {line.sku: (line.scanned, progress.received(line)) for line in progress.document.lines}
+    assert shown == {sku: figures[1:] for sku, figures in lines.items()}
+    [(_, listed)] = service.document_list(search="DC-2")
+    assert (listed.dispatched, listed.received) == (2, 1)
+    # SN1 (at G1) sold on INV-1, then brought back citing it: a return frees the line.
+    assert scenario.scan(sn(1), "G1", Mode.DISPATCH, document="INV-1").kind is OutcomeKind.OK
+    sold = service.document_report("INV-1", ALL)
+    assert [(ln.dispatched, ln.received) for ln in sold.lines] == [(1, 0)]
+    assert [u.serial_no for u in sold.missing] == [sn(1)]
+    back = scenario.scan(sn(1), "G1", Mode.RECEIVE, document="INV-1", reason="customer return")
+    assert back.kind is OutcomeKind.OK, back.message
+    returned = service.document_report("INV-1", ALL)
+    assert [(ln.dispatched, ln.received) for ln in returned.lines] == [(0, 0)]
+    assert returned.missing == returned.extra == ()
+    progress = service.document_progress("INV-1")
+    assert progress is not None and progress.missing == ()
+    assert [r.serial_no for r in progress.returns] == [sn(1)]
