@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from scanstation.domain.model import DocumentView
 
 __all__ = [
+    "BY_OVERRIDE",
     "MODE_VERBS",
     "STAGE_ABBREVIATIONS",
     "TRANSITIONS",
@@ -101,6 +102,9 @@ class Transition:
 
 _ALL_BUT_SCRAPPED = tuple(stage for stage in Stage if stage is not Stage.SCRAPPED)
 _PLANT, _GODOWN, _OPERATOR = SiteKind.PLANT, SiteKind.GODOWN, Role.OPERATOR
+
+# In the sentence of every scan applied by override (the exceptions report finds them by it).
+BY_OVERRIDE: Final = "by override"
 
 TRANSITIONS: Final[tuple[Transition, ...]] = (
     Transition(
@@ -443,7 +447,7 @@ def _scrap(row: Transition, scan: _Scan) -> _Plan | Decision:
     authority = scan.authorise(Action.SCRAP, Action.SCRAP_AWAY)
     where = f"{sn} is on record at {scan.there}, not here at {scan.here}"
     if authority.allowed:
-        return _Plan(row, "scrapped here by override", authority, override=True)
+        return _Plan(row, f"scrapped here {BY_OVERRIDE}", authority, override=True)
     if authority.needs_role is None:
         return _rejected(
             f"{where}; scrap it there (scrapping it here is a supervisor's override, and this "
@@ -478,7 +482,7 @@ def _receive(row: Transition, scan: _Scan) -> _Plan | Decision:
     if scan.reason:
         return _Plan(
             row,
-            "received here by override",
+            f"received here {BY_OVERRIDE}",
             scan.authorise(action),
             override=True,
             frees_line_on=sent_on.reference_no if customer_return and sent_on else None,

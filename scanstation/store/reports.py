@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from scanstation.domain.corrections import VOID_MODE
+from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.reports import (
     AGING_BUCKETS,
     AgingRow,
@@ -26,7 +27,7 @@ from scanstation.domain.reports import (
     ThroughputRow,
     TransitUnit,
 )
-from scanstation.domain.stages import Stage
+from scanstation.domain.stages import BY_OVERRIDE, Stage
 from scanstation.store.codec import from_iso, iso
 
 if TYPE_CHECKING:
@@ -36,18 +37,31 @@ __all__ = ["ReportStore", "missing_units"]
 
 BATCH: Final = 500
 _DISPATCHED: Final = (Stage.DISPATCHED_FROM_PLANT.value, Stage.DISPATCHED_FROM_GODOWN.value)
-_REFUSED: Final = ("rejected", "unknown", "conflict")
-
-# What makes an event an exception, as one SQL expression (NULL: not one). An override is an
-# applied scan whose rule's sentence says so ("received here by override", domain/stages.py);
-# voids and not-genuine secondary QRs are the events issues 8 and 10 record.
-_EXCEPTION_KIND: Final = (
-    "CASE WHEN e.outcome IN ('rejected', 'unknown', 'conflict') THEN e.outcome "
-    "WHEN e.kind = 'void' OR e.mode = 'void' THEN 'void' "
-    "WHEN e.outcome IN ('not-genuine', 'not_genuine') THEN 'not-genuine' "
-    "WHEN e.outcome = 'ok' AND e.message LIKE ? THEN 'override' END"
+_REFUSED: Final = (
+    OutcomeKind.REJECTED.value,
+    OutcomeKind.UNKNOWN.value,
+    OutcomeKind.CONFLICT.value,
 )
-_OVERRIDE_WORDS: Final = "%by override%"  # a parameter: psycopg2 would read a bare % as one
+
+# What makes an event an exception, as one SQL expression (NULL: not one), from what the
+# station writes: a refusal's outcome; a void's mode (service/corrections.py, an event of kind
+# 'scan'); a NOT GENUINE's outcome (service/scanning.py); an override, an applied scan whose
+# rule's sentence says so (domain/stages.py BY_OVERRIDE). Labels are the report's own
+# (EXCEPTION_KINDS, a public JSON value).
+_EXCEPTION_KIND: Final = (
+    "CASE WHEN e.outcome IN (?, ?, ?) THEN e.outcome "
+    "WHEN e.mode = ? THEN 'void' "
+    "WHEN e.outcome = ? THEN 'not-genuine' "
+    "WHEN e.outcome = ? AND e.message LIKE ? THEN 'override' END"
+)
+# Its parameters: psycopg2 would read a bare % in the statement as one.
+_EXCEPTION_PARAMS: Final = (
+    *_REFUSED,
+    VOID_MODE,
+    OutcomeKind.NOT_GENUINE.value,
+    OutcomeKind.OK.value,
+    f"%{BY_OVERRIDE}%",
+)
 
 
 def last_dispatch(document: str) -> str:
@@ -301,7 +315,7 @@ class ReportStore:
             "e.site, CASE WHEN e.outcome = 'ok' THEN e.comment ELSE e.message END "
             f"FROM event e{join} LEFT JOIN serial s ON s.id = e.serial_id "
             f"WHERE {' AND '.join([inner, *clauses])} ORDER BY e.id DESC",
-            [_OVERRIDE_WORDS, _OVERRIDE_WORDS, *params],
+            [*_EXCEPTION_PARAMS, *_EXCEPTION_PARAMS, *params],
         )
         for at, kind, serial_no, payload, operator, station, site, reason in rows:
             yield ExceptionRow(

@@ -224,3 +224,27 @@ def test_document_report_and_doc_show_agree_after_a_void_and_a_return(
     progress = service.document_progress("INV-1")
     assert progress is not None and progress.missing == ()
     assert [r.serial_no for r in progress.returns] == [sn(1)]
+
+
+def test_exceptions_list_a_void_and_a_not_genuine_code_as_the_station_wrote_them(
+    scenario: Scenario,
+) -> None:
+    service = scenario.service
+    gate = station("G1", Mode.LOOKUP, operator="op-gate")
+    assert service.void(sn(3), gate, window_s=1e9, reason="wrong box").kind is OutcomeKind.OK
+    forged = scenario.scan("SQ1.ABCDEFGHJKMN.K1.AAAA", "G1", Mode.RECEIVE, operator="op-g")
+    assert forged.kind is OutcomeKind.NOT_GENUINE
+    rows = list(service.exception_report(ALL))
+    assert Counter(r.kind for r in rows) == {
+        "rejected": 2,
+        "unknown": 1,
+        "override": 1,
+        "void": 1,
+        "not-genuine": 1,
+    }
+    assert [(r.kind, r.serial_no, r.operator, r.site) for r in rows[:2]] == [
+        ("not-genuine", None, "op-g", "G1"),
+        ("void", sn(3), "op-gate", "G1"),
+    ]
+    assert rows[0].payload == "SQ1.ABCDEFGHJKMN.K1.AAAA" and "NOT GENUINE" in str(rows[0].reason)
+    assert rows[1].reason == "wrong box"
