@@ -1,6 +1,10 @@
 """Printing: `labels` (serial labels) and `doc print` (a document's sheet), to a file or a
 printer. A file records nothing; a job a printer took whole is recorded (print count, last
-print time, an event a label). Exit 2 with the reason when the printer did not take it."""
+print time, an event a label). Exit 2 with the reason when the printer did not take it.
+
+Once the database has users, `labels` to a printer says who prints (`--user`, as every
+command that records something): one serial's label needs an operator, a generation run's or
+several serials' labels a supervisor. `--out` and `doc print` record nothing and ask no one."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from pathlib import Path
 import click
 
 from scanstation.cli.common import TEXT, CliState, cli_state, fail, say
+from scanstation.cli.credentials import authorised, named, user_option
+from scanstation.domain.roles import Action
 from scanstation.labels.jobs import job_from_settings, print_job, render, write_file
 from scanstation.labels.layout import DPIS, LabelError
 from scanstation.labels.pdf import PAPERS
@@ -99,7 +105,13 @@ def deliver(
     "--printer", type=TEXT, default=None, metavar="DEST", help="tcp://HOST:9100 or a CUPS queue."
 )
 @click.option("--reason", type=TEXT, default=None, help="Why: recorded with a reprint.")
-@click.option("--by", type=TEXT, default=None, help="Who prints (default: the operator).")
+@click.option(
+    "--by",
+    type=TEXT,
+    default=None,
+    help="Who prints (default: the operator; with users, the signed-in user).",
+)
+@user_option
 @click.pass_context
 def labels(
     ctx: click.Context,
@@ -114,6 +126,7 @@ def labels(
     printer: str | None,
     reason: str | None,
     by: str | None,
+    acting_name: str | None,
 ) -> None:
     """Labels for a generation run, a file of serials, or SERIAL...: the serial as Code 128,
     the item name and SKU, a GS1 DataMatrix (01)GTIN(21)SERIAL and the secondary QR."""
@@ -136,6 +149,18 @@ def labels(
         fail(error)
     with state.station() as station:
         views = station.label_serials(generation_no=generation_no, keys=keys)
+        if out is None:  # to a printer: recorded, so whoever prints is asked for
+            one = generation_no is None and len(views) == 1
+            user = authorised(
+                station, acting_name, Action.PRINT_LABEL if one else Action.PRINT_LABELS
+            )
+            if user is not None:
+                if by is not None and by.strip().casefold() != user.name.casefold():
+                    fail(
+                        "--by must be the signed-in user (or be left out) once the database "
+                        "has users"
+                    )
+                by = named(user)
     try:
         data = render(views, job)
     except LabelError as error:

@@ -74,6 +74,8 @@ class Action(StrEnum):
     MANAGE_USERS = "manage users"
     MANAGE_TOKENS = "manage tokens"
     DATABASE_ROLES = "database roles"
+    PRINT_LABEL = "print a label"  # one serial's label, on a printer (recorded)
+    PRINT_LABELS = "print labels"  # a generation run's labels, or several serials', on a printer
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,13 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
     Permission(Action.MANAGE_USERS, Role.ADMIN, "managing users"),
     Permission(Action.MANAGE_TOKENS, Role.ADMIN, "creating or revoking tokens"),
     Permission(Action.DATABASE_ROLES, Role.ADMIN, "setting up database roles"),
+    Permission(Action.PRINT_LABEL, Role.OPERATOR, "printing a serial's label"),
+    # Many genuine labels (each a signed QR code) at once: a supervisor's job.
+    Permission(
+        Action.PRINT_LABELS,
+        Role.SUPERVISOR,
+        "printing the labels of a generation run or of several serials",
+    ),
 )
 
 _BY_ACTION: Final[dict[Action, Permission]] = {row.action: row for row in PERMISSIONS}

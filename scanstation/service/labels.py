@@ -67,13 +67,21 @@ class Labelling:
         by: str | None = None,
         reason: str | None = None,
         request_id: str | None = None,
+        approved_by: str | None = None,
     ) -> int:
         """A print job the printer took whole: counts, last print times and one event a label
-        (a reprint carries who and the reason)."""
+        (a reprint carries who and the reason; `approved_by`, a supervisor who approved the
+        job on the spot)."""
         operator = check_text(limits.OPERATOR, by or login_name())
         check_text(limits.STATION_ID, station)
         why = optional_text(limits.REASON, reason)
         request = check_text(limits.REQUEST_ID, request_id) if request_id else new_scan_id()
         return self.repo.record_prints(
-            serial_nos, by=operator, station=station, at=utc_now(), reason=why, request_id=request
+            serial_nos,
+            by=operator,
+            station=station,
+            at=utc_now(),
+            reason=why,
+            request_id=request,
+            approved_by=optional_text(limits.OPERATOR, approved_by),
         )

@@ -156,6 +156,7 @@ class EventStore:
         generation_id: int | None = None,
         count: int | None = None,
         station: str = ADMIN_STATION,
+        approved_by: str | None = None,
     ) -> int:
         return self.append_event(
             scan_id=request_id,
@@ -177,6 +178,7 @@ class EventStore:
             message=None,
             generation_id=generation_id,
             count=count,
+            approved_by=approved_by,
         )
 
     def add_comment(

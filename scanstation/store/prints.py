@@ -43,6 +43,7 @@ class PrintStore:
         at: datetime,
         reason: str | None,
         request_id: str,
+        approved_by: str | None = None,
     ) -> int:
         """One print job taken whole: each serial's count goes up by one and its last print
         time is `at`; one event a label ("printed", or "reprinted" with the reason). Applied
@@ -88,6 +89,7 @@ class PrintStore:
                         comment=reason,
                         outcome="reprinted" if count else "printed",
                         message=None,
+                        approved_by=approved_by,
                     )
                 recorded += len(rows)
             self.append_admin_event(
@@ -99,6 +101,7 @@ class PrintStore:
                 comment=f"Printed {recorded} labels" + (f": {reason}" if reason else ""),
                 count=recorded,
                 station=station,
+                approved_by=approved_by,
             )
             return recorded
 

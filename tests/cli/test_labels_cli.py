@@ -245,3 +245,58 @@ def test_unknown_serials_and_runs_print_nothing(db: Path, tmp_path: Path) -> Non
     assert no_run.returncode == 2 and "G-999999" in no_run.stderr
     both = run(db, "labels", "X", "--generation", "G-1", "--format", "zpl", "--out", str(out))
     assert both.returncode == 2 and "one way" in both.stderr
+
+
+def test_with_users_printing_says_who_and_a_run_needs_a_supervisor(
+    db: Path,  # noqa: F811
+    printer: FakePrinter,
+    tmp_path: Path,
+) -> None:
+    from tests.cli.test_people_cli import ADMIN_PIN, OPERATOR_PIN
+
+    serials = generate(db, 3)
+    as_asha = {"SCANSTATION_PIN": ADMIN_PIN}
+    assert run(db, "user", "add", "Asha", "--role", "admin").returncode == 0
+    assert run(db, "user", "pin", "Asha", "--pin-stdin", stdin=ADMIN_PIN).returncode == 0
+    added = run(db, "user", "add", "Ravi", "--role", "operator", "--user", "Asha", env=as_asha)
+    assert added.returncode == 0, added.stderr
+    pinned = run(
+        db, "user", "pin", "Ravi", "--pin-stdin", "--user", "Asha", stdin=OPERATOR_PIN, env=as_asha
+    )
+    assert pinned.returncode == 0, pinned.stderr
+    as_ravi = {"SCANSTATION_PIN": OPERATOR_PIN}
+    to_printer = ("--format", "zpl", "--printer", f"tcp://127.0.0.1:{printer.port}")
+    whole_run = ("labels", "--generation", "G-000001", *to_printer)
+
+    nobody = run(db, *whole_run)
+    assert nobody.returncode == 2 and "--user NAME" in nobody.stderr
+    operator = run(db, *whole_run, "--user", "Ravi", env=as_ravi)
+    assert operator.returncode == 2
+    assert "needs a supervisor; Ravi is an operator" in operator.stderr
+    assert printer.jobs == []  # refused before anything was sent
+    assert _shown(db, serials[0])["print_count"] == 0
+
+    # A file records nothing, so it asks no one.
+    out = tmp_path / "run.zpl"
+    assert run(db, "labels", "--generation", "G-000001", "--format", "zpl", "--out", str(out))
+    assert out.stat().st_size > 0
+
+    one = run(db, "labels", serials[0], *to_printer, "--user", "ravi", env=as_ravi)
+    assert one.returncode == 0, one.stderr
+    posing = run(
+        db, "labels", serials[1], *to_printer, "--user", "Ravi", "--by", "Asha", env=as_ravi
+    )
+    assert posing.returncode == 2 and "--by must be the signed-in user" in posing.stderr
+    several = run(db, "labels", *serials[:2], *to_printer, "--user", "Ravi", env=as_ravi)
+    assert several.returncode == 2 and "needs a supervisor" in several.stderr
+    supervisor = run(db, *whole_run, "--user", "Asha", "--reason", "roll jammed", env=as_asha)
+    assert supervisor.returncode == 0, supervisor.stderr
+    assert len(printer.jobs) == 2 and printer.jobs[1] == out.read_bytes()
+
+    first = _shown(db, serials[0])
+    assert first["print_count"] == 2 and _shown(db, serials[2])["print_count"] == 1
+    prints = [e for e in first["events"] if e["outcome"] in ("printed", "reprinted")]  # type: ignore[union-attr]
+    assert [(e["outcome"], e["by"], e["comment"]) for e in prints] == [
+        ("printed", "Ravi", None),
+        ("reprinted", "Asha", "roll jammed"),
+    ]

@@ -46,6 +46,9 @@ ISSUE_9 = {
     Action.ACKNOWLEDGE_REFUSED: Role.SUPERVISOR,
     Action.MANAGE_USERS: Role.ADMIN,
     Action.MANAGE_TOKENS: Role.ADMIN,
+    # Issue 10: a generation run's labels are printed by a supervisor.
+    Action.PRINT_LABEL: Role.OPERATOR,
+    Action.PRINT_LABELS: Role.SUPERVISOR,
 }
 
 
