@@ -6,7 +6,9 @@ event's own time, and calls `WedgeDetector.flush_due` from a timer. The detector
 callbacks, always in the order the keys arrived: `on_scan(payload, time)` for a scan,
 `on_keys(keys)` for keys handed back unchanged so the UI can replay them as typing, and
 `on_burst(burst)` when keys that came like a scanner's were handed back (nothing a scanner sends
-is dropped without a word). Every key is either in exactly one scan or handed back.
+is dropped without a word). Every key is either in exactly one scan or handed back; a key
+handed back alone may later be taken back into the scan it started (`on_retract(key)`, see
+"Keys read late"): the caller then removes it from where it was typed.
 
 With a prefix: framing, whatever the timing
 -------------------------------------------
@@ -69,6 +71,15 @@ a group of three keys or more has no isolated key: it waits for its suffix, a ke
 character or the silence that ends a group. The caller does not call `flush_due` while the
 terminal holds keys not read yet (that is not silence).
 
+The terminal itself may stall as well (a terminal emulator or multiplexer not scheduled):
+then nothing waits unread, and the silence after a scan's first key lets that key go as a
+person's before the rest arrives, together. A scan that begins a group takes back the key
+handed back alone just before it when that key, counted with the group as if it had waited
+(the shared gap above), would have been the scan's first key, and came less than
+`terminal_hold_ms` (at least `burst_end_ms`) before it: its character leads the payload and
+`on_retract` names it. Keys that came at their sender's pace after a person's key are not a
+bunch, so the person's key stays theirs.
+
 Reports (`on_burst`)
 --------------------
 Keys handed back since the last pause longer than twice `max_median_gap_ms` form a *streak*.
@@ -81,7 +92,7 @@ with Enter can be reported too; the UI decides what to show (keys typed into a t
 seen there).
 
 Known ambiguities (timing cannot tell them apart; a prefix avoids them): a person's key less than
-the split gap before a scan becomes part of it, or less than `max_median_gap_ms` before keys
+the split gap before a scan becomes part of it, or less than `terminal_hold_ms` before keys
 the terminal read together; a scanner stalling right after the first character of a scan
 splits that character off, and so does a slow scanner's second key read late but alone;
 without a suffix, two scans less than `burst_end_ms` apart are read as one, and so are two
@@ -97,10 +108,26 @@ Timestamps are seconds on one monotonic clock (Textual's `event.time`); settings
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Literal
+
+from scanstation.sources.wedge_output import (
+    BUNCH_S,
+    Burst,
+    BurstCallback,
+    KeysCallback,
+    KeyStroke,
+    Output,
+    RetractCallback,
+    ScanCallback,
+    key_gap,
+    key_text,
+    scanner_paced,
+    sender_gaps,
+)
+
+__all__ = ["Burst", "KeyStroke", "WedgeDetector", "WedgeSettings"]
 
 # A gap this many times the scanner's typical gap is a break between runs, not jitter.
 _SPLIT_FACTOR = 3.0
@@ -108,17 +135,6 @@ _SPLIT_FACTOR = 3.0
 _PACE_SAMPLE = 16
 # Groups of at least this many keys wait `terminal_hold_ms` (a rollover pair does not).
 _HOLD_MIN_KEYS = 3
-# A streak of handed-back keys is reported from this many characters on.
-_REPORT_MIN_CHARACTERS = 3
-# Gaps up to this many times `max_median_gap_ms` still join a streak (a slow scanner's pace).
-_STREAK_FACTOR = 2.0
-# Characters of a streak kept for the report (the rest is only counted).
-_REPORT_MAX_CHARACTERS = 64
-# Keys stamped closer than this came out of one terminal read (no scanner types that fast: a
-# USB HID key is a press and a release report, 1 ms each).
-_BUNCH_S = 0.001
-
-BurstReason = Literal["slow", "short", "no_prefix", "shape"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,33 +171,6 @@ class WedgeSettings:
             raise ValueError("wedge.suffixes is empty and wedge.scan_without_suffix is false")
 
 
-@dataclass(frozen=True, slots=True)
-class KeyStroke:
-    """One key event, reduced to what the detector needs."""
-
-    key: str  # Textual key name: "a", "A", "enter", "tab", "ctrl+q", "up", ...
-    character: str | None  # the text the key stands for; None for arrows, F-keys, ...
-    time: float  # seconds, monotonic (Textual's event.time)
-    token: object = None  # opaque: the original event, handed back untouched
-    late: bool = False  # the terminal held it back: the gap before it is not the sender's
-
-
-@dataclass(frozen=True, slots=True)
-class Burst:
-    """Keys that came like a scanner's but were handed back, not read as a scan."""
-
-    text: str  # their characters, suffix excluded (at most the first 64)
-    length: int  # how many characters they were
-    reason: BurstReason
-    gap_ms: float  # the mean gap between its keys, suffix included
-    time: float  # the suffix's time
-
-
-ScanCallback = Callable[[str, float], None]
-KeysCallback = Callable[[list[KeyStroke]], None]
-BurstCallback = Callable[[Burst], None]
-
-
 class WedgeDetector:
     """Splits a stream of key strokes into scans and a person's keys; see the module docstring."""
 
@@ -191,8 +180,9 @@ class WedgeDetector:
         on_scan: ScanCallback,
         on_keys: KeysCallback,
         on_burst: BurstCallback | None = None,
+        on_retract: RetractCallback | None = None,
     ) -> None:
-        output = _Output(settings, on_scan, on_keys, on_burst)
+        output = Output(settings, on_scan, on_keys, on_burst, on_retract)
         self._rules: _Framed | _Timed = (
             _Framed(settings, output) if settings.prefix else _Timed(settings, output)
         )
@@ -216,135 +206,10 @@ class WedgeDetector:
             self._rules.flush_due(now)
 
 
-def _gap(before: KeyStroke, after: KeyStroke) -> float:
-    """Seconds between two keys as the sender made them."""
-    if after.late:
-        return 0.0  # the terminal held it back
-    # A clock that steps back must not make a negative gap look like the fastest scanner.
-    return max(0.0, after.time - before.time)
-
-
-def _sender_gaps(keys: Sequence[KeyStroke]) -> list[float]:
-    """The gaps between `keys` as the sender may have made them. A terminal read late (the
-    machine busy) hands over several keys at once: the gap before such a bunch is the sender's
-    gaps and the reader's lateness together, and the gaps inside it say nothing. The bunch's
-    keys were sent within the gap before it, so that gap is shared among them: before a bunch
-    of n keys and inside it, each gap counts as 1/n of the gap before the bunch."""
-    gaps = [_gap(a, b) for a, b in pairwise(keys)]
-    index = len(gaps) - 1
-    while index >= 0:
-        end = index
-        while end >= 0 and gaps[end] < _BUNCH_S:
-            end -= 1  # walk back over the bunch
-        if end < index and end >= 0:
-            share = gaps[end] / (index - end + 1)  # keys end+1 … index+1 came together
-            gaps[end : index + 1] = [share] * (index - end + 1)
-        index = end - 1
-    return gaps
-
-
-def _text(keys: Sequence[KeyStroke]) -> str:
-    return "".join(key.character or "" for key in keys)
-
-
-def _scanner_paced(gaps: Sequence[float], max_gap: float) -> bool:
-    """More than half of the gaps are a scanner's: the median gap is at most `max_gap`."""
-    return 2 * sum(1 for gap in gaps if gap <= max_gap) > len(gaps)
-
-
-class _Output:
-    """The callbacks, and the streak of handed-back keys that may deserve a report."""
-
-    def __init__(
-        self,
-        settings: WedgeSettings,
-        on_scan: ScanCallback,
-        on_keys: KeysCallback,
-        on_burst: BurstCallback | None,
-    ) -> None:
-        self.settings = settings
-        self._on_scan = on_scan
-        self._on_keys = on_keys
-        self._on_burst = on_burst
-        self._max_gap = settings.max_median_gap_ms / 1000
-        self._streak_gap = _STREAK_FACTOR * self._max_gap
-        self._reset()
-
-    def _reset(self) -> None:
-        self._last: KeyStroke | None = None
-        self._characters: list[str] = []
-        self._length = 0
-        self._gap_sum = 0.0
-        self._gaps = 0
-        self._fast_gaps = 0
-
-    def scan(self, payload: str, time: float) -> None:
-        self._reset()
-        self._on_scan(payload, time)
-
-    def keys(self, keys: Sequence[KeyStroke]) -> None:
-        if not keys:
-            return
-        reports = [report for key in keys if (report := self._follow(key)) is not None]
-        self._on_keys(list(keys))
-        if self._on_burst is not None:
-            for report in reports:
-                self._on_burst(report)
-
-    def _follow(self, key: KeyStroke) -> Burst | None:
-        """Add one handed-back key to the streak; a suffix closes it (and may report it)."""
-        last = self._last
-        gap = _gap(last, key) if last is not None else None
-        if gap is not None and gap > self._streak_gap:
-            self._reset()
-            gap = None
-        if key.key in self.settings.suffixes:
-            report = self._report(key, gap) if gap is not None else None
-            self._reset()
-            return report
-        if not key.character:
-            self._reset()
-            return None
-        if gap is not None:
-            self._gap_sum += gap
-            self._gaps += 1
-            self._fast_gaps += gap <= self._max_gap
-        if len(self._characters) < _REPORT_MAX_CHARACTERS:
-            self._characters.append(key.character)
-        self._length += len(key.character)
-        self._last = key
-        return None
-
-    def _report(self, suffix: KeyStroke, gap: float) -> Burst | None:
-        if self._length < _REPORT_MIN_CHARACTERS:
-            return None
-        gaps = self._gaps + 1
-        fast = 2 * (self._fast_gaps + (gap <= self._max_gap)) > gaps
-        text = "".join(self._characters)
-        settings = self.settings
-        reason: BurstReason
-        if settings.prefix:
-            framed = text.partition(settings.prefix)
-            if framed[1]:
-                reason = "short" if len(framed[2]) < settings.min_length else "shape"
-            elif fast:
-                reason = "no_prefix"
-            else:
-                return None  # a person typing: without the prefix nothing is a scan
-        elif not fast:
-            reason = "slow"
-        elif self._length < settings.min_length:
-            reason = "short"
-        else:
-            reason = "shape"
-        mean_ms = 1000 * (self._gap_sum + gap) / gaps
-        return Burst(text, self._length, reason, mean_ms, suffix.time)
-
-
 class _Timed:
     """Without a prefix: scans are told from typing by the keys' timing."""
 
-    def __init__(self, settings: WedgeSettings, output: _Output) -> None:
+    def __init__(self, settings: WedgeSettings, output: Output) -> None:
         self._settings = settings
         self._out = output
         # Settings are in ms for people; key times are in seconds.
@@ -364,7 +229,7 @@ class _Timed:
             return None
         last = self.keys[-1].time
         if self._pause_before_last or self._lone_before_last():
-            return last + _BUNCH_S
+            return last + BUNCH_S
         if self._releasable(len(self.keys) - 1):
             return last + self._max_gap
         return last + self._silence_limit()
@@ -372,9 +237,9 @@ class _Timed:
     def feed(self, stroke: KeyStroke) -> None:
         if self._pause_before_last:
             self._pause_before_last = False
-            if _gap(self.keys[-1], stroke) >= _BUNCH_S:
+            if key_gap(self.keys[-1], stroke) >= BUNCH_S:
                 self._end_before_last()
-        paused = bool(self.keys) and _gap(self.keys[-1], stroke) >= self._silence_limit()
+        paused = bool(self.keys) and key_gap(self.keys[-1], stroke) >= self._silence_limit()
         if stroke.key in self._settings.suffixes or not stroke.character:
             if paused:
                 self._end_group(None)
@@ -385,7 +250,7 @@ class _Timed:
                 self._end_group(None)
                 self._out.keys([stroke])
             return
-        if self._lone_before_last() and _gap(self.keys[-1], stroke) >= _BUNCH_S:
+        if self._lone_before_last() and key_gap(self.keys[-1], stroke) >= BUNCH_S:
             self._release_isolated(len(self.keys) - 2)
         self.keys.append(stroke)
         # A pause that ends the group, unless the terminal read this key late together with
@@ -394,13 +259,13 @@ class _Timed:
 
     def flush_due(self, now: float) -> None:
         silence = now - self.keys[-1].time
-        if self._pause_before_last and silence >= _BUNCH_S:
+        if self._pause_before_last and silence >= BUNCH_S:
             self._pause_before_last = False
             self._end_before_last()
         if silence >= self._silence_limit():
             self._end_group(None)
             return
-        if silence >= _BUNCH_S and self._lone_before_last():
+        if silence >= BUNCH_S and self._lone_before_last():
             self._release_isolated(len(self.keys) - 2)
         if silence >= self._max_gap and self._releasable(len(self.keys) - 1):
             self._release_isolated(len(self.keys) - 1)
@@ -412,7 +277,7 @@ class _Timed:
         return (
             index >= 0
             and self._releasable(index)
-            and _gap(self.keys[index], self.keys[index + 1]) >= self._max_gap
+            and key_gap(self.keys[index], self.keys[index + 1]) >= self._max_gap
         )
 
     def _releasable(self, index: int) -> bool:
@@ -423,7 +288,7 @@ class _Timed:
         suffix (or the silence that ends a group), so a late key cannot cut them."""
         if index >= _HOLD_MIN_KEYS:
             return False
-        return index == 0 or _gap(self.keys[index - 1], self.keys[index]) >= self._max_gap
+        return index == 0 or key_gap(self.keys[index - 1], self.keys[index]) >= self._max_gap
 
     def _release_isolated(self, index: int) -> None:
         """Hand back a key that is far from both neighbours; the keys before it form a group.
@@ -456,8 +321,22 @@ class _Timed:
             return
         start, end, payload = found
         self._out.keys(keys[:start])
+        if start == 0 and self._started_by_loose(keys, end, suffix):
+            taken = self._out.take_back()
+            payload = (taken.character or "") + payload if taken is not None else payload
         self._out.scan(payload, suffix.time if suffix is not None else keys[end - 1].time)
         self._out.keys(keys[end:])
+
+    def _started_by_loose(self, keys: list[KeyStroke], end: int, suffix: KeyStroke | None) -> bool:
+        """The key handed back alone just before `keys` would have started their scan, had it
+        waited with them: it was let go for a person's on a silence that was the machine's (the
+        terminal stalled after the scan's first key; what the scanner sent meanwhile came
+        together, and the gap before it counts shared, see `sender_gaps`)."""
+        loose = self._out.loose
+        if loose is None or key_gap(loose, keys[0]) >= self._hold:
+            return False
+        found = self._find_scan([loose, *keys], suffix)
+        return found is not None and found[:2] == (0, end + 1)
 
     def _find_scan(
         self, keys: list[KeyStroke], suffix: KeyStroke | None
@@ -466,18 +345,18 @@ class _Timed:
         settings = self._settings
         if not keys or (suffix is None and not settings.scan_without_suffix):
             return None
-        gaps = _sender_gaps([*keys, suffix] if suffix is not None else keys)
+        gaps = sender_gaps([*keys, suffix] if suffix is not None else keys)
         # gaps[i]: keys[i] → keys[i + 1]; the last one leads to the suffix, if any
         suffix_gaps = [gaps.pop()] if suffix is not None else []
         span = self._mechanical_span(gaps, suffix_gaps)
         if span is None:
             return None
         start, end = span
-        payload = _text(keys[start:end])
+        payload = key_text(keys[start:end])
         if len(payload) < settings.min_length:
             return None
         scan_gaps = gaps[start : end - 1] + (suffix_gaps if end == len(keys) else [])
-        if not _scanner_paced(scan_gaps, self._max_gap):
+        if not scanner_paced(scan_gaps, self._max_gap):
             return None
         if len(set(payload)) < 2 and not (
             suffix is not None and all(gap <= self._max_gap for gap in scan_gaps)
@@ -491,7 +370,7 @@ class _Timed:
         """From the first run of two keys or more to the last, as a slice of the group's keys."""
         count = len(gaps) + 1
         has_suffix = bool(suffix_gaps)
-        split = self._split_gap(gaps[-_PACE_SAMPLE:] + suffix_gaps)
+        split = self._splitkey_gap(gaps[-_PACE_SAMPLE:] + suffix_gaps)
         first: int | None = None
         end = 0
         run_start = 0
@@ -506,7 +385,7 @@ class _Timed:
             run_start = index
         return None if first is None else (first, end)
 
-    def _split_gap(self, gaps: Sequence[float]) -> float:
+    def _splitkey_gap(self, gaps: Sequence[float]) -> float:
         """The gap that separates runs, scaled to how fast this scanner types."""
         short = [gap for gap in gaps if gap < self._max_gap]
         typical = statistics.median(short) if short else 0.0
@@ -516,7 +395,7 @@ class _Timed:
 class _Framed:
     """With a prefix: from the prefix to a suffix is a scan, whatever the timing."""
 
-    def __init__(self, settings: WedgeSettings, output: _Output) -> None:
+    def __init__(self, settings: WedgeSettings, output: Output) -> None:
         self._settings = settings
         self._out = output
         self._prefix = settings.prefix
@@ -532,7 +411,7 @@ class _Framed:
         return self.keys[-1].time + (self._pause if self._framing else self._burst_end)
 
     def feed(self, stroke: KeyStroke) -> None:
-        if self._framing and _gap(self.keys[-1], stroke) >= self._pause:
+        if self._framing and key_gap(self.keys[-1], stroke) >= self._pause:
             self._end_frame(None)
         if self._framing:
             if stroke.key in self._settings.suffixes:
@@ -560,7 +439,7 @@ class _Framed:
         """Keep the keys that may begin the prefix; hand back the ones that cannot."""
         prefix = self._prefix
         while self.keys:
-            text = _text(self.keys)
+            text = key_text(self.keys)
             if text.startswith(prefix):
                 self._framing = True
                 return
@@ -574,7 +453,7 @@ class _Framed:
 
     def _end_frame(self, suffix: KeyStroke | None) -> None:
         keys, self.keys, self._framing = self.keys, [], False
-        payload = _text(keys)[len(self._prefix) :]
+        payload = key_text(keys)[len(self._prefix) :]
         settings = self._settings
         if len(payload) >= settings.min_length and (
             suffix is not None or self._paced(keys, payload)
@@ -587,4 +466,4 @@ class _Framed:
         """A frame without its suffix still has a scanner's timing (half framed is not enough)."""
         if not self._settings.scan_without_suffix or len(set(payload)) < 2:
             return False
-        return _scanner_paced([_gap(a, b) for a, b in pairwise(keys)], self._max_gap)
+        return scanner_paced([key_gap(a, b) for a, b in pairwise(keys)], self._max_gap)

@@ -38,6 +38,7 @@ from scanstation.tui.capture import (
     KeyCapture,
     burst_sentence,
     terminal_has_unread,
+    untype,
     wedge_settings,
 )
 from scanstation.tui.intake import split_paste
@@ -143,6 +144,7 @@ class ScanStationApp(App[int]):
         self._gc_tuned = False
         self._flush_posted = False
         self._quit_armed = False
+        self._typed: tuple[events.Key, Input] | None = None  # the last key replayed into a field
 
     # -- start and stop -----------------------------------------------------------------------
 
@@ -253,6 +255,7 @@ class ScanStationApp(App[int]):
             self.station.people.touch()
             for key in self.capture.feed(event):
                 await self._replay(key)
+            self._untype()
             self._arm_flush()
             return
         if (
@@ -299,6 +302,7 @@ class ScanStationApp(App[int]):
         self._flush_posted = False
         for key in self.capture.flush(message.time):
             await self._replay(key)
+        self._untype()
         self._arm_flush()
 
     async def _replay(self, key: events.Key) -> None:
@@ -306,9 +310,21 @@ class ScanStationApp(App[int]):
         go on only into a text field: elsewhere they would be commands (`/` would take the
         focus and type the rest of the burst into the manual field, `c` open a comment), and
         the "Not a scan" message names them instead."""
-        if self.capture.in_burst(key) and not isinstance(self.focused, Input):
+        focused = self.focused
+        if self.capture.in_burst(key) and not isinstance(focused, Input):
             return
+        self._typed = (key, focused) if isinstance(focused, Input) else None
         await super().on_event(key)
+
+    def _untype(self) -> None:
+        """A key replayed into a field was a scan's first key after all: it leaves the field
+        once the field has taken it (its queue runs in order). Outside a field a character
+        key did nothing to undo."""
+        for key in self.capture.taken_back():
+            if self._typed is not None and self._typed[0] is key and key.character:
+                field = self._typed[1]
+                field.call_later(untype, field, key.character)
+            self._typed = None
 
     def _wedge_scan(self, payload: str, key_time: float) -> None:
         self.station.intake.submit(payload, "wedge", key_time=key_time)

@@ -18,6 +18,11 @@ a digit, `-` or `=` arrives as a different character (Textual maps ESC 3 to "£"
 terminals send option+3), ESC before `[` or `O` starts a key sequence, and ESC followed by more
 than 30 characters in one read arrives as "^".
 
+A key let go as a person's may turn out to have started a scan (the terminal stalled after
+it, see "Keys read late" in wedge.py): the detector takes it back into the payload, and
+`KeyCapture.taken_back` names it, so the app can remove it from the field it was typed into
+(`untype`).
+
 Silence settles what is still buffered: a timer posts `FlushDue` to the app when the
 detector's deadline has passed. It is a message, not a direct call, so it is handled after
 every key queued before it — `flush_due(now)` must only run once all keys stamped before `now`
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 
 from textual import constants, events
 from textual.message import Message
+from textual.widgets import Input
 
 from scanstation.config import ScannerSettings
 from scanstation.domain.text import visible
@@ -51,6 +57,7 @@ __all__ = [
     "KeyCapture",
     "burst_sentence",
     "terminal_has_unread",
+    "untype",
     "wedge_settings",
 ]
 
@@ -139,12 +146,15 @@ class KeyCapture:
         on_scan: Callable[[str, float], None],
         on_burst: Callable[[Burst], None] | None = None,
     ) -> None:
-        self._detector = WedgeDetector(settings, on_scan, self._hand_back, on_burst)
+        self._detector = WedgeDetector(
+            settings, on_scan, self._hand_back, on_burst, self._take_back
+        )
         self._suffixes = settings.suffixes
         self._streak_gap = BURST_STREAK_FACTOR * settings.max_median_gap_ms / 1000
         self._replay: list[events.Key] = []
         self._previous: KeyStroke | None = None  # the last character key handed back
         self._in_burst: set[int] = set()  # ids of the handed-back keys that continued a burst
+        self._taken_back: list[events.Key] = []  # replayed, then taken back into a scan
 
     @property
     def pending(self) -> bool:
@@ -181,10 +191,33 @@ class KeyCapture:
                 self._in_burst.add(id(stroke.token))
             self._previous = stroke
 
+    def taken_back(self) -> list[events.Key]:
+        """Keys already handed back (and replayed) that a scan has taken back since the last
+        call: the app undoes their typing."""
+        keys, self._taken_back = self._taken_back, []
+        return keys
+
+    def _take_back(self, stroke: KeyStroke) -> None:
+        assert isinstance(stroke.token, events.Key)
+        if any(key is stroke.token for key in self._replay):
+            self._replay = [key for key in self._replay if key is not stroke.token]
+        else:
+            self._taken_back.append(stroke.token)
+
     def _take(self) -> list[events.Key]:
         keys, self._replay = self._replay, []
         self._in_burst &= {id(key) for key in keys}
         return keys
+
+
+def untype(field: Input, character: str) -> None:
+    """Remove `character` typed into `field` just before its cursor (a scan's first key,
+    typed there before the scan was known); anything else the field holds stays."""
+    cursor = field.cursor_position
+    start = cursor - len(character)
+    if character and start >= 0 and field.value[start:cursor] == character:
+        field.value = field.value[:start] + field.value[cursor:]
+        field.cursor_position = start
 
 
 def _stroke(event: events.Key) -> KeyStroke:

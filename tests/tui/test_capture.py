@@ -479,6 +479,30 @@ async def test_scans_read_late_and_bunched_by_a_busy_machine_are_whole(demo_db: 
         assert manual.value == ""
 
 
+@pytest.mark.parametrize("preset", ["usb", "bluetooth"])
+async def test_a_first_key_typed_before_a_stall_is_taken_back_into_the_scan(
+    demo_db: Path, preset: str
+) -> None:
+    # The terminal stalled after a scan's first key: the silence let "S" go into the manual
+    # field as typing; the rest came 200 ms later in one read. The scan is whole and the
+    # field is empty again, as if "S" had never been typed.
+    app = station_app(demo_db, preset=preset)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        manual = app.station.manual
+        manual.focus()
+        await pilot.pause(0.05)
+        first = key_event("S", get_time())
+        post(app, [first])
+        await wait_for(pilot, lambda: manual.value == "S")
+        post(app, read_together("N0000000001\r", first.time + 0.2))
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        await pilot.pause(0.2)
+        assert [o.event.payload for o in app.probe.outcomes] == ["SN0000000001"]
+        assert app.probe.outcomes[0].event.source == "wedge"
+        assert manual.value == ""
+
+
 async def test_after_a_manual_entry_the_focus_returns_and_a_burst_is_a_scan(
     demo_db: Path,
 ) -> None:

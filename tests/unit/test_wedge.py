@@ -71,6 +71,12 @@ class Released:
 
 
 @dataclass(frozen=True)
+class Retracted:
+    stroke: KeyStroke  # a key handed back earlier, taken back into the scan that follows
+    at: float
+
+
+@dataclass(frozen=True)
 class Reported:
     burst: Burst
     at: float  # the simulated clock when it was reported
@@ -86,14 +92,18 @@ class Harness:
         timer: bool = True,
         unread: Callable[[float], bool] | None = None,
     ) -> None:
-        self.events: list[Scan | Released | Reported] = []
+        self.events: list[Scan | Released | Retracted | Reported] = []
         self.clock = 0.0
         self.timer = timer
         # Like the TUI, no flush while the terminal holds keys not read yet (`unread(now)`).
         self.unread = unread
         self.next_tick = 0.0
         self.detector = WedgeDetector(
-            settings or WedgeSettings(), self._on_scan, self._on_keys, self._on_burst
+            settings or WedgeSettings(),
+            self._on_scan,
+            self._on_keys,
+            self._on_burst,
+            self._on_retract,
         )
 
     def _on_scan(self, payload: str, time: float) -> None:
@@ -102,6 +112,9 @@ class Harness:
     def _on_keys(self, keys: list[KeyStroke]) -> None:
         assert keys, "on_keys must not be called with nothing"
         self.events.extend(Released(key, self.clock) for key in keys)
+
+    def _on_retract(self, key: KeyStroke) -> None:
+        self.events.append(Retracted(key, self.clock))
 
     def _on_burst(self, burst: Burst) -> None:
         self.events.append(Reported(burst, self.clock))
@@ -134,12 +147,18 @@ class Harness:
         return self
 
     def outcome(self) -> list[tuple[str, object]]:
-        """("scan", payload) and ("key", the very KeyStroke fed), in callback order."""
+        """("scan", payload) and ("key", the very KeyStroke fed), in callback order; a key
+        handed back and later taken back into a scan is only in the scan."""
+        taken = {id(event.stroke) for event in self.events if isinstance(event, Retracted)}
         return [
             ("scan", event.payload) if isinstance(event, Scan) else ("key", event.stroke)
             for event in self.events
-            if not isinstance(event, Reported)
+            if isinstance(event, Scan)
+            or (isinstance(event, Released) and id(event.stroke) not in taken)
         ]
+
+    def retracted(self) -> list[KeyStroke]:
+        return [event.stroke for event in self.events if isinstance(event, Retracted)]
 
     def reports(self) -> list[Burst]:
         return [event.burst for event in self.events if isinstance(event, Reported)]
