@@ -92,11 +92,9 @@ class Lists:
             if len(found) != 1:
                 raise ServiceError(f"{visible(search.document)!r} is not one known document")
             document = found[0]
-        text = (
-            search.text.strip().upper()
-            if search.text and self.serial_case == "upper"
-            else search.text
-        )
+        # Read as a scan is (a GS1 code's serial, a signed QR's token, the serial case), so a
+        # label scanned into Find finds what scanning it at the station would.
+        text = self.lookup_key(self._serial_key(search.text)) if search.text else None
         ids = {
             "item": self.repo.item_id(search.sku) if search.sku else None,
             "site": self.repo.site_id(search.site) if search.site else None,

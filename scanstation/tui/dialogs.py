@@ -91,6 +91,8 @@ class StationDialogs:
         top = self._station.app.screen
         if self._station.people.holding:
             return "they are offered to whoever signs in (apply or discard)"
+        if isinstance(top, StationDialog) and top.HOLDS_SCANS_AS:
+            return f"they are applied in {mode} when you close {top.HOLDS_SCANS_AS} (Escape)"
         if isinstance(top, DocumentForm):
             return "they are applied with the document you create or pick (Escape: the list)"
         if isinstance(top, DocumentPicker):
@@ -99,15 +101,15 @@ class StationDialogs:
 
     def held_changed(self, count: int) -> None:
         """The intake holds `count` scans: the banner and the open dialog say so."""
+        top = self._station.app.screen
         if count:
             then = self._held_then()
-            while_what = (
-                "before sign-in"
-                if self._station.people.holding
-                else "while the mode is being changed"
-            )
+            while_what = "while the mode is being changed"
+            if self._station.people.holding:
+                while_what = "before sign-in"
+            elif isinstance(top, StationDialog) and top.HOLDS_SCANS_AS:
+                while_what = f"while {top.HOLDS_SCANS_AS} is open"
             self._station.feedback.held(count, f"Read {while_what}: {then}.")
-        top = self._station.app.screen
         if isinstance(top, StationDialog):
             self.show_held_on(top)
 
@@ -115,10 +117,13 @@ class StationDialogs:
         dialog.waiting.show_count(self._station.intake.held, self._held_then())
 
     def divert_scan(self, payload: str) -> bool:
-        """While the document picker is open, a scanned document number picks it."""
+        """While the document picker is open, a scanned document number picks it; a dialog
+        on top may take a scan as its own (Find: its search)."""
         stack = self._station.app.screen_stack  # empty while the app starts or ends
-        picker = stack[-1] if stack else None
-        return isinstance(picker, DocumentPicker) and picker.pick_scanned(payload)
+        top = stack[-1] if stack else None
+        if isinstance(top, DocumentPicker):
+            return top.pick_scanned(payload)
+        return isinstance(top, StationDialog) and top.take_scan(payload)
 
     # -- modes ---------------------------------------------------------------------------------
 

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
     from scanstation.station import Station
     from scanstation.tui.details import DetailReads
+    from scanstation.tui.intake import ScanIntake
     from scanstation.tui.scan_worker import StationWorker
+    from scanstation.tui.screens.dialog import StationDialog
     from scanstation.tui.widgets.deck import PortletDeck
 
 __all__ = ["StationSource", "SupervisorActions", "read_then"]
@@ -68,6 +70,7 @@ class SupervisorActions:
     worker: StationWorker | None
     details: DetailReads
     deck: PortletDeck
+    intake: ScanIntake
     _now: Callable[[], datetime]
     app: App[object]  # the station screen's own (this class is a part of it)
 
@@ -77,17 +80,34 @@ class SupervisorActions:
     def action_find(self) -> None:
         from scanstation.tui.screens.find import FindScreen
 
-        self.app.push_screen(FindScreen(self._door), self._serial_picked)
+        self._open(FindScreen(self._door), self._serial_picked)
 
     def action_overview(self) -> None:
         from scanstation.tui.screens.overview import OverviewScreen
 
-        self.app.push_screen(OverviewScreen(self._door, self._now))
+        self._open(OverviewScreen(self._door, self._now), lambda _: None)
 
     def action_documents(self) -> None:
         from scanstation.tui.screens.documents import DocumentsScreen
 
-        self.app.push_screen(DocumentsScreen(self._door), self._document_picked)
+        self._open(DocumentsScreen(self._door), self._document_picked)
+
+    def _open(self, screen: StationDialog[Any], then: Callable[[Any], None]) -> None:
+        """Push a supervisor's screen. Scans read while one that holds them is open (Overview,
+        Documents) wait, counted on it and in the banner, and go once it closes, in the
+        station's mode: never applied unseen behind it. Find takes them as its search."""
+        holds = screen.HOLDS_SCANS_AS is not None
+        if holds:
+            self.intake.hold()
+
+        def closed(result: Any) -> None:
+            try:
+                then(result)
+            finally:
+                if holds:
+                    self.intake.release()
+
+        self.app.push_screen(screen, closed)
 
     def _serial_picked(self, serial_no: str | None) -> None:
         if serial_no:

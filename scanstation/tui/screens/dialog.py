@@ -114,6 +114,15 @@ class StationDialog(ModalScreen[ResultT]):
     }
     """
 
+    # Scans read while it is open wait for it to close, named so in the banner ("while
+    # Overview is open"); None: only the dialog flow that opened it holds them.
+    HOLDS_SCANS_AS: ClassVar[str | None] = None
+
     def __init__(self) -> None:
         super().__init__()
         self.waiting = WaitingNote()
+
+    def take_scan(self, payload: str) -> bool:
+        """A scan read while this dialog is on top: True when the dialog made it its own (it
+        is then no scan of the station's)."""
+        return False

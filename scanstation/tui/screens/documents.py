@@ -45,6 +45,7 @@ class DocumentsScreen(PagedScreen[int]):
     HINT = "a piece of the reference, DC or invoice no or destination; `open`: open ones only"
     PLACEHOLDER = "DC-1042 open"
     GROUP = "documents"
+    HOLDS_SCANS_AS = "Documents"
     _bar = NARROW_BAR
 
     def columns(self) -> list[tuple[str, int | None]]:

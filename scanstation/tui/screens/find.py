@@ -100,6 +100,16 @@ class FindScreen(PagedScreen[str | int]):
     def criteria(self, text: str) -> SerialSearch:
         return parse_search(text)
 
+    def take_scan(self, payload: str) -> bool:
+        """A label scanned while Find is open is looked up here, as the supervisor expects
+        of a search box, and recorded nowhere: the hint says so."""
+        shown = visible(payload)
+        self.search_for(SerialSearch(text=payload), shown)
+        self.hint.update(
+            f"Scanned {shown}: looked up here, not recorded — Esc closes Find, then scan"
+        )
+        return True
+
     def fetch(
         self, door: Station, criteria: Any, after: str | int | None, limit: int
     ) -> Page[str | int]:

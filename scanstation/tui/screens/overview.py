@@ -203,6 +203,7 @@ def exception_table(rows: list[ExceptionRow]) -> RenderableType:
 
 
 class OverviewScreen(StationDialog[None]):
+    HOLDS_SCANS_AS = "Overview"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,ctrl+e", "close", "Close"),
         Binding("r", "reload", "Read again"),
@@ -248,6 +249,7 @@ class OverviewScreen(StationDialog[None]):
             "exceptions": "Latest exceptions",
         }
         with VerticalScroll(id="overview-box"):
+            yield self.waiting
             with Grid(id="overview-grid"):
                 for name, body in self.sections.items():
                     title = Static(titles[name], classes="title")

@@ -89,6 +89,7 @@ class PagedScreen(StationDialog[str | None], Generic[KeyT]):
         self.query_box = Input(placeholder=self.PLACEHOLDER, id="paged-query", compact=True)
         self.table = PageTable(id="paged-table", cursor_type="row")
         self.status = Static("", id="paged-status", markup=False)
+        self.hint = Static(self.HINT, id="paged-hint", markup=False)
         self._starts: list[KeyT | None] = []  # where each page before this one started
         self._start: KeyT | None = None  # where this page starts after
         self._page: Page[KeyT] | None = None
@@ -98,8 +99,9 @@ class PagedScreen(StationDialog[str | None], Generic[KeyT]):
     def compose(self) -> ComposeResult:
         with Vertical(id="paged-box"):
             yield Static(self.TITLE_TEXT, id="paged-title", markup=False)
+            yield self.waiting
             yield self.query_box
-            yield Static(self.HINT, id="paged-hint", markup=False)
+            yield self.hint
             yield self.table
             yield self.status
 
@@ -148,6 +150,17 @@ class PagedScreen(StationDialog[str | None], Generic[KeyT]):
         self._starts = []
         self._load(None)
         return True
+
+    def search_for(self, criteria: Any, shown: str) -> None:
+        """Read the first page of `criteria`, made elsewhere than the box (a scan); the box
+        shows `shown` and is not read again until it is edited."""
+        if self._timer is not None:
+            self._timer.stop()
+        with self.query_box.prevent(Input.Changed):
+            self.query_box.value = shown
+        self._criteria = criteria
+        self._starts = []
+        self._load(None)
 
     def page_size(self) -> int:
         return max(5, self.table.size.height - 1)  # less the header row
