@@ -7,7 +7,6 @@ tokens, generation nos."""
 from __future__ import annotations
 
 import secrets
-from base64 import b32encode
 from typing import Final
 
 from scanstation.domain import limits
@@ -38,6 +37,8 @@ AI82_CHARACTERS: Final = frozenset(
 SERIAL_MAX_LENGTH: Final = limits.SERIAL_NO.max_length
 SERIAL_DIGITS: Final = 10
 SECONDARY_QR_LENGTH: Final = 12
+_BASE32: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648's alphabet
+_BASE32_OF_BYTE: Final = bytes(_BASE32[byte % 32] for byte in range(256))
 
 
 def check_text(limit: TextLimit, value: str) -> str:
@@ -104,10 +105,12 @@ def generation_no_problem(generation_no: str) -> str | None:
 
 
 def new_secondary_qrs(count: int) -> list[str]:
-    """`count` random tokens from one call to the CSPRNG and one base32 encoding: 15 random
-    bytes are exactly 24 base32 characters, two tokens (per-token calls cost 2.6 s a million)."""
-    text = b32encode(secrets.token_bytes(15 * ((count + 1) // 2))).decode("ascii")
+    """`count` random base32 tokens from one call to the CSPRNG: each random byte's low 5 bits
+    pick a character (256 is a multiple of 32, so each of the 32 is equally likely), in C by
+    one bytes.translate. Per-token calls cost 2.6 s a million, and b32encode (pure Python
+    here) 1.9 s; this 0.4 s."""
     size = SECONDARY_QR_LENGTH
+    text = secrets.token_bytes(count * size).translate(_BASE32_OF_BYTE).decode("ascii")
     return [text[i : i + size] for i in range(0, count * size, size)]
 
 

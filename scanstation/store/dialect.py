@@ -16,7 +16,19 @@ import peewee
 from scanstation.store.errors import StoreError
 from scanstation.store.tally import TALLY_TABLE, tally_backfill
 
-__all__ = ["APPEND_ONLY", "Dialect", "driver_error", "first_line"]
+__all__ = [
+    "APPEND_ONLY",
+    "SERIAL_FIXED_COLUMNS",
+    "SERIAL_ROW_COLUMNS",
+    "Dialect",
+    "driver_error",
+    "first_line",
+]
+
+# A bulk insert of serials (Dialect.insert_serials): the columns each row brings, and the ones
+# every row of a generation run or an import shares.
+SERIAL_ROW_COLUMNS = ("serial_no", "secondary_qr", "item_id", "generation_id", "site_id", "qr_seal")
+SERIAL_FIXED_COLUMNS = ("stage", "created_at", "created_by", "updated_at", "updated_by", "version")
 
 # What the database answers an UPDATE or DELETE of an event with (its triggers).
 APPEND_ONLY = "events are append-only: a correction is a new event"
@@ -97,17 +109,30 @@ class Dialect:
     def inserted_id(self, cursor: Any) -> int:
         raise NotImplementedError
 
-    def insert_many(self, cursor: Any, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """`head` (INSERT INTO t (columns)) for every row, as few round trips as it takes."""
+    def insert_serials(
+        self, cursor: Any, rows: Sequence[tuple[Any, ...]], fixed: tuple[Any, ...]
+    ) -> None:
+        """New serials, each row the SERIAL_ROW_COLUMNS, every row with the same `fixed`
+        SERIAL_FIXED_COLUMNS: in one statement or a few, the rows in their order (their ids
+        follow it), no per-row statement or parameter binding in Python."""
         raise NotImplementedError
 
     def returning_id(self) -> str:
         """Appended to the event INSERT: how its id comes back in the same round trip."""
         return ""
 
-    def any_of(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
-        """`column` is one of `values`: one parameter for the whole list."""
+    def any_of(
+        self, column: str, values: Sequence[str], *more_columns: str
+    ) -> tuple[str, list[Any]]:
+        """`column` (or any of `more_columns`) is one of `values`: one parameter for the whole
+        list, encoded once however many columns are compared."""
         raise NotImplementedError
+
+    @contextmanager
+    def bulk_write(self, db: peewee.Database) -> Iterator[None]:
+        """Around a generation run or an import: what a million-row transaction needs that a
+        scan should not have."""
+        yield
 
     # -- errors -------------------------------------------------------------------------------
 

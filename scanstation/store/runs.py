@@ -10,8 +10,11 @@ same.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import islice, repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from scanstation.domain.model import GenerationView
@@ -26,8 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["SERIAL_DIGITS", "ImportRow", "RunStore", "SerialCollision"]
 
 SERIAL_DIGITS: Final = 10
-PROBE_CHUNK: Final = 5_000  # codes looked up in one statement
-INSERT_CHUNK: Final = 20_000
+PROBE_CHUNK: Final = 20_000  # codes looked up in one statement
+INSERT_CHUNK: Final = 20_000  # serials inserted by one statement (a few MB of text)
 
 
 class ImportRow(NamedTuple):
@@ -67,17 +70,25 @@ class RunStore:
 
     # -- the serial namespace -----------------------------------------------------------------
 
-    def taken_codes(self: Repository, codes: Sequence[str]) -> dict[str, str]:
+    def taken_codes(self: Repository, codes: Iterable[str]) -> dict[str, str]:
         """Which of `codes` are already a serial number or a secondary QR code in the
-        database: code → "serial" | "secondary QR"."""
+        database: code → "serial" | "secondary QR" (a code that is both is a serial: a scan
+        of it means the serial). One statement a chunk, both unique indexes probed by the
+        database (it orders each chunk's codes itself)."""
         taken: dict[str, str] = {}
-        ordered = sorted(set(codes))  # neighbouring keys: the index pages are read in order
-        for start in range(0, len(ordered), PROBE_CHUNK):
-            chunk = ordered[start : start + PROBE_CHUNK]
-            for column, what in (("secondary_qr", "secondary QR"), ("serial_no", "serial")):
-                where, params = self.dialect.any_of(column, chunk)
-                rows = self._cursor(f"SELECT {column} FROM serial WHERE {where}", params)
-                taken.update((code, what) for (code,) in rows.fetchall())
+        # Once each (a set as it is; else in the caller's order: a file's serials in its order).
+        values = list(codes if isinstance(codes, set) else dict.fromkeys(codes))
+        for start in range(0, len(values), PROBE_CHUNK):
+            chunk = values[start : start + PROBE_CHUNK]
+            where, params = self.dialect.any_of("serial_no", chunk, "secondary_qr")
+            rows = self._cursor(
+                f"SELECT serial_no, secondary_qr FROM serial WHERE {where}", params
+            ).fetchall()
+            if not rows:
+                continue
+            wanted = set(chunk)
+            taken.update((qr, "secondary QR") for _sn, qr in rows if qr in wanted)
+            taken.update((sn, "serial") for sn, _qr in rows if sn in wanted)
         return taken
 
     def _taken_numbers(self: Repository, prefix: str, first: int, last: int) -> set[str]:
@@ -141,7 +152,7 @@ class RunStore:
             self.dialect.lock_serial_namespace(self._db)
             generation_no = self._free_generation_no()
             serials = self._free_serial_numbers(prefix, count)
-            drawn_again = self._free_tokens(tokens, new_tokens, set(serials))
+            drawn_again = self._free_tokens(tokens, new_tokens, serials)
             if drawn_again and seal:
                 resealed = seal([tokens[i] for i in drawn_again])
                 for index, new_seal in zip(drawn_again, resealed, strict=True):
@@ -155,10 +166,7 @@ class RunStore:
                 created_by=by,
             )
             self._insert_serials(
-                (
-                    (sn, qr, item_id, run.id, site_id, qr_seal)
-                    for sn, qr, qr_seal in zip(serials, tokens, seals, strict=True)
-                ),
+                zip(serials, tokens, repeat(item_id), repeat(run.id), repeat(site_id), seals),
                 iso(at),
                 by,
                 progress,
@@ -175,7 +183,8 @@ class RunStore:
             )
             return generation_no, serials
 
-        return self.write_request(work)
+        with self.dialect.bulk_write(self._db):
+            return self.write_request(work)
 
     def _free_generation_no(self: Repository) -> str:
         run = self.t.generation_run
@@ -196,31 +205,33 @@ class RunStore:
                     "generate with another --prefix"
                 )
             taken = self._taken_numbers(prefix, first, last)
-            serials.extend(
-                sn
-                for sn in (f"{prefix}{n:0{SERIAL_DIGITS}d}" for n in range(first, last + 1))
-                if sn not in taken
-            )
+            numbered = map(f"{prefix}{{:0{SERIAL_DIGITS}d}}".format, range(first, last + 1))
+            serials.extend(numbered if not taken else (sn for sn in numbered if sn not in taken))
         return serials
 
     def _free_tokens(
         self: Repository,
         tokens: list[str],
         new_tokens: Callable[[int], list[str]],
-        serials: set[str],
+        serials: list[str],
     ) -> list[int]:
-        """Draw again, in place, each token that is already a code; the indexes drawn again."""
+        """Draw again, in place, each token that is already a code (in the database, a serial
+        of this run, or an earlier token of this run); the indexes drawn again. Checked
+        set-wise: the Python loop runs only when something was found."""
         drawn_again: set[int] = set()
+        own = set(serials)
         while True:
-            taken = self.taken_codes(tokens)
+            unique = set(tokens)
+            bad_codes = unique & own
+            bad_codes.update(self.taken_codes(unique))
+            if not bad_codes and len(unique) == len(tokens):
+                return sorted(drawn_again)
             seen: set[str] = set()
             bad = []
             for index, token in enumerate(tokens):
-                if token in taken or token in serials or token in seen:
+                if token in bad_codes or token in seen:
                     bad.append(index)
                 seen.add(token)
-            if not bad:
-                return sorted(drawn_again)
             drawn_again.update(bad)
             for index, token in zip(bad, new_tokens(len(bad)), strict=True):
                 tokens[index] = token
@@ -332,7 +343,8 @@ class RunStore:
             )
             return written
 
-        return self.write_request(work)
+        with self.dialect.bulk_write(self._db):
+            return self.write_request(work)
 
     def _runs_for_import(
         self: Repository,
@@ -371,34 +383,21 @@ class RunStore:
         by: str,
         progress: Callable[[int], None] | None,
     ) -> dict[int, int]:
-        """Bulk insert (the dialect's: Peewee's insert_many was 4x slower per row here), the
-        serials counted in the tally; returns how many serials each generation run got."""
-        head = (
-            "INSERT INTO serial (serial_no, secondary_qr, item_id, generation_id, site_id, stage, "
-            "created_at, created_by, updated_at, updated_by, version, qr_seal)"
-        )
+        """Bulk insert of rows (serial_no, secondary_qr, item_id, generation_id, site_id,
+        qr_seal), a chunk a statement (the dialect's), the serials counted in the tally;
+        returns how many serials each generation run got."""
         stage = Stage.NOT_REGISTERED.value
+        fixed = (stage, stamp, by, stamp, by, 1)
         cursor = self._db.cursor()
-        chunk: list[tuple[Any, ...]] = []
-        per_run: dict[int, int] = {}
+        per_run: Counter[int | None] = Counter()
         done = 0
-        for sn, qr, item_id, run_id, site_id, qr_seal in rows:
-            chunk.append(
-                (sn, qr, item_id, run_id, site_id, stage, stamp, by, stamp, by, 1, qr_seal)
-            )
-            if run_id is not None:
-                per_run[run_id] = per_run.get(run_id, 0) + 1
-            if len(chunk) >= INSERT_CHUNK:
-                self.dialect.insert_many(cursor, head, chunk)
-                done += len(chunk)
-                chunk.clear()
-                if progress:
-                    progress(done)
-        if chunk:
-            self.dialect.insert_many(cursor, head, chunk)
+        source = iter(rows)
+        while chunk := list(islice(source, INSERT_CHUNK)):
+            self.dialect.insert_serials(cursor, chunk, fixed)
+            per_run.update(map(itemgetter(3), chunk))
             done += len(chunk)
             if progress:
                 progress(done)
         # The tally counts them in the same transaction (store/tally.py).
         self._cursor(ADD_TO_TALLY, (stage, BULK_SLOT, done))
-        return per_run
+        return {run_id: n for run_id, n in per_run.items() if run_id is not None}

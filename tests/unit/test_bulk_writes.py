@@ -1,0 +1,71 @@
+"""Generation runs and imports written in bulk (issue 13): rows go in as one JSON text a chunk
+(SQLite) or by COPY (PostgreSQL), tokens are drawn in one go, and a bigger page cache is lent
+to the bulk transaction only. What a user would notice: every value arrives as typed, the
+serials keep their order, the counts stay exact, and a station's connection gets its small
+cache back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scanstation.service import SECONDARY_QR_LENGTH, StationService, new_secondary_qrs
+from scanstation.store.sqlite_dialect import CACHE_KIB
+
+
+def test_tokens_are_base32_and_every_character_is_drawn() -> None:
+    tokens = new_secondary_qrs(20_000)
+    assert len(tokens) == 20_000 and len(set(tokens)) == 20_000
+    assert {len(t) for t in tokens} == {SECONDARY_QR_LENGTH}
+    # All 32 characters, and only they (a bad table would repeat some and miss others).
+    assert set("".join(tokens)) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def test_text_with_backslashes_and_tabs_arrives_as_written(
+    service: StationService, tmp_path: Path
+) -> None:
+    """PostgreSQL's COPY reads `\\n` in its text as a line break unless it is escaped."""
+    by = "ops\\night"
+    run, serials = service.generate("PUMP", 3, "P1", by=by)
+    made = [service.serial(sn) for sn in serials]
+    assert [s.created_by for s in made if s] == [by] * 3
+    assert [s.generation_no for s in made if s] == [run] * 3
+    csv = tmp_path / "units.csv"
+    csv.write_text(
+        "serial_no,sku,generation_no,secondary_qr\nIMP-1,PUMP,GX-1,QR-1\nIMP-2,PUMP,,\n",
+        encoding="utf-8",
+    )
+    report = service.import_csv(csv, by="imports\\tab")
+    assert report.written and report.rows == 2
+    first, second = service.serial("IMP-1"), service.serial("IMP-2")
+    assert first is not None and second is not None
+    assert (first.created_by, first.generation_no, first.secondary_qr) == (
+        "imports\\tab", "GX-1", "QR-1"
+    )  # fmt: skip
+    assert (second.generation_no, second.secondary_qr) == (None, None)
+
+
+def test_a_big_run_keeps_its_serials_in_order_and_counts_exact(service: StationService) -> None:
+    before = service.info()
+    run, serials = service.generate("PUMP", 21_000, "P1")  # more than one statement's chunk
+    assert serials == sorted(serials) and len(set(serials)) == 21_000
+    again = service.generate("PUMP", 21_000, "P1", request_id="same")
+    assert service.generate("PUMP", 21_000, "P1", request_id="same") == again
+    after = service.info()
+    assert after["serials"] == before["serials"] + 42_000  # type: ignore[operator]
+    stage = "Not Registered at Plant"
+    counted = after["serials_by_stage"][stage] - before["serials_by_stage"][stage]  # type: ignore[index]
+    assert counted == 42_000
+    item = service.item("PUMP")
+    assert item is not None
+    assert [g.count for g in item.generations if g.generation_no == run] == [21_000]
+
+
+def test_the_bulk_cache_is_given_back(db_url: str) -> None:
+    from tests.conftest import build_small
+
+    service = StationService.open(db_url, create=True)
+    build_small(service)
+    service.generate("PUMP", 10, "P1")
+    cache = service.repo._db.execute_sql("PRAGMA cache_size").fetchone()[0]
+    assert cache == -CACHE_KIB
+    service.close()
