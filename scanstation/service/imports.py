@@ -99,6 +99,7 @@ class Imports:
         runs: dict[str, tuple[str, int]] = {}
         chunk: list[ImportRow] = []
         rows = 0
+        checked_at = self.repo.codes_written()  # before any check: a later write shows
         with (
             self._open_import(path) as handle,
             tempfile.TemporaryFile(prefix="scanstation-import-") as spool,
@@ -122,7 +123,9 @@ class Imports:
                 self._name_repeats(path, skus, repeated, problems)
             if problems or dry_run or not rows:
                 return ImportReport(rows, problems.report(), False)
-            written = self._write_import(path, spool, runs, digest, operator, request, progress)
+            written = self._write_import(
+                path, spool, runs, digest, operator, request, progress, checked_at
+            )
         if isinstance(written, ImportReport):
             return written
         return ImportReport(written, (), True)
@@ -291,6 +294,7 @@ class Imports:
         by: str,
         request_id: str,
         progress: Callable[[int], None] | None,
+        checked_at: int,
     ) -> int | ImportReport:
         if _file_digest(self._open_import(path)) != digest:
             raise ServiceError(
@@ -319,6 +323,7 @@ class Imports:
                 source_name=visible(path.name),
                 request_id=request_id,
                 progress=progress,
+                checked_at=checked_at,
             )
         except SerialCollision as collision:
             problems = Problems()

@@ -31,6 +31,7 @@ __all__ = ["SERIAL_DIGITS", "ImportRow", "RunStore", "SerialCollision"]
 SERIAL_DIGITS: Final = 10
 PROBE_CHUNK: Final = 20_000  # codes looked up in one statement
 INSERT_CHUNK: Final = 20_000  # serials inserted by one statement (a few MB of text)
+CODES_WRITTEN: Final = "codes_written"  # a meta counter: bulk writes of serials so far
 
 
 class ImportRow(NamedTuple):
@@ -103,6 +104,13 @@ class RunStore:
             ).fetchall()
             taken.update(code for (code,) in rows if len(code) == width)
         return taken
+
+    def codes_written(self: Repository) -> int:
+        """How many generation runs and imports have written serials so far: read before an
+        import's checks and again under the namespace lock, unchanged means no code was
+        taken in between (nothing else writes serial numbers or QR codes)."""
+        row = self.t.meta.get_or_none(self.t.meta.key == CODES_WRITTEN)
+        return int(row.value) if row else 0
 
     def _next_counter(self: Repository, key: str, step: int) -> int:
         """Reserve `step` numbers of a counter kept in meta; returns the first. In a write tx."""
@@ -284,13 +292,15 @@ class RunStore:
         source_name: str,
         request_id: str,
         progress: Callable[[int], None] | None = None,
+        checked_at: int | None = None,
     ) -> int:
         """All or nothing, in one transaction: the rows (checked by the caller, given again by
         `chunks()` for each try) are checked once more against the database under the
         namespace lock — a concurrent writer may have taken a code since — and inserted.
-        `runs`: generation no → (SKU, first line) for every run the rows name. Returns the
-        rows written;
-        raises SerialCollision with every taken code."""
+        `checked_at`: codes_written() before the caller's checks; when no bulk write came
+        since, the rows are not checked again. `runs`: generation no → (SKU, first line) for
+        every run the rows name. Returns the rows written; raises SerialCollision with every
+        taken code."""
         skus = self.sku_ids()
 
         def work() -> int:
@@ -298,12 +308,18 @@ class RunStore:
             if done is not None:
                 return int(done.count or 0)
             self.dialect.lock_serial_namespace(self._db)
+            recheck = checked_at is None or self.codes_written() != checked_at
             run_ids = self._runs_for_import(runs, skus, at, by)
             written = 0
             per_run: dict[int, int] = {}
             for chunk in chunks():
-                taken = self.taken_codes(
-                    [r.serial_no for r in chunk] + [r.secondary_qr for r in chunk if r.secondary_qr]
+                taken = (
+                    self.taken_codes(
+                        [r.serial_no for r in chunk]
+                        + [r.secondary_qr for r in chunk if r.secondary_qr]
+                    )
+                    if recheck
+                    else {}
                 )
                 if taken:
                     raise SerialCollision.describe(chunk, taken)
@@ -400,4 +416,5 @@ class RunStore:
                 progress(done)
         # The tally counts them in the same transaction (store/tally.py).
         self._cursor(ADD_TO_TALLY, (stage, BULK_SLOT, done))
+        self._next_counter(CODES_WRITTEN, 1)
         return {run_id: n for run_id, n in per_run.items() if run_id is not None}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from scanstation.service import SECONDARY_QR_LENGTH, StationService, new_secondary_qrs
 from scanstation.store.sqlite_dialect import CACHE_KIB
 
@@ -69,3 +71,35 @@ def test_the_bulk_cache_is_given_back(db_url: str) -> None:
     cache = service.repo._db.execute_sql("PRAGMA cache_size").fetchone()[0]
     assert cache == -CACHE_KIB
     service.close()
+
+
+def test_a_code_taken_between_check_and_write_is_refused(
+    service: StationService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write checks the rows again only when another run or import wrote since the
+    check: here one did, and took a QR code of the file as its serial."""
+    from scanstation.service.imports import Imports
+
+    csv = tmp_path / "units.csv"
+    csv.write_text(
+        "serial_no,sku,generation_no,secondary_qr\nIMP-1,PUMP,,QR-LATE\nIMP-2,PUMP,,\n",
+        encoding="utf-8",
+    )
+    other = tmp_path / "other.csv"
+    other.write_text("serial_no,sku,generation_no,secondary_qr\nQR-LATE,PUMP,,\n", encoding="utf-8")
+    real = Imports._write_import
+
+    def another_import_first(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(Imports, "_write_import", real)
+        assert service.import_csv(other).written
+        return real(self, *args, **kwargs)
+
+    serials = service.info()["serials"]
+    monkeypatch.setattr(Imports, "_write_import", another_import_first)
+    report = service.import_csv(csv)
+    assert not report.written
+    assert [(p.line, p.message) for p in report.problems] == [
+        (2, "secondary QR QR-LATE is already a serial in the database")
+    ]
+    # The other import's serial, none of this file's.
+    assert service.info()["serials"] == serials + 1  # type: ignore[operator]
