@@ -76,6 +76,7 @@ class Action(StrEnum):
     DATABASE_ROLES = "database roles"
     PRINT_LABEL = "print a label"  # one serial's label, on a printer (recorded)
     PRINT_LABELS = "print labels"  # a generation run's labels, or several serials', on a printer
+    SUPERVISOR_SCREENS = "supervisor screens"  # the station's Find, Overview and Documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,12 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
         Action.PRINT_LABELS,
         Role.SUPERVISOR,
         "printing the labels of a generation run or of several serials",
+    ),
+    # What every serial, document and person's scans look like: a supervisor's view.
+    Permission(
+        Action.SUPERVISOR_SCREENS,
+        Role.SUPERVISOR,
+        "opening the supervisor's screens (Find, Overview, Documents)",
     ),
 )
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.worker import get_current_worker
 
+from scanstation.domain.roles import Action, required_role
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from scanstation.station import Station
     from scanstation.tui.details import DetailReads
     from scanstation.tui.intake import ScanIntake
+    from scanstation.tui.people import StationPeople
     from scanstation.tui.scan_worker import StationWorker
     from scanstation.tui.screens.dialog import StationDialog
     from scanstation.tui.widgets.deck import PortletDeck
@@ -71,6 +74,7 @@ class SupervisorActions:
     details: DetailReads
     deck: PortletDeck
     intake: ScanIntake
+    people: StationPeople
     _now: Callable[[], datetime]
     app: App[object]  # the station screen's own (this class is a part of it)
 
@@ -93,9 +97,25 @@ class SupervisorActions:
         self._open(DocumentsScreen(self._door), self._document_picked)
 
     def _open(self, screen: StationDialog[Any], then: Callable[[Any], None]) -> None:
-        """Push a supervisor's screen. Scans read while one that holds them is open (Overview,
-        Documents) wait, counted on it and in the banner, and go once it closes, in the
-        station's mode: never applied unseen behind it. Find takes them as its search."""
+        """Push a supervisor's screen: on a database with users, for a supervisor (anyone
+        else gets a supervisor's approval on the spot first); an open station, as it is."""
+        people = self.people
+        if people.has_users:
+            user = people.user
+            if user is None:
+                self.app.notify("Sign in first", markup=False)
+                return
+            if not user.role.includes(required_role(Action.SUPERVISOR_SCREENS)):
+                people.ask_approval(
+                    Action.SUPERVISOR_SCREENS, lambda approver: self._push(screen, then)
+                )
+                return
+        self._push(screen, then)
+
+    def _push(self, screen: StationDialog[Any], then: Callable[[Any], None]) -> None:
+        """Scans read while a screen that holds them is open (Overview, Documents) wait,
+        counted on it and in the banner, and go once it closes, in the station's mode: never
+        applied unseen behind it. Find takes them as its search."""
         holds = screen.HOLDS_SCANS_AS is not None
         if holds:
             self.intake.hold()

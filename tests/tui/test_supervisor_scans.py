@@ -1,7 +1,8 @@
 """A scanner burst while a supervisor's screen is open (a real demo database, keys posted all at
 once like a wedge scanner): in Find the label becomes the search and nothing is recorded; under
 Overview and Documents the scan waits, counted on the screen and in the banner, and is applied
-in the station's mode once the screen closes — never lost, never applied unseen behind it."""
+in the station's mode once the screen closes — never lost, never applied unseen behind it. With
+users, the screens are a supervisor's: an operator gets a supervisor's approval first."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_sign_in import people_db  # noqa: F401 - the fixture
 from test_station import burst, events_of, make_app, open_dialog, outcomes, ready, sn, wait_for
 from textual.screen import Screen
 
@@ -67,3 +69,60 @@ async def test_a_scan_under_overview_or_documents_waits_and_goes_when_it_closes(
         (sn(1), Stage.REGISTERED.value),
         (sn(2), Stage.REGISTERED.value),
     ]
+
+
+# -- roles -----------------------------------------------------------------------------------
+
+
+async def test_with_users_an_operator_opens_them_with_a_supervisors_approval(
+    people_db: Path,  # noqa: F811
+) -> None:
+    from test_sign_in import PINS, prompt_of, sign_in, type_text
+
+    app = make_app(people_db, site="G1", mode="receive", operator="")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        await sign_in(pilot, app, "olu")  # an operator
+        await wait_for(pilot, lambda: app.screen is app.station, what="the station")
+        await pilot.press("ctrl+f")
+        asked = await prompt_of(pilot, app)
+        assert "supervisor's screens" in asked.prompt_title
+        assert "needs a supervisor" in asked.prompt_title
+        await pilot.press("escape")  # no approval: no Find
+        await wait_for(pilot, lambda: app.screen is app.station, what="back at the station")
+        await pilot.pause(0.2)
+        assert app.screen is app.station
+        await pilot.press("ctrl+e")
+        prompt = await prompt_of(pilot, app)
+        await type_text(pilot, "olu")  # an operator cannot approve it
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: prompt.at_pin, what="the PIN step")
+        await type_text(pilot, PINS["olu"])
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "needs a supervisor" in str(prompt.error.visual))
+        assert not isinstance(app.screen, OverviewScreen)
+        await pilot.press("escape", "escape")  # the PIN, then the name: cancelled
+        await wait_for(pilot, lambda: app.screen is app.station, what="back at the station")
+        await pilot.press("ctrl+k")
+        prompt = await prompt_of(pilot, app)
+        burst(app, "BADGE-SAM-01\r")
+        await wait_for(pilot, lambda: prompt.at_pin, what="the PIN step")
+        await type_text(pilot, PINS["sam"])
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DocumentsScreen), what="Documents")
+
+
+async def test_with_users_a_supervisor_opens_them_at_once(
+    people_db: Path,  # noqa: F811
+) -> None:
+    from test_sign_in import sign_in
+
+    app = make_app(people_db, site="G1", mode="receive", operator="")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        await sign_in(pilot, app, "sam")
+        await wait_for(pilot, lambda: app.screen is app.station, what="the station")
+        await open_dialog(pilot, app, "ctrl+e", OverviewScreen)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.station)
+        await open_dialog(pilot, app, "ctrl+f", FindScreen)
