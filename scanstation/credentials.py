@@ -28,6 +28,7 @@ __all__ = [
     "PinHasher",
     "hash_pin",
     "looks_like_token",
+    "new_pin",
     "new_token",
     "pin_problem",
     "token_digest",
@@ -112,6 +113,11 @@ def _parse(stored: str) -> tuple[PinHasher | None, bytes, bytes]:
         return PinHasher(n, r, p), _unb64(salt), _unb64(key)
     except ValueError:
         return None, b"", b""
+
+
+def new_pin(digits: int = 6) -> str:
+    """A random PIN (the demo's people): shown once to whoever asked, stored only hashed."""
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
 
 
 def new_token() -> str:

@@ -1,6 +1,8 @@
 """The demo database: the sites, items and documents in assets/demo/*.csv, and about two
 thousand serials whose histories were made by real scans through the Station door — the same
-path a dock worker's scan takes — timed over the last five weeks."""
+path a dock worker's scan takes — timed over the last five weeks. `scanstation demo` then gives
+it people (DEMO_PEOPLE, with random PINs it prints once), so its station opens on sign-in;
+`build_demo` alone leaves an open station (no users), as the tests' copies of it are."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from scanstation.domain.model import ScanEvent, utc_now
+from scanstation.domain.model import ScanEvent, UserView, utc_now
 from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.roles import Role
 from scanstation.domain.stages import DocumentKind, Mode, SiteKind, Stage
 from scanstation.station import ServiceError, Station, StationSetup
 
@@ -21,6 +24,14 @@ SERIALS_PER_ITEM = 335
 OPEN_DOCUMENT_FILL = {"REF-1042": 0.5, "REF-88": 0.35}
 REJECT_REASONS = ("Casing dent", "Noise above limit", "Label misprint", "Leak at seal")
 SCRAP_REASONS = ("Damaged in handling", "Failed rework", "Water damage in storage")
+# The history's own names: sup-01 scrapped at the plant, op-23 receives at G1's gate, op-17
+# dispatches. The first is the admin the bootstrap needs.
+DEMO_PEOPLE: list[tuple[str, Role, str | None]] = [
+    ("admin", Role.ADMIN, None),
+    ("sup-01", Role.SUPERVISOR, "BADGE-SUP-01"),
+    ("op-23", Role.OPERATOR, "BADGE-OP-23"),
+    ("op-17", Role.OPERATOR, "BADGE-OP-17"),
+]
 COMMENTS = ("Customer asked for early delivery", "Checked by QC supervisor", "Repacked at gate")
 
 
@@ -162,3 +173,12 @@ def build_demo(service: Station) -> str:
         + "\n"
         + ("\n".join(lines))
     )
+
+
+def people_lines(given: list[tuple[UserView, str]]) -> list[str]:
+    """One line a person: name, role, PIN, badge (the only place a PIN is ever shown)."""
+    return [
+        f"  {user.name:<8} {user.role.value:<11} PIN {pin}"
+        + (f"   badge {user.badge}" if user.badge else "")
+        for user, pin in given
+    ]

@@ -403,6 +403,20 @@ class Station:
     def set_pin(self, name: str, pin: str, *, by: UserView | None = None) -> UserView:
         return self._use().set_pin(name, pin, by=by)
 
+    def add_demo_people(
+        self, people: list[tuple[str, Role, str | None]]
+    ) -> list[tuple[UserView, str]]:
+        """The demo's people on a database without users: each with the PIN to show once."""
+        return self._use().add_demo_people(people)
+
+    def demo_people(self) -> list[str]:
+        """The names of the people `scanstation demo` made here ([] on any other database)."""
+        return self._use().demo_people()
+
+    def new_demo_pins(self) -> list[tuple[UserView, str]]:
+        """New PINs for a demo database's people (ServiceError on any other database)."""
+        return self._use().new_demo_pins()
+
     def create_token(
         self, name: str, *, by: UserView | None, expires_days: int | None = None
     ) -> tuple[int, str, Any]:

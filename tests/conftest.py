@@ -98,7 +98,9 @@ def service(request: pytest.FixtureRequest, db_url: str) -> Iterator[StationServ
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo database, built once a session (about 6 s); copy it before writing to it."""
+    """The demo database, built once a session (about 6 s); copy it before writing to it.
+    Without the people `scanstation demo` adds: an open station (no users), as the tests
+    of scanning want; people_db in tests/tui/test_sign_in.py adds people to a copy."""
     from scanstation.demo import build_demo
     from scanstation.station import OnlineStation
 

@@ -259,27 +259,49 @@ def tell_imported(csv_file: Path, report: ImportReport, dry_run: bool, what: str
 @click.command()
 @click.option("--db", "demo_db", type=TEXT, default=None, metavar="URL", help="Where to build it.")
 @click.option("--if-missing", is_flag=True, help="Do nothing when the database already has data.")
+@click.option(
+    "--new-pins",
+    is_flag=True,
+    help="Give the people of a demo database new PINs and print them (builds nothing).",
+)
 @click.pass_context
-def demo(ctx: click.Context, demo_db: str | None, if_missing: bool) -> None:
-    """Build a realistic demo database (sites, items, ~2,000 serials with histories)."""
-    from scanstation.demo import build_demo
+def demo(ctx: click.Context, demo_db: str | None, if_missing: bool, new_pins: bool) -> None:
+    """Build a realistic demo database (sites, items, ~2,000 serials with histories, and
+    people with PINs it prints)."""
+    from scanstation.demo import DEMO_PEOPLE, build_demo, people_lines
     from scanstation.station import redacted_url
 
     state = cli_state(ctx)
     url = state.database_url(demo_db)
+    db_flag = f" --db {redacted_url(url)}" if (demo_db or state.db_url) else ""
+    again = f"scanstation{db_flag} demo --new-pins"
     with state.station(create=True, db=url) as station:
         target = station.database
+        if new_pins:  # never builds: an empty database is not a demo one either
+            given = station.new_demo_pins()
+            say(f"New PINs for the people of {target} (shown only now; kept only hashed):")
+            for line in people_lines(given):
+                say(line)
+            return
         if station.info()["serials"]:
             if if_missing:
                 say(f"Demo database already present: {target}")
+                if station.demo_people() and station.has_users():
+                    say(f"Its people's PINs were printed when it was built; new ones:  {again}")
                 return
             fail(
                 f"{target} already has data; the demo needs an empty database "
                 "(use --db to pick another)"
             )
         summary = build_demo(station)
+        given = station.add_demo_people(DEMO_PEOPLE)
     for line in summary.splitlines():  # our own lines: each one is said on its own
         say(line)
-    db_flag = f" --db {redacted_url(url)}" if (demo_db or state.db_url) else ""
+    say(
+        "People (the station asks them to sign in; PINs shown only now, kept only hashed; "
+        f"new ones: {again}):"
+    )
+    for line in people_lines(given):
+        say(line)
     say(f"Demo database ready: {target}")
     say(f"Start the station on it:  scanstation{db_flag} --site G1 --mode receive")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 from scanstation.credentials import (
     hash_pin,
     looks_like_token,
+    new_pin,
     new_token,
     pin_problem,
     token_digest,
@@ -32,13 +33,15 @@ from scanstation.store.users import StoredToken, StoredUser
 if TYPE_CHECKING:
     from scanstation.service.station import StationService
 
-__all__ = ["WRONG_PINS_BEFORE_LOCKOUT", "AuthError", "People", "TokenInfo"]
+__all__ = ["WRONG_PINS_BEFORE_LOCKOUT", "AuthError", "DemoPerson", "People", "TokenInfo"]
 
 WRONG_PINS_BEFORE_LOCKOUT: Final = 5
+DEMO_PEOPLE_KEY: Final = "demo_people"  # meta: the names of the people `demo` made, one a line
 USERS_CHECK_S: Final = 2.0  # an open station notices its first user's PIN within this
 MAX_TOKEN_DAYS: Final = 3650
 
 TokenInfo = StoredToken  # what `tokens()` lists: id, user, created, expires, revoked
+DemoPerson = tuple[UserView, str]  # a demo user and their new PIN, to be shown once
 
 
 class AuthError(ServiceError):
@@ -183,6 +186,52 @@ class People:
         self.repo.set_user_pin(found.id, hash_pin(pin))
         self._users_seen = True
         return self._existing(name).view
+
+    # -- the demo's people ---------------------------------------------------------------------
+
+    def add_demo_people(
+        self: StationService, people: list[tuple[str, Role, str | None]]
+    ) -> list[DemoPerson]:
+        """The demo's people (name, role, badge; the first an admin), each with a random PIN
+        returned once to be shown and stored only hashed. Only on a database without users;
+        they are marked as the demo's, so `new_demo_pins` can give them new PINs later."""
+        if self.repo.user_count():
+            raise ServiceError("the database already has users: the demo adds its own to none")
+        for name, role, badge in people:
+            self.add_user(name, role, badge)
+        self.repo.set_meta_value(DEMO_PEOPLE_KEY, "\n".join(name for name, _, _ in people))
+        return self._new_pins([name for name, _, _ in people])
+
+    def demo_people(self: StationService) -> list[str]:
+        """The names of the people `scanstation demo` made here ([] on any other database)."""
+        value = self.repo.meta_value(DEMO_PEOPLE_KEY)
+        return value.split("\n") if value else []
+
+    def new_demo_pins(self: StationService) -> list[DemoPerson]:
+        """New random PINs for the demo's people, since theirs were shown only once. Needs no
+        credentials, so only a database whose every user the demo made: there the PINs were
+        printed to whoever built it anyway. Once it has anyone else, an admin sets PINs."""
+        names = self.demo_people()
+        ask_an_admin = "an admin sets a PIN with `scanstation user pin NAME`"
+        if not names:
+            raise ServiceError(f"this database was not built by `scanstation demo`: {ask_an_admin}")
+        others = sorted(u.name for u in self.users() if u.name not in names)
+        if others:
+            raise ServiceError(
+                f"this demo database has other users too ({visible(', '.join(others))}): "
+                f"{ask_an_admin}"
+            )
+        return self._new_pins(names)
+
+    def _new_pins(self: StationService, names: list[str]) -> list[DemoPerson]:
+        given = []
+        for name in names:
+            pin = new_pin()
+            found = self._existing(name)
+            self.repo.set_user_pin(found.id, hash_pin(pin))
+            given.append((self._existing(name).view, pin))
+        self._users_seen = True
+        return given
 
     # -- signing in ---------------------------------------------------------------------------
 

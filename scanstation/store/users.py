@@ -61,6 +61,21 @@ class UserStore:
     def user_count(self: Repository) -> int:
         return int(self._cursor("SELECT count(*) FROM user_account").fetchone()[0])
 
+    def meta_value(self: Repository, key: str) -> str | None:
+        """A value of the database's own key-value table (the demo's people, say)."""
+        row = self._cursor("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta_value(self: Repository, key: str, value: str) -> None:
+        table = self.t.meta
+        self.write(
+            lambda: (
+                table.insert(key=key, value=value)
+                .on_conflict(conflict_target=[table.key], preserve=[table.value])
+                .execute()
+            )
+        )
+
     def find_user(self: Repository, name_key: str, badge: str | None = None) -> StoredUser | None:
         """By case-folded name, or (when given) by badge."""
         if badge is None:

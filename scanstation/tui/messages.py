@@ -52,6 +52,7 @@ class StationReady(Message):
     offline: str | None = None
     has_users: bool | None = None  # None: not known (offline)
     users: tuple[UserView, ...] = ()  # names, roles and badges: never a PIN
+    demo: bool = False  # people `scanstation demo` made: sign-in says where their PINs are
 
 
 @dataclass(eq=False)

@@ -61,6 +61,7 @@ class StationPeople:
         self._holding = True  # the intake holds scans until we know who scans
         self._prompt: CredentialsPrompt | None = None
         self._checking = False  # a check for users is with the worker
+        self._demo = False  # the demo's people: sign-in says where their PINs are
         station.intake.hold()
 
     # -- what the header and the intake ask ----------------------------------------------------
@@ -83,12 +84,13 @@ class StationPeople:
 
     # -- the database's answer -----------------------------------------------------------------
 
-    def ready(self, has_users: bool | None, users: list[UserView]) -> None:
+    def ready(self, has_users: bool | None, users: list[UserView], *, demo: bool = False) -> None:
         """The station opened: with users, someone signs in; without, scans go at once.
         None: the database could not say (an offline start): scans go to the offline journal
         as before, and the database asked again once it answers (with users, a scan without
         a signed-in person is refused on replay and listed for a supervisor, never applied)."""
         self.has_users = has_users
+        self._demo = demo
         self._badges = {u.badge: u.name for u in users if u.badge and not u.disabled}
         if has_users:
             self.ask_sign_in()
@@ -109,10 +111,16 @@ class StationPeople:
         if self._prompt is not None:
             return
         state = self._station.state
+        demo = (
+            " A demo database: `scanstation demo` printed its people's PINs (quit with ctrl+q "
+            "to read them; new ones: `scanstation demo --new-pins`)."
+            if self._demo
+            else ""
+        )
         prompt = CredentialsPrompt(
             f"Sign in at {state.station_id}",
             "Scan your badge or type your name, then your PIN. Scans read before you sign "
-            "in are kept and offered to you.",
+            "in are kept and offered to you." + demo,
             on_entered=self.entered,
             cancellable=False,
         )
@@ -301,11 +309,11 @@ class StationPeople:
         """Handle the worker's answer if it is ours."""
         if message.what == CHECK and isinstance(message.result, tuple):
             self._checking = False
-            has_users, users = message.result
+            has_users, users, demo = message.result
             if has_users and not self._holding:
                 self._holding = True
                 self._station.intake.hold()
-            self.ready(has_users, users)
+            self.ready(has_users, users, demo=demo)
             return True
         if message.what == SIGN_IN and isinstance(message.request, CredentialsPrompt):
             from scanstation.domain.model import UserView
@@ -339,16 +347,18 @@ class StationPeople:
 
 
 def _people(station: Station) -> tuple[object, str]:
-    """(has users, the users: names, roles and badges, never a PIN)."""
+    """(has users, the users: names, roles and badges, never a PIN; are they the demo's)."""
     has_users = station.has_users()
-    return (has_users, station.users() if has_users else []), ""
+    if not has_users:
+        return (False, [], False), ""
+    return (True, station.users(), bool(station.demo_people())), ""
 
 
-def read_people(station: Station) -> tuple[bool | None, list[UserView]]:
+def read_people(station: Station) -> tuple[bool | None, list[UserView], bool]:
     """For the worker as the station opens: None when the database cannot say (offline)."""
     try:
-        (has_users, users), _ = _people(station)
+        (has_users, users, demo), _ = _people(station)
     except Exception:
         _log.debug("users not read at start", exc_info=True)
-        return None, []
-    return bool(has_users), list(users)  # type: ignore[call-overload]
+        return None, [], False
+    return bool(has_users), list(users), bool(demo)  # type: ignore[call-overload]

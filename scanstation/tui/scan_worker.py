@@ -295,7 +295,7 @@ class StationWorker:
         if not station.online:
             offline = station.last_error or "the site database is unreachable"
         self._site = site if station.online else None  # offline: checked again once it answers
-        has_users, users = read_people(station) if station.online else (None, [])
+        has_users, users, demo = read_people(station) if station.online else (None, [], False)
         self._post(
             StationReady(
                 site,
@@ -304,6 +304,7 @@ class StationWorker:
                 offline=offline,
                 has_users=has_users,
                 users=tuple(users),
+                demo=demo,
             )
         )
         if self._journaled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -374,14 +375,73 @@ def test_demo(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "scanstation" in result.stdout and "--site" in result.stdout
     # The summary is one line a stage, not one line with the line breaks made visible.
-    assert "␊" not in result.stdout and "  Scrapped " in result.stdout.splitlines()[-3]
+    assert "␊" not in result.stdout
+    assert any(line.startswith("  Scrapped ") for line in result.stdout.splitlines())
     info = json.loads(run(path, "db", "info", "--json").stdout)
     assert 1900 <= info["serials"] <= 2100
     assert all(n > 0 for n in info["serials_by_stage"].values()), info["serials_by_stage"]
     assert info["open_documents"] >= 2
     again = run(path, "demo", "--if-missing")
     assert again.returncode == 0 and "already" in again.stdout
+    assert f"--db {path} demo --new-pins" in again.stdout  # how to get in again
     assert run(path, "demo").returncode == 2
+    check_demo_people(path, result.stdout)
+
+
+def demo_pins(stdout: str) -> dict[str, str]:
+    """name → PIN of the people `scanstation demo` printed."""
+    found = re.findall(r"^  (\S+) +(?:admin|supervisor|operator) +PIN (\d+)", stdout, re.M)
+    return dict(found)
+
+
+def check_demo_people(path: Path, printed: str) -> None:
+    """The demo's people sign in with the PINs it printed; `--new-pins` replaces them, but
+    only while the demo's people are the database's only ones."""
+    pins = demo_pins(printed)
+    assert sorted(pins) == ["admin", "op-17", "op-23", "sup-01"]
+
+    def as_admin(pin: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return run(path, *args, "--user", "admin", env={"SCANSTATION_PIN": pin})
+
+    listed = as_admin(pins["admin"], "user", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    roles = {u["name"]: u["role"] for u in map(json.loads, listed.stdout.splitlines())}
+    assert roles == {"admin": "admin", "sup-01": "supervisor", "op-23": "operator"} | {
+        "op-17": "operator"
+    }
+    # op-23 receives at G1 with the printed PIN: the README's demo station, from the CLI.
+    received = run(
+        path,
+        *("scan", "SN0000000181", "--site", "G1", "--mode", "receive", "--user", "op-23"),
+        env={"SCANSTATION_PIN": pins["op-23"]},
+    )
+    assert received.returncode == 0, received.stderr
+    assert (
+        json.loads(run(path, "show", "SN0000000181", "--json").stdout)["events"][-1]["by"]
+        == "op-23"
+    )
+
+    renewed = run(path, "demo", "--new-pins")
+    assert renewed.returncode == 0, renewed.stderr
+    new = demo_pins(renewed.stdout)
+    assert sorted(new) == sorted(pins) and new != pins
+    if new["admin"] != pins["admin"]:
+        assert as_admin(pins["admin"], "user", "list").returncode == 2  # the old PIN is gone
+    assert as_admin(new["admin"], "user", "list").returncode == 0
+
+    # Someone who is not the demo's: the demo's PINs are an admin's business from now on.
+    added = as_admin(new["admin"], "user", "add", "Asha", "--role", "operator")
+    assert added.returncode == 0, added.stderr
+    refused = run(path, "demo", "--new-pins")
+    assert refused.returncode == 2 and "other users too (Asha)" in refused.stderr
+    assert "user pin NAME" in refused.stderr and "PIN " not in refused.stdout
+    assert as_admin(new["admin"], "user", "list").returncode == 0  # nothing changed
+
+
+def test_new_pins_only_for_a_demo_database(db: Path) -> None:
+    refused = run(db, "demo", "--new-pins")
+    assert refused.returncode == 2
+    assert "not built by `scanstation demo`" in refused.stderr and "PIN " not in refused.stdout
 
 
 def test_a_misspelt_environment_variable_stops_every_command(db: Path) -> None:

@@ -16,6 +16,7 @@ from test_station import answer, burst, key_event, make_app, outcomes, ready, se
 from textual.pilot import Pilot
 
 from scanstation.config import Settings, StationSettings
+from scanstation.demo import DEMO_PEOPLE
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.roles import Role
 from scanstation.service import StationService
@@ -126,6 +127,36 @@ async def test_a_scan_before_sign_in_is_held_then_applied_as_the_person(
         burst(app, sn(182) + "\r")
         await outcomes(pilot, app, 2)
     assert scan_rows(people_db) == [(sn(181), "ok", "olu"), (sn(182), "ok", "olu")]
+
+
+async def test_the_demo_station_says_where_its_pins_are_and_they_sign_in(demo_db: Path) -> None:
+    """`scanstation demo`'s people: the PINs it printed are hidden behind the station as it
+    opens (README's set-up command), so sign-in says where they are and how to get new ones."""
+    with OnlineStation(StationService.open(f"sqlite:///{demo_db}")) as door:
+        pins = {user.name: pin for user, pin in door.add_demo_people(DEMO_PEOPLE)}
+    app = gate(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        prompt = await prompt_of(pilot, app)
+        assert "`scanstation demo` printed" in prompt.note
+        assert "scanstation demo --new-pins" in prompt.note
+        burst(app, "BADGE-OP-23\r")
+        await wait_for(pilot, lambda: prompt.at_pin, what="the PIN step")
+        await type_text(pilot, pins["op-23"])
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.station.people.user is not None, what="signed in")
+        burst(app, sn(181) + "\r")
+        [outcome] = await outcomes(pilot, app, 1)
+        assert outcome.kind is OutcomeKind.OK
+    assert scan_rows(demo_db) == [(sn(181), "ok", "op-23")]
+
+
+async def test_people_not_the_demos_get_no_demo_hint(people_db: Path) -> None:
+    app = gate(people_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        prompt = await prompt_of(pilot, app)
+        assert "demo" not in prompt.note
 
 
 async def test_a_wrong_pin_is_refused_and_held_scans_can_be_discarded(people_db: Path) -> None:

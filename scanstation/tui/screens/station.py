@@ -274,7 +274,8 @@ class StationScreen(SupervisorActions, Screen[None]):
             self.dialogs.ask_document(Mode.DISPATCH)
         elif self.state.mode in modes_needing_reason() and not self.state.reason:
             self.dialogs.ask_reason_for(self.state.mode)
-        self.people.ready(message.has_users, list(message.users))  # over any dialog: first
+        # over any dialog: first
+        self.people.ready(message.has_users, list(message.users), demo=message.demo)
 
     def on_station_failed(self, message: StationFailed) -> None:
         self.failed = message.reason
