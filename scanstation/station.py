@@ -304,10 +304,13 @@ class Station:
         by: str | None = None,
         *,
         actor: UserView | None = None,
+        approver: UserView | None = None,
     ) -> DocumentView:
-        """Close a document; closing one short needs a supervisor (`actor`, signed in) once
-        the database has users."""
-        closed = self._use().close_document(reference_no, reason, by, actor=actor)
+        """Close a document; closing one short needs a supervisor once the database has
+        users: `actor` signed in, or `approver` on the spot (the event names both)."""
+        closed = self._use().close_document(
+            reference_no, reason, by, actor=actor, approver=approver
+        )
         self._catalog_changed()
         return closed
 
@@ -318,8 +321,11 @@ class Station:
         by: str | None = None,
         *,
         actor: UserView | None = None,
+        approver: UserView | None = None,
     ) -> DocumentView:
-        reopened = self._use().reopen_document(reference_no, reason, by, actor=actor)
+        reopened = self._use().reopen_document(
+            reference_no, reason, by, actor=actor, approver=approver
+        )
         self._catalog_changed()
         return reopened
 

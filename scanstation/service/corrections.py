@@ -191,11 +191,20 @@ class Corrections:
         *,
         request_id: str | None = None,
         actor: UserView | None = None,
+        approver: UserView | None = None,
     ) -> DocumentView:
         """Close a document; short of its lines only with a reason (ServiceError otherwise)
-        and, once the database has users, by a supervisor (`actor`, signed in)."""
+        and, once the database has users, by a supervisor: `actor` signed in, or approved on
+        the spot by `approver` (both authenticated by the face; the event names both)."""
         return self._rule_document(
-            reference_no, reason, by, request_id, decide_close, self.repo.close_document, actor
+            reference_no,
+            reason,
+            by,
+            request_id,
+            decide_close,
+            self.repo.close_document,
+            actor,
+            approver,
         )
 
     def reopen_document(
@@ -206,11 +215,19 @@ class Corrections:
         *,
         request_id: str | None = None,
         actor: UserView | None = None,
+        approver: UserView | None = None,
     ) -> DocumentView:
         """Open a closed document again, with a reason (ServiceError otherwise) and, once the
-        database has users, by a supervisor (`actor`, signed in)."""
+        database has users, by a supervisor (`actor`, or `approver` on the spot)."""
         return self._rule_document(
-            reference_no, reason, by, request_id, decide_reopen, self.repo.reopen_document, actor
+            reference_no,
+            reason,
+            by,
+            request_id,
+            decide_reopen,
+            self.repo.reopen_document,
+            actor,
+            approver,
         )
 
     def _rule_document(
@@ -222,6 +239,7 @@ class Corrections:
         rule: Callable[..., Ruling],
         write: Callable[..., None],
         actor: UserView | None = None,
+        approver: UserView | None = None,
     ) -> DocumentView:
         """Close or reopen: the rule's refusal as a ServiceError, else the write, once."""
         self.require_signed_in(actor.role if actor else None)
@@ -229,13 +247,19 @@ class Corrections:
         by = check_text(limits.OPERATOR, actor.name if actor else (by or login_name()))
         why = optional_text(limits.REASON, reason)
         document = self._open_or_closed(reference_no)
-        ruling = rule(document, why, role=actor.role if actor else None)
+        ruling = rule(
+            document,
+            why,
+            role=actor.role if actor else None,
+            approver_role=approver.role if approver else None,
+        )
         if ruling.verdict is Verdict.ALREADY and self.repo.request_event(request) is not None:
             return document  # this very request did it: its retry answers the same
         if ruling.verdict is not Verdict.APPLY:
             raise ServiceError(ruling.message)
+        approved_by = approver.name if approver is not None and ruling.approved else None
         with _refusals():
-            write(reference_no, why, by, utc_now(), request_id=request)
+            write(reference_no, why, by, utc_now(), request_id=request, approved_by=approved_by)
         return self._open_or_closed(reference_no)
 
 

@@ -203,10 +203,13 @@ class DocumentStore:
         at: datetime,
         *,
         request_id: str,
+        approved_by: str | None = None,
     ) -> None:
         changes = {"closed_at": iso(at), "closed_by": by, "closed_reason": reason}
         note = f"Closed {reference_no}" + (f": {reason}" if reason else "")
-        self._set_state(reference_no, "open", "closed", changes, note, by, at, request_id)
+        self._set_state(
+            reference_no, "open", "closed", changes, note, by, at, request_id, approved_by
+        )
 
     def reopen_document(
         self: Repository,
@@ -216,10 +219,13 @@ class DocumentStore:
         at: datetime,
         *,
         request_id: str,
+        approved_by: str | None = None,
     ) -> None:
         changes = {"closed_at": None, "closed_by": None, "closed_reason": None}
         note = f"Reopened {reference_no}: {reason}"
-        self._set_state(reference_no, "closed", "open", changes, note, by, at, request_id)
+        self._set_state(
+            reference_no, "closed", "open", changes, note, by, at, request_id, approved_by
+        )
 
     def _set_state(
         self: Repository,
@@ -231,8 +237,10 @@ class DocumentStore:
         by: str,
         at: datetime,
         request_id: str,
+        approved_by: str | None = None,
     ) -> None:
-        """Move a document from state `was` to `becomes` under a request id, with an event."""
+        """Move a document from state `was` to `becomes` under a request id, with an event
+        (naming the supervisor who approved it on the spot, if one did)."""
         document = self.t.document
 
         def work() -> None:
@@ -253,6 +261,7 @@ class DocumentStore:
                 at=at,
                 comment=note,
                 document_id=self.document_id(reference_no),
+                approved_by=approved_by,
             )
 
         self.write_request(work)

@@ -11,11 +11,13 @@ from scanstation.domain.codes import visible
 from scanstation.domain.corrections import window_words
 from scanstation.domain.model import DocumentView
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
+from scanstation.domain.roles import Action, permission
 from scanstation.tui.screens.confirm import ConfirmPrompt
 from scanstation.tui.screens.document_picker import DocumentChoice, DocumentPicker
 from scanstation.tui.screens.reason import ReasonPrompt
 
 if TYPE_CHECKING:
+    from scanstation.domain.model import UserView
     from scanstation.station import Station
     from scanstation.tui.messages import CommandDone, DocumentsLoaded
     from scanstation.tui.screens.station import StationScreen
@@ -25,6 +27,7 @@ __all__ = ["REOPEN", "VOID", "VOIDED", "StationCorrections"]
 VOID = "void"  # the worker's write
 REOPEN = "reopen_document"  # the worker's write, and the documents read for its picker
 VOIDED = "voided"  # how a void's answer is shown (banner, list)
+REOPENING = permission(Action.REOPEN_DOCUMENT)
 
 
 class StationCorrections:
@@ -116,7 +119,15 @@ class StationCorrections:
         reference_no = choice.reference_no
 
         def chosen(reason: str | None) -> None:
-            if reason:
+            if not reason:
+                return
+            user = self._station.people.user
+            if user is not None and not user.role.includes(REOPENING.role):
+                self._station.people.ask_approval(
+                    REOPENING.action,
+                    lambda approver: self._reopen(reference_no, reason, approver),
+                )
+            else:
                 self._reopen(reference_no, reason)
 
         prompt = ReasonPrompt(
@@ -125,7 +136,7 @@ class StationCorrections:
         )
         self._station.app.push_screen(prompt, chosen)
 
-    def _reopen(self, reference_no: str, reason: str) -> None:
+    def _reopen(self, reference_no: str, reason: str, approver: UserView | None = None) -> None:
         station = self._station
         worker = station.worker
         if worker is None:
@@ -133,7 +144,9 @@ class StationCorrections:
         operator, actor = station.state.operator, station.people.user  # actor: who signed in
 
         def reopen(door: Station) -> tuple[object, str]:
-            reopened = door.reopen_document(reference_no, reason, by=operator, actor=actor)
+            reopened = door.reopen_document(
+                reference_no, reason, by=operator, actor=actor, approver=approver
+            )
             return reopened, f"{reference_no} reopened"
 
         worker.submit_write(REOPEN, reopen, request=reference_no)

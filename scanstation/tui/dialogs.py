@@ -332,18 +332,20 @@ class StationDialogs:
         self, reference_no: str, reason: str | None = None, approver: UserView | None = None
     ) -> None:
         """Close it; short, with the reason given, by someone whose role allows it (the
-        signed-in person's, or an approver's)."""
+        signed-in person's, or an approver's: then the event names both)."""
         worker = self._station.worker
         if worker is None:
             return
         operator = self._state.operator
-        actor = approver or self._station.people.user
+        actor = self._station.people.user
 
         def close(station: Station) -> tuple[object, str]:
             document = station.document(reference_no)
             if document is not None and document.is_open and document.shortfall and not reason:
                 return document, ""  # the UI asks for a reason, then comes back
-            closed = station.close_document(reference_no, reason, by=operator, actor=actor)
+            closed = station.close_document(
+                reference_no, reason, by=operator, actor=actor, approver=approver
+            )
             note = f" ({closed.shortfall} short: {reason})" if closed.shortfall else ""
             return closed, f"{reference_no} closed{note}"
 

@@ -13,6 +13,7 @@ import pytest
 
 from scanstation.domain.model import ScanEvent
 from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.reports import ReportFilter
 from scanstation.domain.roles import Role
 from scanstation.domain.stages import Mode, Stage
 from scanstation.service import ServiceError, StationService
@@ -95,6 +96,63 @@ def test_closing_a_document_short_needs_a_supervisor(staffed: StationService) ->
     supervisor = staffed.authenticate("Meena", SUPERVISOR_PIN)
     closed = staffed.close_document("DC-1", "truck left", supervisor.name, actor=supervisor)
     assert not closed.is_open
+
+
+def _document_events(service: StationService, reference_no: str) -> list[tuple[str, str, str]]:
+    """(what happened, operator, approver) of the document's close/reopen events, in order."""
+    return [
+        (str(e.reason).split(":")[0], e.operator, str(e.approver))
+        for e in service.audit_events(ReportFilter())
+        if e.kind == "document"
+        and e.document == reference_no
+        and str(e.reason).startswith(("Closed", "Reopened"))
+    ]
+
+
+def test_a_short_close_approved_on_the_spot_names_both(staffed: StationService) -> None:
+    """An operator closes DC-1 short with a supervisor's approval (the station's dialog):
+    the close event is the operator's, approved_by the supervisor, as for a scan's approval.
+    Reopening is approved the same way; a supervisor acting alone names no approver."""
+    operator = staffed.authenticate("Ravi", OPERATOR_PIN)
+    supervisor = staffed.authenticate("Meena", SUPERVISOR_PIN)
+    closed = staffed.close_document(
+        "DC-1", "truck left", operator.name, actor=operator, approver=supervisor
+    )
+    assert not closed.is_open
+    staffed.reopen_document("DC-1", "truck came back", actor=operator, approver=supervisor)
+    staffed.close_document("DC-1", "truck left again", actor=supervisor)
+    assert _document_events(staffed, "DC-1") == [
+        ("Closed DC-1", "Ravi", "Meena"),
+        ("Reopened DC-1", "Ravi", "Meena"),
+        ("Closed DC-1", "Meena", "None"),
+    ]
+
+
+def test_an_approver_without_the_role_approves_nothing(staffed: StationService) -> None:
+    operator = staffed.authenticate("Ravi", OPERATOR_PIN)
+    count = staffed.info()["events"]
+    with pytest.raises(ServiceError, match="closing a document short needs a supervisor"):
+        staffed.close_document("DC-1", "truck left", actor=operator, approver=operator)
+    assert staffed.document("DC-1").is_open  # type: ignore[union-attr]
+    assert staffed.info()["events"] == count
+
+
+def test_a_full_close_needs_no_approval_and_names_none(staffed: StationService) -> None:
+    operator = staffed.authenticate("Ravi", OPERATOR_PIN)
+    supervisor = staffed.authenticate("Meena", SUPERVISOR_PIN)
+    setups = [
+        replace(station(mode=mode, **kw), operator=operator.name, role=operator.role)  # type: ignore[arg-type]
+        for mode, kw in (
+            (Mode.REGISTER, {}),
+            (Mode.VALIDATE, {}),
+            (Mode.DISPATCH, {"document": "DC-1"}),
+        )
+    ]
+    for serial in ("SN0000000001", "SN0000000002", "SN0000000003"):
+        for setup in setups:
+            assert staffed.scan(ScanEvent(serial), setup).kind is OutcomeKind.OK
+    staffed.close_document("DC-1", actor=operator, approver=supervisor)  # nothing to approve
+    assert _document_events(staffed, "DC-1") == [("Closed DC-1", "Ravi", "None")]
 
 
 def test_a_raw_delete_or_update_of_an_event_fails(service: StationService) -> None:
