@@ -29,9 +29,11 @@ __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "SqliteDialect"]
 SQLITE_BUSY_TIMEOUT_MS = 250
 CACHE_KIB = 8_000  # a connection's page cache: a kiosk has little memory
 # A generation run or an import: the random secondary-QR index takes a page write per row
-# once it outgrows the cache (a million serials' index is ~50 MB), so the bulk transaction
-# gets a bigger cache, given back when it ends.
-BULK_CACHE_KIB = 256_000
+# once it outgrows the cache (a million serials' index is ~40 MB), so the bulk transaction
+# gets a bigger cache, given back when it ends. Not more: a long transaction fills its cache
+# with the pages it wrote, so this is what an import adds to its memory (256 MB took a 1M-row
+# import to 378 MB).
+BULK_CACHE_KIB = 64_000
 
 # Primary result codes (sqlite3.h) that mean the database, not the request, failed.
 _SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
