@@ -73,6 +73,11 @@ def setup_of(entry: JournalEntry) -> StationSetup:
         operator=entry.operator,
         document=entry.document,
         reason=entry.reason,
+        # The person signed in when it was scanned: replay judges their role as online did
+        # (None: an older journal, or no users then; with users now, it is set aside).
+        role=entry.role,
+        approved_by=entry.approved_by,
+        approver_role=entry.approver_role,
     )
 
 

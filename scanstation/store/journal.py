@@ -12,6 +12,11 @@ journal can never be replayed into the wrong site database. Each entry is sealed
 its own journal (journal_seal.py), so an entry edited in the file is known for what it is. The
 journal also keeps the sites and documents as last seen online, which offline scans are checked
 against.
+
+On a database with users an entry also keeps the role of the person signed in (and of a
+supervisor who approved it), so that its replay is judged by the same role rules as online.
+Those columns are sealed with the rest whenever they hold anything; an entry of an older
+journal (no role) is sealed as it always was, and a role written into it breaks its seal.
 """
 
 from __future__ import annotations
@@ -21,17 +26,29 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import peewee
 
 from scanstation.domain.model import DocumentView, ScanEvent, SiteView, utc_now
 from scanstation.domain.outcome import OutcomeKind
-from scanstation.domain.stages import DocumentKind, Mode, SiteKind
+from scanstation.domain.stages import DocumentKind, SiteKind
 from scanstation.store.database import StoreError
+from scanstation.store.journal_entries import (
+    _COLUMNS,
+    _ROLE_COLUMNS,
+    JournalEntry,
+    JournalMark,
+    KnownCatalog,
+    SetupLike,
+    _decoded,
+    _entry,
+    _iso,
+    _sealed,
+    _storable,
+)
 from scanstation.store.journal_files import (
     JournalError,
     database_identity,
@@ -58,7 +75,9 @@ __all__ = [
 ]
 
 JOURNAL_APPLICATION_ID = 0x5C5A_7002  # not the site database's id: the two are never confused
-JOURNAL_FORMAT = 2  # 2: entries are sealed; the sites and documents last seen are kept
+# 2: entries are sealed; the sites and documents last seen are kept. 3: an entry keeps the
+# signed-in person's role and any approver (older journals gain the columns, empty).
+JOURNAL_FORMAT = 3
 BUSY_TIMEOUT_S = 10.0  # another process (`journal show`, `journal replay`) may hold it briefly
 
 # What the rules refuse: these stay listed for a supervisor after a replay.
@@ -66,7 +85,7 @@ REFUSED_KINDS = frozenset(
     {OutcomeKind.REJECTED, OutcomeKind.UNKNOWN, OutcomeKind.CONFLICT, OutcomeKind.NOT_GENUINE}
 )
 
-PENDING, REPLAYED, REFUSED = "pending", "replayed", "refused"
+REPLAYED, REFUSED = "replayed", "refused"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,7 +109,10 @@ CREATE TABLE IF NOT EXISTS entry (
     replayed_at TEXT,
     acknowledged_at TEXT,
     acknowledged_by TEXT,
-    mac TEXT
+    mac TEXT,
+    role TEXT,
+    approved_by TEXT,
+    approver_role TEXT
 );
 CREATE INDEX IF NOT EXISTS entry_state_seq ON entry (state, seq);
 CREATE TABLE IF NOT EXISTS known (
@@ -100,165 +122,6 @@ CREATE TABLE IF NOT EXISTS known (
     PRIMARY KEY (what, code)
 );
 """
-
-_COLUMNS = (
-    "seq, scan_id, payload, source, read_at, station_id, site_code, mode, operator, document, "
-    "reason, queued_at, state, outcome, message, serial_no, replayed_at, acknowledged_at, "
-    "acknowledged_by, mac"
-)
-# The columns a seal covers: everything a replay applies, as stored.
-_SEALED = slice(1, 12)  # scan_id … queued_at in _COLUMNS
-
-
-class SetupLike(Protocol):
-    """What the journal keeps of a StationSetup (the service's type; the store cannot import it)."""
-
-    @property
-    def station_id(self) -> str: ...
-    @property
-    def site_code(self) -> str: ...
-    @property
-    def mode(self) -> Mode: ...
-    @property
-    def operator(self) -> str: ...
-    @property
-    def document(self) -> str | None: ...
-    @property
-    def reason(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """One journaled scan: the ScanEvent and StationSetup fields, and what replay made of it."""
-
-    seq: int
-    scan_id: str
-    payload: str
-    source: str
-    read_at: datetime
-    station_id: str
-    site_code: str
-    mode: Mode
-    operator: str
-    document: str | None
-    reason: str | None
-    queued_at: datetime
-    state: str  # pending | replayed | refused
-    outcome: OutcomeKind | None = None
-    message: str | None = None
-    serial_no: str | None = None
-    replayed_at: datetime | None = None
-    acknowledged_at: datetime | None = None
-    acknowledged_by: str | None = None
-    intact: bool = True  # False: edited in the file after it was saved (its seal fails)
-
-    @property
-    def event(self) -> ScanEvent:
-        """The scan as it was read: same payload, source, read time and, above all, scan id."""
-        return ScanEvent(self.payload, self.source, self.scan_id, self.read_at)
-
-    @property
-    def is_pending(self) -> bool:
-        return self.state == PENDING
-
-    def as_json(self) -> dict[str, object]:
-        def when(moment: datetime | None) -> str | None:
-            return moment.isoformat() if moment is not None else None
-
-        return {
-            "seq": self.seq,
-            "scan_id": self.scan_id,
-            "state": self.state,
-            "payload": self.payload,
-            "source": self.source,
-            "read_at": when(self.read_at),
-            "queued_at": when(self.queued_at),
-            "station": self.station_id,
-            "site": self.site_code,
-            "mode": self.mode.value,
-            "operator": self.operator,
-            "document": self.document,
-            "reason": self.reason,
-            "outcome": self.outcome.value if self.outcome else None,
-            "message": self.message,
-            "serial": self.serial_no,
-            "replayed_at": when(self.replayed_at),
-            "acknowledged_at": when(self.acknowledged_at),
-            "acknowledged_by": self.acknowledged_by,
-            "intact": self.intact,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class JournalMark:
-    """What a replay made of one entry. `refused` puts it on the supervisor's list."""
-
-    seq: int
-    outcome: OutcomeKind
-    message: str
-    serial_no: str | None
-    refused: bool
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _from_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-@dataclass(frozen=True, slots=True)
-class KnownCatalog:
-    """The sites and documents as the site database last showed them (offline scans are
-    checked against these), and when that was."""
-
-    sites: dict[str, SiteView]
-    documents: dict[str, tuple[DocumentKind, str, str]]  # reference no → kind, from, state
-    at: datetime
-
-
-def _storable(value: str | None) -> str | bytes | None:
-    """Text as SQLite can keep it. A payload may carry undecodable bytes (Python hands them
-    over as lone surrogates, which SQLite refuses): kept as the bytes they were instead."""
-    if value is None:
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape")
-    return value
-
-
-def _decoded(row: Sequence[Any]) -> tuple[Any, ...]:
-    """A row with any value `_storable` kept as bytes turned back into the text it was."""
-    return tuple(v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v for v in row)
-
-
-def _entry(row: Sequence[Any], intact: bool) -> JournalEntry:
-    return JournalEntry(
-        seq=row[0],
-        scan_id=row[1],
-        payload=row[2],
-        source=row[3],
-        read_at=datetime.fromisoformat(row[4]),
-        station_id=row[5],
-        site_code=row[6],
-        mode=Mode(row[7]),
-        operator=row[8],
-        document=row[9],
-        reason=row[10],
-        queued_at=datetime.fromisoformat(row[11]),
-        state=row[12],
-        outcome=OutcomeKind(row[13]) if row[13] else None,
-        message=row[14],
-        serial_no=row[15],
-        replayed_at=_from_iso(row[16]),
-        acknowledged_at=_from_iso(row[17]),
-        acknowledged_by=row[18],
-        intact=intact,
-    )
-
 
 # -- errors the station treats as "the site database is unreachable" --------------------------
 
@@ -357,6 +220,9 @@ class Journal:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(entry)")}
             if "mac" not in columns:  # a format 1 journal
                 conn.execute("ALTER TABLE entry ADD COLUMN mac TEXT")
+            for column in _ROLE_COLUMNS:  # a format 1 or 2 journal: its entries keep no role
+                if column not in columns:
+                    conn.execute(f"ALTER TABLE entry ADD COLUMN {column} TEXT")
             if seal_unsealed:
                 # The key is new, so entries without a seal were written before seals existed
                 # (format 1): sealed now, as written. Once a key exists, an unsealed entry is
@@ -364,7 +230,7 @@ class Journal:
                 for row in conn.execute(f"SELECT {_COLUMNS} FROM entry WHERE mac IS NULL"):
                     conn.execute(
                         "UPDATE entry SET mac = ? WHERE seq = ?",
-                        (seal(self._key, _decoded(row)[_SEALED]), row[0]),
+                        (seal(self._key, _sealed(_decoded(row))), row[0]),
                     )
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             if not meta:
@@ -386,6 +252,13 @@ class Journal:
             )
         if int(meta.get("format", "0")) > JOURNAL_FORMAT:
             raise JournalError(f"{self.path} was written by a newer scanstation: upgrade")
+        if int(meta.get("format", "0")) < JOURNAL_FORMAT:
+            # It has format 3's columns now: an older scanstation must not take its entries
+            # with roles for edited ones.
+            with self._transaction() as conn:
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'format'", (str(JOURNAL_FORMAT),)
+                )
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -441,12 +314,22 @@ class Journal:
             setup.reason,
             _iso(utc_now()),
         )
+        people = (
+            setup.role.value if setup.role else None,
+            setup.approved_by,
+            setup.approver_role.value if setup.approver_role else None,
+        )
+        sealed = fields + (people if any(v is not None for v in people) else ())
         with self._transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO entry (scan_id, payload, source, read_at, station_id, "
-                "site_code, mode, operator, document, reason, queued_at, mac) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*(_storable(f) for f in fields), seal(self._key, fields)),
+                "site_code, mode, operator, document, reason, queued_at, role, approved_by, "
+                "approver_role, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *(_storable(f) for f in fields),
+                    *(_storable(p) for p in people),
+                    seal(self._key, sealed),
+                ),
             )
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM entry WHERE scan_id = ?", (event.scan_id,)
@@ -513,7 +396,7 @@ class Journal:
 
     def _entry(self, stored: Sequence[Any]) -> JournalEntry:
         row = _decoded(stored)
-        return _entry(row, seal_matches(self._key, row[_SEALED], row[19]))
+        return _entry(row, seal_matches(self._key, _sealed(row), row[19]))
 
     def known(self) -> KnownCatalog | None:
         """The sites and documents last seen online; None if this journal never saw them."""
