@@ -9,7 +9,7 @@ the file, listed for a supervisor. Nothing is ever deleted from a journal.
 
 The file records which station and which database it belongs to and refuses any other, so a
 journal can never be replayed into the wrong site database. Each entry is sealed with a key of
-its own journal (journal_seal.py), so an entry edited in the file is known for what it is. The
+its own journal (journal_files.py), so an entry edited in the file is known for what it is. The
 journal also keeps the sites and documents as last seen online, which offline scans are checked
 against.
 
