@@ -80,6 +80,16 @@ handed back alone just before it when that key, counted with the group as if it 
 `on_retract` names it. Keys that came at their sender's pace after a person's key are not a
 bunch, so the person's key stays theirs.
 
+Keys typed before the station read the terminal
+-----------------------------------------------
+Until the station reads the terminal (while it starts), keys wait there and come in its first
+read together, stamped microseconds apart: their timing is lost, and a person's key pressed
+seconds before a scan looks like the scan's first character. The caller marks the keys of that
+first read (`KeyStroke.early`). Without timing, a control character (ctrl+e is ENQ) at the
+start of a group of early keys is a person's key, handed back and never taken back: a scan's
+payload starts with data. Control characters after its first character (ESC, GS, RS) stay in
+the payload as ever.
+
 Reports (`on_burst`)
 --------------------
 Keys handed back since the last pause longer than twice `max_median_gap_ms` form a *streak*.
@@ -235,6 +245,9 @@ class _Timed:
         return last + self._silence_limit()
 
     def feed(self, stroke: KeyStroke) -> None:
+        if stroke.early and not self.keys and _leading_control(stroke, self._settings):
+            self._out.person(stroke)
+            return
         if self._pause_before_last:
             self._pause_before_last = False
             if key_gap(self.keys[-1], stroke) >= BUNCH_S:
@@ -390,6 +403,17 @@ class _Timed:
         short = [gap for gap in gaps if gap < self._max_gap]
         typical = statistics.median(short) if short else 0.0
         return min(self._max_gap, max(self._min_split, _SPLIT_FACTOR * typical))
+
+
+def _leading_control(stroke: KeyStroke, settings: WedgeSettings) -> bool:
+    """One control character (a key binding such as ctrl+e) that is not a suffix."""
+    character = stroke.character
+    return (
+        character is not None
+        and len(character) == 1
+        and (ord(character) < 0x20 or ord(character) == 0x7F)
+        and stroke.key not in settings.suffixes
+    )
 
 
 class _Framed:

@@ -51,6 +51,7 @@ class KeyStroke:
     time: float  # seconds, monotonic (Textual's event.time)
     token: object = None  # opaque: the original event, handed back untouched
     late: bool = False  # the terminal held it back: the gap before it is not the sender's
+    early: bool = False  # typed before the station read the terminal: its timing is unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,12 @@ class Output:
         self._reset()
         self.loose = None
         self._on_scan(payload, time)
+
+    def person(self, key: KeyStroke) -> None:
+        """Hand back a key that no scan may take back (see "Keys typed before the station read
+        the terminal")."""
+        self.keys([key])
+        self.loose = None
 
     def take_back(self) -> KeyStroke | None:
         """The loose key goes into the scan about to be emitted: the caller undoes what it did

@@ -151,6 +151,11 @@ class ScanStationApp(App[int]):
     def get_default_screen(self) -> Screen[Any]:
         return self.station
 
+    def on_load(self) -> None:
+        # Textual starts reading the terminal right after Load: what was typed before comes
+        # in its first read, without timing.
+        self.capture.reading_from(get_time())
+
     def on_mount(self) -> None:
         # The writer thread gives up the GIL in every SQLite call and must win it back from a
         # UI thread that may be drawing; with Python's 5 ms switch interval each of those

@@ -23,6 +23,11 @@ it, see "Keys read late" in wedge.py): the detector takes it back into the paylo
 `KeyCapture.taken_back` names it, so the app can remove it from the field it was typed into
 (`untype`).
 
+Keys typed while the station starts wait in the terminal until it reads it, then come in one
+read, stamped together: `KeyCapture.reading_from(at)` (called as the app starts reading the
+terminal) marks the keys of that first read early (see "Keys typed before the station read the
+terminal" in wedge.py), so a key binding pressed before the station was ready stays a key.
+
 Silence settles what is still buffered: a timer posts `FlushDue` to the app when the
 detector's deadline has passed. It is a message, not a direct call, so it is handled after
 every key queued before it — `flush_due(now)` must only run once all keys stamped before `now`
@@ -39,7 +44,7 @@ import fcntl
 import sys
 import termios
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual import constants, events
 from textual.message import Message
@@ -48,6 +53,7 @@ from textual.widgets import Input
 from scanstation.config import ScannerSettings
 from scanstation.domain.text import visible
 from scanstation.sources.wedge import Burst, KeyStroke, WedgeDetector, WedgeSettings
+from scanstation.sources.wedge_output import BUNCH_S
 
 __all__ = [
     "TERMINAL_HOLD_MS",
@@ -71,6 +77,10 @@ BURST_STREAK_FACTOR = 2.0
 
 # The longest the flush timer waits for a terminal whose unread bytes are not being read.
 UNREAD_WAIT_S = 0.5
+
+# The terminal's first read comes at most this long after the station starts reading it; keys
+# in it were typed before (later keys come as they are typed).
+FIRST_READ_S = 0.5
 
 # Keys Textual makes of ESC and one character it recognises as a key of its own.
 _ESCAPE_KEYS = {"ctrl+left": "\x1bb", "ctrl+right": "\x1bf"}
@@ -155,6 +165,32 @@ class KeyCapture:
         self._previous: KeyStroke | None = None  # the last character key handed back
         self._in_burst: set[int] = set()  # ids of the handed-back keys that continued a burst
         self._taken_back: list[events.Key] = []  # replayed, then taken back into a scan
+        self._reading_from: float | None = None  # set until the terminal's first read is over
+        self._early_last: float | None = None  # the last key of that first read so far
+
+    def reading_from(self, at: float) -> None:
+        """The station starts reading the terminal at `at`: keys typed before wait there and
+        come in its first read, together (their timing is lost)."""
+        self._reading_from, self._early_last = at, None
+
+    @property
+    def first_read_from(self) -> float | None:
+        """When the station started reading the terminal, until its first read is over."""
+        return self._reading_from
+
+    def _early(self, time: float) -> bool:
+        """The key stamped `time` came in the terminal's first read: the first key soon after
+        the station started reading, and each key read together with the one before."""
+        start, last = self._reading_from, self._early_last
+        if start is None:
+            return False
+        if (last is None and time - start <= FIRST_READ_S) or (
+            last is not None and time - last < BUNCH_S
+        ):
+            self._early_last = time
+            return True
+        self._reading_from = None  # the first read is over
+        return False
 
     @property
     def pending(self) -> bool:
@@ -165,7 +201,10 @@ class KeyCapture:
 
     def feed(self, event: events.Key) -> list[events.Key]:
         """Take one key; returns the keys (this one or earlier ones) a person typed."""
-        self._detector.feed(_stroke(event))
+        stroke = _stroke(event)
+        if self._early(event.time):
+            stroke = replace(stroke, early=True)
+        self._detector.feed(stroke)
         return self._take()
 
     def flush(self, now: float) -> list[events.Key]:

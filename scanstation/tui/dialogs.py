@@ -89,7 +89,13 @@ class StationDialogs:
         """When the held scans will be applied, in the words of the dialog open now."""
         mode = self._state.mode.value.upper()
         top = self._station.app.screen
-        if self._station.people.holding:
+        people = self._station.people
+        if people.holding and people.has_users is None:  # an open station has no sign-in
+            return (
+                "they are applied once it is open, or offered to whoever signs in if this "
+                "station has users"
+            )
+        if people.holding:
             return "they are offered to whoever signs in (apply or discard)"
         if isinstance(top, StationDialog) and top.HOLDS_SCANS_AS:
             return f"they are applied in {mode} when you close {top.HOLDS_SCANS_AS} (Escape)"
@@ -105,7 +111,10 @@ class StationDialogs:
         if count:
             then = self._held_then()
             while_what = "while the mode is being changed"
-            if self._station.people.holding:
+            people = self._station.people
+            if people.holding and people.has_users is None:
+                while_what = "while the database opens"
+            elif people.holding:
                 while_what = "before sign-in"
             elif isinstance(top, StationDialog) and top.HOLDS_SCANS_AS:
                 while_what = f"while {top.HOLDS_SCANS_AS} is open"

@@ -94,6 +94,8 @@ class StationPeople:
         self._badges = {u.badge: u.name for u in users if u.badge and not u.disabled}
         if has_users:
             self.ask_sign_in()
+            # Scans held while the database opened now wait for sign-in: the banner says so.
+            self._station.dialogs.held_changed(self._station.intake.held)
         else:
             self._release()
         self._station.update_header()
