@@ -94,10 +94,11 @@ class StationPeople:
         self._badges = {u.badge: u.name for u in users if u.badge and not u.disabled}
         if has_users:
             self.ask_sign_in()
-            # Scans held while the database opened now wait for sign-in: the banner says so.
-            self._station.dialogs.held_changed(self._station.intake.held)
         else:
             self._release()
+        # Scans held while the database opened may still wait (for sign-in, or for a dialog
+        # opened meanwhile): the banner says for what, over the "Ready" just shown.
+        self._station.dialogs.held_changed(self._station.intake.held)
         self._station.update_header()
 
     def check_again(self) -> None:

@@ -93,6 +93,8 @@ async def test_ctrl_e_pressed_while_the_station_starts_stays_a_key(
         await wait_for(pilot, lambda: app.station.intake.held == 1, what="the held scan")
         slow_open.set()
         await wait_for(pilot, lambda: app.station.ready, what="the database")
+        await pilot.pause(0.1)
+        assert "Read while Overview is open" in app.station.banner.sentence  # not "Ready"
         await pilot.press("escape")
         [outcome] = await outcomes(pilot, app, 1)
     assert outcome.event.payload == sn(181)
