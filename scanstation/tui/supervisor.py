@@ -75,6 +75,7 @@ class SupervisorActions:
     deck: PortletDeck
     intake: ScanIntake
     people: StationPeople
+    ready: bool
     _now: Callable[[], datetime]
     app: App[object]  # the station screen's own (this class is a part of it)
 
@@ -99,6 +100,9 @@ class SupervisorActions:
     def _open(self, screen: StationDialog[Any], then: Callable[[Any], None]) -> None:
         """Push a supervisor's screen: on a database with users, for a supervisor (anyone
         else gets a supervisor's approval on the spot first); an open station, as it is."""
+        if not self.ready:  # whether it has users, and so who may look, is not known yet
+            self.app.notify("The database is still opening: try again in a moment", markup=False)
+            return
         people = self.people
         if people.has_users:
             user = people.user
