@@ -8,8 +8,8 @@ on disjoint serials and on a contended set; then the issue's "done when" run wit
 
 The three drivers, each a process a station (spawned, connected, then released together):
 
-- **StationService**: scanstation itself (its read, decide(), and the prepared call of the
-  one-round-trip function `scanstation_apply_scan`).
+- **StationService**: scanstation itself (the prepared call of `scanstation_scan` with the
+  station's decision table, made by decide(): one round trip a register scan).
 - **5-trip txn**: the same scan as a plain transaction with raw psycopg2, statements prepared,
   time-ordered scan ids: BEGIN (with the transaction's timeouts), the serial found and locked
   (scanstation's four joins and 18 columns, the scan id checked under the lock), the update

@@ -3,6 +3,12 @@ the transition and its event in one transaction → answer. The answer is given 
 commit, and carries what the faces need (the event's id, whether an override would apply), so
 nothing reads back after a scan.
 
+The usual scan folds the read, the decision and the write into one call (one round trip on
+PostgreSQL): the station's decision table, made by decide() (domain/rules.py), goes with the
+scan, and the database moves the serial when a row matches it (store/scan_rules.py). What no
+row settles (a refusal, ALREADY, a dispatch or a receive, a replay) goes on from the serial that
+call read, as below.
+
 CONFLICT means the same on both databases: another station changed the serial at this very
 moment (between this scan's first read and its lock) and the scan, which would have applied to
 the serial as first read, no longer fits. A scan replayed from an offline journal is judged
@@ -20,6 +26,7 @@ from scanstation.domain.corrections import RETURN_MODE
 from scanstation.domain.model import ScanEvent, SerialView, SiteView, utc_now
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.qr import QrFormatError, looks_signed, parse_signed
+from scanstation.domain.rules import MODES_READING_DOCUMENTS, decision_table
 from scanstation.domain.stages import (
     Decision,
     Mode,
@@ -35,10 +42,11 @@ from scanstation.service.setup import ServiceError, StationSetup
 from scanstation.signing import Verdict as QrVerdict
 from scanstation.store.errors import DuplicateScan, VersionChanged
 from scanstation.store.scan_function import ScanWrite
-from scanstation.store.serials import LoadedSerial, ScanLock
+from scanstation.store.scan_rules import RuledScan, Scanned, ScanRules
+from scanstation.store.serials import LoadedSerial
 
 if TYPE_CHECKING:
-    from scanstation.domain.roles import Role
+    from scanstation.domain.model import DocumentView
     from scanstation.service.station import StationService
 
 __all__ = ["Scanning"]
@@ -113,12 +121,17 @@ class Scanning:
             key = parse_signed(key).token
         if station.mode is Mode.LOOKUP:
             return _qr_said(self._lookup(event, code, key, signed), key, signed)
-        read = self.repo.read_for_scan(key, event.scan_id)
-        if read is None:
+        try:
+            scanned = self._first_call(event, station, site, code, key, signed, replay)
+        except DuplicateScan:
+            return self._already_recorded(event, self._recorded_outcome_or(event, "ok"))
+        if isinstance(scanned, ScanOutcome):  # moved by the station's table
+            return _qr_said(scanned, key, signed)
+        before = scanned.serial
+        if before is None:
             return self._record_refusal(event, station, *self._unmatched(event, code))
-        if read.earlier is not None:
-            return self._already_recorded(event, read.earlier)
-        before = read.current
+        if scanned.status == "recorded":
+            return self._already_recorded(event, scanned.earlier or "ok")
         context, document_id = self._context(station, site)
         try:
             stripped = _signature_stripped(before.view, key, signed)
@@ -128,7 +141,8 @@ class Scanning:
                         event, station, OutcomeKind.NOT_GENUINE, stripped, before, document_id
                     )
                 )
-            if not replay:
+            # A serial the one call found changed meanwhile is decided again under the lock.
+            if not replay and scanned.status != "changed":
                 answered = self._scan_in_one_call(
                     event, station, code, before, context, document_id
                 )
@@ -142,6 +156,90 @@ class Scanning:
         except DuplicateScan:
             return self._already_recorded(event, self._recorded_outcome_or(event, "ok"))
         return _qr_said(outcome, key, signed)
+
+    def _first_call(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        site: SiteView,
+        code: ScanCode,
+        key: str,
+        signed: bool,
+        replay: bool,
+    ) -> ScanOutcome | Scanned:
+        """The scan's first call to the database: the answer when the station's table moved
+        the serial; else what it read (`unknown`: no serial matched). A replayed scan, or a
+        mode with no table, only reads."""
+        scanned = None if replay else self._scan_by_rules(event, station, site, code, key, signed)
+        if scanned is not None:
+            return scanned
+        read = self.repo.read_for_scan(key, event.scan_id)
+        if read is None:
+            return Scanned("unknown")
+        status = "read" if read.earlier is None else "recorded"
+        return Scanned(status, read.current, earlier=read.earlier)
+
+    def _scan_by_rules(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        site: SiteView,
+        code: ScanCode,
+        key: str,
+        signed: bool,
+    ) -> ScanOutcome | Scanned | None:
+        """The usual scan in one call (one round trip on PostgreSQL: store/scan_rules.py): the
+        serial found and, when a row of this station's decision table moves it, moved. The
+        answer when it moved; else what the call read (the caller decides on that serial);
+        None when this mode has no table."""
+        rules = self._scan_rules(station, site)
+        if rules is None:
+            return None
+        ruled = RuledScan(
+            key=key,
+            scan_id=event.scan_id,
+            gtin=code.gtin or None,
+            signed=signed,
+            rules=rules,
+            mode=station.mode.value,
+            station=station.station_id,
+            site=station.site_code,
+            operator=station.operator,
+            at=event.read_at,
+            recorded_at=utc_now(),
+            source=event.source,
+            payload=visible(event.payload),
+            comment=station.reason,
+            approved_by=station.approved_by,
+        )
+        scanned = self.repo.scan_by_rules(ruled)
+        if scanned.status != "ok" or scanned.serial is None or scanned.rule is None:
+            return scanned
+        write = ruled.write(scanned.serial, scanned.rule)
+        return self._applied(event, station, scanned.serial, write, scanned.event_id, None)
+
+    def _scan_rules(
+        self: StationService, station: StationSetup, site: SiteView
+    ) -> ScanRules | None:
+        """This station's decision table (domain/rules.py), made once per station setup."""
+        approver = station.approver_role if station.approved_by else None
+        key = (station.mode, site, station.reason, station.role, approver)
+        if key in self._rule_tables:
+            return self._rule_tables[key]
+        site_id = self.repo.site_id(site.code)
+        context, _ = self._context(station, site, with_document=False)
+        table = decision_table(context)
+        rules = None
+        if table and site_id is not None:
+            after = tuple(
+                self._site_after(station, rule.to_stage, site_id if rule.here else None)
+                for rule in table
+            )
+            rules = ScanRules(table, site_id, after)
+        if len(self._rule_tables) >= 64:  # a station changes setup now and then; keep a few
+            self._rule_tables.clear()
+        self._rule_tables[key] = rules
+        return rules
 
     def _scan_in_one_call(
         self: StationService,
@@ -173,7 +271,7 @@ class Scanning:
             return self._already_recorded(event, applied.earlier or "ok")
         if applied.status != "ok":
             return None
-        return self._applied(event, station, before, decision, context, write, applied.event_id)
+        return self._applied(event, station, before, write, applied.event_id, context.document)
 
     def _not_genuine(self: StationService, text: str) -> str | None:
         """Why a scanned signed QR code is not genuine (the sentence of a NOT GENUINE), or
@@ -321,7 +419,7 @@ class Scanning:
         freed = self._freed_document(decision)
         if freed is not None:  # a return: one unit off the line it left on, in this transaction
             self.repo.count_line(freed, current.item_id, -1)
-        return self._applied(event, station, current, decision, context, write, applied.event_id)
+        return self._applied(event, station, current, write, applied.event_id, context.document)
 
     def _transition_write(
         self: StationService,
@@ -335,9 +433,7 @@ class Scanning:
         to_stage = decision.to_stage
         assert to_stage is not None
         dispatching = station.mode is Mode.DISPATCH and station_document_id is not None
-        site_id = serial.site_id
-        if station.mode is Mode.RECEIVE or to_stage is Stage.REGISTERED:
-            site_id = self.repo.site_id(station.site_code)
+        site_id = self._site_after(station, to_stage, serial.site_id)
         # A receive may cite a document (a return's original invoice): the event names it. A
         # return citing the document it frees (or none) is recorded as a return on it.
         cited = station_document_id if station.mode is Mode.RECEIVE else None
@@ -368,6 +464,15 @@ class Scanning:
             approved_by=station.approved_by if decision.approved else None,
         )
 
+    def _site_after(
+        self: StationService, station: StationSetup, to_stage: Stage, site_id: int | None
+    ) -> int | None:
+        """Where a serial on record at `site_id` is on record after this move: a receive or a
+        registration puts it at the station's site; any other move leaves it."""
+        if station.mode is Mode.RECEIVE or to_stage is Stage.REGISTERED:
+            return self.repo.site_id(station.site_code)
+        return site_id
+
     def _freed_document(self: StationService, decision: Decision) -> int | None:
         """The id of the document a return frees a line of (None: no return)."""
         if decision.frees_line_on is None:
@@ -379,14 +484,13 @@ class Scanning:
         event: ScanEvent,
         station: StationSetup,
         serial: LoadedSerial,
-        decision: Decision,
-        context: StationContext,
         write: ScanWrite,
         event_id: int | None,
+        station_document: DocumentView | None,
     ) -> ScanOutcome:
         """The answer to a scan whose transition was written: the serial as it is now."""
         view = serial.view
-        document = context.document if write.fill_document_id is not None else None
+        document = station_document if write.fill_document_id is not None else None
         after = replace(
             view,
             stage=write.to_stage,
@@ -397,52 +501,13 @@ class Scanning:
             version=view.version + 1,
         )
         return ScanOutcome(
-            OutcomeKind.OK, decision.message, event, after, view.stage, write.to_stage, event_id
+            OutcomeKind.OK, write.message, event, after, view.stage, write.to_stage, event_id
         )
-
-    def _refuse_decision(
-        self: StationService,
-        event: ScanEvent,
-        station: StationSetup,
-        locked: ScanLock,
-        message: str,
-        context: StationContext,
-        document_id: int | None,
-        needs_role: Role | None = None,
-    ) -> ScanOutcome:
-        """The rules refuse the scan. CONFLICT when another station changed the serial at this
-        very moment and the scan would have applied to the serial as first read."""
-        current, before = locked.current, locked.before
-        kind = OutcomeKind.REJECTED
-        if (
-            locked.changed_meanwhile
-            and before is not None
-            and self._decide(before, station, context).verdict is Verdict.APPLY
-        ):
-            kind = OutcomeKind.CONFLICT
-            message = (
-                f"{current.view.serial_no} changed at this moment: now {current.view.stage} "
-                f"by {current.view.updated_by} — {message}"
-            )
-        override = self._override_allowed(current, station, context)
-        refused = self._refuse_locked(event, station, kind, message, current, document_id, override)
-        if kind is OutcomeKind.REJECTED and needs_role is not None:
-            return replace(refused, needs_role=needs_role)
-        return refused
-
-    def _override_allowed(
-        self: StationService, serial: LoadedSerial, station: StationSetup, context: StationContext
-    ) -> bool:
-        """Would this refused scan be applied by override if the worker gave a reason?"""
-        if (context.reason or "").strip():
-            return False
-        decision = self._decide(serial, station, replace(context, reason="override"))
-        return decision.verdict is Verdict.APPLY and decision.override
 
     def _state(self: StationService, serial: LoadedSerial, station: StationSetup) -> SerialState:
         view = serial.view
         document = None
-        if serial.document_id is not None and station.mode in (Mode.DISPATCH, Mode.RECEIVE):
+        if serial.document_id is not None and station.mode in MODES_READING_DOCUMENTS:
             document = self.repo.document_by_id(serial.document_id)
         return SerialState(
             view.serial_no, view.sku, view.stage, view.site, document, self._site_name(view.site)
@@ -466,11 +531,12 @@ class Scanning:
         return decide(state, replace(context, site_names=names) if names else context)
 
     def _context(
-        self: StationService, station: StationSetup, site: SiteView
+        self: StationService, station: StationSetup, site: SiteView, *, with_document: bool = True
     ) -> tuple[StationContext, int | None]:
         """The station as decide() sees it, and the id of its document (read once a scan;
         the line-fill guard catches a document that fills up or closes meanwhile)."""
-        found = self.repo.document_with_id(station.document) if station.document else None
+        wanted = station.document if with_document else None
+        found = self.repo.document_with_id(wanted) if wanted else None
         document_id, document = found if found else (None, None)
         context = StationContext(
             station.mode,
@@ -483,85 +549,6 @@ class Scanning:
             approver_role=station.approver_role if station.approved_by else None,
         )
         return context, document_id
-
-    def _append_refusal(
-        self: StationService,
-        event: ScanEvent,
-        station: StationSetup,
-        serial: LoadedSerial | None,
-        kind: OutcomeKind,
-        message: str,
-        document_id: int | None,
-    ) -> int:
-        """A refused scan's event: the serial (if any) stays in its stage."""
-        stage = serial.view.stage if serial else None
-        return self.repo.append_event(
-            scan_id=event.scan_id,
-            kind="scan",
-            serial_id=serial.id if serial else None,
-            mode=station.mode.value,
-            from_stage=stage,
-            to_stage=None,
-            station=station.station_id,
-            site=station.site_code,
-            operator=station.operator,
-            at=event.read_at,
-            recorded_at=utc_now(),
-            document_id=document_id,
-            source=event.source,
-            payload=visible(event.payload),
-            comment=None,
-            outcome=kind.value,
-            message=message,
-        )
-
-    def _refuse_locked(
-        self: StationService,
-        event: ScanEvent,
-        station: StationSetup,
-        kind: OutcomeKind,
-        message: str,
-        serial: LoadedSerial | None,
-        document_id: int | None,
-        override_allowed: bool = False,
-    ) -> ScanOutcome:
-        """Inside the scan's transaction: log the refusal (who, where, when, the payload) for
-        supervisors, answer it."""
-        stage = serial.view.stage if serial else None
-        if serial is None and (earlier := self.repo.scan_already_recorded(event.scan_id)):
-            return self._already_recorded(event, earlier[0])
-        event_id = self._append_refusal(event, station, serial, kind, message, document_id)
-        return ScanOutcome(
-            kind,
-            message,
-            event,
-            serial.view if serial else None,
-            stage,
-            stage,
-            event_id,
-            override_allowed,
-        )
-
-    def _record_refusal(
-        self: StationService,
-        event: ScanEvent,
-        station: StationSetup,
-        kind: OutcomeKind,
-        message: str,
-        *,
-        even_in_lookup: bool = False,
-    ) -> ScanOutcome:
-        """A scan that matched no serial, in a transaction of its own (lookup logs nothing,
-        unless `even_in_lookup`: a forged label is logged wherever it is scanned)."""
-        if station.mode is Mode.LOOKUP and not even_in_lookup:
-            return ScanOutcome(kind, message, event)
-        document_id = self.repo.document_id(station.document) if station.document else None
-        try:
-            return self.repo.write(
-                lambda: self._refuse_locked(event, station, kind, message, None, document_id)
-            )
-        except DuplicateScan:
-            return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
 
 
 def _other_gtin(code: ScanCode, serial: LoadedSerial) -> bool:

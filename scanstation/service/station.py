@@ -34,17 +34,21 @@ from scanstation.service.imports import Imports
 from scanstation.service.labels import Labelling
 from scanstation.service.lists import Lists
 from scanstation.service.people import People
+from scanstation.service.refusals import Refusals
 from scanstation.service.reports import Reports
 from scanstation.service.scanning import Scanning
 from scanstation.service.setup import ServiceError
 from scanstation.signing import KeyFileError, KeyRing, Signer, Verifier
 from scanstation.store.feed import ChangeWatcher
 from scanstation.store.repository import Repository
+from scanstation.store.scan_rules import ScanRules
 
 __all__ = ["StationService"]
 
 
-class StationService(Scanning, Admin, Corrections, Imports, Reports, People, Labelling, Lists):
+class StationService(
+    Scanning, Refusals, Admin, Corrections, Imports, Reports, People, Labelling, Lists
+):
     def __init__(
         self,
         repository: Repository,
@@ -59,6 +63,8 @@ class StationService(Scanning, Admin, Corrections, Imports, Reports, People, Lab
         self.max_payload = max_payload
         self.lockout_s = lockout_s  # how long 5 wrong PINs lock a user ([security] lockout_s)
         self.keys = keys  # None: new secondary QR codes are not signed
+        # Decision tables (domain/rules.py) by station setup: made once, used by every scan.
+        self._rule_tables: dict[tuple[object, ...], ScanRules | None] = {}
 
     @classmethod
     def open(

@@ -157,6 +157,10 @@ class Dialect:
         """Schema 3 → 4: the scan function, where there is one."""
         return ()
 
+    def migration_10(self) -> tuple[str, ...]:
+        """Schema 9 → 10: the one-call scan (store/scan_rules.py), where there is a function."""
+        return ()
+
     def migration_6(self) -> tuple[str, ...]:
         """Schema 5 → 6: the tally (store/tally.py) and its counts so far."""
         return (TALLY_TABLE, *tally_backfill())

@@ -27,6 +27,7 @@ from scanstation.store.dialect import (
 )
 from scanstation.store.errors import StoreBusy, StoreError
 from scanstation.store.scan_function import APPLY_SCAN_FUNCTION, APPLY_SCAN_FUNCTION_4
+from scanstation.store.scan_rules import SCAN_FUNCTION
 from scanstation.store.tally import BULK_SLOT_SETTING, TALLY_TABLE, postgresql_tally_triggers
 
 __all__ = [
@@ -334,6 +335,9 @@ class PostgresDialect(Dialect):
             # schema 4's version (one parameter less) would otherwise stay as an overload.
             f"DROP FUNCTION IF EXISTS {APPLY_SCAN_FUNCTION_4}",
             APPLY_SCAN_FUNCTION,
+            # A scan in one round trip: the serial found and moved by the station's decision
+            # table (store/scan_rules.py).
+            SCAN_FUNCTION,
             # Serials per stage and events, counted as they are written (store/tally.py).
             TALLY_TABLE,
             *postgresql_tally_triggers(),
@@ -351,6 +355,9 @@ class PostgresDialect(Dialect):
 
     def migration_4(self) -> tuple[str, ...]:
         return (APPLY_SCAN_FUNCTION,)
+
+    def migration_10(self) -> tuple[str, ...]:
+        return (SCAN_FUNCTION,)
 
     def migration_6(self) -> tuple[str, ...]:
         # No serial or event is written while they are counted (the lock is held until the

@@ -42,6 +42,7 @@ from scanstation.store.lists import ListStore
 from scanstation.store.prints import PrintStore
 from scanstation.store.reports import ReportStore
 from scanstation.store.runs import ImportRow, RunStore, SerialCollision
+from scanstation.store.scan_rules import RULES_SQL, RuledScanStore
 from scanstation.store.search import SearchStore
 from scanstation.store.serials import SERIAL_SQL, LoadedSerial, ScanLock, SerialStore
 from scanstation.store.station_role import station_role_sql, valid_role_name
@@ -98,6 +99,7 @@ def guarded(method: Callable[P, T]) -> Callable[P, T]:
 
 class Repository(
     SerialStore,
+    RuledScanStore,
     RunStore,
     DocumentStore,
     EventStore,
@@ -118,7 +120,7 @@ class Repository(
         self.t = opened.tables
         self._hot: dict[str, str] = {
             name: self.dialect.hot_sql(text)
-            for name, text in {**SERIAL_SQL, **DOCUMENT_SQL, **EVENT_SQL}.items()
+            for name, text in {**SERIAL_SQL, **RULES_SQL, **DOCUMENT_SQL, **EVENT_SQL}.items()
         }
         self._sites: dict[str, tuple[int, SiteView]] = {}
 

@@ -19,6 +19,9 @@ schema migration 4 and called as one prepared statement: a scan is one round tri
 by itself (autocommit). On SQLite (in-process, no round trips) they are statements in one
 BEGIN IMMEDIATE transaction. tests/unit/test_scan_function.py runs every row of the transition
 table through this path and through the transactional one and compares what they wrote.
+
+Since schema 10 the usual scan does not read first: `scanstation_scan` (store/scan_rules.py)
+finds the serial and calls this function itself when the station's decision table moves it.
 """
 
 from __future__ import annotations

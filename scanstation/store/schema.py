@@ -10,7 +10,7 @@ from scanstation.store.dialect import Dialect
 from scanstation.store.errors import StoreError
 from scanstation.store.tables import Tables
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 EVENT_DOCUMENT_INDEX = (
@@ -81,6 +81,10 @@ def migrations(dialect: Dialect, version: int) -> tuple[str, ...]:
         # 6: serials per stage and events counted as they are written (store/tally.py), so
         # `db info` never counts the tables.
         return dialect.migration_6()
+    if version == 9:
+        # 10: on PostgreSQL, a scan finds its serial and applies the station's decision table in
+        # one call (store/scan_rules.py).
+        return dialect.migration_10()
     return COMMON_MIGRATIONS.get(version, ())
 
 

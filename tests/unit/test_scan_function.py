@@ -13,6 +13,7 @@ import pytest
 
 from scanstation.domain.model import ScanEvent, utc_now
 from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.rules import MODES_READING_DOCUMENTS
 from scanstation.domain.stages import TRANSITIONS, DocumentKind, Mode, Needs, SiteKind, Stage
 from scanstation.service import StationService, StationSetup
 from scanstation.store.scan_function import ScanWrite
@@ -124,18 +125,29 @@ def wide(service: StationService) -> tuple[StationService, list[str]]:
 def test_every_transition_writes_the_same_through_both_paths(
     wide: tuple[StationService, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Every row of the table, three ways where it has them: the station's decision table in
+    one call (store/scan_rules.py), decide() then the one call that applies its transition
+    (dispatch: the document is read first), and the transaction that locks and decides."""
     service, serials = wide
     repo = service.repo
-    one_call = service._scan_in_one_call
-    applied: list[str] = []
-    real_apply = repo.apply_scan
+    by_table, one_call = service._scan_by_rules, service._scan_in_one_call
+    settled: list[str] = []
+    real_apply, real_rules = repo.apply_scan, repo.scan_by_rules
 
-    def counted(write: ScanWrite):
+    def applied(write: ScanWrite):
         result = real_apply(write)
-        applied.append(result.status)
+        settled.append(f"apply {result.status}")
         return result
 
-    monkeypatch.setattr(repo, "apply_scan", counted)
+    def ruled(scan: Any):
+        monkeypatch.setattr(repo, "apply_scan", real_apply)  # SQLite's steps are its own
+        result = real_rules(scan)
+        monkeypatch.setattr(repo, "apply_scan", applied)
+        settled.append(f"table {result.status}")
+        return result
+
+    monkeypatch.setattr(repo, "apply_scan", applied)
+    monkeypatch.setattr(repo, "scan_by_rules", ruled)
     for number, row in enumerate(TRANSITIONS):
         fast, slow = serials[2 * number], serials[2 * number + 1]
         bring(service, fast, row.from_stage)
@@ -143,17 +155,26 @@ def test_every_transition_writes_the_same_through_both_paths(
         setup = row_station(row)
         lines_before = _scanned(service, setup.document)
 
-        applied.clear()
+        settled.clear()
+        monkeypatch.setattr(service, "_scan_by_rules", by_table)
         monkeypatch.setattr(service, "_scan_in_one_call", one_call)
         by_call = scan(service, fast, setup)
         # A return also frees a line of the document it left on: two writes, so it takes the
-        # transactional path; every other row is settled by the one call.
+        # transactional path. Dispatch and receive read documents: no table, decide() then
+        # the one call. Every other row is settled by the table.
         returning = row.needs is Needs.ORIGINAL_DOCUMENT
-        assert applied == ([] if returning else ["ok"]), (row, by_call.message)
+        if returning:
+            assert settled == [], (row, by_call.message)
+        elif row.mode in MODES_READING_DOCUMENTS:
+            assert settled == ["apply ok"], (row, by_call.message)
+        else:
+            assert settled == ["table ok"], (row, by_call.message)
 
+        settled.clear()
+        monkeypatch.setattr(service, "_scan_by_rules", lambda *a: None)
         monkeypatch.setattr(service, "_scan_in_one_call", lambda *a: None)
         by_transaction = scan(service, slow, setup)
-        assert applied == ([] if returning else ["ok"])  # the transactional path did not
+        assert settled == []  # the transactional path used neither
 
         for outcome in (by_call, by_transaction):
             assert outcome.kind is OutcomeKind.OK, (row, outcome.message)
@@ -230,34 +251,73 @@ def test_the_database_applies_only_what_still_fits(
     assert service.events(serial_no)[-1].event_id == done.event_id != before.event_id
 
 
+class _Counting:
+    """A cursor that notes every statement it sends."""
+
+    def __init__(self, cursor: Any, sent: list[str]) -> None:
+        self._cursor, self._sent = cursor, sent
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        self._sent.append(str(sql))
+        return self._cursor.execute(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
 @pytest.mark.postgres
-def test_a_scan_on_postgresql_is_one_read_and_one_call(
+def test_a_scan_on_postgresql_is_one_round_trip(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No transaction is begun: the serial is read, then its transition applied by the
-    function, committed by itself."""
+    """Every statement the connection sends is counted: a scan that moves a serial by the
+    station's table, one answered ALREADY, one found by its secondary QR code and one a
+    label's GTIN names are each one statement, and no transaction is begun."""
+    import time
+
     from tests.conftest import build_small
 
     service = StationService.open(pg_url, create=True)
     build_small(service)
-    setup = StationSetup("T-1", "P1", Mode.REGISTER, operator="op-1")
-    scan(service, "SN0000000001", setup)  # the connection, the site and the plans warm
     repo = service.repo
-    statements: list[str] = []
-    real = repo.dialect.execute_hot
-
-    def recording(db: Any, name: str, sql: str, params: Any) -> Any:
-        statements.append(name)
-        return real(db, name, sql, params)
-
-    def no_transaction(*args: Any) -> None:
-        raise AssertionError("a transaction was begun")
-
-    monkeypatch.setattr(repo.dialect, "execute_hot", recording)
-    monkeypatch.setattr(repo._db, "begin", no_transaction)
-    outcome = scan(service, "SN0000000002", setup)
-    assert outcome.kind is OutcomeKind.OK and outcome.stage_after is Stage.REGISTERED
-    assert statements == ["scan_by_no", "apply_scan"]
+    qr = service.serial("SN0000000005").secondary_qr  # type: ignore[union-attr]
+    register = StationSetup("T-1", "P1", Mode.REGISTER, operator="op-1")
+    validate = StationSetup("T-1", "P1", Mode.VALIDATE, operator="op-1")
+    reject = StationSetup("T-1", "P1", Mode.REJECT, operator="op-1", reason="scratched")
+    scrap = StationSetup("T-1", "P1", Mode.SCRAP, operator="op-1", reason="dropped")
+    for setup in (register, validate, reject, scrap):  # the connection and its statements warm
+        scan(service, "NOT-A-SERIAL", setup)
+    # The periodic check for a first user (every 2 s, not every scan) is not this test's.
+    service._users_checked_at = time.monotonic() + 3600
+    sent: list[str] = []
+    real_cursor = repo._db.cursor
+    monkeypatch.setattr(repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent))
+    cases = [
+        ("SN0000000002", register, OutcomeKind.OK, Stage.REGISTERED),
+        ("SN0000000002", validate, OutcomeKind.OK, Stage.VALIDATED),
+        ("SN0000000002", validate, OutcomeKind.ALREADY, Stage.VALIDATED),
+        ("SN0000000003", register, OutcomeKind.OK, Stage.REGISTERED),
+        ("SN0000000003", reject, OutcomeKind.OK, Stage.NOT_VALIDATED),
+        ("SN0000000003", scrap, OutcomeKind.OK, Stage.SCRAPPED),
+        (qr, register, OutcomeKind.OK, Stage.REGISTERED),
+        ("]d2010890123450001921SN0000000004", register, OutcomeKind.OK, Stage.REGISTERED),
+    ]
+    for payload, setup, kind, stage in cases:
+        sent.clear()
+        outcome = scan(service, payload, setup)
+        assert (outcome.kind, outcome.stage_after) == (kind, stage), outcome.message
+        assert len(sent) == 1, (payload, setup.mode, sent)
+        assert "BEGIN" not in sent[0].upper()
     monkeypatch.undo()
-    assert service.events("SN0000000002")[-1].event_id == outcome.event_id
+    # What the one call wrote is what a user reads back.
+    events = service.events("SN0000000003")
+    assert [e.to_stage for e in events] == [
+        Stage.REGISTERED, Stage.NOT_VALIDATED, Stage.SCRAPPED
+    ]  # fmt: skip
+    assert events[-1].comment == "dropped" and events[-1].outcome == "ok"
+    # A scan the table does not settle (a refusal is logged) takes more than one.
+    sent.clear()
+    monkeypatch.setattr(repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent))
+    refused = scan(service, "SN0000000006", validate)
+    assert refused.kind is OutcomeKind.REJECTED and len(sent) > 1
+    monkeypatch.undo()
     service.close()

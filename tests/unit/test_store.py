@@ -136,6 +136,8 @@ SCHEMA_8_COLUMNS = ("qr_seal", "print_count", "printed_at")
 
 
 def _without_schema_8(repo: Repository) -> None:
+    if repo.target.backend == "postgresql":  # schema 10's function reads them
+        repo._cursor("DROP FUNCTION scanstation_scan")
     for column in SCHEMA_8_COLUMNS:
         repo._cursor(f"ALTER TABLE serial DROP COLUMN {column}")
 
@@ -199,6 +201,40 @@ def test_a_version_3_database_is_migrated_forward(
     indexes = {row[0] for row in service.repo._cursor(names).fetchall()}
     assert {"serial_item_id_stage_site_id", "event_document"} <= indexes
     assert "serial_item_id_stage" not in indexes
+    service.close()
+    StationService.open(url).close()  # nothing left to migrate
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_version_9_database_is_migrated_forward(
+    backend: str, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Schema 10 installs PostgreSQL's one-call scan (store/scan_rules.py): a serial registered
+    under schema 9 is validated after the migration, by the function."""
+    from tests.conftest import build_small
+
+    url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    service = StationService.open(url, create=True)
+    build_small(service)
+    assert service.scan(ScanEvent("SN0000000001"), station()).kind is OutcomeKind.OK
+    repo = service.repo
+    if backend == "postgresql":
+        repo._cursor("DROP FUNCTION scanstation_scan")
+    repo._cursor("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+    service.close()
+    service = StationService.open(url)
+    assert service.info()["schema_version"] == SCHEMA_VERSION == 10
+    if backend == "postgresql":
+        found = service.repo._cursor(
+            "SELECT count(*) FROM pg_proc WHERE proname = 'scanstation_scan'"
+        ).fetchone()
+        assert found == (1,)
+    validated = service.scan(ScanEvent("SN0000000001"), station(mode=Mode.VALIDATE))
+    assert validated.kind is OutcomeKind.OK and validated.event_id is not None
+    assert [e.to_stage for e in service.events("SN0000000001")] == [
+        Stage.REGISTERED,
+        Stage.VALIDATED,
+    ]
     service.close()
     StationService.open(url).close()  # nothing left to migrate
 

@@ -1,0 +1,144 @@
+"""Refused scans: why a scan is refused (REJECTED, or CONFLICT when another station changed the
+serial at that very moment), and the refusal logged as an event for supervisors, with who,
+where, when and the payload. A part of StationService's scan path (service/scanning.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from scanstation.domain.codes import visible
+from scanstation.domain.model import ScanEvent, utc_now
+from scanstation.domain.outcome import OutcomeKind, ScanOutcome
+from scanstation.domain.stages import Mode, StationContext, Verdict
+from scanstation.service.setup import StationSetup
+from scanstation.store.errors import DuplicateScan
+from scanstation.store.serials import LoadedSerial, ScanLock
+
+if TYPE_CHECKING:
+    from scanstation.domain.roles import Role
+    from scanstation.service.station import StationService
+
+__all__ = ["Refusals"]
+
+
+class Refusals:
+    """The refusals of StationService's scan path."""
+
+    def _refuse_decision(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        locked: ScanLock,
+        message: str,
+        context: StationContext,
+        document_id: int | None,
+        needs_role: Role | None = None,
+    ) -> ScanOutcome:
+        """The rules refuse the scan. CONFLICT when another station changed the serial at this
+        very moment and the scan would have applied to the serial as first read."""
+        current, before = locked.current, locked.before
+        kind = OutcomeKind.REJECTED
+        if (
+            locked.changed_meanwhile
+            and before is not None
+            and self._decide(before, station, context).verdict is Verdict.APPLY
+        ):
+            kind = OutcomeKind.CONFLICT
+            message = (
+                f"{current.view.serial_no} changed at this moment: now {current.view.stage} "
+                f"by {current.view.updated_by} — {message}"
+            )
+        override = self._override_allowed(current, station, context)
+        refused = self._refuse_locked(event, station, kind, message, current, document_id, override)
+        if kind is OutcomeKind.REJECTED and needs_role is not None:
+            return replace(refused, needs_role=needs_role)
+        return refused
+
+    def _override_allowed(
+        self: StationService, serial: LoadedSerial, station: StationSetup, context: StationContext
+    ) -> bool:
+        """Would this refused scan be applied by override if the worker gave a reason?"""
+        if (context.reason or "").strip():
+            return False
+        decision = self._decide(serial, station, replace(context, reason="override"))
+        return decision.verdict is Verdict.APPLY and decision.override
+
+    def _append_refusal(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        serial: LoadedSerial | None,
+        kind: OutcomeKind,
+        message: str,
+        document_id: int | None,
+    ) -> int:
+        """A refused scan's event: the serial (if any) stays in its stage."""
+        stage = serial.view.stage if serial else None
+        return self.repo.append_event(
+            scan_id=event.scan_id,
+            kind="scan",
+            serial_id=serial.id if serial else None,
+            mode=station.mode.value,
+            from_stage=stage,
+            to_stage=None,
+            station=station.station_id,
+            site=station.site_code,
+            operator=station.operator,
+            at=event.read_at,
+            recorded_at=utc_now(),
+            document_id=document_id,
+            source=event.source,
+            payload=visible(event.payload),
+            comment=None,
+            outcome=kind.value,
+            message=message,
+        )
+
+    def _refuse_locked(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        kind: OutcomeKind,
+        message: str,
+        serial: LoadedSerial | None,
+        document_id: int | None,
+        override_allowed: bool = False,
+    ) -> ScanOutcome:
+        """Inside the scan's transaction: log the refusal (who, where, when, the payload) for
+        supervisors, answer it."""
+        stage = serial.view.stage if serial else None
+        if serial is None and (earlier := self.repo.scan_already_recorded(event.scan_id)):
+            return self._already_recorded(event, earlier[0])
+        event_id = self._append_refusal(event, station, serial, kind, message, document_id)
+        return ScanOutcome(
+            kind,
+            message,
+            event,
+            serial.view if serial else None,
+            stage,
+            stage,
+            event_id,
+            override_allowed,
+        )
+
+    def _record_refusal(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        kind: OutcomeKind,
+        message: str,
+        *,
+        even_in_lookup: bool = False,
+    ) -> ScanOutcome:
+        """A scan that matched no serial, in a transaction of its own (lookup logs nothing,
+        unless `even_in_lookup`: a forged label is logged wherever it is scanned)."""
+        if station.mode is Mode.LOOKUP and not even_in_lookup:
+            return ScanOutcome(kind, message, event)
+        document_id = self.repo.document_id(station.document) if station.document else None
+        try:
+            return self.repo.write(
+                lambda: self._refuse_locked(event, station, kind, message, None, document_id)
+            )
+        except DuplicateScan:
+            return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
