@@ -24,7 +24,8 @@ def commit_answer_lost(
     service: StationService, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[list[bool]]:
     """The next COMMIT (or the next statement that commits by itself: PostgreSQL's scan
-    function, store/scan_function.py) reaches the database, then its answer is lost.
+    functions, store/scan_function.py and store/scan_rules.py) reaches the database, then its
+    answer is lost.
     PostgreSQL: the server ends this session right after committing (pg_terminate_backend
     from another connection) and the client sees the connection drop. SQLite: the commit is
     on disk, and the caller is told the database was busy."""
@@ -53,7 +54,7 @@ def commit_answer_lost(
 
     def execute_hot(db_: object, name: str, sql: str, params: object) -> object:
         cursor = real_execute(db_, name, sql, params)
-        if name == "apply_scan" and not db.in_transaction() and not lost:
+        if name in ("apply_scan", "scan") and not db.in_transaction() and not lost:
             lose_the_answer()
         return cursor
 
