@@ -199,10 +199,10 @@ def txn_station(
         recorded = datetime.now(UTC).isoformat(timespec="microseconds")
         cur.execute(
             "EXECUTE insert_event (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s, %s, %s, %s)",
+            "%s, %s, %s, %s, %s)",
             (scan_id, "scan", row[0], "register", row[7], "Registered at Plant", station, "P1",
              operator, stamp, recorded, None, "test", serial, None, "ok",
-             f"{serial} registered — now Registered at Plant", None, None),
+             f"{serial} registered — now Registered at Plant", None, None, None),
         )  # fmt: skip
         cur.fetchone()
         cur.execute("COMMIT")
