@@ -80,6 +80,12 @@ handed back alone just before it when that key, counted with the group as if it 
 `on_retract` names it. Keys that came at their sender's pace after a person's key are not a
 bunch, so the person's key stays theirs.
 
+Only a printable key is ever taken back or joined that way. A control key (ESC, ctrl+e, GS)
+handed back alone already acted as a key (ESC closed a dialog) and cannot be undone; and a
+control key that would start a scan while `split_gap_ms` or more before the key after it
+(joined only by the gap shared among keys read together) goes back as a person's key, ahead
+of the scan of the keys after it. Control characters inside a scan stay in its payload.
+
 Keys typed before the station read the terminal
 -----------------------------------------------
 Until the station reads the terminal (while it starts), keys wait there and come in its first
@@ -101,12 +107,14 @@ came like a scanner's and is reported: `slow` (more than half of its gaps were l
 with Enter can be reported too; the UI decides what to show (keys typed into a text field were
 seen there).
 
-Known ambiguities (timing cannot tell them apart; a prefix avoids them): a person's key less than
-the split gap before a scan becomes part of it, or less than `terminal_hold_ms` before keys
-the terminal read together; a scanner stalling right after the first character of a scan
-splits that character off, and so does a slow scanner's second key read late but alone;
-without a suffix, two scans less than `burst_end_ms` apart are read as one, and so are two
-less than `terminal_hold_ms` apart when the second one's keys were read together.
+Known ambiguities (timing cannot tell them apart; a prefix avoids them): a person's key less
+than the split gap before a scan becomes part of it, or (a printable one) less than
+`terminal_hold_ms` before keys the terminal read together; a scanner stalling right after the
+first character of a scan splits that character off, and so does a slow scanner's second key
+read late but alone (and a control character first in a payload whenever the reader stalls
+right after it); without a suffix, two scans less than `burst_end_ms` apart are read as one,
+and so are two less than `terminal_hold_ms` apart when the second one's keys were read
+together.
 
 Cost: every key is stored once and looked at a bounded number of times (the split gap is the
 median of at most the last 16 gaps), so feeding a key is O(1) amortised.
@@ -133,6 +141,7 @@ from scanstation.sources.wedge_output import (
     ScanCallback,
     key_gap,
     key_text,
+    printable,
     scanner_paced,
     sender_gaps,
 )
@@ -333,12 +342,28 @@ class _Timed:
             self._out.keys([*keys, suffix] if suffix is not None else keys)
             return
         start, end, payload = found
+        if self._control_apart(keys, start, suffix):
+            # A person's control key before keys read together: theirs, then the rest decides.
+            self._out.keys(keys[: start + 1])
+            self._decide(keys[start + 1 :], suffix)
+            return
         self._out.keys(keys[:start])
         if start == 0 and self._started_by_loose(keys, end, suffix):
             taken = self._out.take_back()
             payload = (taken.character or "") + payload if taken is not None else payload
         self._out.scan(payload, suffix.time if suffix is not None else keys[end - 1].time)
         self._out.keys(keys[end:])
+
+    def _control_apart(self, keys: list[KeyStroke], start: int, suffix: KeyStroke | None) -> bool:
+        """The scan found would start with a control key that came at least `split_gap_ms`
+        before the key after it: only the gap shared among keys read together (see
+        `sender_gaps`) joined it to them. A scanner's control characters are data inside its
+        payload; one this far ahead of it is a person's (ESC, a key binding)."""
+        first = keys[start]
+        after = keys[start + 1] if start + 1 < len(keys) else suffix
+        return (
+            not printable(first) and after is not None and key_gap(first, after) >= self._min_split
+        )
 
     def _started_by_loose(self, keys: list[KeyStroke], end: int, suffix: KeyStroke | None) -> bool:
         """The key handed back alone just before `keys` would have started their scan, had it
@@ -411,7 +436,7 @@ def _leading_control(stroke: KeyStroke, settings: WedgeSettings) -> bool:
     return (
         character is not None
         and len(character) == 1
-        and (ord(character) < 0x20 or ord(character) == 0x7F)
+        and not printable(stroke)
         and stroke.key not in settings.suffixes
     )
 

@@ -25,6 +25,7 @@ __all__ = [
     "ScanCallback",
     "key_gap",
     "key_text",
+    "printable",
     "scanner_paced",
     "sender_gaps",
 ]
@@ -102,6 +103,12 @@ def key_text(keys: Sequence[KeyStroke]) -> str:
     return "".join(key.character or "" for key in keys)
 
 
+def printable(key: KeyStroke) -> bool:
+    """The key stands for text one can see. A control key (ESC, ctrl+e, GS) is data only
+    inside a scan: alone, it is a person's command, and may already have acted as one."""
+    return bool(key.character) and key.character.isprintable()
+
+
 def scanner_paced(gaps: Sequence[float], max_gap: float) -> bool:
     """More than half of the gaps are a scanner's: the median gap is at most `max_gap`."""
     return 2 * sum(1 for gap in gaps if gap <= max_gap) > len(gaps)
@@ -124,7 +131,8 @@ class Output:
         self._on_burst = on_burst
         self._on_retract = on_retract
         # The last key handed back, if it went back alone and nothing came back after it: a
-        # scan that it turns out to have started can take it back (`take_back`).
+        # scan that it turns out to have started can take it back (`take_back`). Only a
+        # printable key: a control key (ESC closing a dialog) did what it does, for good.
         self.loose: KeyStroke | None = None
         self._max_gap = settings.max_median_gap_ms / 1000
         self._streak_gap = _STREAK_FACTOR * self._max_gap
@@ -162,7 +170,9 @@ class Output:
         if not keys:
             return
         alone = keys[0] if len(keys) == 1 else None
-        takeable = alone is not None and alone.character and alone.key not in self.settings.suffixes
+        takeable = (
+            alone is not None and printable(alone) and alone.key not in self.settings.suffixes
+        )
         self.loose = alone if takeable else None
         reports = [report for key in keys if (report := self._follow(key)) is not None]
         self._on_keys(list(keys))

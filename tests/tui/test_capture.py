@@ -30,6 +30,7 @@ from scanstation.tui.capture import (
     wedge_settings,
 )
 from scanstation.tui.screens.help import HelpScreen
+from scanstation.tui.screens.mode_picker import ModePicker
 
 
 def key_event(character: str, at: float | None = None) -> events.Key:
@@ -501,6 +502,27 @@ async def test_a_first_key_typed_before_a_stall_is_taken_back_into_the_scan(
         assert [o.event.payload for o in app.probe.outcomes] == ["SN0000000001"]
         assert app.probe.outcomes[0].event.source == "wedge"
         assert manual.value == ""
+
+
+@pytest.mark.parametrize("after_s", [0.12, 0.2])
+async def test_escape_that_closed_a_picker_never_joins_the_scan_after_it(
+    demo_db: Path, after_s: float
+) -> None:
+    # Escape closes the mode picker; a scan read in one go less than the terminal's hold
+    # after it (a busy machine) was answered "Scan contains control characters": Escape,
+    # which had already closed the picker, was taken back as the scan's first character.
+    app = station_app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModePicker))
+        escape = events.Key("escape", "\x1b")
+        post(app, [escape])
+        await wait_for(pilot, lambda: app.screen is app.station)
+        post(app, read_together("SN0000000001\r", escape.time + after_s))
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        [outcome] = app.probe.outcomes
+        assert (outcome.event.payload, outcome.kind.value) == ("SN0000000001", "ok")
 
 
 async def test_after_a_manual_entry_the_focus_returns_and_a_burst_is_a_scan(
