@@ -49,7 +49,7 @@ _TABLE: Final[dict[int, str]] = {
 def visible(text: str) -> str:
     """`text` with every control, bidi, zero-width and undecodable character made visible."""
     shown = text.translate(_TABLE)
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in shown):
+    if not shown.isascii() and any(0xD800 <= ord(ch) <= 0xDFFF for ch in shown):
         # Any other lone surrogate cannot be encoded for a terminal at all.
         shown = "".join(f"\\u{ord(ch):04x}" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in shown)
     return shown
@@ -57,7 +57,7 @@ def visible(text: str) -> str:
 
 def has_invisible(text: str) -> bool:
     """Does `text` carry a bidi or zero-width character (which `visible` would expose)?"""
-    return any(ch in INVISIBLE for ch in text)
+    return not text.isascii() and any(ch in INVISIBLE for ch in text)
 
 
 def strip_bom(text: str) -> str:

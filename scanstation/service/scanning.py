@@ -91,7 +91,9 @@ class Scanning:
         `replay`: the scan was read offline and kept in a journal. If another station changed
         the serial after the scan was read, it is not applied: CONFLICT, logged as refused for
         a supervisor."""
-        check_setup(station)
+        if station is not self._setup_checked:
+            check_setup(station)
+            self._setup_checked = station
         self.require_signed_in(station.role)
         check_text(limits.REQUEST_ID, event.scan_id)
         check_text(limits.SCAN_SOURCE, event.source)

@@ -37,7 +37,7 @@ from scanstation.service.people import People
 from scanstation.service.refusals import Refusals
 from scanstation.service.reports import Reports
 from scanstation.service.scanning import Scanning
-from scanstation.service.setup import ServiceError
+from scanstation.service.setup import ServiceError, StationSetup
 from scanstation.signing import KeyFileError, KeyRing, Signer, Verifier
 from scanstation.store.feed import ChangeWatcher
 from scanstation.store.repository import Repository
@@ -65,6 +65,9 @@ class StationService(
         self.keys = keys  # None: new secondary QR codes are not signed
         # Decision tables (domain/rules.py) by station setup: made once, used by every scan.
         self._rule_tables: dict[tuple[object, ...], ScanRules | None] = {}
+        # The last station setup whose texts passed check_setup: a setup is frozen, and a
+        # station scans with the same one until it changes, so each is checked once.
+        self._setup_checked: StationSetup | None = None
 
     @classmethod
     def open(

@@ -106,6 +106,12 @@ class Dialect:
     def execute_hot(self, db: peewee.Database, name: str, sql: str, params: Sequence[Any]) -> Any:
         raise NotImplementedError
 
+    def quoted(self, db: peewee.Database, values: Sequence[Any]) -> tuple[Any, ...]:
+        """`values` as parameters quoted once as SQL literals (where the driver sends them as
+        text): a value every call repeats (a station's decision table) is then not adapted
+        again by every call."""
+        return tuple(values)
+
     def inserted_id(self, cursor: Any) -> int:
         raise NotImplementedError
 

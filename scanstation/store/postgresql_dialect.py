@@ -227,6 +227,13 @@ class PostgresDialect(Dialect):
         cursor.execute(f"EXECUTE {name} ({placeholders})" if params else f"EXECUTE {name}", params)
         return cursor
 
+    def quoted(self, db: peewee.Database, values: Sequence[Any]) -> tuple[Any, ...]:
+        from psycopg2.extensions import AsIs
+
+        cursor = db.cursor()
+        # psycopg2's own quoting, done once: AsIs sends the literal as it was made.
+        return tuple(AsIs(cursor.mogrify("%s", (value,)).decode()) for value in values)
+
     def forget_connection(self, connection: Any) -> None:
         self._prepared.pop(connection, None)
 

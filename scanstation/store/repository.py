@@ -42,7 +42,7 @@ from scanstation.store.lists import ListStore
 from scanstation.store.prints import PrintStore
 from scanstation.store.reports import ReportStore
 from scanstation.store.runs import ImportRow, RunStore, SerialCollision
-from scanstation.store.scan_rules import RULES_SQL, RuledScanStore
+from scanstation.store.scan_rules import RULES_SQL, RuledScanStore, ScanRules
 from scanstation.store.search import SearchStore
 from scanstation.store.serials import SERIAL_SQL, LoadedSerial, ScanLock, SerialStore
 from scanstation.store.station_role import station_role_sql, valid_role_name
@@ -123,6 +123,8 @@ class Repository(
             for name, text in {**SERIAL_SQL, **RULES_SQL, **DOCUMENT_SQL, **EVENT_SQL}.items()
         }
         self._sites: dict[str, tuple[int, SiteView]] = {}
+        # Station decision tables as the scan function's parameters, quoted once each.
+        self._quoted_tables: dict[ScanRules, tuple[object, ...]] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
 

@@ -79,11 +79,11 @@ class RuledScan:
     comment: str | None
     approved_by: str | None
 
-    def params(self) -> tuple[object, ...]:
-        """In the order of the function's parameters."""
+    def params(self, table: tuple[object, ...]) -> tuple[object, ...]:
+        """In the order of the function's parameters; `table`: the station's `arrays()`, as
+        the driver sends them."""
         return (
-            self.key, self.scan_id, self.gtin, self.signed, self.rules.site_id,
-            *self.rules.arrays(),
+            self.key, self.scan_id, self.gtin, self.signed, self.rules.site_id, *table,
             self.mode, self.station, self.site, self.operator, iso(self.at),
             iso(self.recorded_at), self.source, self.payload, self.comment, self.approved_by,
         )  # fmt: skip
@@ -230,8 +230,15 @@ class RuledScanStore:
         return Scanned(applied.status, serial, applied.event_id, applied.earlier, number)
 
     def _call_scan(self: Repository, scan: RuledScan) -> Scanned:
+        table = self._quoted_tables.get(scan.rules)
+        if table is None:
+            if len(self._quoted_tables) >= 64:  # a station changes setup now and then
+                self._quoted_tables.clear()
+            table = self.dialect.quoted(self._db, scan.rules.arrays())
+            self._quoted_tables[scan.rules] = table
+        params = scan.params(table)
         try:
-            cursor = self.dialect.execute_hot(self._db, "scan", self._hot["scan"], scan.params())
+            cursor = self.dialect.execute_hot(self._db, "scan", self._hot["scan"], params)
         except Exception as error:
             self.raise_if_duplicate(scan.scan_id, error)
             raise
