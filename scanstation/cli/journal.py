@@ -18,6 +18,7 @@ from scanstation.cli.common import (
     json_line,
     say,
 )
+from scanstation.cli.credentials import acting_user, user_option
 from scanstation.cli.scanning import print_outcome
 from scanstation.domain.text import visible
 
@@ -109,12 +110,18 @@ def journal_show(ctx: click.Context, station_id: str | None, show_all: bool, as_
 @journal.command("replay")
 @STATION
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per replayed scan.")
+@user_option
 @click.pass_context
-def journal_replay(ctx: click.Context, station_id: str | None, as_json: bool) -> None:
+def journal_replay(
+    ctx: click.Context, station_id: str | None, as_json: bool, acting_name: str | None
+) -> None:
     """Replay the station's pending scans into the database now, in order.
 
-    Exit 0 when all were decided ok/already, 1 when the rules refused some (listed by
-    `journal show`), 2 when the database is unreachable (what is left stays pending)."""
+    Once the database has users, whoever replays signs in (--user and a PIN, or a token):
+    each scan stays the journaled operator's and is judged by their role (the event has no
+    place for who replayed it: the summary on stderr names them). Exit 0 when all were
+    decided ok/already, 1 when the rules refused some (listed by `journal show`), 2 when
+    the database is unreachable or the credentials are refused (what is left stays pending)."""
     state = cli_state(ctx)
     station_id = _station_id(state, station_id)
     _path, _database, existing = _existing(state, station_id)
@@ -128,6 +135,9 @@ def journal_replay(ctx: click.Context, station_id: str | None, as_json: bool) ->
                 f"Cannot replay: {station.database} is unreachable ({station.last_error}); "
                 f"{station.pending} scan(s) stay in the journal"
             )
+        # Replaying writes: once the database has users, only someone signed in may (a
+        # refusal here leaves every entry pending, nothing written).
+        by = acting_user(station, acting_name)
         outcomes = station.replay()
         refused = {e.scan_id for e in station.refused(include_acknowledged=True)}
         for outcome in outcomes:
@@ -144,6 +154,7 @@ def journal_replay(ctx: click.Context, station_id: str | None, as_json: bool) ->
             )
             fail(f"{left} scan(s) stay in the journal: {why}")
     if not as_json:
-        say(f"Replayed {len(outcomes)} journaled scan(s)", err=True)
+        who = f" (replayed by {visible(by.name)})" if by is not None else ""
+        say(f"Replayed {len(outcomes)} journaled scan(s){who}", err=True)
     failed = any(o.event.scan_id in refused for o in outcomes)
     sys.exit(EXIT_SCAN_FAILED if failed else EXIT_OK)

@@ -17,6 +17,7 @@ import pytest
 
 from scanstation.domain.model import ScanEvent
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
+from scanstation.domain.roles import Role
 from scanstation.domain.stages import Mode
 from scanstation.journaled import JournaledStation, offline_message
 from scanstation.service import StationService, StationSetup, StoreBusy, StoreError
@@ -27,7 +28,7 @@ from scanstation.store.journal import (
     is_database_failure,
     journal_path,
 )
-from tests.conftest import build_small
+from tests.conftest import build_small, secret
 
 SN = [f"SN{n:010d}" for n in range(1, 21)]
 
@@ -521,3 +522,47 @@ def test_cli_scan_journal_still_refuses_an_unknown_site(site_url: str) -> None:
         site_url, "scan", "--station", "S", "--site", "X9", "--mode", "register", "--journal"
     )
     assert journaled.returncode == 2 and "Unknown site" in journaled.stderr
+
+
+REPLAYER_PIN = secret("580317264915")
+
+
+def test_cli_replay_on_a_database_with_users_needs_credentials(site_url: str) -> None:
+    """Replaying writes events: once the database has users, `journal replay` takes --user
+    and a PIN (or a token) like every command that changes data; refused credentials leave
+    every entry pending and nothing written. The replayed event stays the journaled
+    operator's; the summary names who replayed it."""
+    service = StationService.open(site_url)
+    service.add_user("Asha", Role.ADMIN)
+    service.set_pin("Asha", REPLAYER_PIN)
+    admin = service.authenticate("Asha", REPLAYER_PIN)
+    service.add_user("op-1", Role.OPERATOR, by=admin)
+    service.close()
+    with Journal.for_station("GATE-7", site_url) as journal:  # where the CLI looks
+        event = ScanEvent(SN[16], source="argv")
+        journal.append(event, setup_for(station="GATE-7", role=Role.OPERATOR))
+    env: dict[str, str] = {}
+    before = events_by_scan_id(site_url)
+    replay = ("journal", "replay", "--station", "GATE-7")
+
+    anonymous = cli(site_url, *replay, env=env)
+    assert anonymous.returncode == 2, anonymous.stderr
+    assert "say who you are with --user NAME" in anonymous.stderr
+    wrong = cli(site_url, *replay, "--user", "Asha", env={**env, "SCANSTATION_PIN": "0000"})
+    assert wrong.returncode == 2 and "wrong PIN for Asha" in wrong.stderr
+    no_pin = cli(site_url, *replay, "--user", "Asha", env=env)  # stdin is no terminal
+    assert no_pin.returncode == 2 and "no terminal to ask on" in no_pin.stderr
+    assert events_by_scan_id(site_url) == before, "refused credentials wrote an event"
+    shown = json.loads(cli(site_url, "journal", "show", "--station", "GATE-7", "--json").stdout)
+    assert shown["pending_count"] == 1
+
+    done = cli(site_url, *replay, "--user", "Asha", env={**env, "SCANSTATION_PIN": REPLAYER_PIN})
+    assert done.returncode == 0, done.stderr
+    assert "Replayed 1 journaled scan(s) (replayed by Asha)" in done.stderr
+    assert stage_of(site_url, SN[16]) == "Registered at Plant"
+    path = site_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        operator, station = conn.execute(
+            "SELECT operator, station FROM event WHERE scan_id = ?", (event.scan_id,)
+        ).fetchone()
+    assert (operator, station) == ("op-1", "GATE-7"), "the scan stays the journaled operator's"
