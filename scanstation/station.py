@@ -305,11 +305,13 @@ class Station:
         *,
         actor: UserView | None = None,
         approver: UserView | None = None,
+        at: StationSetup | None = None,
     ) -> DocumentView:
         """Close a document; closing one short needs a supervisor once the database has
-        users: `actor` signed in, or `approver` on the spot (the event names both)."""
+        users: `actor` signed in, or `approver` on the spot (the event names both). `at`:
+        the station it is closed at (its id and site go on the event; None: the admin's)."""
         closed = self._use().close_document(
-            reference_no, reason, by, actor=actor, approver=approver
+            reference_no, reason, by, actor=actor, approver=approver, at=at
         )
         self._catalog_changed()
         return closed
@@ -322,9 +324,10 @@ class Station:
         *,
         actor: UserView | None = None,
         approver: UserView | None = None,
+        at: StationSetup | None = None,
     ) -> DocumentView:
         reopened = self._use().reopen_document(
-            reference_no, reason, by, actor=actor, approver=approver
+            reference_no, reason, by, actor=actor, approver=approver, at=at
         )
         self._catalog_changed()
         return reopened

@@ -192,10 +192,13 @@ class Corrections:
         request_id: str | None = None,
         actor: UserView | None = None,
         approver: UserView | None = None,
+        at: StationSetup | None = None,
     ) -> DocumentView:
         """Close a document; short of its lines only with a reason (ServiceError otherwise)
         and, once the database has users, by a supervisor: `actor` signed in, or approved on
-        the spot by `approver` (both authenticated by the face; the event names both)."""
+        the spot by `approver` (both authenticated by the face; the event names both). `at`:
+        the station it is done at, whose id and site the event records (None: the admin's
+        CLI)."""
         return self._rule_document(
             reference_no,
             reason,
@@ -205,6 +208,7 @@ class Corrections:
             self.repo.close_document,
             actor,
             approver,
+            at,
         )
 
     def reopen_document(
@@ -216,9 +220,11 @@ class Corrections:
         request_id: str | None = None,
         actor: UserView | None = None,
         approver: UserView | None = None,
+        at: StationSetup | None = None,
     ) -> DocumentView:
         """Open a closed document again, with a reason (ServiceError otherwise) and, once the
-        database has users, by a supervisor (`actor`, or `approver` on the spot)."""
+        database has users, by a supervisor (`actor`, or `approver` on the spot); `at` as for
+        `close_document`."""
         return self._rule_document(
             reference_no,
             reason,
@@ -228,6 +234,7 @@ class Corrections:
             self.repo.reopen_document,
             actor,
             approver,
+            at,
         )
 
     def _rule_document(
@@ -240,9 +247,18 @@ class Corrections:
         write: Callable[..., None],
         actor: UserView | None = None,
         approver: UserView | None = None,
+        at: StationSetup | None = None,
     ) -> DocumentView:
         """Close or reopen: the rule's refusal as a ServiceError, else the write, once."""
         self.require_signed_in(actor.role if actor else None)
+        where = (
+            {}
+            if at is None
+            else {
+                "station": check_text(limits.STATION_ID, at.station_id),
+                "site": check_text(limits.SITE_CODE, at.site_code),
+            }
+        )
         request = _request(request_id)
         by = check_text(limits.OPERATOR, actor.name if actor else (by or login_name()))
         why = optional_text(limits.REASON, reason)
@@ -259,7 +275,15 @@ class Corrections:
             raise ServiceError(ruling.message)
         approved_by = approver.name if approver is not None and ruling.approved else None
         with _refusals():
-            write(reference_no, why, by, utc_now(), request_id=request, approved_by=approved_by)
+            write(
+                reference_no,
+                why,
+                by,
+                utc_now(),
+                request_id=request,
+                approved_by=approved_by,
+                **where,
+            )
         return self._open_or_closed(reference_no)
 
 

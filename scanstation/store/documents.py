@@ -12,6 +12,7 @@ from scanstation.domain.model import DocumentLineView, DocumentView
 from scanstation.domain.stages import DocumentKind
 from scanstation.store.codec import from_iso, iso
 from scanstation.store.errors import StoreError
+from scanstation.store.events import ADMIN_STATION
 
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
@@ -204,11 +205,23 @@ class DocumentStore:
         *,
         request_id: str,
         approved_by: str | None = None,
+        station: str = ADMIN_STATION,
+        site: str | None = None,
     ) -> None:
         changes = {"closed_at": iso(at), "closed_by": by, "closed_reason": reason}
         note = f"Closed {reference_no}" + (f": {reason}" if reason else "")
         self._set_state(
-            reference_no, "open", "closed", changes, note, by, at, request_id, approved_by
+            reference_no,
+            "open",
+            "closed",
+            changes,
+            note,
+            by,
+            at,
+            request_id,
+            approved_by,
+            station,
+            site,
         )
 
     def reopen_document(
@@ -220,11 +233,23 @@ class DocumentStore:
         *,
         request_id: str,
         approved_by: str | None = None,
+        station: str = ADMIN_STATION,
+        site: str | None = None,
     ) -> None:
         changes = {"closed_at": None, "closed_by": None, "closed_reason": None}
         note = f"Reopened {reference_no}: {reason}"
         self._set_state(
-            reference_no, "closed", "open", changes, note, by, at, request_id, approved_by
+            reference_no,
+            "closed",
+            "open",
+            changes,
+            note,
+            by,
+            at,
+            request_id,
+            approved_by,
+            station,
+            site,
         )
 
     def _set_state(
@@ -238,9 +263,12 @@ class DocumentStore:
         at: datetime,
         request_id: str,
         approved_by: str | None = None,
+        station: str = ADMIN_STATION,
+        site: str | None = None,
     ) -> None:
         """Move a document from state `was` to `becomes` under a request id, with an event
-        (naming the supervisor who approved it on the spot, if one did)."""
+        (naming the supervisor who approved it on the spot, if one did) of the station and
+        site it was done at (the admin's CLI: no site)."""
         document = self.t.document
 
         def work() -> None:
@@ -256,7 +284,8 @@ class DocumentStore:
             self.append_admin_event(
                 request_id=request_id,
                 kind="document",
-                site=None,
+                site=site,
+                station=station,
                 by=by,
                 at=at,
                 comment=note,

@@ -142,10 +142,11 @@ class StationCorrections:
         if worker is None:
             return
         operator, actor = station.state.operator, station.people.user  # actor: who signed in
+        here = station.state.setup()  # the event is this station's, at its site
 
         def reopen(door: Station) -> tuple[object, str]:
             reopened = door.reopen_document(
-                reference_no, reason, by=operator, actor=actor, approver=approver
+                reference_no, reason, by=operator, actor=actor, approver=approver, at=here
             )
             return reopened, f"{reference_no} reopened"
 

@@ -347,13 +347,14 @@ class StationDialogs:
             return
         operator = self._state.operator
         actor = self._station.people.user
+        here = self._state.setup()  # the event is this station's, at its site
 
         def close(station: Station) -> tuple[object, str]:
             document = station.document(reference_no)
             if document is not None and document.is_open and document.shortfall and not reason:
                 return document, ""  # the UI asks for a reason, then comes back
             closed = station.close_document(
-                reference_no, reason, by=operator, actor=actor, approver=approver
+                reference_no, reason, by=operator, actor=actor, approver=approver, at=here
             )
             note = f" ({closed.shortfall} short: {reason})" if closed.shortfall else ""
             return closed, f"{reference_no} closed{note}"

@@ -323,7 +323,9 @@ async def test_closing_a_document_short_asks_a_supervisors_approval(people_db: P
     assert document is not None and not document.is_open
     with sqlite3.connect(people_db) as connection:
         [close] = connection.execute(
-            "SELECT operator, approved_by FROM event WHERE kind = 'document' "
+            "SELECT operator, approved_by, station, site FROM event WHERE kind = 'document' "
             "AND comment LIKE 'Closed REF-88%'"
         ).fetchall()
-    assert close == ("olu", "sam")  # the operator's close, the supervisor's approval
+    # The operator's close, the supervisor's approval, at this station and its site (not the
+    # admin CLI's station id).
+    assert close == ("olu", "sam", STATION, "G1")

@@ -128,6 +128,28 @@ def test_a_short_close_approved_on_the_spot_names_both(staffed: StationService) 
     ]
 
 
+def test_a_close_and_reopen_at_a_station_are_that_stations_events(
+    staffed: StationService,
+) -> None:
+    """Done at a terminal, the close and the reopen carry that terminal's station id and
+    site, as its scans do; from the admin's CLI (no station) they stay the CLI's, no site."""
+    supervisor = staffed.authenticate("Meena", SUPERVISOR_PIN)
+    here = station("P1", Mode.DISPATCH)
+    staffed.close_document("DC-1", "truck left", actor=supervisor, at=here)
+    staffed.reopen_document("DC-1", "truck came back", actor=supervisor, at=here)
+    staffed.close_document("DC-1", "truck left again", actor=supervisor)
+    where = [
+        (str(e.reason).split(":")[0], e.station, e.site)
+        for e in staffed.audit_events(ReportFilter())
+        if e.kind == "document" and e.document == "DC-1"
+    ]
+    assert where[-3:] == [
+        ("Closed DC-1", "T-1", "P1"),
+        ("Reopened DC-1", "T-1", "P1"),
+        ("Closed DC-1", "cli", None),
+    ]
+
+
 def test_an_approver_without_the_role_approves_nothing(staffed: StationService) -> None:
     operator = staffed.authenticate("Ravi", OPERATOR_PIN)
     count = staffed.info()["events"]
