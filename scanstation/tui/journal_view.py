@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.roles import Action, required_role
 
 if TYPE_CHECKING:
     from scanstation.tui.messages import JournalState, RefusedLoaded, ScansReplayed
@@ -93,6 +94,22 @@ class JournalDisplay:
             app.push_screen(RefusedScreen(message.entries), self._refused_seen)
 
     def _refused_seen(self, seqs: list[int] | None) -> None:
+        """`a` on the list: a supervisor acknowledges it. Once the database has users (or
+        while it has not said), anyone else is asked for a supervisor's approval on the spot,
+        and the acknowledgement is the approver's."""
+        if not seqs:
+            return
+        people = self._station.people
+        user = people.user
+        needed = required_role(Action.ACKNOWLEDGE_REFUSED)
+        if people.has_users is not False and (user is None or not user.role.includes(needed)):
+            people.ask_approval(
+                Action.ACKNOWLEDGE_REFUSED, lambda approver: self._acknowledge(seqs, approver.name)
+            )
+            return
+        self._acknowledge(seqs, user.name if user is not None else self._station.state.operator)
+
+    def _acknowledge(self, seqs: list[int], by: str) -> None:
         worker = self._station.worker
-        if seqs and worker is not None:
-            worker.acknowledge(seqs, self._station.state.operator)
+        if worker is not None:
+            worker.acknowledge(seqs, by)

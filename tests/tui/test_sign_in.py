@@ -17,13 +17,17 @@ from textual.pilot import Pilot
 
 from scanstation.config import Settings, StationSettings
 from scanstation.demo import DEMO_PEOPLE
+from scanstation.domain.model import ScanEvent
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.roles import Role
-from scanstation.service import StationService
+from scanstation.domain.stages import Mode
+from scanstation.service import StationService, StationSetup
 from scanstation.station import OnlineStation
+from scanstation.store.journal import Journal
 from scanstation.tui.screens.confirm import ConfirmPrompt
 from scanstation.tui.screens.credentials import CredentialsPrompt
 from scanstation.tui.screens.reason import ReasonPrompt
+from scanstation.tui.screens.refused import RefusedScreen
 
 PINS = {"ada": "908172", "sam": "4455", "olu": "271828"}  # admin, supervisor, operator
 STATION = "G1-GATE-9"
@@ -329,3 +333,40 @@ async def test_closing_a_document_short_asks_a_supervisors_approval(people_db: P
     # The operator's close, the supervisor's approval, at this station and its site (not the
     # admin CLI's station id).
     assert close == ("olu", "sam", STATION, "G1")
+
+
+async def test_acknowledging_refused_journal_scans_needs_a_supervisor(people_db: Path) -> None:
+    """ctrl+r lists scans the rules refused on replay; `a` by an operator asks a supervisor's
+    approval on the spot, and the acknowledgement is the supervisor's. Without it, nothing
+    is acknowledged."""
+    with Journal.for_station(STATION, str(people_db)) as journal:
+        setup = StationSetup(STATION, "G1", Mode.RECEIVE, operator="olu", role=Role.OPERATOR)
+        journal.append(ScanEvent("NOPE-77", source="wedge"), setup)  # unknown: refused
+    app = gate(people_db, journal=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        await sign_in(pilot, app, "olu")
+        await wait_for(pilot, lambda: app.station.db.journal_refused == 1, what="the replay")
+        await wait_for(pilot, lambda: app.screen is app.station, what="the station")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RefusedScreen), what="the list")
+        await pilot.press("a")
+        prompt = await prompt_of(pilot, app)
+        assert "acknowledging refused scans needs a supervisor" in prompt.prompt_title
+        await pilot.press("escape")  # no supervisor at hand: nothing acknowledged
+        await pilot.pause(0.3)
+        assert app.station.db.journal_refused == 1
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RefusedScreen), what="the list")
+        await pilot.press("a")
+        prompt = await prompt_of(pilot, app)
+        burst(app, "BADGE-SAM-01\r")
+        await wait_for(pilot, lambda: prompt.at_pin, what="the PIN step")
+        await type_text(pilot, PINS["sam"])
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: app.station.db.journal_refused == 0, what="the acknowledgement"
+        )
+    with Journal.for_station(STATION, str(people_db)) as journal:
+        [entry] = journal.refused(include_acknowledged=True)
+    assert entry.acknowledged_by == "sam"
