@@ -365,8 +365,10 @@ class Station:
         """A print job a printer took whole: the keywords of `StationService.record_prints`."""
         return self._use().record_prints(serial_nos, **job)
 
-    def import_documents(self, path: Path, *, dry_run: bool = False) -> ImportReport:
-        imported = self._use().import_documents(path, dry_run=dry_run)
+    def import_documents(
+        self, path: Path, *, dry_run: bool = False, by: str | None = None
+    ) -> ImportReport:
+        imported = self._use().import_documents(path, dry_run=dry_run, by=by)
         if imported.written:
             self._catalog_changed()
         return imported

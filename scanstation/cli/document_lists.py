@@ -8,8 +8,10 @@ import click
 
 from scanstation.cli.admin import tell_imported
 from scanstation.cli.common import TEXT, cli_state
+from scanstation.cli.credentials import authorised, named, user_option
 from scanstation.cli.documents import doc
 from scanstation.cli.records import Column, write_records
+from scanstation.domain.roles import Action
 
 DOCUMENT_COLUMNS = (
     Column("reference_no", "REFERENCE", 10),
@@ -64,10 +66,13 @@ def doc_list(
 @doc.command("import")
 @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file; write nothing.")
+@user_option
 @click.pass_context
-def doc_import(ctx: click.Context, csv_file: Path, dry_run: bool) -> None:
+def doc_import(ctx: click.Context, csv_file: Path, dry_run: bool, acting_name: str | None) -> None:
     """Open many documents: reference_no,kind,dc_no,invoice_no,from,to,lines with lines as
     SKU=QTY;SKU=QTY (all or nothing; every problem as FILE:LINE)."""
     with cli_state(ctx).station() as station:
-        imported = station.import_documents(csv_file, dry_run=dry_run)
+        # Opening documents, as `doc add` does: once the database has users, by someone.
+        by = authorised(station, acting_name, Action.OPEN_DOCUMENT)
+        imported = station.import_documents(csv_file, dry_run=dry_run, by=named(by))
     tell_imported(csv_file, imported, dry_run, "documents")

@@ -251,18 +251,20 @@ class Corrections:
     ) -> DocumentView:
         """Close or reopen: the rule's refusal as a ServiceError, else the write, once."""
         self.require_signed_in(actor.role if actor else None)
+        request = _request(request_id)
+        by = check_text(limits.OPERATOR, actor.name if actor else (by or login_name()))
+        why = optional_text(limits.REASON, reason)
+        document = self._open_or_closed(reference_no)
+        # Where it was done: the station and its site; from the admin's CLI, the document's
+        # own site, as its opening event records (so `export --events --site` finds both).
         where = (
-            {}
+            {"site": document.from_site}
             if at is None
             else {
                 "station": check_text(limits.STATION_ID, at.station_id),
                 "site": check_text(limits.SITE_CODE, at.site_code),
             }
         )
-        request = _request(request_id)
-        by = check_text(limits.OPERATOR, actor.name if actor else (by or login_name()))
-        why = optional_text(limits.REASON, reason)
-        document = self._open_or_closed(reference_no)
         ruling = rule(
             document,
             why,

@@ -176,3 +176,30 @@ def test_an_open_station_needs_no_credentials(tmp_path: Path) -> None:
     ):  # fmt: skip
         done = run(path, *args)
         assert done.returncode == 0, done.stderr
+
+
+def test_importing_documents_needs_credentials(people: Path, tmp_path: Path) -> None:
+    """`doc import` opens documents as `doc add` does: once the database has users, by
+    someone signed in (it opened them anonymously); the documents name who did."""
+    for args in (
+        ("site", "add", "P1", "--name", "Pune", "--kind", "plant"),
+        ("site", "add", "G1", "--name", "Mumbai", "--kind", "godown"),
+        ("item", "add", "PUMP", "--name", "Pump"),
+    ):
+        assert run(people, *args, "--user", "Asha", env=AS_ADMIN).returncode == 0
+    sheet = tmp_path / "docs.csv"
+    sheet.write_text(
+        "reference_no,kind,dc_no,invoice_no,from,to,lines\nDC-9,dc,DC-0009,,P1,G1,PUMP=2\n"
+    )
+    anonymous = run(people, "doc", "import", str(sheet))
+    assert anonymous.returncode == 2 and "--user NAME" in anonymous.stderr
+    wrong = run(people, "doc", "import", str(sheet), "--user", "Ravi", env=AS_ADMIN)
+    assert wrong.returncode == 2 and "wrong PIN for Ravi" in wrong.stderr
+    with sqlite3.connect(people) as conn:
+        assert conn.execute("SELECT count(*) FROM document").fetchone() == (0,)
+    done = run(people, "doc", "import", str(sheet), "--user", "Ravi", env=AS_RAVI)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(people) as conn:
+        assert conn.execute("SELECT operator FROM event WHERE kind = 'document'").fetchall() == [
+            ("Ravi",)
+        ]

@@ -132,9 +132,10 @@ def test_a_close_and_reopen_at_a_station_are_that_stations_events(
     staffed: StationService,
 ) -> None:
     """Done at a terminal, the close and the reopen carry that terminal's station id and
-    site, as its scans do; from the admin's CLI (no station) they stay the CLI's, no site."""
+    site, as its scans do; from the admin's CLI (no station) they are the CLI's, at the
+    document's own site as its opening is."""
     supervisor = staffed.authenticate("Meena", SUPERVISOR_PIN)
-    here = station("P1", Mode.DISPATCH)
+    here = station("G1", Mode.RECEIVE)
     staffed.close_document("DC-1", "truck left", actor=supervisor, at=here)
     staffed.reopen_document("DC-1", "truck came back", actor=supervisor, at=here)
     staffed.close_document("DC-1", "truck left again", actor=supervisor)
@@ -144,9 +145,9 @@ def test_a_close_and_reopen_at_a_station_are_that_stations_events(
         if e.kind == "document" and e.document == "DC-1"
     ]
     assert where[-3:] == [
-        ("Closed DC-1", "T-1", "P1"),
-        ("Reopened DC-1", "T-1", "P1"),
-        ("Closed DC-1", "cli", None),
+        ("Closed DC-1", "T-1", "G1"),
+        ("Reopened DC-1", "T-1", "G1"),
+        ("Closed DC-1", "cli", "P1"),
     ]
 
 
