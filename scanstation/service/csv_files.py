@@ -22,6 +22,7 @@ __all__ = [
     "Problems",
     "add_problem",
     "csv_records",
+    "records_after_header",
 ]
 
 MAX_LINE_BYTES: Final = 1 << 20  # no record of a few bounded cells comes near a MiB a line
@@ -121,6 +122,14 @@ def csv_records(
         raise ServiceError(
             f"{visible(str(path))}: line 1: the header must be {','.join(header_names)}"
         )
+    yield from records_after_header(reader, lines, problems)
+
+
+def records_after_header(
+    reader: Iterator[list[str]], lines: Lines, problems: Problems | None
+) -> Iterator[tuple[int, list[str]]]:
+    """csv_records from the record after the header on: `reader` is a csv.reader of `lines`
+    (which may start in the middle of a file, its `number` set to the line before)."""
     while True:
         start = lines.number + 1
         try:

@@ -22,16 +22,19 @@ imported in well under 300 MB):
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import operator
 import pickle
 import re
 import tempfile
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import starmap
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Any, Final, cast
 
 from scanstation.domain import limits
 from scanstation.domain.codes import CodeKind
@@ -45,11 +48,18 @@ from scanstation.service.csv_files import (
     Problems,
     add_problem,
     csv_records,
+    records_after_header,
 )
 from scanstation.service.setup import ServiceError, login_name
 from scanstation.signing import Signer, Verdict
 from scanstation.store.errors import StoreError
-from scanstation.store.runs import ImportRow, SerialCollision
+from scanstation.store.runs import (
+    ROW_QR_SEAL,
+    ROW_SECONDARY_QR,
+    ROW_SERIAL_NO,
+    ImportRow,
+    SerialCollision,
+)
 
 if TYPE_CHECKING:
     from scanstation.service.station import StationService
@@ -59,10 +69,16 @@ __all__ = ["ImportProblem", "ImportReport", "Imports"]
 HEADER: Final = ("serial_no", "sku", "generation_no", "secondary_qr")
 MAX_GENERATION_RUNS: Final = 10_000  # distinct generation nos one file may name
 CHUNK: Final = 20_000  # rows checked, spooled or inserted at a time
+BLOCK: Final = 1 << 20  # bytes of whole lines checked at once (~40,000 plain rows)
 DIGEST_BLOCK: Final = 1 << 20
 # The usual cell: nothing a scan parser would read as GS1, a URI or an AIM identifier, so
 # parse() would return it as it is (case aside), ten times slower.
-_simple: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*").fullmatch
+_PLAIN: Final = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+_simple: Final = re.compile(_PLAIN).fullmatch
+_plain_lines: Final = re.compile(rf"{_PLAIN}(?:\n{_PLAIN})*").fullmatch  # a column, joined
+# A block of lines of four cells (three commas a line), every line ended.
+_four_cells: Final = re.compile(r"(?:[^,\n]*,[^,\n]*,[^,\n]*,[^,\n]*\n)*").fullmatch
+_signed_line: Final = re.compile(r"^sq1\.", re.IGNORECASE | re.MULTILINE).search
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,27 +111,22 @@ class Imports:
         operator = check_text(limits.OPERATOR, by or login_name())
         skus = self.repo.sku_ids()
         problems = Problems()
-        hashes: array[int] = array("Q")
+        # hash() of each code as a signed 64-bit int: the same bits as _code_hash.
+        hashes: array[int] = array("q")
         runs: dict[str, tuple[str, int]] = {}
-        chunk: list[ImportRow] = []
         rows = 0
         checked_at = self.repo.codes_written()  # before any check: a later write shows
+        file_digest = hashlib.blake2b(digest_size=16)
         with (
             self._open_import(path) as handle,
             tempfile.TemporaryFile(prefix="scanstation-import-") as spool,
         ):
-            lines = Lines(handle, problems)
-            for row in self._read_rows(path, lines, skus, runs, problems):
-                rows += 1
-                hashes.append(_code_hash(row.serial_no))
-                if row.secondary_qr:
-                    hashes.append(_code_hash(row.secondary_qr))
-                chunk.append(row)
-                if len(chunk) >= CHUNK:
-                    self._check_taken(chunk, problems, None if dry_run else spool)
-                    chunk = []
-            self._check_taken(chunk, problems, None if dry_run else spool)
-            digest = lines.digest.digest()
+            for chunk in self._row_chunks(path, handle, skus, runs, problems, file_digest):
+                rows += len(chunk)
+                hashes.extend(map(hash, map(itemgetter(ROW_SERIAL_NO), chunk)))
+                hashes.extend(map(hash, filter(None, map(itemgetter(ROW_SECONDARY_QR), chunk))))
+                self._check_taken(chunk, problems, None if dry_run else spool)
+            digest = file_digest.digest()
             self._check_runs(runs, problems)
             repeated = _repeated(hashes)
             del hashes
@@ -136,6 +147,141 @@ class Imports:
         except OSError as error:
             reason = error.strerror or str(error)
             raise ServiceError(f"{visible(str(path))}: cannot be read: {reason}") from error
+
+    def _row_chunks(
+        self: StationService,
+        path: Path,
+        handle: IO[bytes],
+        skus: dict[str, int],
+        runs: dict[str, tuple[str, int]],
+        problems: Problems,
+        file_digest: Any,
+    ) -> Iterator[list[ImportRow]]:
+        """The file's checked rows, a block at a time, every byte into `file_digest`. A block
+        of whole lines that are all plain rows is checked column by column (_plain_block);
+        from the first block that is not (a quote, a problem, ...) to the end of the file,
+        each record is read by the csv module and checked on its own (_read_rows, which
+        says what is wrong and where)."""
+        offset, line = 0, 1  # where the next block starts: its byte and its line
+        pending = b""
+        while True:
+            raw = pending + handle.read(BLOCK - len(pending))
+            at_end = len(raw) < BLOCK
+            end = len(raw) if at_end else raw.rfind(b"\n") + 1
+            rows = self._plain_block(raw[:end], line, skus, runs) if end else None
+            if rows is None:
+                break
+            file_digest.update(raw[:end])
+            offset += end
+            line += raw.count(b"\n", 0, end)
+            pending = raw[end:]
+            if rows:
+                yield rows
+            if at_end:
+                return
+        handle.seek(offset)
+        lines = Lines(handle, problems)
+        lines.number, lines.digest = line - 1, file_digest
+        if offset:
+            records = records_after_header(csv.reader(lines), lines, problems)
+        else:
+            records = csv_records(path, lines, HEADER, problems)
+        chunk: list[ImportRow] = []
+        for start, record in records:
+            row, problem = self._import_row(start, record, skus, runs)
+            if problem:
+                problems.add(start, problem)
+            elif row is not None:
+                chunk.append(row)
+                if len(chunk) >= CHUNK:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    def _plain_block(
+        self: StationService,
+        block: bytes,
+        first_line: int,
+        skus: dict[str, int],
+        runs: dict[str, tuple[str, int]],
+    ) -> list[ImportRow] | None:
+        """The rows of a block of whole lines (the header's too, when it starts the file)
+        when every line is a plain row the per-row check would take as it is: no quote, CR
+        only before LF, no NUL, no blank line, four cells of plain codes, known SKUs, no
+        signed QR code. Checked a column at a time by C code (joined texts, one regular
+        expression, sets); None when any line is not so: the caller reads the block again
+        record by record (rare: a file made by a program has none)."""
+        if b'"' in block or b"\x00" in block:
+            return None
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if "\r" in text:
+            if text.count("\r") != text.count("\r\n"):
+                return None
+            text = text.replace("\r\n", "\n")
+        if not text.endswith("\n"):
+            text += "\n"  # the file's last line, without its line end
+        if first_line == 1:
+            header, _, text = text.partition("\n")
+            if _header(header) != HEADER:
+                return None  # csv_records says what is wrong with it
+            first_line = 2
+        if not _four_cells(text):
+            return None  # a blank line, a line of another shape
+        count = text.count("\n")
+        cells = text.replace("\n", ",").split(",")  # one list: a list a line costs 2x
+        cells.pop()  # after the last line end
+        limit = csv.field_size_limit()
+        if len(text) > limit and max(map(len, cells)) > limit:
+            return None
+        serials, sku_cells, generation_nos, qr_cells = (cells[i :: len(HEADER)] for i in range(4))
+        if " " in text or "\t" in text:
+            serials, sku_cells, generation_nos, qr_cells = (
+                [cell.strip(" \t") for cell in column]
+                for column in (serials, sku_cells, generation_nos, qr_cells)
+            )
+        serials = self._plain_column(serials, limits.SERIAL_NO.max_length)
+        if serials is None or not skus.keys() >= set(sku_cells):
+            return None
+        present = list(filter(None, qr_cells))
+        secondary_qrs: list[str | None] = [None] * count
+        if present:
+            if _signed_line("\n".join(present)):
+                return None
+            plain = self._plain_column(present, limits.SECONDARY_QR.max_length)
+            if plain is None:
+                return None
+            codes = iter(plain)
+            secondary_qrs = [next(codes) if cell else None for cell in qr_cells]
+            if any(map(operator.eq, serials, secondary_qrs)):
+                return None  # a row's QR is its own serial
+        generations: list[str | None] = [None] * count
+        if any(generation_nos):
+            new_runs = _new_runs(generation_nos, sku_cells, first_line, runs)
+            if new_runs is None:
+                return None
+            runs.update(new_runs)
+            generations = [name or None for name in generation_nos]
+        rows = zip(
+            range(first_line, first_line + count),
+            serials,
+            sku_cells,
+            generations,
+            secondary_qrs,
+            repeat(None),
+        )
+        return cast("list[ImportRow]", list(rows))
+
+    def _plain_column(self: StationService, cells: list[str], longest: int) -> list[str] | None:
+        """Codes that are each plain (what parse() returns unchanged, case aside) and at
+        most `longest` characters, as a scan would store them; else None."""
+        joined = "\n".join(cells)
+        if not _plain_lines(joined) or max(map(len, cells)) > longest:
+            return None
+        return joined.upper().split("\n") if self.serial_case == "upper" else cells
 
     def _read_rows(
         self: StationService,
@@ -242,7 +388,8 @@ class Imports:
         has no problem, the chunk goes to `spool` for the write."""
         if not chunk:
             return
-        codes = [r.serial_no for r in chunk] + [r.secondary_qr for r in chunk if r.secondary_qr]
+        codes = list(map(itemgetter(ROW_SERIAL_NO), chunk))
+        codes += filter(None, map(itemgetter(ROW_SECONDARY_QR), chunk))
         taken = self.repo.taken_codes(codes)
         if taken:
             for line, message in SerialCollision.describe(chunk, taken).problems:
@@ -308,7 +455,7 @@ class Imports:
             spool.seek(0)
             while True:
                 try:
-                    chunk = list(starmap(ImportRow, pickle.load(spool)))
+                    chunk: list[ImportRow] = pickle.load(spool)  # tuples of ImportRow's fields
                 except EOFError:
                     return
                 yield _sealed(chunk, signer)
@@ -336,6 +483,36 @@ class Imports:
             raise ServiceError(f"Import failed, nothing was written: {error}") from error
 
 
+def _header(line: str) -> tuple[str, ...]:
+    return tuple(name.strip().lower() for name in line.split(","))
+
+
+def _new_runs(
+    generation_nos: list[str],
+    sku_cells: list[str],
+    first_line: int,
+    runs: dict[str, tuple[str, int]],
+) -> dict[str, tuple[str, int]] | None:
+    """The generation nos a plain block names for the first time → (SKU, first line); None
+    when a name is not a valid one, names runs of two SKUs, or the file names too many."""
+    pairs = {(name, sku) for name, sku in zip(generation_nos, sku_cells, strict=True) if name}
+    last = len(generation_nos) - 1
+    first_index = dict(zip(reversed(generation_nos), range(last, -1, -1), strict=True))
+    new: dict[str, tuple[str, int]] = {}
+    for name, sku in pairs:
+        known = runs.get(name) or new.get(name)
+        if known is not None:
+            if known[0] != sku:
+                return None
+            continue
+        if generation_no_problem(name):
+            return None
+        new[name] = (sku, first_line + first_index[name])
+    if len(runs) + len(new) > MAX_GENERATION_RUNS:
+        return None
+    return new
+
+
 def _file_digest(handle: IO[bytes]) -> bytes:
     """The digest Lines makes of the same bytes (every byte once, in order)."""
     digest = hashlib.blake2b(digest_size=16)
@@ -350,10 +527,10 @@ def _sealed(chunk: list[ImportRow], signer: Signer | None) -> list[ImportRow]:
     unsigned); a cell that was signed already keeps its signature."""
     if signer is None:
         return chunk
-    plain = [i for i, row in enumerate(chunk) if row.secondary_qr and row.qr_seal is None]
-    seals = signer.seal_many([chunk[i].secondary_qr or "" for i in plain])
+    plain = [i for i, row in enumerate(chunk) if row[ROW_SECONDARY_QR] and row[ROW_QR_SEAL] is None]
+    seals = signer.seal_many([chunk[i][ROW_SECONDARY_QR] or "" for i in plain])
     for index, seal in zip(plain, seals, strict=True):
-        chunk[index] = chunk[index]._replace(qr_seal=seal)
+        chunk[index] = cast("ImportRow", (*chunk[index][:ROW_QR_SEAL], seal))
     return chunk
 
 

@@ -26,7 +26,18 @@ from scanstation.store.tally import ADD_TO_TALLY, BULK_SLOT
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
 
-__all__ = ["SERIAL_DIGITS", "ImportRow", "RunStore", "SerialCollision"]
+__all__ = [
+    "ROW_GENERATION_NO",
+    "ROW_LINE",
+    "ROW_QR_SEAL",
+    "ROW_SECONDARY_QR",
+    "ROW_SERIAL_NO",
+    "ROW_SKU",
+    "SERIAL_DIGITS",
+    "ImportRow",
+    "RunStore",
+    "SerialCollision",
+]
 
 SERIAL_DIGITS: Final = 10
 PROBE_CHUNK: Final = 20_000  # codes looked up in one statement
@@ -35,7 +46,9 @@ CODES_WRITTEN: Final = "codes_written"  # a meta counter: bulk writes of serials
 
 
 class ImportRow(NamedTuple):
-    """One checked row of an import file (a tuple: millions are made)."""
+    """One checked row of an import file. Millions are made: the file's plain blocks make
+    them as plain tuples of these fields (a NamedTuple costs a Python call a row), so the
+    code that reads rows in bulk indexes them (ROW_* below)."""
 
     line: int  # the physical line of the file where the record starts
     serial_no: str
@@ -43,6 +56,10 @@ class ImportRow(NamedTuple):
     generation_no: str | None
     secondary_qr: str | None
     qr_seal: str | None = None  # the token's signature (domain/qr.py), when it is signed
+
+
+# ImportRow's fields by position.
+ROW_LINE, ROW_SERIAL_NO, ROW_SKU, ROW_GENERATION_NO, ROW_SECONDARY_QR, ROW_QR_SEAL = range(6)
 
 
 class SerialCollision(Exception):
@@ -57,11 +74,11 @@ class SerialCollision(Exception):
     def describe(cls, chunk: Sequence[ImportRow], taken: dict[str, str]) -> SerialCollision:
         """The rows of `chunk` whose codes are in `taken` (code → what it is already)."""
         problems = []
-        for row in chunk:
-            for code, what in ((row.serial_no, "serial"), (row.secondary_qr, "secondary QR")):
+        for line, serial_no, _sku, _generation_no, secondary_qr, _seal in chunk:
+            for code, what in ((serial_no, "serial"), (secondary_qr, "secondary QR")):
                 if code is not None and code in taken:
                     problems.append(
-                        (row.line, f"{what} {code} is already a {taken[code]} in the database")
+                        (line, f"{what} {code} is already a {taken[code]} in the database")
                     )
         return cls(problems)
 
@@ -75,10 +92,11 @@ class RunStore:
         """Which of `codes` are already a serial number or a secondary QR code in the
         database: code → "serial" | "secondary QR" (a code that is both is a serial: a scan
         of it means the serial). One statement a chunk, both unique indexes probed by the
-        database (it orders each chunk's codes itself)."""
+        database."""
         taken: dict[str, str] = {}
-        # Once each (a set as it is; else in the caller's order: a file's serials in its order).
-        values = list(codes if isinstance(codes, set) else dict.fromkeys(codes))
+        # Once each, in order: the chunks then walk each index from one end to the other
+        # (random codes probed in random order read a page of a big index each).
+        values = sorted(codes if isinstance(codes, set) else set(codes))
         for start in range(0, len(values), PROBE_CHUNK):
             chunk = values[start : start + PROBE_CHUNK]
             where, params = self.dialect.any_of("serial_no", chunk, "secondary_qr")
@@ -313,27 +331,24 @@ class RunStore:
             written = 0
             per_run: dict[int, int] = {}
             for chunk in chunks():
+                serial_nos = list(map(itemgetter(ROW_SERIAL_NO), chunk))
+                secondary_qrs = list(map(itemgetter(ROW_SECONDARY_QR), chunk))
                 taken = (
-                    self.taken_codes(
-                        [r.serial_no for r in chunk]
-                        + [r.secondary_qr for r in chunk if r.secondary_qr]
-                    )
+                    self.taken_codes(serial_nos + list(filter(None, secondary_qrs)))
                     if recheck
                     else {}
                 )
                 if taken:
                     raise SerialCollision.describe(chunk, taken)
+                # Columns zipped in C: a Python expression a row cost more than the insert.
                 added = self._insert_serials(
-                    (
-                        (
-                            r.serial_no,
-                            r.secondary_qr,
-                            skus[r.sku],
-                            run_ids[r.generation_no] if r.generation_no else None,
-                            None,
-                            r.qr_seal,
-                        )
-                        for r in chunk
+                    zip(
+                        serial_nos,
+                        secondary_qrs,
+                        map(skus.__getitem__, map(itemgetter(ROW_SKU), chunk)),
+                        map(run_ids.get, map(itemgetter(ROW_GENERATION_NO), chunk)),
+                        repeat(None),
+                        map(itemgetter(ROW_QR_SEAL), chunk),
                     ),
                     iso(at),
                     by,

@@ -103,3 +103,76 @@ def test_a_code_taken_between_check_and_write_is_refused(
     ]
     # The other import's serial, none of this file's.
     assert service.info()["serials"] == serials + 1  # type: ignore[operator]
+
+
+# -- the import's plain blocks (checked a column at a time) and the per-record reader ---------
+
+PLAIN_ROWS = 60_000  # about 2.4 MB: the file is read in more than one block
+
+
+def _plain_line(n: int) -> str:
+    """Row n: codes in lower case (stored upper), a generation no on every third (kept as
+    written), a QR with a space before it on every other one, CRLF on every fifth line."""
+    generation = f"gx-{n % 7}" if n % 3 == 0 else ""
+    qr = f" qr-{n:06d}" if n % 2 == 0 else ""
+    end = "\r\n" if n % 5 == 0 else "\n"
+    return f"imp-{n:06d},PUMP,{generation},{qr}{end}"
+
+
+def _stored(service: StationService, n: int) -> tuple[object, ...]:
+    serial = service.serial(f"IMP-{n:06d}")
+    assert serial is not None
+    return (serial.sku, serial.generation_no, serial.secondary_qr)
+
+
+def test_a_file_of_plain_blocks_and_records_the_csv_module_reads_stores_the_same(
+    service: StationService, tmp_path: Path
+) -> None:
+    """The first blocks are checked a column at a time; a quoted cell near the end sends the
+    rest of the file through the csv module. Every row arrives as the per-record check reads
+    it (trimmed, upper case, empty cells as none), and each generation run counts its rows."""
+    lines = [_plain_line(n) for n in range(1, PLAIN_ROWS + 1)]
+    quoted = PLAIN_ROWS - 10
+    lines[quoted - 1] = f'"imp-{quoted:06d}",PUMP,,"qr-{quoted:06d}"\n'
+    csv = tmp_path / "units.csv"
+    csv.write_bytes(("serial_no,sku,generation_no,secondary_qr\n" + "".join(lines)).encode())
+    before = service.info()["serials"]
+    report = service.import_csv(csv)
+    assert (report.written, report.problems, report.rows) == (True, (), PLAIN_ROWS)
+    assert service.info()["serials"] == before + PLAIN_ROWS  # type: ignore[operator]
+    for n in (1, 2, 3, 5, 6, 10, 30_000, quoted, PLAIN_ROWS):
+        generation = f"gx-{n % 7}" if n % 3 == 0 else None
+        qr = f"QR-{n:06d}" if n % 2 == 0 or n == quoted else None
+        assert _stored(service, n) == ("PUMP", generation, qr), n
+    item = service.item("PUMP")
+    assert item is not None
+    counts = {g.generation_no: g.count for g in item.generations if g.generation_no[:3] == "gx-"}
+    expected = {f"gx-{k}": 0 for k in range(7)}
+    for n in range(3, PLAIN_ROWS + 1, 3):
+        expected[f"gx-{n % 7}"] += 1
+    assert counts == expected
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("imp-x,NO-SUCH-SKU,,", "unknown SKU 'NO-SUCH-SKU'"),
+        ("imp-000004,PUMP,,", "serial IMP-000004 repeats line 5"),
+        ("imp-y,PUMP,,imp-000002", "secondary QR IMP-000002 is the serial of line 3"),
+        ("imp-z,PUMP", "expected 4 columns, found 2"),
+    ],
+)
+def test_a_bad_row_after_plain_blocks_is_told_at_its_line(
+    service: StationService, tmp_path: Path, bad: str, message: str
+) -> None:
+    """Line numbers stay the file's own across blocks; nothing is written."""
+    lines = [f"imp-{n:06d},PUMP,,\n" for n in range(1, PLAIN_ROWS + 1)]
+    at = PLAIN_ROWS - 5
+    lines[at - 2] = bad + "\n"  # file line `at` (the header is line 1)
+    csv = tmp_path / "units.csv"
+    csv.write_text("serial_no,sku,generation_no,secondary_qr\n" + "".join(lines), "utf-8")
+    before = service.info()["serials"]
+    report = service.import_csv(csv)
+    assert not report.written
+    assert [(p.line, p.message) for p in report.problems] == [(at, message)]
+    assert service.info()["serials"] == before
