@@ -5,8 +5,11 @@ starts.
 The file is streamed, never held whole, so memory stays bounded (a 200 MB file is checked and
 imported in well under 300 MB):
 
-1. Check: every record is read with the `csv` module from physical lines split on LF only
-   (a quoted cell may hold line breaks, VT or U+2028 and the line numbers stay true); each
+1. Check: a block of whole lines (1 MiB) that are all plain rows (no quote, no blank line,
+   four plain cells, known SKUs, no signed QR) is checked a column at a time by C code; from
+   the first block that is not, to the end of the file, every record is read with the `csv`
+   module from physical lines split on LF only (a quoted cell may hold line breaks, VT or
+   U+2028 and the line numbers stay true); each
    line is decoded on its own, so bytes that are not UTF-8 are reported at their line; a
    cell over the csv module's field limit is a problem, not a traceback. Each serial number
    and QR code is checked against the database a chunk at a time, and its 64-bit hash kept
