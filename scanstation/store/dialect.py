@@ -167,6 +167,10 @@ class Dialect:
         """Schema 9 → 10: the one-call scan (store/scan_rules.py), where there is a function."""
         return ()
 
+    def migration_11(self) -> tuple[str, ...]:
+        """Schema 10 → 11: the one-call scan writes inline, where there is a function."""
+        return ()
+
     def migration_6(self) -> tuple[str, ...]:
         """Schema 5 → 6: the tally (store/tally.py) and its counts so far."""
         return (TALLY_TABLE, *tally_backfill())

@@ -366,6 +366,9 @@ class PostgresDialect(Dialect):
     def migration_10(self) -> tuple[str, ...]:
         return (SCAN_FUNCTION,)
 
+    def migration_11(self) -> tuple[str, ...]:
+        return (SCAN_FUNCTION,)  # the same signature: replaced in place
+
     def migration_6(self) -> tuple[str, ...]:
         # No serial or event is written while they are counted (the lock is held until the
         # migration commits, its triggers in place).

@@ -1,8 +1,9 @@
 """A scan in one round trip: the serial found, and moved by the station's decision table
 (domain/rules.py, made by `decide()`), in one call.
 
-`scanstation_scan` (PostgreSQL, schema 10) does what the service's first read did, then, when a
-row of the table matches the serial as read, what `scanstation_apply_scan` does:
+`scanstation_scan` (PostgreSQL, schema 10; since schema 11 with the write inline) does what the
+service's first read did, then, when a row of the table matches the serial as read, what
+`scanstation_apply_scan` does:
 
 1. find the serial by number, else by secondary QR code, as committed (no lock): none is
    `unknown`;
@@ -10,9 +11,13 @@ row of the table matches the serial as read, what `scanstation_apply_scan` does:
 3. the first row whose stage and place (on record at the station's site, or nowhere) are the
    serial's, unless the label's GTIN is another item's or a bare QR token was scanned for a
    serial whose QR is signed: no row is `read`, nothing written;
-4. `scanstation_apply_scan` with that row's move and sentence: it locks the serial, checks the
-   scan id again and that the serial is still as read (`changed` otherwise), moves it and
-   appends the event (`ok`).
+4. move the serial by that row, in one UPDATE that holds only while the serial is at the
+   version and in the stage step 1 read (it waits for another station's lock on the row, then
+   sees what that station committed): else `changed`, nothing written;
+5. append the event with the row's sentence (`ok`). A delivery of the same scan id recorded
+   since step 2 either moved the serial (then step 4 said `changed`) or is caught by the
+   event's unique scan id (DuplicateScan), so the answer is the same as under
+   `scanstation_apply_scan`'s lock-then-check, with two statements and a nested call fewer.
 
 Every status returns the serial as read in step 1, so the answer needs no other statement, and
 anything but `ok` goes on exactly as the separate read did: `decide()` on that serial, and a
@@ -190,12 +195,23 @@ BEGIN
         IF p_from[n] = r7 AND (CASE WHEN p_here[n] THEN r16 IS NOT DISTINCT FROM p_site_id
                                     ELSE r16 IS NULL END) THEN
             rule_no := n - 1;
-            SELECT a.status, a.event_id, a.earlier INTO status, event_id, earlier
-            FROM scanstation_apply_scan(r0, r14, r7, p_to[n], nullif(p_site_after[n], 0), r17,
-                NULL, r15, p_scan_id, p_mode, p_station, p_site, p_operator, p_at,
-                p_recorded_at, NULL, p_source, p_payload, p_comment,
+            -- Waits for another station's lock on the serial, then sees what it committed.
+            UPDATE serial SET stage = p_to[n], site_id = nullif(p_site_after[n], 0),
+                updated_at = p_at, updated_by = p_operator, version = version + 1
+                WHERE id = r0 AND version = r14 AND stage = r7;
+            IF NOT FOUND THEN
+                status := 'changed';
+                RETURN;
+            END IF;
+            INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, station,
+                site, operator, at, recorded_at, document_id, source, payload, comment,
+                outcome, message, approved_by)
+            VALUES (p_scan_id, 'scan', r0, p_mode, r7, p_to[n], p_station, p_site,
+                p_operator, p_at, p_recorded_at, NULL, p_source, p_payload, p_comment, 'ok',
                 replace(p_message[n], '{SERIAL_MARK}', r1),
-                CASE WHEN p_approved[n] THEN p_approved_by END) a;
+                CASE WHEN p_approved[n] THEN p_approved_by END)
+            RETURNING id INTO event_id;
+            status := 'ok';
             RETURN;
         END IF;
     END LOOP;

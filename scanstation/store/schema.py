@@ -10,7 +10,7 @@ from scanstation.store.dialect import Dialect
 from scanstation.store.errors import StoreError
 from scanstation.store.tables import Tables
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 EVENT_DOCUMENT_INDEX = (
@@ -85,6 +85,11 @@ def migrations(dialect: Dialect, version: int) -> tuple[str, ...]:
         # 10: on PostgreSQL, a scan finds its serial and applies the station's decision table in
         # one call (store/scan_rules.py).
         return dialect.migration_10()
+    if version == 10:
+        # 11: on PostgreSQL, that call moves the serial and appends the event itself (a
+        # guarded UPDATE and an INSERT) instead of calling scanstation_apply_scan, which
+        # locked, checked and probed the scan id again: fewer statements on the server a scan.
+        return dialect.migration_11()
     return COMMON_MIGRATIONS.get(version, ())
 
 

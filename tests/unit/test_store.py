@@ -223,7 +223,7 @@ def test_a_version_9_database_is_migrated_forward(
     repo._cursor("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
     service.close()
     service = StationService.open(url)
-    assert service.info()["schema_version"] == SCHEMA_VERSION == 10
+    assert service.info()["schema_version"] == SCHEMA_VERSION  # 10 and on
     if backend == "postgresql":
         found = service.repo._cursor(
             "SELECT count(*) FROM pg_proc WHERE proname = 'scanstation_scan'"
@@ -235,6 +235,49 @@ def test_a_version_9_database_is_migrated_forward(
         Stage.REGISTERED,
         Stage.VALIDATED,
     ]
+    service.close()
+    StationService.open(url).close()  # nothing left to migrate
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_version_10_database_is_migrated_forward(
+    backend: str, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Schema 11 replaces PostgreSQL's one-call scan with the one that writes inline: a
+    database whose function is schema 10's (here a stand-in that finds nothing) gets the
+    current one, and its scans move serials and record events in one statement again."""
+    from scanstation.store.scan_rules import SCAN_FUNCTION
+    from tests.conftest import build_small
+
+    url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    service = StationService.open(url, create=True)
+    build_small(service)
+    repo = service.repo
+    if backend == "postgresql":
+        header = SCAN_FUNCTION[: SCAN_FUNCTION.index("$fn$") + len("$fn$")]
+        repo._cursor(f"{header} BEGIN status := 'unknown'; END $fn$")
+        assert service.scan(ScanEvent("SN0000000001"), station()).kind is OutcomeKind.UNKNOWN
+    repo._cursor("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    service.close()
+    service = StationService.open(url)
+    assert service.info()["schema_version"] == SCHEMA_VERSION  # 11 and on
+    if backend == "postgresql":
+        body = service.repo._cursor(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'scanstation_scan'"
+        ).fetchall()
+        assert len(body) == 1 and "INSERT INTO event" in body[0][0]
+        assert "scanstation_apply_scan" not in body[0][0]
+    registered = service.scan(ScanEvent("SN0000000001"), station())
+    assert registered.kind is OutcomeKind.OK and registered.event_id is not None
+    validated = service.scan(ScanEvent("SN0000000001"), station(mode=Mode.VALIDATE))
+    assert validated.kind is OutcomeKind.OK
+    events = service.events("SN0000000001")
+    assert [(e.to_stage, e.event_id) for e in events] == [
+        (Stage.REGISTERED, registered.event_id),
+        (Stage.VALIDATED, validated.event_id),
+    ]
+    assert validated.serial.version == registered.serial.version + 1  # type: ignore[union-attr]
+    assert service.serial("SN0000000001") == validated.serial
     service.close()
     StationService.open(url).close()  # nothing left to migrate
 
