@@ -21,7 +21,9 @@ BEGIN IMMEDIATE transaction. tests/unit/test_scan_function.py runs every row of 
 table through this path and through the transactional one and compares what they wrote.
 
 Since schema 10 the usual scan does not read first: `scanstation_scan` (store/scan_rules.py)
-finds the serial and calls this function itself when the station's decision table moves it.
+finds the serial and, when the station's decision table moves it, writes the same move itself
+(since schema 11 inline: an UPDATE guarded by the version and stage it read, then the event).
+This function stays the write of every scan the table does not settle.
 """
 
 from __future__ import annotations
