@@ -176,3 +176,31 @@ def test_a_bad_row_after_plain_blocks_is_told_at_its_line(
     assert not report.written
     assert [(p.line, p.message) for p in report.problems] == [(at, message)]
     assert service.info()["serials"] == before
+
+
+def test_rows_that_differ_in_some_columns_arrive_as_written(
+    service: StationService, tmp_path: Path
+) -> None:
+    """One statement's rows: two SKUs, a run or none, a QR or none; a column with one value
+    in every row goes in once for all of them, the others row by row."""
+    csv = tmp_path / "mixed.csv"
+    csv.write_text(
+        "serial_no,sku,generation_no,secondary_qr\n"
+        "MIX-1,PUMP,GM-1,QR-M1\nMIX-2,FAN,,\nMIX-3,PUMP,,QR-M3\nMIX-4,FAN,GM-2,\n",
+        encoding="utf-8",
+    )
+    assert service.import_csv(csv).written
+    stored = []
+    for n in range(1, 5):
+        serial = service.serial(f"MIX-{n}")
+        assert serial is not None
+        stored.append((serial.sku, serial.generation_no, serial.secondary_qr, serial.site))
+    assert stored == [
+        ("PUMP", "GM-1", "QR-M1", None),
+        ("FAN", None, None, None),
+        ("PUMP", None, "QR-M3", None),
+        ("FAN", "GM-2", None, None),
+    ]
+    run, serials = service.generate("FAN", 1, "P1")  # a statement of one row
+    one = service.serial(serials[0])
+    assert one is not None and (one.sku, one.generation_no, one.site) == ("FAN", run, "P1")
