@@ -71,6 +71,13 @@ a group of three keys or more has no isolated key: it waits for its suffix, a ke
 character or the silence that ends a group. The caller does not call `flush_due` while the
 terminal holds keys not read yet (that is not silence).
 
+A key read alone may be stamped late too (the reader thread waited for the CPU between reading
+and stamping it): the gap before it grows by the delay. Inside a scan that only splits runs,
+but after a scan's first key it made that key a lone key before the scan. So the lone key just
+before the first mechanical run starts the scan when the gap after it is less than 2.5 times
+the widest gap inside the scan's runs (suffix included; gaps between packets are splits and do
+not count), and less than `max_median_gap_ms`: one of the scanner's own gaps plus a delay.
+
 The terminal itself may stall as well (a terminal emulator or multiplexer not scheduled):
 then nothing waits unread, and the silence after a scan's first key lets that key go as a
 person's before the rest arrives, together. A scan that begins a group takes back the key
@@ -80,7 +87,7 @@ handed back alone just before it when that key, counted with the group as if it 
 `on_retract` names it. Keys that came at their sender's pace after a person's key are not a
 bunch, so the person's key stays theirs.
 
-Only a printable key is ever taken back or joined that way. A control key (ESC, ctrl+e, GS)
+Only a printable key is ever taken back or joined in these ways. A control key (ESC, ctrl+e, GS)
 handed back alone already acted as a key (ESC closed a dialog) and cannot be undone; and a
 control key that would start a scan while `split_gap_ms` or more before the key after it
 (joined only by the gap shared among keys read together) goes back as a person's key, ahead
@@ -108,8 +115,9 @@ with Enter can be reported too; the UI decides what to show (keys typed into a t
 seen there).
 
 Known ambiguities (timing cannot tell them apart; a prefix avoids them): a person's key less
-than the split gap before a scan becomes part of it, or (a printable one) less than
-`terminal_hold_ms` before keys the terminal read together; a scanner stalling right after the
+than the split gap (or 2.5 times the scan's widest gap inside its runs) before a scan becomes
+part of it, or (a printable one) less than `terminal_hold_ms` before keys the terminal read
+together; a scanner stalling right after the
 first character of a scan splits that character off, and so does a slow scanner's second key
 read late but alone (and a control character first in a payload whenever the reader stalls
 right after it); without a suffix, two scans less than `burst_end_ms` apart are read as one,
@@ -152,6 +160,10 @@ __all__ = ["Burst", "KeyStroke", "WedgeDetector", "WedgeSettings"]
 _SPLIT_FACTOR = 3.0
 # How many gaps at the end of a group tell the scanner's pace (bounds the work per group).
 _PACE_SAMPLE = 16
+# A lone key less than this many times the widest gap inside a scan's runs before it is its
+# first key, the next one stamped late (benchmarks/tui.py at load 7: 20-37 ms where the
+# scan's gaps were 2-16 ms; "Keys read late").
+_LEAD_FACTOR = 2.5
 # Groups of at least this many keys wait `terminal_hold_ms` (a rollover pair does not).
 _HOLD_MIN_KEYS = 3
 
@@ -421,7 +433,22 @@ class _Timed:
                     first = run_start
                 end = index
             run_start = index
-        return None if first is None else (first, end)
+        if first is None:
+            return None
+        after = gaps[first : first + _PACE_SAMPLE] + suffix_gaps
+        if first > 0 and self._first_key_stamped_late(gaps[first - 1], after, split):
+            first -= 1
+        return first, end
+
+    def _first_key_stamped_late(self, lead_gap: float, after: list[float], split: float) -> bool:
+        """The lone key `lead_gap` before the first run is the scan's first key: the key after
+        it was stamped late (the reader waited for the CPU), which lengthens that one gap by
+        the delay. A gap up to `_LEAD_FACTOR` times the widest gap inside the scan's runs (at
+        most `max_median_gap_ms`) is one of the scanner's gaps plus such a delay; a person's
+        key comes further ahead of a scan than its keys ever are from each other. Gaps
+        between packets do not count: they are splits themselves."""
+        widest = max((gap for gap in after if gap < split), default=0.0)
+        return lead_gap < min(self._max_gap, _LEAD_FACTOR * widest)
 
     def _splitkey_gap(self, gaps: Sequence[float]) -> float:
         """The gap that separates runs, scaled to how fast this scanner types."""

@@ -258,3 +258,40 @@ def test_a_control_key_at_a_scanners_pace_still_starts_the_scan() -> None:
     assert Harness(station("usb")).feed(sent).finish().outcome() == [
         ("scan", "\x1d0109506000134352")
     ]
+
+
+# Bursts benchmarks/tui.py saw cut at load 7 (USB row, 6 in 1,000): the key stamps as the
+# station read them, ms apart. The driver wrote every key 2-15 ms after the one before; the
+# station stamped the second key 5-25 ms late (its reader waited for the CPU), so the gap after
+# the first key passed the split gap (20 ms here: three times the median) and "S" went back
+# as a person's key before the scan "N…".
+STAMPED_LATE = [
+    ("SN0000000587", [21.41, 3.97, 2.37, 5.19, 10.42, 10.85, 2.08, 11.84, 6.64, 2.8, 3.29, 7.98]),
+    ("SN0000001288", [36.85, 10.67, 0.15, 0.07, 0.06, 3.96, 5.05, 4.12, 3.35, 5.2, 14.69, 15.77]),
+    ("SN0000002650", [21.84, 2.28, 13.46, 3.19, 13.07, 2.91, 13.72, 8.69, 10.86, 5.49, 4.48, 1.97]),
+    (
+        "SN0000001567",
+        [24.57, 11.93, 0.15, 7.87, 12.02, 12.55, 0.18, 6.87, 15.04, 14.09, 0.21, 6.48],
+    ),
+    ("SN0000002184", [23.03, 15.53, 0.12, 26.31, 0.12, 6.34, 7.99, 5.27, 10.24, 0.15, 0.95, 6.9]),
+    ("SN0000000306", [20.14, 2.71, 2.78, 3.89, 2.64, 11.69, 0.12, 10.19, 13.82, 16.01, 0.12, 6.27]),
+]
+
+
+@pytest.mark.parametrize("payload, gaps_ms", STAMPED_LATE)
+def test_a_first_key_whose_next_key_was_stamped_late_stays_in_the_scan(
+    payload: str, gaps_ms: list[float]
+) -> None:
+    harness = Harness(station("usb")).feed(typed(payload + "\r", 1.0, gaps_ms)).finish()
+    assert harness.outcome() == [("scan", payload)]
+
+
+@pytest.mark.parametrize("before_ms", [40.0, 45.0])
+def test_a_persons_key_before_a_scan_with_wide_gaps_stays_the_persons(before_ms: float) -> None:
+    # The scanner's widest gap is 15 ms: a key 40 ms or more before the scan is not its first
+    # key read late, whatever the scan's pace.
+    human = stroke("x", 1.0)
+    gaps = [3.0, 15.0, 2.0, 9.0, 4.0, 15.0, 2.0, 6.0, 3.0]
+    burst = typed("SN0000421\r", 1.0 + before_ms * MS, gaps)
+    harness = Harness(station("usb")).feed([human, *burst]).finish()
+    assert harness.outcome() == [("key", human), ("scan", "SN0000421")]
