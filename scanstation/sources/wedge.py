@@ -65,8 +65,12 @@ meanwhile wait in the terminal and are stamped when read, together, microseconds
 gap before such a bunch is the sender's gaps and the reader's lateness at once, and the gaps
 inside it say nothing: keys less than 1 ms apart count as a bunch, and before and inside a
 bunch of n keys each gap counts as 1/n of the gap before it (the keys were sent within it).
-So a key read late does not split a scan. A pause long enough to end a group ends it only
-when the key after the pause came alone (a key with it makes the pause the terminal's), and
+One read may reach the detector in two pieces: the reader thread stamps and posts its first
+key or keys, then waits for the CPU (Python runs one thread at a time) for a few ms before it
+stamps the rest. A piece less than 20 ms (`HANDOFF_S`) before a bunch, after a longer gap,
+counts as part of that bunch. So a key read late does not split a scan. A pause long enough
+to end a group ends it only when the key after the pause came alone (a key with it, or a key
+less than 20 ms after it followed by one with it, makes the pause the terminal's), and
 a group of three keys or more has no isolated key: it waits for its suffix, a key without a
 character or the silence that ends a group. The caller does not call `flush_due` while the
 terminal holds keys not read yet (that is not silence).
@@ -117,7 +121,7 @@ seen there).
 Known ambiguities (timing cannot tell them apart; a prefix avoids them): a person's key less
 than the split gap (or 2.5 times the scan's widest gap inside its runs) before a scan becomes
 part of it, or (a printable one) less than `terminal_hold_ms` before keys the terminal read
-together; a scanner stalling right after the
+together (also when they reached the station in two pieces); a scanner stalling right after the
 first character of a scan splits that character off, and so does a slow scanner's second key
 read late but alone (and a control character first in a payload whenever the reader stalls
 right after it); without a suffix, two scans less than `burst_end_ms` apart are read as one,
@@ -140,6 +144,7 @@ from itertools import pairwise
 
 from scanstation.sources.wedge_output import (
     BUNCH_S,
+    HANDOFF_S,
     Burst,
     BurstCallback,
     KeysCallback,
@@ -249,8 +254,9 @@ class _Timed:
         self._max_gap = settings.max_median_gap_ms / 1000
         self._min_split = settings.split_gap_ms / 1000
         self.keys: list[KeyStroke] = []  # data keys waiting for a decision, arrival order
-        # The last key came after a silence that ends a group, unless a key comes with it.
-        self._pause_before_last = False
+        # How many keys at the end came after a silence that ends a group, unless it turns out
+        # to be the terminal's: the key after the pause (1), and a key a handoff after it (2).
+        self._after_pause = 0
 
     def _silence_limit(self) -> float:
         return self._hold if len(self.keys) >= _HOLD_MIN_KEYS else self._burst_end
@@ -259,8 +265,10 @@ class _Timed:
         if not self.keys:
             return None
         last = self.keys[-1].time
-        if self._pause_before_last or self._lone_before_last():
+        if self._after_pause == 2 or self._lone_before_last():
             return last + BUNCH_S
+        if self._after_pause == 1:
+            return last + HANDOFF_S
         if self._releasable(len(self.keys) - 1):
             return last + self._max_gap
         return last + self._silence_limit()
@@ -269,10 +277,8 @@ class _Timed:
         if stroke.early and not self.keys and _leading_control(stroke, self._settings):
             self._out.person(stroke)
             return
-        if self._pause_before_last:
-            self._pause_before_last = False
-            if key_gap(self.keys[-1], stroke) >= BUNCH_S:
-                self._end_before_last()
+        if self._after_pause:
+            self._settle_pause(stroke)
         paused = bool(self.keys) and key_gap(self.keys[-1], stroke) >= self._silence_limit()
         if stroke.key in self._settings.suffixes or not stroke.character:
             if paused:
@@ -288,14 +294,14 @@ class _Timed:
             self._release_isolated(len(self.keys) - 2)
         self.keys.append(stroke)
         # A pause that ends the group, unless the terminal read this key late together with
-        # the next one: the next key (or a millisecond without one) tells.
-        self._pause_before_last = paused
+        # the next ones: the next keys (or a silence without them) tell.
+        if paused:
+            self._after_pause = 1
 
     def flush_due(self, now: float) -> None:
         silence = now - self.keys[-1].time
-        if self._pause_before_last and silence >= BUNCH_S:
-            self._pause_before_last = False
-            self._end_before_last()
+        if self._after_pause and silence >= (HANDOFF_S if self._after_pause == 1 else BUNCH_S):
+            self._end_before_pause()
         if silence >= self._silence_limit():
             self._end_group(None)
             return
@@ -335,16 +341,35 @@ class _Timed:
         self._decide(group, None)
         self._out.keys([isolated])
 
-    def _end_before_last(self) -> None:
-        """The pause before the last key was the sender's: the keys before it are a group."""
-        group, self.keys = self.keys[:-1], self.keys[-1:]
+    def _settle_pause(self, stroke: KeyStroke) -> None:
+        """The next key after the pause tells whose the pause was. With the key after it
+        (less than 1 ms) or after its handoff (`HANDOFF_S`, then a key with it): the keys
+        came out of one late read, the pause was the terminal's. Else it was the sender's."""
+        gap = key_gap(self.keys[-1], stroke)
+        if gap < BUNCH_S:
+            self._after_pause = 0
+        elif (
+            self._after_pause == 1
+            and gap < HANDOFF_S
+            and stroke.character
+            and stroke.key not in self._settings.suffixes
+        ):
+            self._after_pause = 2  # the rest of the read may come with the next key
+        else:
+            self._end_before_pause()
+
+    def _end_before_pause(self) -> None:
+        """The pause was the sender's: the keys before it are a group."""
+        cut = len(self.keys) - self._after_pause
+        group, self.keys = self.keys[:cut], self.keys[cut:]
+        self._after_pause = 0
         self._decide(group, None)
 
     def _end_group(self, suffix: KeyStroke | None) -> None:
         group = self.keys
         # Cleared first, so a callback that feeds keys sees a consistent state.
         self.keys = []
-        self._pause_before_last = False
+        self._after_pause = 0
         self._decide(group, suffix)
 
     def _decide(self, keys: list[KeyStroke], suffix: KeyStroke | None) -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUNCH_S",
+    "HANDOFF_S",
     "Burst",
     "BurstCallback",
     "BurstReason",
@@ -39,6 +40,9 @@ _REPORT_MAX_CHARACTERS = 64
 # Keys stamped closer than this came out of one terminal read (no scanner types that fast: a
 # USB HID key is a press and a release report, 1 ms each).
 BUNCH_S = 0.001
+# The longest the terminal's reader thread is seen to wait for the CPU between two pieces of
+# one read (Python's switch interval is 5 ms; a busy machine makes it up to ~16 ms).
+HANDOFF_S = 0.020
 
 BurstReason = Literal["slow", "short", "no_prefix", "shape"]
 
@@ -85,7 +89,13 @@ def sender_gaps(keys: Sequence[KeyStroke]) -> list[float]:
     machine busy) hands over several keys at once: the gap before such a bunch is the sender's
     gaps and the reader's lateness together, and the gaps inside it say nothing. The bunch's
     keys were sent within the gap before it, so that gap is shared among them: before a bunch
-    of n keys and inside it, each gap counts as 1/n of the gap before the bunch."""
+    of n keys and inside it, each gap counts as 1/n of the gap before the bunch.
+
+    One read may reach the station in two pieces: the reader thread stamps and posts the
+    read's first key (or keys), then loses the CPU to the app's own thread (Python runs one
+    thread at a time) for a few ms before it stamps the rest. A piece less than `HANDOFF_S`
+    before a bunch, after a longer gap, is part of that read: the gap before it and the
+    handoff are shared among them all."""
     gaps = [key_gap(a, b) for a, b in pairwise(keys)]
     index = len(gaps) - 1
     while index >= 0:
@@ -93,8 +103,17 @@ def sender_gaps(keys: Sequence[KeyStroke]) -> list[float]:
         while end >= 0 and gaps[end] < BUNCH_S:
             end -= 1  # walk back over the bunch
         if end < index and end >= 0:
-            share = gaps[end] / (index - end + 1)  # keys end+1 … index+1 came together
-            gaps[end : index + 1] = [share] * (index - end + 1)
+            # keys end+1 … index+1 came together; gaps[end] is the gap before them
+            start = end
+            if gaps[end] < HANDOFF_S:
+                piece = end - 1
+                while piece >= 0 and gaps[piece] < BUNCH_S:
+                    piece -= 1  # walk back over the piece posted first
+                if piece >= 0 and gaps[piece] > gaps[end]:
+                    start = piece
+            share = sum(gaps[start : index + 1]) / (index - start + 1)
+            gaps[start : index + 1] = [share] * (index - start + 1)
+            end = start
         index = end - 1
     return gaps
 
