@@ -7,59 +7,38 @@ unknown or conflict (or `show` found nothing), 2 a usage, configuration or datab
 Each module holds the commands of one concern and reaches the database only through the
 Station door (`CliState.station`); every line goes out through `common.say`/`fail`.
 To add a command: write it in the module of its concern (or a new one) and list it in
-COMMANDS below.
+`main.lazy` below (a `doc` command: in `doc.lazy`, documents.py).
 """
 
 from __future__ import annotations
 
-import click
-
-from scanstation.cli.admin import db, demo, generate, import_, item, site
 from scanstation.cli.common import fail
-from scanstation.cli.decode import decode
-from scanstation.cli.document_lists import doc_import, doc_list
-from scanstation.cli.documents import doc
-from scanstation.cli.journal import journal
-from scanstation.cli.keys import keys, verify
-from scanstation.cli.kiosk import kiosk
-from scanstation.cli.labels import doc_print, labels
-from scanstation.cli.people import token, user
-from scanstation.cli.reading import export, show
-from scanstation.cli.reports import report
 from scanstation.cli.root import main
-from scanstation.cli.scanning import scan, void
-from scanstation.cli_serve import serve
 
-__all__ = ["COMMANDS", "fail", "main"]
+__all__ = ["fail", "main"]
 
-# Commands of the `doc` group written in a module of their own (imported for registering).
-DOC_COMMANDS = (doc_list, doc_import)
-
-COMMANDS: tuple[click.Command, ...] = (
-    db,
-    site,
-    item,
-    generate,
-    import_,
-    doc,
-    scan,
-    void,
-    journal,
-    show,
-    export,
-    report,
-    demo,
-    decode,
-    serve,
-    kiosk,
-    user,
-    token,
-    keys,
-    verify,
-    labels,
-)
-
-doc.add_command(doc_print)
-
-for _command in COMMANDS:
-    main.add_command(_command)
+# Each command and where it is written, imported only when named on the command line (the
+# station itself, with no command, needs none of them).
+main.lazy = {
+    "db": "scanstation.cli.admin:db",
+    "site": "scanstation.cli.admin:site",
+    "item": "scanstation.cli.admin:item",
+    "generate": "scanstation.cli.admin:generate",
+    "import": "scanstation.cli.admin:import_",
+    "demo": "scanstation.cli.admin:demo",
+    "doc": "scanstation.cli.documents:doc",
+    "scan": "scanstation.cli.scanning:scan",
+    "void": "scanstation.cli.scanning:void",
+    "journal": "scanstation.cli.journal:journal",
+    "show": "scanstation.cli.reading:show",
+    "export": "scanstation.cli.reading:export",
+    "report": "scanstation.cli.reports:report",
+    "decode": "scanstation.cli.decode:decode",
+    "serve": "scanstation.cli_serve:serve",
+    "kiosk": "scanstation.cli.kiosk:kiosk",
+    "user": "scanstation.cli.people:user",
+    "token": "scanstation.cli.people:token",
+    "keys": "scanstation.cli.keys:keys",
+    "verify": "scanstation.cli.keys:verify",
+    "labels": "scanstation.cli.labels:labels",
+}

@@ -11,9 +11,10 @@ came with undecodable bytes) with a usage error naming the option.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -53,6 +54,24 @@ def json_line(data: object, stream: IO[str] | None = None) -> None:
 
 def iso(moment: Any) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one is named (`lazy`: name ->
+    "module:attribute"), not when the group is. The station (`scanstation` with no command)
+    must paint its first frame without loading what `labels`, `keys` or `decode` need (fpdf,
+    cryptography, OpenCV); `--help` lists them all, and loads them to say what each does."""
+
+    lazy: Mapping[str, str] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
 
 
 class Utf8Text(click.ParamType):

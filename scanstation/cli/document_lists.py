@@ -1,4 +1,5 @@
-"""Many documents at a time: `doc list` and `doc import` (commands of the `doc` group)."""
+"""Many documents at a time: `doc list` and `doc import` (commands of the `doc` group, which
+loads them from here: documents.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import click
 from scanstation.cli.admin import tell_imported
 from scanstation.cli.common import TEXT, cli_state
 from scanstation.cli.credentials import authorised, named, user_option
-from scanstation.cli.documents import doc
 from scanstation.cli.records import Column, write_records
 from scanstation.domain.roles import Action
 
@@ -28,7 +28,7 @@ DOCUMENT_COLUMNS = (
 )
 
 
-@doc.command("list")
+@click.command("list")
 @click.option("--open", "only_open", is_flag=True, help="Only open documents.")
 @click.option("--site", type=TEXT, default=None, metavar="CODE", help="From or to this site.")
 @click.option("--kind", type=click.Choice(["dc", "invoice"]), default=None)
@@ -63,7 +63,7 @@ def doc_list(
         )
 
 
-@doc.command("import")
+@click.command("import")
 @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file; write nothing.")
 @user_option

@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from scanstation.cli.common import EXIT_SCAN_FAILED, TEXT, cli_state, fail, iso, json_line, say
+from scanstation.cli.common import (
+    EXIT_SCAN_FAILED,
+    TEXT,
+    LazyGroup,
+    cli_state,
+    fail,
+    iso,
+    json_line,
+    say,
+)
 from scanstation.cli.credentials import acting_user, authorised, named, user_option
 from scanstation.domain.roles import Action
 from scanstation.domain.text import visible
@@ -24,9 +33,17 @@ def _parse_line(text: str) -> tuple[str, int]:
         ) from None
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 def doc() -> None:
     """Delivery challans (DC) and invoices."""
+
+
+# The group's commands written in modules of their own, loaded when named.
+doc.lazy = {  # type: ignore[attr-defined]
+    "list": "scanstation.cli.document_lists:doc_list",
+    "import": "scanstation.cli.document_lists:doc_import",
+    "print": "scanstation.cli.labels:doc_print",
+}
 
 
 @doc.command("add")

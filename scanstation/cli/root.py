@@ -10,16 +10,17 @@ from typing import Any
 
 import click
 
-from scanstation.cli.common import EXIT_USAGE, TEXT, CliState, say, shown
+from scanstation.cli.common import EXIT_USAGE, TEXT, CliState, LazyGroup, say, shown
 from scanstation.config import MODE_NAMES
 
 _log = logging.getLogger("scanstation")
 
 
-class ScanstationGroup(click.Group):
+class ScanstationGroup(LazyGroup):
     """Click's own error printing echoes what was typed (an unknown option, a bad value) as
     it came; here every error is printed through `shown`, and anything unexpected is one
-    sentence, never a traceback."""
+    sentence, never a traceback. Its commands load when named (LazyGroup): the station, run
+    with none, starts without them."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs["standalone_mode"] = False

@@ -451,3 +451,28 @@ def test_a_misspelt_environment_variable_stops_every_command(db: Path) -> None:
     assert result.stderr.startswith("scanstation: SCANSTATION_DATABSE_URL: unknown environment")
     assert "did you mean SCANSTATION_DATABASE_URL?" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_help_lists_every_command_and_each_one_answers_its_own_help(tmp_path: Path) -> None:
+    """Commands load when named (the station starts without them): every one `--help`
+    lists must still be there, under its public name, with its options."""
+    listed = run(tmp_path / "none.db", "--help")
+    assert listed.returncode == 0, listed.stderr
+    names = re.findall(r"^  ([a-z]+) ", listed.stdout.split("Commands:", 1)[1], re.MULTILINE)
+    public = {"db", "decode", "demo", "doc", "export", "generate", "import", "item", "journal"}
+    public |= {"keys", "kiosk", "labels", "report", "scan", "serve", "show", "site", "token"}
+    public |= {"user", "verify", "void"}
+    assert set(names) == public
+    doc_help = run(tmp_path / "none.db", "doc", "--help")
+    assert {"add", "close", "import", "list", "print", "reopen", "show"} <= set(
+        re.findall(r"^  ([a-z]+)", doc_help.stdout.split("Commands:", 1)[1], re.MULTILINE)
+    )
+    from click.testing import CliRunner
+
+    from scanstation.cli import main
+
+    for name in [*names, "doc print", "doc list", "doc import"]:
+        result = CliRunner().invoke(main, [*name.split(), "--help"], prog_name="scanstation")
+        assert result.exit_code == 0, f"{name}: {result.output}"
+        assert f"Usage: scanstation {name} [OPTIONS]" in result.output
+    assert not (tmp_path / "none.db").exists()  # help opens no database
