@@ -9,23 +9,19 @@ the standard library another ~18 µs: many tokens are signed in blocks, their si
 base32-encoded together with numpy (~2 µs each), each block's seals returned as one string of
 fixed-width seals (no per-token objects cross the pipe). A generation run of many tokens signs
 them in worker processes (each gets the key once, through its start-up pipe).
+
+`cryptography` and numpy load when a key is first read or a block first sealed: every face
+imports this module (for KeyRing, Verdict) and the station must start without them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from enum import StrEnum
-from functools import cached_property
-from multiprocessing import get_context
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Final
-
-import numpy as np
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Final
 
 from scanstation.domain.qr import (
     KEY_ID_LENGTH,
@@ -42,6 +38,13 @@ from scanstation.domain.qr import (
     signed_message,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
 __all__ = [
     "KeyFileError",
     "KeyRing",
@@ -57,8 +60,15 @@ __all__ = [
 POOL_FROM: Final = 20_000  # fewer tokens are signed in this process: a pool costs ~0.3 s to start
 POOL_CHUNK: Final = 5_000
 SEAL_LENGTH: Final = KEY_ID_LENGTH + 1 + SIGNATURE_LENGTH  # `KEYID.SIGNATURE`
-_BASE32_ALPHABET: Final = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", dtype=np.uint8)
-_GROUP_SHIFTS: Final = np.arange(35, -1, -5, dtype=np.uint64)  # 8 characters a 40-bit group
+
+
+@cache
+def _base32_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(the alphabet's ASCII codes, the shifts of a 40-bit group's 8 characters)."""
+    import numpy as np
+
+    alphabet = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", dtype=np.uint8)
+    return alphabet, np.arange(35, -1, -5, dtype=np.uint64)
 
 
 class KeyFileError(Exception):
@@ -73,10 +83,14 @@ class Verdict(StrEnum):
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def _public_pem(key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -90,19 +104,24 @@ def _base32_signatures(raw: bytes) -> np.ndarray:
     """Each 64-byte signature of `raw` in base32 without padding (domain.qr.b32): one row of
     103 ASCII codes each. The standard library's encoder is a Python loop (~18 µs a
     signature); this is ~2 µs."""
+    import numpy as np
+
+    alphabet, shifts = _base32_tables()
     count = len(raw) // SIGNATURE_BYTES
     groups = -(-SIGNATURE_BYTES // 5)  # 13 groups of 5 bytes, the last padded with zeros
     octets = np.zeros((count, groups * 5), dtype=np.uint64)
     octets[:, :SIGNATURE_BYTES] = np.frombuffer(raw, dtype=np.uint8).reshape(count, -1)
     g = octets.reshape(count, groups, 5)
     value = (g[..., 0] << 32) | (g[..., 1] << 24) | (g[..., 2] << 16) | (g[..., 3] << 8) | g[..., 4]
-    codes = (value[..., None] >> _GROUP_SHIFTS) & 31
-    return _BASE32_ALPHABET[codes.reshape(count, groups * 8)[:, :SIGNATURE_LENGTH]]
+    codes = (value[..., None] >> shifts) & 31
+    return alphabet[codes.reshape(count, groups * 8)[:, :SIGNATURE_LENGTH]]
 
 
 def _seal_block(key: Ed25519PrivateKey, key_id: str, tokens: list[str]) -> str:
     """The seals of `tokens` (`KEYID.SIGNATURE`, as `_seal` makes them) end to end, each
     SEAL_LENGTH characters."""
+    import numpy as np
+
     sign = key.sign
     raw = b"".join([sign(signed_message(token, key_id)) for token in tokens])
     rows = np.empty((len(tokens), SEAL_LENGTH), dtype=np.uint8)
@@ -125,6 +144,8 @@ _worker_key_id = ""
 
 
 def _worker_start(raw: bytes, key_id: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     global _worker_key, _worker_key_id
     _worker_key = Ed25519PrivateKey.from_private_bytes(raw)
     _worker_key_id = key_id
@@ -174,6 +195,11 @@ class Signer:
         return seals
 
     def _seal_in_pool(self, tokens: list[str], workers: int) -> list[str]:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        from cryptography.hazmat.primitives import serialization
+
         raw = self._key.private_bytes(
             serialization.Encoding.Raw,
             serialization.PrivateFormat.Raw,
@@ -203,6 +229,8 @@ class Verifier:
 
     def check(self, text: str) -> tuple[Verdict, str]:
         """(verdict, why) for a QR text."""
+        from cryptography.exceptions import InvalidSignature
+
         kind = qr_kind(text)
         if kind is QrKind.UNSIGNED:
             return Verdict.UNSIGNED, "a plain token: it carries no signature"
@@ -237,6 +265,9 @@ def init_keys(private_path: Path, public_path: Path) -> Signer:
                 f"{path} exists already: new QR codes are signed with it and labels printed "
                 "so far verify only with it; move it away first to make a new key pair"
             )
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -264,6 +295,9 @@ def load_signer(private_path: Path) -> Signer | None:
         data = private_path.read_bytes()
     except OSError as error:
         raise KeyFileError(f"{private_path}: cannot be read: {error.strerror}") from error
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     if mode & 0o077:
         raise KeyFileError(
             f"{private_path}: the private key is readable by other users; "
@@ -283,6 +317,9 @@ def read_public_key(path: Path) -> Verifier:
         data = path.read_bytes()
     except OSError as error:
         raise KeyFileError(f"{path}: cannot be read: {error.strerror}") from error
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as error:

@@ -16,15 +16,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Final, Literal
-
-from biip import ParseConfig, ParseError
-from biip.checksums import gs1_standard_check_digit
-from biip.gs1_application_identifiers import GS1ApplicationIdentifier
-from biip.gs1_digital_link_uris import GS1DigitalLinkURI
-from biip.gs1_element_strings import GS1ElementString
+from functools import cache
+from typing import TYPE_CHECKING, Final, Literal
 
 from scanstation.domain.text import has_invisible, strip_bom, visible
+
+if TYPE_CHECKING:
+    from biip import ParseConfig
+    from biip.gs1_element_strings import GS1ElementString
 
 __all__ = [
     "DEFAULT_MAX_LENGTH",
@@ -107,6 +106,8 @@ def _is_ascii_digits(text: str) -> bool:
 
 
 def _check_digit_ok(digits: str) -> bool:
+    from biip.checksums import gs1_standard_check_digit
+
     return gs1_standard_check_digit(digits[:-1]) == int(digits[-1])
 
 
@@ -193,8 +194,19 @@ class _Unreadable(Exception):
     """Internal: why GS1 data cannot be read, as the end of a sentence."""
 
 
-# Dates in GS1 data must be real dates; biip checks that by default, said here for the reader.
-_BIIP_CONFIG: Final = ParseConfig(gs1_element_strings_verify_date=True)
+def load_gs1_reader() -> None:
+    """Import biip now. It loads at the first GS1 read otherwise (~0.15 s, most of it GS1's
+    company prefix table): the station's first frame and plain serials never need it, so the
+    station loads it once its database is open, before a GS1 scan can wait for it."""
+    _biip_config()
+
+
+@cache
+def _biip_config() -> ParseConfig:
+    from biip import ParseConfig
+
+    # Dates in GS1 data must be real dates; biip checks that by default, said here for the reader.
+    return ParseConfig(gs1_element_strings_verify_date=True)
 
 
 def parse(
@@ -354,8 +366,11 @@ def _read_gs1(payload: str, symbology: str | None, data: str, case: SerialCase) 
 
 
 def _starts_with_element_string(data: str) -> bool:
+    from biip import ParseError
+    from biip.gs1_element_strings import GS1ElementString
+
     try:
-        GS1ElementString.extract(data.removeprefix(_GS), config=_BIIP_CONFIG)
+        GS1ElementString.extract(data.removeprefix(_GS), config=_biip_config())
     except ParseError:
         return False
     return True
@@ -367,6 +382,10 @@ def _element_strings(data: str) -> list[GS1ElementString]:
     biip alone would read a variable-length field that lacks its GS as far as the field's
     maximum length and carry on from there, silently giving wrong values; here that is an error.
     """
+    from biip import ParseError
+    from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+    from biip.gs1_element_strings import GS1ElementString
+
     rest = data.removeprefix(_GS)  # some readers send the leading FNC1 as a GS too
     elements: list[GS1ElementString] = []
     while rest:
@@ -375,7 +394,7 @@ def _element_strings(data: str) -> list[GS1ElementString]:
         except ParseError:
             raise _Unreadable(f"no known AI at {_show(rest)}") from None
         try:
-            element = GS1ElementString.extract(rest, config=_BIIP_CONFIG)
+            element = GS1ElementString.extract(rest, config=_biip_config())
         except ParseError:
             value = rest[len(ai.ai) :].split(_GS, 1)[0]
             raise _Unreadable(_bad_value(ai.ai, value)) from None
@@ -393,6 +412,10 @@ _HRI_ELEMENT: Final = re.compile(r"\((\d{2,4})\)([^(]*)")
 
 def _read_gs1_hri(payload: str, data: str, case: SerialCase) -> ScanCode:
     """The human-readable form "(01)09506000134352(21)ABC", as typed or pasted."""
+    from biip import ParseError
+    from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+    from biip.gs1_element_strings import GS1ElementString
+
     # GS1 values never contain spaces, so spaces typed between fields can go.
     text = data.replace(" ", "").replace("\t", "")
     elements: list[GS1ElementString] = []
@@ -411,7 +434,7 @@ def _read_gs1_hri(payload: str, data: str, case: SerialCase) -> ScanCode:
                 raise _Unreadable(f"unknown AI ({ai})")
             try:
                 # parse(), not extract(): the whole value must fit the AI, nothing is cut.
-                elements.append(GS1ElementString.parse(ai + value, config=_BIIP_CONFIG))
+                elements.append(GS1ElementString.parse(ai + value, config=_biip_config()))
             except ParseError:
                 raise _Unreadable(_bad_value(ai, value)) from None
             position = match.end()
@@ -546,8 +569,11 @@ def _read_digital_link(
 
     if not data.startswith(_DIGITAL_LINK_SCHEMES):
         return refuse("the address must start with http:// or https:// in one case")
+    from biip import ParseError
+    from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+
     try:
-        uri = GS1DigitalLinkURI.parse(data, config=_BIIP_CONFIG)
+        uri = GS1DigitalLinkURI.parse(data, config=_biip_config())
     except ParseError as exc:
         return refuse(_digital_link_reason(str(exc)))
     except ValueError:  # urllib refuses some addresses outright (e.g. a broken IPv6 host)

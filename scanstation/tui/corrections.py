@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scanstation.domain.codes import visible
 from scanstation.domain.corrections import window_words
 from scanstation.domain.model import DocumentView
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.roles import Action, permission
+from scanstation.domain.text import visible
 from scanstation.tui.screens.confirm import ConfirmPrompt
 from scanstation.tui.screens.document_picker import DocumentChoice, DocumentPicker
 from scanstation.tui.screens.reason import ReasonPrompt

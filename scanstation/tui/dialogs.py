@@ -17,11 +17,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from scanstation.domain.codes import visible
 from scanstation.domain.model import DocumentView
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.roles import Action, permission
 from scanstation.domain.stages import Mode, modes_needing_reason
+from scanstation.domain.text import visible
 from scanstation.tui.screens.comment import CommentPrompt
 from scanstation.tui.screens.confirm import ConfirmPrompt
 from scanstation.tui.screens.dialog import StationDialog

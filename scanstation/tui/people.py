@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 from textual._time import get_time
 
-from scanstation.domain.codes import visible
 from scanstation.domain.roles import Action, Role, permission
+from scanstation.domain.text import visible
 from scanstation.tui.screens.confirm import ConfirmPrompt
 from scanstation.tui.screens.credentials import PIN_LENGTHS, CredentialsPrompt
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from scanstation.domain.codes import load_gs1_reader
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.stages import Mode
 from scanstation.tui.live_refresh import LiveRefresh
@@ -65,6 +66,7 @@ REPLAY_SLICE = 200  # journal: scans replayed between two looks at the queue
 # Journal: time to save what is still queued before the app exits; above the store's write
 # budget (5 s), so a scan stuck on a hanging database still reaches the journal.
 JOURNAL_STOP_S = 8.0
+GS1_LOAD_AFTER_S = 1.0  # after the station is ready
 
 Post = Callable[["Message"], Any]
 # open_station with the settings bound: called with on_replay= and replay_slice=.
@@ -148,6 +150,7 @@ class StationWorker:
         self._unsaved = 0  # scans submitted and not yet answered
         self._lock = threading.Lock()
         self._sku_cache: dict[str, str | None] = {}
+        self._make_setup: Callable[[], StationSetup] | None = None
         self._writer_setup: StationSetup | None = None
         # The journal's state as last posted: (online, pending, refused, reason, site).
         self._journal_state: tuple[bool, int, int, str | None, SiteView | None] | None = None
@@ -160,8 +163,10 @@ class StationWorker:
 
     # -- UI side ------------------------------------------------------------------------------
 
-    def start(self, setup: StationSetup) -> None:
-        self._writer_setup = setup
+    def start(self, setup: Callable[[], StationSetup]) -> None:
+        """Open the station in the writer thread, checked as `setup()` says then: making a
+        StationSetup loads the store, which must not hold up the UI thread."""
+        self._make_setup = setup
         self._writer.start()
         self._reader.start()
         if self._live is not None:
@@ -240,8 +245,8 @@ class StationWorker:
     # -- writer thread ------------------------------------------------------------------------
 
     def _run_writer(self) -> None:
-        setup = self._writer_setup
-        assert setup is not None
+        assert self._make_setup is not None
+        setup = self._writer_setup = self._make_setup()
         opened = self._open(setup)
         self._ready.set()
         if not opened:
@@ -310,6 +315,11 @@ class StationWorker:
         if self._journaled:
             # What a killed or offline session left in the journal replays on the idle ticks.
             self._post_journal_state(force=True)
+        # GS1 reading loads once the screen the station opens on (sign-in, say) is drawn: an
+        # import now would take the GIL from the UI thread drawing it.
+        warm = threading.Timer(GS1_LOAD_AFTER_S, load_gs1_reader)
+        warm.daemon = True
+        warm.start()
         return True
 
     @staticmethod

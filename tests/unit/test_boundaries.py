@@ -80,11 +80,15 @@ def test_the_code_is_ruff_clean() -> None:
 
 def test_the_faces_load_the_database_only_when_it_is_opened() -> None:
     """The station paints before the store loads, and `scanstation --help` or `decode` never
-    load it: the door (and Peewee behind it) is imported where the database is opened."""
+    load it: the door (and Peewee behind it) is imported where the database is opened. Nor
+    does its first frame wait for what only some commands or some scans need: PDF labels
+    (fpdf, Pillow), QR signing (cryptography, numpy), GS1 reading (biip), image decoding
+    (OpenCV, zxing-cpp, pyzbar) — each loads when first used."""
     code = (
-        "import sys, scanstation.cli, scanstation.tui.app\n"
+        "import sys, scanstation.cli, scanstation.tui.app, scanstation.tui.launch\n"
         "heavy = {'peewee', 'psycopg2', 'cv2', 'scanstation.store', 'scanstation.service',\n"
-        "         'scanstation.station'} & set(sys.modules)\n"
+        "         'scanstation.station', 'fpdf', 'PIL', 'cryptography', 'numpy', 'biip',\n"
+        "         'zxingcpp', 'pyzbar'} & set(sys.modules)\n"
         "print(sorted(heavy))"
     )
     result = subprocess.run(

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Label
 
-from scanstation.domain.codes import visible
+from scanstation.domain.text import visible
 from scanstation.tui.screens.dialog import StationDialog
 
 __all__ = ["ConfirmPrompt"]

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Input, Label, Static
 
-from scanstation.domain.codes import visible
+from scanstation.domain.text import visible
 from scanstation.tui.screens.dialog import StationDialog
 
 __all__ = ["CredentialsPrompt"]

@@ -12,8 +12,8 @@ from textual.containers import Grid, Vertical
 from textual.content import Content
 from textual.widgets import Input, Label, Static
 
-from scanstation.domain.codes import visible
 from scanstation.domain.stages import DocumentKind
+from scanstation.domain.text import visible
 from scanstation.tui.screens.dialog import StationDialog
 
 __all__ = ["DocumentDraft", "DocumentForm", "parse_lines"]

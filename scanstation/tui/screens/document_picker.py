@@ -19,8 +19,8 @@ from textual.content import Content
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from scanstation.domain.codes import visible
 from scanstation.domain.model import DocumentView
+from scanstation.domain.text import visible
 from scanstation.tui.screens.dialog import StationDialog
 
 __all__ = ["DocumentChoice", "DocumentPicker", "document_numbers", "match_document"]

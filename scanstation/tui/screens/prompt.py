@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Input, Label, Static
 
-from scanstation.domain.codes import visible
+from scanstation.domain.text import visible
 from scanstation.tui.screens.dialog import StationDialog
 
 __all__ = ["TextPrompt"]

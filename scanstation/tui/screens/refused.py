@@ -14,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Label, Static
 
-from scanstation.domain.codes import visible
+from scanstation.domain.text import visible
 from scanstation.tui.screens.dialog import StationDialog
 from scanstation.tui.widgets.portlet import local_time
 

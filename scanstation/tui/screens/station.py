@@ -24,10 +24,10 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Input, Label
 
-from scanstation.domain.codes import visible
 from scanstation.domain.model import DocumentView
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, modes_needing_reason
+from scanstation.domain.text import visible
 from scanstation.tui.actions import station_bindings
 from scanstation.tui.corrections import REOPEN, StationCorrections
 from scanstation.tui.db_status import DatabaseStatus
@@ -235,7 +235,7 @@ class StationScreen(SupervisorActions, Screen[None]):
         self.worker = StationWorker(
             self._open_station, self.post_message, journaled=self._journaled
         )
-        self.worker.start(self.state.setup())
+        self.worker.start(self.state.setup)
         self.details.start(self.worker)
         self.intake.attach(self.worker)
 

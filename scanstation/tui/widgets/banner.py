@@ -22,8 +22,8 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Static
 
-from scanstation.domain.codes import visible
 from scanstation.domain.model import utc_now
+from scanstation.domain.text import visible
 from scanstation.tui.widgets.big_letters import big_width, big_word
 
 __all__ = ["BANNER_LOOKS", "ERROR_KINDS", "Banner", "age_text"]

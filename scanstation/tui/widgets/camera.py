@@ -23,7 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from scanstation.domain.codes import visible
+from scanstation.domain.text import visible
 from scanstation.sources.camera import CameraState, CameraStatus
 from scanstation.tui.widgets.portlet import MUTED, Portlet, update_static
 

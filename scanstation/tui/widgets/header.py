@@ -17,7 +17,7 @@ from typing import ClassVar
 from textual.content import Content
 from textual.widgets import Static
 
-from scanstation.domain.codes import visible
+from scanstation.domain.text import visible
 
 __all__ = ["HeaderState", "StationHeader"]
 

@@ -12,9 +12,9 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from scanstation.domain.codes import visible
 from scanstation.domain.model import DocumentLineView, DocumentProgress, DocumentView
 from scanstation.domain.stages import DocumentKind
+from scanstation.domain.text import visible
 from scanstation.tui.widgets.portlet import (
     MUTED,
     Bar,

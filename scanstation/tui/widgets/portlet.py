@@ -25,8 +25,8 @@ from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
-from scanstation.domain.codes import visible
 from scanstation.domain.stages import STAGE_ABBREVIATIONS, Stage
+from scanstation.domain.text import visible
 from scanstation.domain.wording import site_label
 
 if TYPE_CHECKING:

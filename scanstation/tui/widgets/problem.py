@@ -11,7 +11,7 @@ from typing import ClassVar
 from textual.content import Content
 from textual.widgets import Static
 
-from scanstation.domain.codes import visible
+from scanstation.domain.text import visible
 from scanstation.tui.widgets.banner import BANNER_LOOKS, age_text
 
 __all__ = ["ProblemStrip"]

@@ -21,9 +21,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from scanstation.domain.codes import visible
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.stages import Stage
+from scanstation.domain.text import visible
 from scanstation.tui.messages import HistoryRow
 from scanstation.tui.widgets.portlet import MUTED, Portlet, local_time
 
