@@ -1,5 +1,8 @@
 """`scanstation kiosk`: the station as a child process, started again whenever it ends
-unexpectedly (a crash, `kill -9`, a database that was away at start-up), with back-off.
+unexpectedly (a crash, `kill -9`, a database that was away at start-up). The first restart is
+immediate: a kiosk is a gate's only terminal and a worker stands waiting. Only a station that
+fails again soon after (a crash loop: a database that stays away, a broken config) is
+restarted with back-off, so it does not spin.
 
 Nothing is lost by a restart: the station answers a scan only once it is on disk (in the
 site database, or in the offline journal), so whatever was answered is there when the child
@@ -28,11 +31,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-__all__ = ["BACKOFF_FIRST_S", "BACKOFF_MAX_S", "KioskSupervisor", "exit_cause", "kiosk_logger"]
+__all__ = [
+    "BACKOFF_FIRST_S",
+    "BACKOFF_MAX_S",
+    "KioskSupervisor",
+    "exit_cause",
+    "kiosk_logger",
+    "restart_delay",
+]
 
-BACKOFF_FIRST_S = 0.5
+BACKOFF_FIRST_S = 0.5  # the wait before the second restart in a row
 BACKOFF_MAX_S = 30.0
-STEADY_S = 60.0  # a station that ran this long had started fine: the back-off starts over
+STEADY_S = 60.0  # a station that ran this long had started fine: its end is a first failure
 STOP_WAIT_S = 10.0  # how long a stopping kiosk waits for the station to end before killing it
 # Keyboard signals a passer-by can send from the terminal.
 IGNORED_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP)
@@ -53,6 +63,14 @@ def exit_cause(returncode: int) -> str:
             name = str(-returncode)
         return f"killed by signal {name}"
     return f"exited with code {returncode}"
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds to wait before restarting a station that failed `failures` times in a row
+    (each within STEADY_S of its start): none the first time, then 0.5 s, 1, 2 … 30."""
+    if failures <= 1:
+        return 0.0
+    return min(BACKOFF_FIRST_S * 2 ** (failures - 2), BACKOFF_MAX_S)
 
 
 def kiosk_logger(path: Path | None) -> logging.Logger:
@@ -121,7 +139,7 @@ class KioskSupervisor:
         self.stop()
 
     def _loop(self) -> int:
-        delay = BACKOFF_FIRST_S
+        failures = 0  # in a row, each soon after its start
         while not self._stop.is_set():
             started = self.clock()
             returncode = self._run_once()
@@ -133,19 +151,18 @@ class KioskSupervisor:
             if returncode == 0:
                 self.log.info("station quit normally; the kiosk ends")
                 return 0
-            if ran >= STEADY_S:
-                delay = BACKOFF_FIRST_S
+            failures = 1 if ran >= STEADY_S else failures + 1
+            delay = restart_delay(failures)
             self.restarts += 1
             self.log.warning(
-                "station %s after %.1f s; restart %d in %.1f s",
+                "station %s after %.1f s; restart %d %s",
                 exit_cause(returncode),
                 ran,
                 self.restarts,
-                delay,
+                f"in {delay:.1f} s" if delay else "now",
             )
-            if self._stop.wait(delay):
+            if delay and self._stop.wait(delay):
                 return 0
-            delay = min(delay * 2, BACKOFF_MAX_S)
         return 0
 
     def _run_once(self) -> int:

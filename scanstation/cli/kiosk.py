@@ -45,7 +45,8 @@ def kiosk(
 
     Takes the station's options (here or before `kiosk`). Only a normal quit (ctrl+q, which a
     kiosk grants a supervisor only) or SIGTERM/SIGHUP ends it; any other exit restarts the
-    station after 0.5 s, doubling to at most 30 s while it keeps failing.
+    station at once, and again after 0.5 s, doubling to at most 30 s, while it keeps failing
+    within a minute of its start.
     """
     from scanstation.kiosk import KioskSupervisor, kiosk_logger
     from scanstation.tui.launch import station_problem

@@ -17,8 +17,6 @@ from test_station_crash import (  # the crash tests' tmux harness and site datab
     station,
 )
 
-from scanstation.kiosk import BACKOFF_FIRST_S
-
 __all__ = ["site_db", "sockets"]  # fixtures
 
 
@@ -66,20 +64,18 @@ def test_kiosk_keys_are_inert_and_kill_9_brings_the_station_back(
     assert station_pid(term) == first
     assert "Search for commands" not in term.screen()  # no palette
 
-    # kill -9: the kiosk starts a new station after its first back-off.
+    # kill -9: the kiosk starts a new station at once (no back-off for a first failure; how
+    # fast it is back on screen is benchmarks/kiosk.py's to measure, not a test's).
     term.tmux("send-keys", "-t", "crash", "-l", sn(3))  # typed, not yet a scan: lost is fine
-    killed_at = time.monotonic()
     subprocess.run(["kill", "-9", str(first)], check=True)
-    second = wait_pid(term, first, 5)
-    restarted_in = time.monotonic() - killed_at
-    assert restarted_in < 5, restarted_in
-    assert restarted_in >= BACKOFF_FIRST_S * 0.9
+    second = wait_pid(term, first, 10)
     term.wait_for(
         lambda s: "db ok" in s and "No scans yet in this session" in s,
         "the new station to open",
         timeout=30,
     )
-    assert "killed by signal SIGKILL" in log.read_text()
+    assert "station killed by signal SIGKILL after" in log.read_text()
+    assert "restart 1 now" in log.read_text()
 
     # Nothing answered was lost; the new station carries on.
     term.scan(sn(4))

@@ -17,7 +17,14 @@ import pytest
 from click.testing import CliRunner
 
 from scanstation.cli import main
-from scanstation.kiosk import BACKOFF_FIRST_S, KioskSupervisor, exit_cause, kiosk_logger
+from scanstation.kiosk import (
+    BACKOFF_FIRST_S,
+    BACKOFF_MAX_S,
+    KioskSupervisor,
+    exit_cause,
+    kiosk_logger,
+    restart_delay,
+)
 
 # A child that reads how many times it ran from a file and ends as `ENDINGS` says.
 CHILD = """
@@ -52,20 +59,26 @@ def test_exit_causes_are_named() -> None:
     assert exit_cause(2) == "exited with code 2"
 
 
-def test_a_killed_or_failed_station_is_restarted_with_back_off(tmp_path: Path) -> None:
-    kiosk, log_path = supervisor(tmp_path, "kill,3,0")
+def test_a_killed_station_comes_back_at_once_and_a_crash_loop_backs_off(tmp_path: Path) -> None:
+    kiosk, log_path = supervisor(tmp_path, "kill,3,3,0")
     started = time.monotonic()
     assert kiosk.run() == 0
     took = time.monotonic() - started
-    assert runs(tmp_path) == 3  # killed, failed, then quit normally: no fourth start
-    assert kiosk.restarts == 2
-    assert took >= BACKOFF_FIRST_S * 3  # 0.5 s, then 1 s: the back-off doubled
+    assert runs(tmp_path) == 4  # killed, failed twice, then quit normally: no fifth start
+    assert kiosk.restarts == 3
+    assert took >= BACKOFF_FIRST_S * 3  # none, 0.5 s, then 1 s: the back-off doubled
     log = log_path.read_text()
     assert "station killed by signal SIGKILL after" in log
-    assert "restart 1 in 0.5 s" in log
+    assert "restart 1 now" in log  # the first failure waits for nothing
     assert "station exited with code 3 after" in log
-    assert "restart 2 in 1.0 s" in log
+    assert "restart 2 in 0.5 s" in log
+    assert "restart 3 in 1.0 s" in log
     assert "station quit normally; the kiosk ends" in log
+
+
+def test_the_back_off_starts_only_on_a_second_failure_in_a_row() -> None:
+    assert [restart_delay(n) for n in range(1, 9)] == [0, 0.5, 1, 2, 4, 8, 16, 30]
+    assert restart_delay(50) == BACKOFF_MAX_S
 
 
 def test_stopping_the_kiosk_ends_the_station_and_does_not_restart_it(tmp_path: Path) -> None:
