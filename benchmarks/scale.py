@@ -90,7 +90,12 @@ class Target:
             self.url = urlunparse(urlparse(base)._replace(path=f"/{self.pg_name}"))
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCANSTATION_")}
+        # An installed scanstation has its bytecode: time its commands, not the compiling.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("SCANSTATION_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env |= {
             "SCANSTATION_DATABASE_URL": self.url,
             "XDG_CONFIG_HOME": str(self.home / "config"),
