@@ -4,6 +4,12 @@ immediate: a kiosk is a gate's only terminal and a worker stands waiting. Only a
 fails again soon after (a crash loop: a database that stays away, a broken config) is
 restarted with back-off, so it does not spin.
 
+A restart does not wait for Python to load the station either: a few seconds after each
+station starts, the kiosk starts a standby (`STANDBY_ENV`), which loads everything a station
+needs (Textual, the app, the store) and waits on a pipe without touching the terminal. When the
+station dies, the standby is told to take over and only has to draw and open the database; a
+new standby follows. Ending the kiosk closes the pipe and the standby exits.
+
 Nothing is lost by a restart: the station answers a scan only once it is on disk (in the
 site database, or in the offline journal), so whatever was answered is there when the child
 comes back. Each exit is logged with its cause (exit code or signal) to the kiosk's log file
@@ -34,6 +40,7 @@ from typing import Any
 __all__ = [
     "BACKOFF_FIRST_S",
     "BACKOFF_MAX_S",
+    "STANDBY_ENV",
     "KioskSupervisor",
     "exit_cause",
     "kiosk_logger",
@@ -43,6 +50,9 @@ __all__ = [
 BACKOFF_FIRST_S = 0.5  # the wait before the second restart in a row
 BACKOFF_MAX_S = 30.0
 STEADY_S = 60.0  # a station that ran this long had started fine: its end is a first failure
+STANDBY_AFTER_S = 3.0  # a standby starts once the station has had this long to start alone
+# The standby's end of the pipe it waits on, by number (see scanstation/tui/launch.py).
+STANDBY_ENV = "SCANSTATION_KIOSK_STANDBY_FD"
 STOP_WAIT_S = 10.0  # how long a stopping kiosk waits for the station to end before killing it
 # Keyboard signals a passer-by can send from the terminal.
 IGNORED_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP)
@@ -101,12 +111,17 @@ class KioskSupervisor:
         env: Mapping[str, str],
         log: logging.Logger,
         clock: Callable[[], float] = time.monotonic,
+        standby_after: float | None = None,
     ) -> None:
+        """`standby_after`: seconds after a station's start to start its standby (None: no
+        standby; `command` must then understand STANDBY_ENV, as `scanstation` does)."""
         self.command = list(command)
         self.env = dict(env)
         self.log = log
         self.clock = clock
+        self.standby_after = standby_after
         self.child: subprocess.Popen[bytes] | None = None
+        self.standby: _Standby | None = None
         self.restarts = 0
         self._stop = threading.Event()
         self._terminal = _TerminalState()
@@ -123,6 +138,7 @@ class KioskSupervisor:
         try:
             return self._loop()
         finally:
+            self._dismiss_standby()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
@@ -166,17 +182,88 @@ class KioskSupervisor:
         return 0
 
     def _run_once(self) -> int:
-        self.child = subprocess.Popen(self.command, env=self.env)
-        self.log.info("station started (pid %d)", self.child.pid)
+        standby, self.standby = self.standby, None
+        self.child = standby.take_over() if standby is not None else None
+        if self.child is not None:
+            self.log.info("station started (pid %d, from its standby)", self.child.pid)
+        else:
+            self.child = subprocess.Popen(self.command, env=self.env)
+            self.log.info("station started (pid %d)", self.child.pid)
         try:
             while True:
+                if self._stop.is_set():
+                    timeout: float | None = STOP_WAIT_S
+                elif self.standby is None and self.standby_after is not None:
+                    timeout = self.standby_after
+                else:
+                    timeout = None
                 try:
-                    return self.child.wait(timeout=STOP_WAIT_S if self._stop.is_set() else None)
+                    return self.child.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
-                    self.log.warning("the station did not stop in %.0f s: killed", STOP_WAIT_S)
-                    self.child.kill()
+                    if self._stop.is_set():
+                        self.log.warning("the station did not stop in %.0f s: killed", STOP_WAIT_S)
+                        self.child.kill()
+                    else:
+                        self._start_standby()
         finally:
             self.child = None
+
+    def _start_standby(self) -> None:
+        try:
+            self.standby = _Standby(self.command, self.env)
+        except OSError as error:  # no standby: a restart starts a station from scratch
+            self.log.warning("no standby station: %s", error)
+            self.standby_after = None
+            return
+        self.log.info("standby station loading (pid %d)", self.standby.process.pid)
+
+    def _dismiss_standby(self) -> None:
+        standby, self.standby = self.standby, None
+        if standby is not None:
+            standby.dismiss()
+
+
+class _Standby:
+    """A station process that has loaded everything and waits for its turn on a pipe."""
+
+    def __init__(self, command: Sequence[str], env: Mapping[str, str]) -> None:
+        read_end, self._write_end = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                command, env={**env, STANDBY_ENV: str(read_end)}, pass_fds=(read_end,)
+            )
+        except OSError:
+            os.close(self._write_end)
+            raise
+        finally:
+            os.close(read_end)
+
+    def take_over(self) -> subprocess.Popen[bytes] | None:
+        """The standby becomes the station (None: it is gone)."""
+        if self.process.poll() is None:
+            try:
+                os.write(self._write_end, b"go")
+                self._close_pipe()
+                return self.process
+            except OSError:
+                pass
+        self.dismiss()
+        return None
+
+    def dismiss(self) -> None:
+        """It is not needed: the closed pipe tells it to exit (killed if it does not)."""
+        self._close_pipe()
+        try:
+            self.process.wait(timeout=STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _close_pipe(self) -> None:
+        if self._write_end >= 0:
+            with suppress(OSError):
+                os.close(self._write_end)
+            self._write_end = -1
 
 
 class _TerminalState:

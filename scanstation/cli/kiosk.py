@@ -45,10 +45,10 @@ def kiosk(
 
     Takes the station's options (here or before `kiosk`). Only a normal quit (ctrl+q, which a
     kiosk grants a supervisor only) or SIGTERM/SIGHUP ends it; any other exit restarts the
-    station at once, and again after 0.5 s, doubling to at most 30 s, while it keeps failing
-    within a minute of its start.
+    station at once (from a standby loaded in advance), and again after 0.5 s, doubling to at
+    most 30 s, while it keeps failing within a minute of its start.
     """
-    from scanstation.kiosk import KioskSupervisor, kiosk_logger
+    from scanstation.kiosk import STANDBY_AFTER_S, KioskSupervisor, kiosk_logger
     from scanstation.tui.launch import station_problem
 
     state = cli_state(ctx)
@@ -78,4 +78,5 @@ def kiosk(
     except OSError as error:
         fail(f"cannot write the kiosk log: {error}")
     command = [sys.executable, "-m", "scanstation", *arguments]
-    sys.exit(KioskSupervisor(command, env=env, log=log).run())
+    supervisor = KioskSupervisor(command, env=env, log=log, standby_after=STANDBY_AFTER_S)
+    sys.exit(supervisor.run())

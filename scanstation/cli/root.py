@@ -116,8 +116,10 @@ def main(
     ctx.obj = CliState(config_path, db_url)
     if ctx.invoked_subcommand is not None:
         return
-    from scanstation.tui.launch import run_station
+    from scanstation.tui.launch import run_station, wait_for_turn
 
+    if not wait_for_turn():  # a kiosk's standby that was not needed
+        sys.exit(0)
     state = ctx.obj
     code = run_station(
         state.settings,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from scanstation.config import MODE_NAMES, Settings
 
-__all__ = ["run_station", "station_problem"]
+__all__ = ["run_station", "station_problem", "wait_for_turn"]
 
 EXIT_USAGE = 2
 
@@ -24,6 +25,33 @@ def station_problem(settings: Settings, *, site: str | None, mode: str | None) -
         allowed = ", ".join(settings.station.allowed_modes)
         return f"mode {mode} is not one of [station] allowed_modes ({allowed})"
     return None
+
+
+def wait_for_turn() -> bool:
+    """True: go on as the station. A standby of `scanstation kiosk` (its STANDBY_ENV set)
+    first loads everything a station needs, then waits, off the terminal, for the kiosk's
+    word: True when its station died and it takes over, False when the kiosk ends."""
+    from scanstation.kiosk import STANDBY_ENV
+
+    standby = os.environ.pop(STANDBY_ENV, None)
+    if standby is None:
+        return True
+    import importlib
+
+    from scanstation.domain.codes import load_gs1_reader
+
+    for module in ("scanstation.tui.app", "scanstation.station"):
+        importlib.import_module(module)  # now, for when it takes over
+
+    load_gs1_reader()
+    pipe = int(standby)
+    try:
+        word = os.read(pipe, 2)
+    except OSError:
+        word = b""
+    finally:
+        os.close(pipe)
+    return word == b"go"
 
 
 def run_station(

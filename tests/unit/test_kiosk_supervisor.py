@@ -20,6 +20,7 @@ from scanstation.cli import main
 from scanstation.kiosk import (
     BACKOFF_FIRST_S,
     BACKOFF_MAX_S,
+    STANDBY_ENV,
     KioskSupervisor,
     exit_cause,
     kiosk_logger,
@@ -38,6 +39,32 @@ if ending == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
 if ending == "sleep":
     import time; time.sleep(60)
+sys.exit(int(ending))
+"""
+
+
+# A child that can be a standby, as `scanstation` is: with STANDBY_ENV it notes when it was
+# ready, then waits on the pipe; "go" makes it the station, anything else ends it unrun.
+STANDBY_CHILD = """
+import os, signal, sys, time
+from pathlib import Path
+folder = Path(sys.argv[1])
+pipe = os.environ.get(sys.argv[3])
+if pipe is not None and sys.argv[4:] == ["standbys-die"]:
+    sys.exit(3)  # a standby that died before it was needed
+if pipe is not None:
+    (folder / f"standby-{os.getpid()}").write_text(str(time.monotonic()))
+    if os.read(int(pipe), 2) != b"go":
+        (folder / f"dismissed-{os.getpid()}").write_text("")
+        sys.exit(0)
+count = folder / "runs"
+runs = int(count.read_text()) if count.exists() else 0
+count.write_text(str(runs + 1))
+(folder / f"run-{runs}").write_text(f"{os.getpid()} {time.monotonic()}")
+ending = sys.argv[2].split(",")[runs]
+time.sleep(1.0)
+if ending == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
 sys.exit(int(ending))
 """
 
@@ -74,6 +101,50 @@ def test_a_killed_station_comes_back_at_once_and_a_crash_loop_backs_off(tmp_path
     assert "restart 2 in 0.5 s" in log
     assert "restart 3 in 1.0 s" in log
     assert "station quit normally; the kiosk ends" in log
+
+
+def test_a_standby_loaded_before_the_kill_takes_over_and_is_dismissed_at_the_end(
+    tmp_path: Path,
+) -> None:
+    log_path = tmp_path / "kiosk.log"
+    command = [sys.executable, "-c", STANDBY_CHILD, str(tmp_path), "kill,0", STANDBY_ENV]
+    kiosk = KioskSupervisor(
+        command, env=dict(os.environ), log=kiosk_logger(log_path), standby_after=0.2
+    )
+    assert kiosk.run() == 0
+    assert runs(tmp_path) == 2  # killed, then quit normally: standbys never counted a run
+    first_pid, first_at = (tmp_path / "run-0").read_text().split()
+    second_pid = (tmp_path / "run-1").read_text().split()[0]
+    # The second station was the standby, ready while the first still ran (it died 1 s in).
+    ready_at = float((tmp_path / f"standby-{second_pid}").read_text())
+    assert ready_at < float(first_at) + 1.0
+    log = log_path.read_text()
+    assert f"station started (pid {second_pid}, from its standby)" in log
+    assert "restart 1 now" in log
+    # The standby loaded during the second run was not needed: told so, it ended unrun.
+    dismissed = [path.name for path in tmp_path.glob("dismissed-*")]
+    assert len(dismissed) == 1
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(dismissed[0].removeprefix("dismissed-")), 0)
+    assert first_pid != second_pid
+
+
+def test_a_standby_that_died_is_replaced_by_a_fresh_start(tmp_path: Path) -> None:
+    log_path = tmp_path / "kiosk.log"
+    command = [sys.executable, "-c", STANDBY_CHILD, str(tmp_path), "kill,0", STANDBY_ENV]
+    kiosk = KioskSupervisor(
+        [*command, "standbys-die"],
+        env=dict(os.environ),
+        log=kiosk_logger(log_path),
+        standby_after=0.2,
+    )
+    assert kiosk.run() == 0
+    assert runs(tmp_path) == 2
+    second_pid = (tmp_path / "run-1").read_text().split()[0]
+    log = log_path.read_text()
+    assert "standby station loading" in log
+    assert f"station started (pid {second_pid})" in log  # started afresh
+    assert "from its standby" not in log
 
 
 def test_the_back_off_starts_only_on_a_second_failure_in_a_row() -> None:
