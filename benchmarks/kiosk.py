@@ -6,9 +6,10 @@ screen again, and that nothing answered was lost.
 Each run starts `scanstation kiosk` (register mode at plant P1, `[station] kiosk = true`) in a
 pseudo-terminal of its own on a fresh copy of the database, which has people (an admin and an
 operator, as `tui.py --signed-in` makes them), so the station opens on its sign-in screen. The
-operator signs in (badge, PIN) and scans one serial; once the answer is on the terminal, the
-station process (the kiosk's child) gets SIGKILL. Printed per run and as the median of the
-runs:
+operator signs in (badge, PIN) and scans one serial; once the answer is on the terminal and
+the kiosk's standby station has loaded (it starts a few seconds after the station, as at a
+gate where the station has been up a while), the station process gets SIGKILL. Printed per
+run and as the median of the runs:
 
   first start   kiosk started → "Sign in at" written to the terminal
   back after    SIGKILL sent → "Sign in at" written again by the new station [≤ 5 s]
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sqlite3
 import statistics
@@ -48,13 +50,40 @@ STATION = "BENCH-KIOSK"
 SIGN_IN = b"Sign in at"
 
 
-def station_child(kiosk_pid: int) -> int | None:
-    """The station the kiosk runs: its one child process."""
+def station_pid(log: Path) -> int | None:
+    """The station the kiosk runs now, as its log names it."""
+    found = re.findall(r"station started \(pid (\d+)", log.read_text())
+    return int(found[-1]) if found else None
+
+
+def cpu_seconds(pid: int) -> float | None:
     try:
-        children = Path(f"/proc/{kiosk_pid}/task/{kiosk_pid}/children").read_text().split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(children[0]) if children else None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_standby(log: Path, kiosk: StationInPty, timeout: float = 60) -> int | None:
+    """The standby's pid once it has loaded (its CPU time stopped growing), or None."""
+    deadline = time.monotonic() + timeout
+    pid = None
+    while pid is None and time.monotonic() < deadline:
+        found = re.findall(r"standby station loading \(pid (\d+)", log.read_text())
+        pid = int(found[-1]) if found else None
+        kiosk.pump(time.monotonic() + 0.1)
+    if pid is None:
+        return None
+    used = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        kiosk.pump(time.monotonic() + 0.3)
+        now_used = cpu_seconds(pid)
+        if now_used is None:
+            return None
+        if now_used == used:
+            return pid
+        used = now_used
+    return None
 
 
 def recorded(db: Path, payload: str) -> bool:
@@ -68,9 +97,11 @@ def recorded(db: Path, payload: str) -> bool:
 
 def one_run(db: Path, config: Path, scratch: Path, serial: str) -> tuple[float, float, str]:
     """(s to the first sign-in screen, s from SIGKILL to the sign-in screen again, problem)."""
+    log = scratch / "kiosk.log"
+    log.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "scanstation", "--config", str(config), "--db", str(db)]
     argv += ["kiosk", "--site", SITE, "--mode", "register", "--station", STATION]
-    argv += ["--log", str(scratch / "kiosk.log")]
+    argv += ["--log", str(log)]
     kiosk = StationInPty(argv, app_env(scratch, (120, 40)), rows=40, cols=120)
     kiosk.capture()
     try:
@@ -85,8 +116,9 @@ def one_run(db: Path, config: Path, scratch: Path, serial: str) -> tuple[float, 
         kiosk.send(serial.encode() + b"\r")
         if kiosk.wait_for(answer, timeout=30) is None:
             return first_start, 0.0, f"{serial} was not answered"
-        kiosk.pump(time.monotonic() + 0.3)
-        child = station_child(kiosk.pid)
+        if wait_for_standby(log, kiosk) is None:
+            return first_start, 0.0, "the kiosk loaded no standby station"
+        child = station_pid(log)
         if child is None:
             return first_start, 0.0, "the kiosk has no station process"
         killed_at = time.monotonic()
@@ -95,6 +127,8 @@ def one_run(db: Path, config: Path, scratch: Path, serial: str) -> tuple[float, 
         if kiosk.wait_for(again, timeout=60) is None:
             return first_start, 0.0, f"no sign-in after the kill:\n{kiosk.captured_text()}"
         back_after = (again.seen_at or 0.0) - killed_at
+        if "from its standby" not in log.read_text():
+            return first_start, back_after, "the standby did not take over"
     finally:
         kiosk.quit(keys=b"", timeout=0)  # the kiosk ends on SIGTERM, its station with it
     if not recorded(db, serial):
