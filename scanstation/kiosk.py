@@ -83,15 +83,23 @@ def restart_delay(failures: int) -> float:
     return min(BACKOFF_FIRST_S * 2 ** (failures - 2), BACKOFF_MAX_S)
 
 
+# `extra=` of a line logged while the station is on the terminal: the file only, since a line
+# on stderr (the station's terminal) would be drawn over its screen.
+FILE_ONLY = {"file_only": True}
+
+
 def kiosk_logger(path: Path | None) -> logging.Logger:
-    """The kiosk's log: stderr, and `path` when given (its folder is made)."""
+    """The kiosk's log: stderr, and `path` when given (its folder is made). A line logged with
+    `extra=FILE_ONLY` goes to the file only."""
     log = logging.getLogger("scanstation.kiosk")
     log.setLevel(logging.INFO)
     log.propagate = False
     for handler in list(log.handlers):
         log.removeHandler(handler)
         handler.close()
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.addFilter(lambda record: not getattr(record, "file_only", False))
+    handlers: list[logging.Handler] = [terminal]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(path, encoding="utf-8"))
@@ -212,10 +220,11 @@ class KioskSupervisor:
         try:
             self.standby = _Standby(self.command, self.env)
         except OSError as error:  # no standby: a restart starts a station from scratch
-            self.log.warning("no standby station: %s", error)
+            self.log.warning("no standby station: %s", error, extra=FILE_ONLY)
             self.standby_after = None
             return
-        self.log.info("standby station loading (pid %d)", self.standby.process.pid)
+        pid = self.standby.process.pid
+        self.log.info("standby station loading (pid %d)", pid, extra=FILE_ONLY)
 
     def _dismiss_standby(self) -> None:
         standby, self.standby = self.standby, None

@@ -39,7 +39,7 @@ def doc() -> None:
 
 
 # The group's commands written in modules of their own, loaded when named.
-doc.lazy = {  # type: ignore[attr-defined]
+doc.lazy = {
     "list": "scanstation.cli.document_lists:doc_list",
     "import": "scanstation.cli.document_lists:doc_import",
     "print": "scanstation.cli.labels:doc_print",

@@ -104,7 +104,7 @@ def test_a_killed_station_comes_back_at_once_and_a_crash_loop_backs_off(tmp_path
 
 
 def test_a_standby_loaded_before_the_kill_takes_over_and_is_dismissed_at_the_end(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log_path = tmp_path / "kiosk.log"
     command = [sys.executable, "-c", STANDBY_CHILD, str(tmp_path), "kill,0", STANDBY_ENV]
@@ -121,6 +121,10 @@ def test_a_standby_loaded_before_the_kill_takes_over_and_is_dismissed_at_the_end
     log = log_path.read_text()
     assert f"station started (pid {second_pid}, from its standby)" in log
     assert "restart 1 now" in log
+    # Standbys start while a station is on the terminal: logged to the file, not over it.
+    assert "standby station loading" in log
+    terminal = capsys.readouterr().err
+    assert "restart 1 now" in terminal and "standby" not in terminal.replace("its standby", "")
     # The standby loaded during the second run was not needed: told so, it ended unrun.
     dismissed = [path.name for path in tmp_path.glob("dismissed-*")]
     assert len(dismissed) == 1
