@@ -5,6 +5,7 @@ commit order (each event knows its transaction)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import weakref
@@ -117,6 +118,12 @@ def prepare_statement(name: str, sql: str) -> str:
     parts = sql.split("%s")
     body = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
     return f"PREPARE {name} AS {body}"
+
+
+@functools.lru_cache(maxsize=256)
+def _execute_text(name: str, count: int) -> str:
+    """`EXECUTE name (%s, …)`, made once per statement rather than every call."""
+    return f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
 
 
 class _BoundedPostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]
@@ -239,8 +246,7 @@ class PostgresDialect(Dialect):
         if name not in prepared:
             cursor.execute(prepare_statement(name, sql))
             prepared.add(name)
-        placeholders = ", ".join(["%s"] * len(params))
-        cursor.execute(f"EXECUTE {name} ({placeholders})" if params else f"EXECUTE {name}", params)
+        cursor.execute(_execute_text(name, len(params)), params)
         return cursor
 
     def quoted(self, db: peewee.Database, values: Sequence[Any]) -> tuple[Any, ...]:

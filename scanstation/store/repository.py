@@ -251,26 +251,25 @@ class Repository(
         return SiteView(code, name, kind)
 
     def site(self, code: str) -> SiteView | None:
-        known = self._site_by_code(code)
+        known = self._sites.get(code) or self._site_by_code(code)
         return known[1] if known else None
 
     def site_id(self, code: str) -> int | None:
-        known = self._site_by_code(code)
+        known = self._sites.get(code) or self._site_by_code(code)
         return known[0] if known else None
 
     @guarded
     def _site_by_code(self, code: str) -> tuple[int, SiteView] | None:
         """Sites are never deleted and their code and kind never change, so a found site is
-        cached (it was a Peewee query on every scan); a miss asks again, as another terminal
-        may have added it since."""
-        known = self._sites.get(code)
-        if known is None:
-            site = self.t.site
-            row = site.get_or_none(site.code == code)
-            if row is None:
-                return None
-            known = (row.id, SiteView(row.code, row.name, SiteKind(row.kind)))
-            self._sites[code] = known
+        cached (it was a Peewee query on every scan; `site` and `site_id` look in the cache
+        before they come here); a miss asks again, as another terminal may have added it
+        since."""
+        site = self.t.site
+        row = site.get_or_none(site.code == code)
+        if row is None:
+            return None
+        known = (row.id, SiteView(row.code, row.name, SiteKind(row.kind)))
+        self._sites[code] = known
         return known
 
     @guarded
