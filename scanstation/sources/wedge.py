@@ -95,7 +95,10 @@ Only a printable key is ever taken back or joined in these ways. A control key (
 handed back alone already acted as a key (ESC closed a dialog) and cannot be undone; and a
 control key that would start a scan while `split_gap_ms` or more before the key after it
 (joined only by the gap shared among keys read together) goes back as a person's key, ahead
-of the scan of the keys after it. Control characters inside a scan stay in its payload.
+of the scan of the keys after it. An ESC the terminal glued to a scan's first key (pressed
+within its escape delay before the scan: the caller gives such a key a `lead`, the ESC alone)
+goes back as that ESC, and the key's own character starts the payload. Control characters
+inside a scan stay in its payload.
 
 Keys typed before the station read the terminal
 -----------------------------------------------
@@ -385,7 +388,13 @@ class _Timed:
             self._decide(keys[start + 1 :], suffix)
             return
         self._out.keys(keys[:start])
-        if start == 0 and self._started_by_loose(keys, end, suffix):
+        lead = keys[start].lead
+        if lead is not None and len(payload) > self._settings.min_length:
+            # The terminal glued a person's ESC to the scan's first key (ESC pressed within
+            # its escape delay before the scan): the ESC goes back alone, the key stays data.
+            self._out.person(KeyStroke("escape", "\x1b", keys[start].time, lead, late=True))
+            payload = payload[1:]
+        elif start == 0 and self._started_by_loose(keys, end, suffix):
             taken = self._out.take_back()
             payload = (taken.character or "") + payload if taken is not None else payload
         self._out.scan(payload, suffix.time if suffix is not None else keys[end - 1].time)

@@ -57,6 +57,9 @@ class KeyStroke:
     token: object = None  # opaque: the original event, handed back untouched
     late: bool = False  # the terminal held it back: the gap before it is not the sender's
     early: bool = False  # typed before the station read the terminal: its timing is unknown
+    # The terminal glued an ESC to this key (`character` starts with it): the event to hand
+    # back for that ESC alone, when it turns out to be a person's key before a scan.
+    lead: object = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,13 @@ a character it cannot place becomes `alt+<character>` (after its 100 ms escape d
 one 100 ms poll of the terminal), and ESC b / ESC f become ctrl+left / ctrl+right. The capture
 turns those back into ESC and the character for the detector (the original event is what a
 person's key replays), marks the delayed ones late, and lets the detector wait
-`TERMINAL_HOLD_MS` for them. What the parser leaves no trace of cannot be restored: ESC before
-a digit, `-` or `=` arrives as a different character (Textual maps ESC 3 to "£", as macOS
-terminals send option+3), ESC before `[` or `O` starts a key sequence, and ESC followed by more
-than 30 characters in one read arrives as "^".
+`TERMINAL_HOLD_MS` for them. Such a key that starts a scan is a person's Escape pressed within
+the escape delay before it (a scan's payload starts with data): the capture gives each one an
+Escape event of its own (`KeyStroke.lead`), which the detector hands back alone. What the
+parser leaves no trace of cannot be restored: ESC before a digit, `-` or `=` arrives as a
+different character (Textual maps ESC 3 to "£", as macOS terminals send option+3), ESC before
+`[` or `O` starts a key sequence, and ESC followed by more than 30 characters in one read
+arrives as "^".
 
 A key let go as a person's may turn out to have started a scan (the terminal stalled after
 it, see "Keys read late" in wedge.py): the detector takes it back into the payload, and
@@ -259,11 +262,19 @@ def untype(field: Input, character: str) -> None:
         field.cursor_position = start
 
 
+def _escape_event(glued: events.Key) -> events.Key:
+    """The ESC the terminal glued to `glued`, as the key a person pressed alone."""
+    escape = events.Key("escape", "\x1b")
+    escape.time = glued.time
+    return escape
+
+
 def _stroke(event: events.Key) -> KeyStroke:
     """The detector's view of a key: ESC put back where Textual's parser left a trace of it."""
     key, character = event.key, event.character
     if key in _ESCAPE_KEYS:
-        return KeyStroke(key, _ESCAPE_KEYS[key], event.time, event)
+        return KeyStroke(key, _ESCAPE_KEYS[key], event.time, event, lead=_escape_event(event))
     if key.startswith("alt+") and character:
-        return KeyStroke(key, "\x1b" + character, event.time, event, late=True)
+        escape = _escape_event(event)
+        return KeyStroke(key, "\x1b" + character, event.time, event, late=True, lead=escape)
     return KeyStroke(key, character, event.time, event, late=key == "escape")

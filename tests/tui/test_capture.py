@@ -525,6 +525,32 @@ async def test_escape_that_closed_a_picker_never_joins_the_scan_after_it(
         assert (outcome.event.payload, outcome.kind.value) == ("SN0000000001", "ok")
 
 
+def test_esc_glued_to_a_scans_first_key_comes_back_as_escape() -> None:
+    # Escape less than the terminal's escape delay before a scan: Textual's parser makes
+    # alt+S of ESC and the scan's first key. The scan is whole; Escape is replayed alone.
+    cap, scans = capture(**vars_of(wedge_settings(ScannerSettings())))
+    keys = terminal_keys("\x1bSN0000000013\r", 100.0)
+    assert keys[0].key == "alt+shift+s"
+    back = feed_all(cap, keys)
+    assert [(key.key, key.character) for key in back] == [("escape", "\x1b")]
+    assert [payload for payload, _ in scans.scans] == ["SN0000000013"]
+
+
+async def test_escape_glued_to_a_scan_closes_the_picker_and_the_scan_counts(
+    demo_db: Path,
+) -> None:
+    app = station_app(demo_db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModePicker))
+        post(app, terminal_keys("\x1bSN0000000001\r", get_time()))
+        await wait_for(pilot, lambda: len(app.probe.outcomes) == 1)
+        await wait_for(pilot, lambda: app.screen is app.station)
+        [outcome] = app.probe.outcomes
+        assert (outcome.event.payload, outcome.kind.value) == ("SN0000000001", "ok")
+
+
 async def test_after_a_manual_entry_the_focus_returns_and_a_burst_is_a_scan(
     demo_db: Path,
 ) -> None:

@@ -343,3 +343,26 @@ def test_a_persons_keys_after_a_pause_still_end_the_group_before_it() -> None:
     after = typed("ey", 1.2, 10.0)
     harness = Harness(station("usb"), timer=False).feed([*pair, *after]).finish()
     assert harness.outcome() == keys_of([*pair, *after])
+
+
+def glued(character: str, time: float) -> KeyStroke:
+    """ESC and `character` as Textual's parser glues them when ESC came less than its escape
+    delay before (alt+X), with the ESC alone the capture hands back for a person's key."""
+    return KeyStroke(
+        f"alt+{character}", "\x1b" + character, time, object(), late=True, lead=object()
+    )
+
+
+def test_an_esc_the_terminal_glued_to_a_scans_first_key_goes_back_alone() -> None:
+    # Escape pressed 50 ms before the scan: the terminal's parser was still waiting to see
+    # whether a key sequence followed, and made alt+S of ESC and the scan's "S".
+    first = glued("S", 1.05)
+    harness = Harness(station("usb")).feed([first, *read_together("N0000000013\r", 1.05)])
+    [(kind, escape), scan] = harness.finish().outcome()
+    assert scan == ("scan", "SN0000000013")
+    assert kind == "key" and escape.key == "escape" and escape.token is first.lead
+
+
+def test_an_alt_key_alone_comes_back_as_it_came() -> None:
+    key = glued("s", 1.0)
+    assert Harness(station("usb")).feed([key]).finish().outcome() == [("key", key)]
