@@ -562,6 +562,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"database      {args.serials:,} serials (SQLite, WAL, synchronous=FULL); terminal "
             f"{cols}×{rows}; [scanner] {', '.join(args.scanner) or 'defaults'} (the prefix "
             'station adds prefix = "\\u0002")'
+            + (
+                f"; {BENCH_OPERATOR[0]} (operator) signed in by badge and PIN"
+                if args.signed_in
+                else ""
+            )
         )
         print(f"load average  {load_average()} before the runs ({os.cpu_count()} CPUs)")
         print(f"this driver   {priority} (the app runs at normal priority)\n")
