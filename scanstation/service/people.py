@@ -49,6 +49,12 @@ class AuthError(ServiceError):
     user and what to do, never the PIN or token."""
 
 
+def _who(by: UserView | None) -> str:
+    """Who an event of the people's changes names: the signed-in admin, or before the first
+    PIN (when anyone may), the bootstrap."""
+    return by.name if by is not None else "bootstrap"
+
+
 def _period(seconds: float) -> str:
     seconds = max(1, round(seconds))
     if seconds < 120:
@@ -158,7 +164,7 @@ class People:
                 name_key=name.casefold(),
                 role=role,
                 badge=badge,
-                by=by.name if by else "bootstrap",
+                by=_who(by),
                 at=utc_now(),
                 first_must_be=Role.ADMIN if open_station else None,
             )
@@ -169,7 +175,7 @@ class People:
         self.require(Action.MANAGE_USERS, by)
         found = self._existing(name)
         with _refusals():
-            self.repo.set_user_disabled(found.id, True, utc_now())
+            self.repo.set_user_disabled(found.id, True, utc_now(), by=_who(by))
         return self._existing(name).view
 
     def set_pin(
@@ -183,7 +189,7 @@ class People:
         problem = pin_problem(pin)
         if problem:
             raise ServiceError(problem)
-        self.repo.set_user_pin(found.id, hash_pin(pin))
+        self.repo.set_user_pin(found.id, hash_pin(pin), by=_who(by), at=utc_now())
         self._users_seen = True
         return self._existing(name).view
 
@@ -228,7 +234,7 @@ class People:
         for name in names:
             pin = new_pin()
             found = self._existing(name)
-            self.repo.set_user_pin(found.id, hash_pin(pin))
+            self.repo.set_user_pin(found.id, hash_pin(pin), by="demo", at=utc_now())
             given.append((self._existing(name).view, pin))
         self._users_seen = True
         return given
@@ -345,7 +351,7 @@ class People:
         """Revoke user `name`'s token `token_id`, or all their tokens: how many were live."""
         self.require(Action.MANAGE_TOKENS, by)
         found = self._existing(name)
-        return self.repo.revoke_tokens(found.id, token_id, utc_now())
+        return self.repo.revoke_tokens(found.id, token_id, utc_now(), by=_who(by))
 
     def tokens(self: StationService, *, by: UserView | None) -> list[TokenInfo]:
         self.require(Action.MANAGE_TOKENS, by)

@@ -1,6 +1,10 @@
 """People and tokens: the user accounts (name, role, badge, PIN hash, the count of wrong PINs
 and the lockout, kept here so they hold on every terminal) and the API tokens of scripts,
-kept as SHA-256 digests. Nothing here sees a PIN or a token in clear."""
+kept as SHA-256 digests. Nothing here sees a PIN or a token in clear.
+
+Users and tokens are rows that change; every change to who may do what (a user added or
+disabled, a PIN set, a token created or revoked, a lockout) is also an event of kind `user`
+in the same transaction, so the audit trail nobody can rewrite keeps it (`export --events`)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from scanstation.domain.model import UserView
+from scanstation.domain.model import UserView, new_scan_id, utc_now
 from scanstation.domain.roles import Role
 from scanstation.store.codec import from_iso, iso
 from scanstation.store.errors import StoreError
@@ -128,10 +132,25 @@ class UserStore:
                 created_at=iso(at),
                 created_by=by,
             )
+            badged = " with a badge" if badge is not None else ""
+            self._people_event(by, at, f"Added user {name} ({role.value}){badged}")
 
         self.write(work)
 
-    def set_user_disabled(self: Repository, user_id: int, disabled: bool, at: datetime) -> None:
+    def _people_event(self: Repository, by: str, at: datetime, note: str) -> None:
+        """A change to who may do what, in the audit trail (never a PIN, token or badge)."""
+        self.append_admin_event(
+            request_id=new_scan_id(), kind="user", site=None, by=by, at=at, comment=note
+        )
+
+    def _user_name(self: Repository, user_id: int) -> str:
+        return str(
+            self._cursor("SELECT name FROM user_account WHERE id = ?", (user_id,)).fetchone()[0]
+        )
+
+    def set_user_disabled(
+        self: Repository, user_id: int, disabled: bool, at: datetime, *, by: str
+    ) -> None:
         """Disable (and revoke the tokens of) a user, or enable them again; the last admin
         who can sign in cannot be disabled (nobody could manage users after)."""
         table = self.t.user
@@ -140,8 +159,13 @@ class UserStore:
             if disabled and self._is_last_admin(user_id):
                 raise StoreError("that is the last admin who can sign in; make another admin first")
             table.update(disabled=int(disabled)).where(table.id == user_id).execute()
+            name = self._user_name(user_id)
             if disabled:
-                self._revoke(user_id, None, at)
+                revoked = self._revoke(user_id, None, at)
+                tokens = f"; {revoked} token(s) revoked" if revoked else ""
+                self._people_event(by, at, f"Disabled user {name}{tokens}")
+            else:
+                self._people_event(by, at, f"Enabled user {name}")
 
         self.write(work)
 
@@ -153,16 +177,19 @@ class UserStore:
         ids = {row.id for row in admins}
         return ids == {user_id}
 
-    def set_user_pin(self: Repository, user_id: int, pin_hash: str) -> None:
+    def set_user_pin(
+        self: Repository, user_id: int, pin_hash: str, *, by: str, at: datetime
+    ) -> None:
         """A new PIN: the count of wrong ones and any lockout start over."""
         table = self.t.user
-        self.write(
-            lambda: (
-                table.update(pin_hash=pin_hash, failed_pins=0, locked_until=None)
-                .where(table.id == user_id)
-                .execute()
-            )
-        )
+
+        def work() -> None:
+            table.update(pin_hash=pin_hash, failed_pins=0, locked_until=None).where(
+                table.id == user_id
+            ).execute()
+            self._people_event(by, at, f"Set the PIN of {self._user_name(user_id)}")
+
+        self.write(work)
 
     def record_wrong_pin(
         self: Repository, user_id: int, *, limit: int, lock_until: datetime
@@ -184,6 +211,11 @@ class UserStore:
             self._cursor(
                 "UPDATE user_account SET failed_pins = 0, locked_until = ? WHERE id = ?",
                 (iso(lock_until), user_id),
+            )
+            # Whoever typed them is unknown: the event names the user who was locked.
+            name = self._user_name(user_id)
+            self._people_event(
+                name, utc_now(), f"Locked {name} until {iso(lock_until)} after {limit} wrong PINs"
             )
             return failed, lock_until
 
@@ -212,7 +244,7 @@ class UserStore:
         table = self.t.token
 
         def work() -> int:
-            return int(
+            token_id = int(
                 table.insert(
                     digest=digest,
                     user=user_id,
@@ -221,6 +253,10 @@ class UserStore:
                     expires_at=iso(expires_at) if expires_at else None,
                 ).execute()
             )
+            until = f", expires {iso(expires_at)}" if expires_at else ", never expires"
+            name = self._user_name(user_id)
+            self._people_event(by, at, f"Created token {token_id} for {name}{until}")
+            return token_id
 
         return self.write(work)
 
@@ -243,9 +279,19 @@ class UserStore:
         ).fetchall()
         return [_token(row, row[4]) for row in rows]
 
-    def revoke_tokens(self: Repository, user_id: int, token_id: int | None, at: datetime) -> int:
+    def revoke_tokens(
+        self: Repository, user_id: int, token_id: int | None, at: datetime, *, by: str
+    ) -> int:
         """Revoke one of the user's tokens (`token_id`) or all of them: how many were live."""
-        return self.write(lambda: self._revoke(user_id, token_id, at))
+
+        def work() -> int:
+            revoked = self._revoke(user_id, token_id, at)
+            if revoked:
+                which = f"token {token_id}" if token_id is not None else f"{revoked} token(s)"
+                self._people_event(by, at, f"Revoked {which} of {self._user_name(user_id)}")
+            return revoked
+
+        return self.write(work)
 
     def _revoke(self: Repository, user_id: int, token_id: int | None, at: datetime) -> int:
         sql = "UPDATE user_token SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL"

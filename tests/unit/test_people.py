@@ -160,3 +160,40 @@ def test_an_expired_token_is_refused(service: StationService) -> None:
     service.repo._cursor("UPDATE user_token SET expires_at = '2001-01-01T00:00:00+00:00'")
     with pytest.raises(AuthError, match="expired on 2001-01-01"):
         service.authenticate_token(token)
+
+
+def test_changes_to_who_may_do_what_are_in_the_audit_trail(service: StationService) -> None:
+    """An auditor asks who added a user, set a PIN, disabled someone, made or revoked a
+    script's token, and when someone was locked out: each is an event of kind `user` (in
+    `export --events`, append-only like every event), naming who did it and never a PIN,
+    token or badge."""
+    from scanstation.domain.reports import ReportFilter
+
+    _people(service)
+    admin = service.authenticate("Asha", ADMIN_PIN)
+    _, token, _ = service.create_token("Ravi", by=admin, expires_days=7)
+    secret(token)
+    service.revoke_tokens("Ravi", by=admin)
+    for _ in range(5):
+        with pytest.raises(AuthError):
+            service.authenticate("Ravi", WRONG_PIN)
+    service.add_user("Meena", Role.SUPERVISOR, by=admin)
+    service.disable_user("Meena", by=admin)
+    trail = [
+        (e.operator, str(e.reason))
+        for e in service.audit_events(ReportFilter())
+        if e.kind == "user"
+    ]
+    assert [(who, why.split(" until ")[0].split(", expires")[0]) for who, why in trail] == [
+        ("bootstrap", "Added user Asha (admin) with a badge"),
+        ("bootstrap", "Set the PIN of Asha"),
+        ("Asha", "Added user Ravi (operator) with a badge"),
+        ("Asha", "Set the PIN of Ravi"),
+        ("Asha", "Created token 1 for Ravi"),
+        ("Asha", "Revoked 1 token(s) of Ravi"),
+        ("Ravi", "Locked Ravi"),
+        ("Asha", "Added user Meena (supervisor)"),
+        ("Asha", "Disabled user Meena"),
+    ]
+    text = repr(trail)
+    assert not any(s in text for s in (ADMIN_PIN, OPERATOR_PIN, WRONG_PIN, token, "BADGE-"))
