@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 import click
 
 from scanstation.config import ConfigError, Settings, load_settings
+from scanstation.domain.roles import APPROVAL_HOW
 from scanstation.domain.text import visible
 
 if TYPE_CHECKING:
@@ -40,8 +41,19 @@ def say(text: object = "", *, err: bool = False) -> None:
     click.echo(shown(text), err=err)
 
 
+# A role refusal's advice names the station's on-the-spot approval, which a command has not:
+# there, the person with the role runs the command themselves.
+COMMAND_APPROVAL_HOW = "run it as one (--user NAME with their PIN, or their SCANSTATION_TOKEN)"
+
+
+def for_commands(sentence: str) -> str:
+    """A rule's sentence as a command prints it: a role refusal says how to act at the
+    command line instead of asking for a badge nobody can scan here."""
+    return sentence.replace(APPROVAL_HOW, COMMAND_APPROVAL_HOW)
+
+
 def fail(message: object, code: int = EXIT_USAGE) -> NoReturn:
-    say(f"scanstation: {message}", err=True)
+    say(f"scanstation: {for_commands(str(message))}", err=True)
     sys.exit(code)
 
 

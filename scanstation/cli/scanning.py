@@ -22,6 +22,7 @@ from scanstation.cli.common import (
     TEXT,
     cli_state,
     fail,
+    for_commands,
     json_line,
     say,
 )
@@ -66,7 +67,7 @@ def print_outcome(outcome: Any, as_json: bool, extra: dict[str, Any] | None = No
         return
     label = outcome.kind.value.upper()
     serial = visible(outcome.serial_no or outcome.event.payload)
-    say(f"{label:<9} {serial:<22} {outcome.message}")
+    say(f"{label:<9} {serial:<22} {for_commands(outcome.message)}")
     sys.stdout.flush()
 
 

@@ -152,6 +152,9 @@ def test_changing_data_needs_credentials_and_the_role(people: Path) -> None:
         "--user", "Ravi", "SN0000000001", env=AS_RAVI,
     )  # fmt: skip
     assert scrap.returncode == 1 and "scrapping needs a supervisor" in scrap.stdout
+    # What to do at a command line: no badge can be scanned here; a supervisor runs it.
+    assert "run it as one (--user NAME with their PIN" in scrap.stdout
+    assert "badge" not in scrap.stdout
     shown = json.loads(run(people, "show", "SN0000000001", "--json").stdout)
     assert [(e["by"], e["outcome"], e["site"]) for e in shown["events"]] == [
         ("Ravi", "ok", "P1"),
