@@ -365,9 +365,17 @@ class Repository(
             name: int(n) for name, n in self._cursor("SELECT name, sum(n) FROM tally GROUP BY name")
         }
         by_stage = {stage.value: tally.get(stage.value, 0) for stage in Stage}
+        # PostgreSQL: the role this connection works as, so IT can see that a terminal logs
+        # in as a member of the station role, not as the owner (never the password).
+        login = (
+            {"database_user": str(self._cursor("SELECT current_user").fetchone()[0])}
+            if self.target.backend == "postgresql"
+            else {}
+        )
         return {
             "backend": self.target.backend,
             "database": self.target.display,
+            **login,
             "schema_version": SCHEMA_VERSION,
             "sites": counts["sites"],
             "items": counts["items"],

@@ -97,6 +97,8 @@ def test_a_database_password_is_never_printed(terminal_url: str) -> None:
     assert info.returncode == 0, info.stderr
     assert TERMINAL_PASSWORD not in info.stdout + info.stderr
     assert ":***@" in info.stdout or "***" not in info.stdout  # shown masked, if at all
+    # Which role the terminal works as: IT checks it is the station role's login, not the owner.
+    assert f"database_user              {urlsplit(terminal_url).username}" in info.stdout
     # A server that does not answer: the error names the database, not the password.
     unreachable = f"postgresql://gate:{TERMINAL_PASSWORD}@127.0.0.1:1/site"
     for args in (("db", "info"), ("user", "list")):
