@@ -143,13 +143,18 @@ class Scanning:
                         event, station, OutcomeKind.NOT_GENUINE, stripped, before, document_id
                     )
                 )
-            # A serial the one call found changed meanwhile is decided again under the lock.
-            if not replay and scanned.status != "changed":
+            if scanned.status == "changed":
+                # Another station came first: ALREADY is told from the serial as it is now.
+                answered = self._already_since(event, station, code, key, context)
+            elif not replay:
                 answered = self._scan_in_one_call(
                     event, station, code, before, context, document_id
                 )
-                if answered is not None:
-                    return _qr_said(answered, key, signed)
+            else:
+                answered = None
+            if answered is not None:
+                return _qr_said(answered, key, signed)
+            # Anything else is decided again under the lock, where CONFLICT is told apart.
             outcome = self.repo.write(
                 lambda: self._scan_locked(
                     event, station, code, before, context, document_id, replay
@@ -274,6 +279,33 @@ class Scanning:
         if applied.status != "ok":
             return None
         return self._applied(event, station, before, write, applied.event_id, context.document)
+
+    def _already_since(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        code: ScanCode,
+        key: str,
+        context: StationContext,
+    ) -> ScanOutcome | None:
+        """A serial the one call found changed meanwhile (stations racing for it), read again
+        as committed: ALREADY (or this scan id recorded meanwhile) when decide() says so of it
+        now, answered as the locked path answers it, which writes nothing for either; None
+        otherwise (the locked path decides). Saves racing stations a transaction, the usual
+        loser's answer."""
+        read = self.repo.read_for_scan(key, event.scan_id)
+        if read is None:
+            return None
+        if read.earlier is not None:
+            return self._already_recorded(event, read.earlier)
+        current = read.current
+        if _other_gtin(code, current):
+            return None  # refused and recorded under the lock
+        decision = self._decide(current, station, context)
+        if decision.verdict is not Verdict.ALREADY:
+            return None
+        stage = current.view.stage
+        return ScanOutcome(OutcomeKind.ALREADY, decision.message, event, current.view, stage, stage)
 
     def _not_genuine(self: StationService, text: str) -> str | None:
         """Why a scanned signed QR code is not genuine (the sentence of a NOT GENUINE), or

@@ -321,3 +321,49 @@ def test_a_scan_on_postgresql_is_one_round_trip(
     assert refused.kind is OutcomeKind.REJECTED and len(sent) > 1
     monkeypatch.undo()
     service.close()
+
+
+@pytest.mark.postgres
+def test_a_scan_that_lost_the_race_is_already_without_a_transaction(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another station registers the serial and holds its row while this one registers it:
+    the one call waits for the row, finds it changed, and the serial read again is ALREADY,
+    the answer the locked path gives, without the locked path's transaction; nothing is
+    written for this scan."""
+    import threading
+    import time
+
+    import psycopg2
+
+    from tests.conftest import build_small
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    register = StationSetup("T-1", "P1", Mode.REGISTER, operator="op-1")
+    scan(service, "NOT-A-SERIAL", register)  # the connection and its statements warm
+    service._users_checked_at = time.monotonic() + 3600
+    other = psycopg2.connect(pg_url)
+    other.cursor().execute(
+        "UPDATE serial SET stage = 'Registered at Plant', updated_by = 'op-2', "
+        "site_id = (SELECT id FROM site WHERE code = 'P1'), version = version + 1 "
+        "WHERE serial_no = 'SN0000000007'"
+    )
+    sent: list[str] = []
+    real_cursor = service.repo._db.cursor
+    monkeypatch.setattr(
+        service.repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent)
+    )
+    committer = threading.Timer(0.5, other.commit)
+    committer.start()
+    outcome = scan(service, "SN0000000007", register)
+    committer.join()
+    other.close()
+    monkeypatch.undo()
+    assert outcome.kind is OutcomeKind.ALREADY, outcome.message
+    assert outcome.stage_after is Stage.REGISTERED and "already" in outcome.message
+    executed = [s for s in sent if not s.startswith("PREPARE")]  # a first use prepares
+    assert len(executed) == 2 and not any("BEGIN" in s.upper() for s in sent), sent
+    assert service.events("SN0000000007") == []  # the other station's change wrote none
+    assert service.serial("SN0000000007").updated_by == "op-2"  # type: ignore[union-attr]
+    service.close()
