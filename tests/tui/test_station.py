@@ -17,7 +17,6 @@ from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Static
 
 from scanstation.config import FeedbackSettings, Settings, UISettings
 from scanstation.domain.outcome import OutcomeKind
@@ -34,7 +33,7 @@ from scanstation.tui.screens.reason import ReasonPrompt
 from scanstation.tui.widgets.activity import ActivityLog
 from scanstation.tui.widgets.invoice import InvoiceDetails
 from scanstation.tui.widgets.item_detail import ItemDetail
-from scanstation.tui.widgets.scanned import ScannedList
+from scanstation.tui.widgets.scanned import ScannedList, ScannedRows
 from scanstation.tui.widgets.serial_detail import SerialDetail
 
 STATION = "T-GATE"
@@ -592,7 +591,7 @@ async def test_hostile_payloads_are_shown_literally(run_station: Any, demo_db: P
         scanned = app.station.query_one(ScannedList)
         banner = app.station.banner
         assert [row.payload for row in scanned.session] == HOSTILE[::-1]
-        rows = str(scanned.query_one("#scanned-body", Static).content)
+        rows = str(scanned.query_one("#scanned-body", ScannedRows).content)
         assert "[@click=app.qui" in rows  # cropped to the column, but literal
         # Control characters are shown as symbols, never sent to the terminal.
         assert "\x1b" not in rows and "\x11" not in rows

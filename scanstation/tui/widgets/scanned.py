@@ -8,6 +8,7 @@ the database on request (`OlderRequested`); the station answers with `add_histor
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,6 +20,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
+from textual.strip import Strip
+from textual.visual import Visual
+from textual.widget import Widget
 from textual.widgets import Static
 
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
@@ -27,7 +31,7 @@ from scanstation.domain.text import visible
 from scanstation.tui.messages import HistoryRow
 from scanstation.tui.widgets.portlet import MUTED, Portlet, local_time
 
-__all__ = ["ScanRow", "ScannedList"]
+__all__ = ["ScanRow", "ScannedList", "ScannedRows"]
 
 OUTCOME_LOOKS: dict[str, tuple[str, str]] = {
     OutcomeKind.OK: ("✔ ok", "bold $text-success"),
@@ -74,6 +78,54 @@ class ScanRow:
 
 class _Marker(str):
     """A line of the list that is not a scan (a gap, the "load older" line)."""
+
+
+class ScannedRows(Widget):
+    """The list's body: one line per row in view, each drawn once and kept.
+
+    Every scan shifts the rows down by one, so the whole body is repainted each frame; a
+    scanned row's text never changes once answered, so its drawn line (Strip) is kept and only
+    the new row and the cursor's are drawn. A Static would lay out and draw every row again.
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._lines: list[Content] = []
+        # Content compares by text only (not style), so lines are kept by identity: a row's
+        # Content is made once (`_row` is cached), the cursor's line anew at each paint.
+        self._strips: dict[int, tuple[Content, Strip]] = {}
+        self._drawn_for: tuple[int, object] | None = None  # the width and style they fit
+
+    @property
+    def content(self) -> Content:
+        """What the body shows, as text."""
+        return Content("\n").join(self._lines)
+
+    def show(self, lines: list[Content]) -> None:
+        if len(lines) == len(self._lines) and all(map(operator.is_, lines, self._lines)):
+            return
+        self._lines = lines
+        # Keep only the lines still in view: the cache never outgrows the body.
+        self._strips = {id(line): kept for line in lines if (kept := self._strips.get(id(line)))}
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        style = self.visual_style
+        if y >= len(self._lines):
+            return Strip.blank(width, style.rich_style)
+        if self.text_selection is not None:
+            # A selection spans lines: draw the body whole, as a Static would.
+            return Visual.to_strips(self, self.content, width, None, style)[y]
+        if self._drawn_for != (width, style):
+            self._drawn_for = (width, style)
+            self._strips.clear()
+        line = self._lines[y]
+        kept = self._strips.get(id(line))
+        if kept is None:
+            kept = (line, Visual.to_strips(self, line, width, 1, style)[0])
+            self._strips[id(line)] = kept
+        return kept[1]
 
 
 class ScannedList(Portlet):
@@ -145,7 +197,7 @@ class ScannedList(Portlet):
         self._top = 0
         self._layout: _Layout | None = None
         self._head = Static(id="scanned-head")
-        self._body = Static(id="scanned-body")
+        self._body = ScannedRows(id="scanned-body")
         self.set_shown(True)
 
     @classmethod
@@ -388,8 +440,7 @@ class ScannedList(Portlet):
                     "reverse" if focused else "underline"
                 )
             drawn.append(text)
-        # The body's size is fixed by the layout: no layout pass per scan.
-        self._body.update(Content("\n").join(drawn), layout=False)
+        self._body.show(drawn)
 
     def on_focus(self) -> None:
         self._paint()
