@@ -53,8 +53,11 @@ def _print_click_error(error: click.ClickException) -> None:
         if hint is not None:
             say(f"Try '{ctx.command_path} {hint.opts[0]}' for help.", err=True)
         say(err=True)
-    for line in error.format_message().splitlines() or [""]:
-        click.echo(f"Error: {shown(line)}", err=True)
+    first, *more = error.format_message().splitlines() or [""]
+    click.echo(f"Error: {shown(first)}", err=True)
+    for line in more:  # click indents a list (the choices) with tabs: spaces, not a ␉ mark
+        text = line.lstrip("\t")
+        click.echo(f"  {'  ' * (len(line) - len(text))}{shown(text)}", err=True)
 
 
 def station_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -114,9 +114,12 @@ class StationPeople:
         if self._prompt is not None:
             return
         state = self._station.state
+        # A kiosk is left only with a supervisor's PIN, so it does not offer ctrl+q to read them.
+        kiosk = self._station.settings.station.kiosk
+        read_them = "" if kiosk else "quit with ctrl+q to read them; "
         demo = (
-            " A demo database: `scanstation demo` printed its people's PINs (quit with ctrl+q "
-            "to read them; new ones: `scanstation demo --new-pins`)."
+            " A demo database: `scanstation demo` printed its people's PINs "
+            f"({read_them}new ones: `scanstation demo --new-pins`)."
             if self._demo
             else ""
         )

@@ -476,3 +476,14 @@ def test_help_lists_every_command_and_each_one_answers_its_own_help(tmp_path: Pa
         assert result.exit_code == 0, f"{name}: {result.output}"
         assert f"Usage: scanstation {name} [OPTIONS]" in result.output
     assert not (tmp_path / "none.db").exists()  # help opens no database
+
+
+def test_a_usage_error_lists_the_choices_without_control_marks(tmp_path: Path) -> None:
+    """click indents the choices of a missing option with tabs; they read as an indented list,
+    not as `␉` marks after `Error:` on every line."""
+    done = run(tmp_path / "x.db", "labels", "SN1")
+    assert done.returncode == 2
+    assert "Error: Missing option '--format'. Choose from:" in done.stderr
+    assert "␉" not in done.stderr
+    assert re.search(r"^ +zpl,$", done.stderr, re.MULTILINE)
+    assert re.search(r"^ +pdf$", done.stderr, re.MULTILINE)

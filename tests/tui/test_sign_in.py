@@ -155,6 +155,19 @@ async def test_the_demo_station_says_where_its_pins_are_and_they_sign_in(demo_db
     assert scan_rows(demo_db) == [(sn(181), "ok", "op-23")]
 
 
+async def test_a_demo_kiosk_does_not_offer_ctrl_q_to_read_the_pins(demo_db: Path) -> None:
+    """A kiosk is left only with a supervisor's PIN: its sign-in hint must not send a passer-by
+    to ctrl+q, and still says how to get new PINs."""
+    with OnlineStation(StationService.open(f"sqlite:///{demo_db}")) as door:
+        door.add_demo_people(DEMO_PEOPLE)
+    app = gate(demo_db, kiosk=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        prompt = await prompt_of(pilot, app)
+        assert "scanstation demo --new-pins" in prompt.note
+        assert "ctrl+q" not in prompt.note
+
+
 async def test_people_not_the_demos_get_no_demo_hint(people_db: Path) -> None:
     app = gate(people_db)
     async with app.run_test(size=(120, 40)) as pilot:
