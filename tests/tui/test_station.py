@@ -557,6 +557,25 @@ async def test_burst_of_20_scans_gets_20_outcomes_in_order(run_station: Any, dem
     assert [payload for payload, _, _ in events_of(demo_db)] == serials
 
 
+def screen_text(app: ProbedStationApp) -> str:
+    """What the terminal shows now: the screen's lines as painted, cached lines included."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_the_scanned_lists_counts_are_repainted_at_each_scan(run_station: Any) -> None:
+    # The counts repaint only the title's line: a line left stale would show the old count.
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
+        for count in (1, 2, 3):
+            burst(app, sn(count) + "\r")
+            await outcomes(pilot, app, count)
+            assert f"Scanned Serial Numbers  ok {count}" in screen_text(app)
+        burst(app, "NOPE-1\r")
+        await outcomes(pilot, app, 4)
+        assert "Scanned Serial Numbers  ok 3 · unknown 1" in screen_text(app)
+
+    await run_station(body, site="P1", mode="register")
+
+
 async def test_burst_while_the_manual_field_has_focus(run_station: Any, demo_db: Path) -> None:
     async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         app.station.manual.focus()

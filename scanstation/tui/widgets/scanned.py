@@ -19,6 +19,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.visual import Visual
@@ -412,7 +413,17 @@ class ScannedList(Portlet):
         title = Content.styled(self.TITLE, "bold")
         if counts:
             title = Content.assemble(title, "  ", (counts, ""))
-        self.border_title = title
+        if not self.is_mounted or not self.outer_size.width:
+            self.border_title = title
+            return
+        # The counts change at every scan. Textual's border_title setter repaints every line of
+        # the portlet, and with it every widget under it; the title is the border's top line,
+        # so only that line is repainted. `_border_title` is what the setter stores
+        # (textual==8.2.8, pinned).
+        self._border_title = title
+        # refresh() takes regions of the content area, which starts inside the border.
+        inset = self.content_offset
+        self.refresh(Region(-inset.x, -inset.y, self.outer_size.width, 1))
 
     def _paint(self) -> None:
         if not self.is_mounted:
