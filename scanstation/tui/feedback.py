@@ -194,7 +194,9 @@ class Feedback:
         self._bell_timers = []
         for index in range(count):
             if index == 0:
-                self._ring_once()
+                # After the answer's frame: the bell then joins the frame's write to the
+                # terminal instead of waking the writer thread once more ahead of it.
+                self._owner.call_after_refresh(self._ring_once)
             else:
                 timer = self._owner.set_timer(index * BELL_SPACING_S, self._ring_once)
                 self._bell_timers.append(timer)
