@@ -222,6 +222,7 @@ class WedgeDetector:
         on_retract: RetractCallback | None = None,
     ) -> None:
         output = Output(settings, on_scan, on_keys, on_burst, on_retract)
+        self._out = output
         self._rules: _Framed | _Timed = (
             _Framed(settings, output) if settings.prefix else _Timed(settings, output)
         )
@@ -234,6 +235,11 @@ class WedgeDetector:
     def deadline(self) -> float | None:
         """When `flush_due` next has work to do (None: nothing is buffered)."""
         return self._rules.deadline()
+
+    def acted(self, token: object) -> None:
+        """The key handed back with `token` did something that cannot be undone (a binding
+        opened a dialog, say): no scan may take it back."""
+        self._out.keep(token)
 
     def feed(self, stroke: KeyStroke) -> None:
         """Take the next key, in arrival order."""

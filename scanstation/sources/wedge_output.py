@@ -179,6 +179,11 @@ class Output:
         self.keys([key])
         self.loose = None
 
+    def keep(self, token: object) -> None:
+        """The loose key with `token` acted for good: it stays the person's."""
+        if self.loose is not None and self.loose.token is token:
+            self.loose = None
+
     def take_back(self) -> KeyStroke | None:
         """The loose key goes into the scan about to be emitted: the caller undoes what it did
         (typed into a field, say). None when there is none, or no caller to undo it."""

@@ -319,12 +319,16 @@ class ScanStationApp(App[int]):
         if self.capture.in_burst(key) and not isinstance(focused, Input):
             return
         self._typed = (key, focused) if isinstance(focused, Input) else None
+        if self._typed is None and key.key in self.active_bindings:
+            # `a` acknowledging, `c` commenting: a command acts for good, so a scan that
+            # follows within the terminal's hold must not take its key as a first character.
+            self.capture.acted(key)
         await super().on_event(key)
 
     def _untype(self) -> None:
         """A key replayed into a field was a scan's first key after all: it leaves the field
-        once the field has taken it (its queue runs in order). Outside a field a character
-        key did nothing to undo."""
+        once the field has taken it (its queue runs in order). Outside a field, a key no binding
+        took did nothing to undo (a bound one is never taken back: `_replay`)."""
         for key in self.capture.taken_back():
             if self._typed is not None and self._typed[0] is key and key.character:
                 field = self._typed[1]

@@ -233,6 +233,11 @@ class KeyCapture:
                 self._in_burst.add(id(stroke.token))
             self._previous = stroke
 
+    def acted(self, event: events.Key) -> None:
+        """A key just replayed was a command (a binding took it): what it did cannot be
+        undone, so no scan may take it back."""
+        self._detector.acted(event)
+
     def taken_back(self) -> list[events.Key]:
         """Keys already handed back (and replayed) that a scan has taken back since the last
         call: the app undoes their typing."""
