@@ -25,8 +25,9 @@ __all__ = [
     "first_line",
 ]
 
-# A bulk insert of serials (Dialect.insert_serials): the columns each row brings, and the ones
-# every row of a generation run or an import shares.
+# A bulk insert of serials (Dialect.insert_serials): the columns each row brings (a list, one
+# value a row, or one value every row has), and the ones every row of a generation run or an
+# import shares.
 SERIAL_ROW_COLUMNS = ("serial_no", "secondary_qr", "item_id", "generation_id", "site_id", "qr_seal")
 SERIAL_FIXED_COLUMNS = ("stage", "created_at", "created_by", "updated_at", "updated_by", "version")
 
@@ -55,6 +56,9 @@ class Dialect:
     # (store/scan_function.py); otherwise by statements in one write transaction.
     scan_function: bool
     pooled: bool  # connections come from a pool; a broken one is closed for good
+    # Text compares by code point (as Python sorts it), so a range of the code indexes holds
+    # every code between two sorted codes (a locale's collation need not).
+    code_point_order: bool = False
 
     def connection_lost(self, error: BaseException) -> bool:
         """Did `error` break the connection (so it must not be used again)?"""
@@ -115,10 +119,9 @@ class Dialect:
     def inserted_id(self, cursor: Any) -> int:
         raise NotImplementedError
 
-    def insert_serials(
-        self, cursor: Any, rows: Sequence[tuple[Any, ...]], fixed: tuple[Any, ...]
-    ) -> None:
-        """New serials, each row the SERIAL_ROW_COLUMNS, every row with the same `fixed`
+    def insert_serials(self, cursor: Any, columns: Sequence[Any], fixed: tuple[Any, ...]) -> None:
+        """New serials given a column at a time, the SERIAL_ROW_COLUMNS (each a list of one
+        value a row, or one value for every row), every row with the same `fixed`
         SERIAL_FIXED_COLUMNS: in one statement or a few, the rows in their order (their ids
         follow it), no per-row statement or parameter binding in Python."""
         raise NotImplementedError

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from itertools import islice, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -91,24 +90,33 @@ class RunStore:
     def taken_codes(self: Repository, codes: Iterable[str]) -> dict[str, str]:
         """Which of `codes` are already a serial number or a secondary QR code in the
         database: code → "serial" | "secondary QR" (a code that is both is a serial: a scan
-        of it means the serial). One statement a chunk, both unique indexes probed by the
-        database."""
+        of it means the serial). Each unique index is read a chunk at a time."""
         taken: dict[str, str] = {}
         # Once each, in order: the chunks then walk each index from one end to the other
         # (random codes probed in random order read a page of a big index each).
         values = sorted(codes if isinstance(codes, set) else set(codes))
         for start in range(0, len(values), PROBE_CHUNK):
             chunk = values[start : start + PROBE_CHUNK]
-            where, params = self.dialect.any_of("serial_no", chunk, "secondary_qr")
-            rows = self._cursor(
-                f"SELECT serial_no, secondary_qr FROM serial WHERE {where}", params
-            ).fetchall()
-            if not rows:
-                continue
-            wanted = set(chunk)
-            taken.update((qr, "secondary QR") for _sn, qr in rows if qr in wanted)
-            taken.update((sn, "serial") for sn, _qr in rows if sn in wanted)
+            taken.update((qr, "secondary QR") for qr in self._taken_in("secondary_qr", chunk))
+            taken.update((sn, "serial") for sn in self._taken_in("serial_no", chunk))
         return taken
+
+    def _taken_in(self: Repository, column: str, chunk: list[str]) -> list[str]:
+        """The codes of `chunk` (sorted) found in `column`'s unique index. Where the database
+        orders text as Python does, one step first asks whether the index has any code
+        between the chunk's first and last: an import's new numbers, or a run's tokens
+        against the serial numbers, usually have none there, and then no code is probed."""
+        if (
+            self.dialect.code_point_order
+            and not self._cursor(
+                f"SELECT EXISTS (SELECT 1 FROM serial WHERE {column} BETWEEN ? AND ?)",
+                (chunk[0], chunk[-1]),
+            ).fetchone()[0]
+        ):
+            return []
+        where, params = self.dialect.any_of(column, chunk)
+        rows = self._cursor(f"SELECT {column} FROM serial WHERE {where}", params).fetchall()
+        return [code for (code,) in rows]
 
     def _taken_numbers(self: Repository, prefix: str, first: int, last: int) -> set[str]:
         """Serial numbers `prefix` + 10 digits from `first` to `last` already taken (as a
@@ -169,7 +177,7 @@ class RunStore:
             raise StoreError(f"Unknown site {site_code}")
 
         tokens = new_tokens(count)
-        seals: list[str | None] = seal(tokens) if seal else [None] * count
+        seals: list[str | None] = seal(tokens) if seal else []
 
         def work() -> tuple[str, list[str]]:
             done = self.request_event(request_id)
@@ -192,7 +200,7 @@ class RunStore:
                 created_by=by,
             )
             self._insert_serials(
-                zip(serials, tokens, repeat(item_id), repeat(run.id), repeat(site_id), seals),
+                [serials, tokens, item_id, run.id, site_id, seals if seal else None],
                 iso(at),
                 by,
                 progress,
@@ -340,16 +348,16 @@ class RunStore:
                 )
                 if taken:
                     raise SerialCollision.describe(chunk, taken)
-                # Columns zipped in C: a Python expression a row cost more than the insert.
+                # Columns made in C: a Python expression a row cost more than the insert.
                 added = self._insert_serials(
-                    zip(
+                    [
                         serial_nos,
                         secondary_qrs,
-                        map(skus.__getitem__, map(itemgetter(ROW_SKU), chunk)),
-                        map(run_ids.get, map(itemgetter(ROW_GENERATION_NO), chunk)),
-                        repeat(None),
-                        map(itemgetter(ROW_QR_SEAL), chunk),
-                    ),
+                        list(map(skus.__getitem__, map(itemgetter(ROW_SKU), chunk))),
+                        list(map(run_ids.get, map(itemgetter(ROW_GENERATION_NO), chunk))),
+                        None,
+                        list(map(itemgetter(ROW_QR_SEAL), chunk)),
+                    ],
                     iso(at),
                     by,
                     None,
@@ -409,27 +417,37 @@ class RunStore:
 
     def _insert_serials(
         self: Repository,
-        rows: Iterable[tuple[str, str | None, int, int | None, int | None, str | None]],
+        columns: list[Any],
         stamp: str,
         by: str,
         progress: Callable[[int], None] | None,
     ) -> dict[int, int]:
-        """Bulk insert of rows (serial_no, secondary_qr, item_id, generation_id, site_id,
-        qr_seal), a chunk a statement (the dialect's), the serials counted in the tally;
-        returns how many serials each generation run got."""
+        """Bulk insert of serials given a column at a time (serial_no, secondary_qr, item_id,
+        generation_id, site_id, qr_seal), each a list of one value a row or one value for
+        every row; a chunk a statement (the dialect's), the serials counted in the tally.
+        Returns how many serials each generation run got."""
         stage = Stage.NOT_REGISTERED.value
         fixed = (stage, stamp, by, stamp, by, 1)
         cursor = self._db.cursor()
-        per_run: Counter[int | None] = Counter()
-        done = 0
-        source = iter(rows)
-        while chunk := list(islice(source, INSERT_CHUNK)):
+        count = len(columns[0])  # the serial numbers: always one a row
+        for start in range(0, count, INSERT_CHUNK):
+            rows = slice(start, start + INSERT_CHUNK)
+            chunk = [columns[0][rows]] + [
+                _same_or_all(column[rows]) if isinstance(column, list) else column
+                for column in columns[1:]
+            ]
             self.dialect.insert_serials(cursor, chunk, fixed)
-            per_run.update(map(itemgetter(3), chunk))
-            done += len(chunk)
             if progress:
-                progress(done)
+                progress(min(count, start + INSERT_CHUNK))
         # The tally counts them in the same transaction (store/tally.py).
-        self._cursor(ADD_TO_TALLY, (stage, BULK_SLOT, done))
+        self._cursor(ADD_TO_TALLY, (stage, BULK_SLOT, count))
         self._next_counter(CODES_WRITTEN, 1)
+        runs = columns[3]
+        per_run = Counter(runs) if isinstance(runs, list) else {runs: count}
         return {run_id: n for run_id, n in per_run.items() if run_id is not None}
+
+
+def _same_or_all(values: list[Any]) -> Any:
+    """A column's values: the one value when every row has it (the dialect then writes it
+    once, not a row at a time), else the list."""
+    return values[0] if values.count(values[0]) == len(values) else values

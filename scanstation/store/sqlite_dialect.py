@@ -48,6 +48,7 @@ class SqliteDialect(Dialect):
     lock_clause = ""
     scan_function = False
     pooled = False
+    code_point_order = True  # BINARY: UTF-8 bytes, in code point order
 
     def __init__(self, display: str, path: str) -> None:
         super().__init__(display)
@@ -99,31 +100,32 @@ class SqliteDialect(Dialect):
     def inserted_id(self, cursor: Any) -> int:
         return int(cursor.lastrowid)
 
-    def insert_serials(
-        self, cursor: Any, rows: Sequence[tuple[Any, ...]], fixed: tuple[Any, ...]
-    ) -> None:
+    def insert_serials(self, cursor: Any, columns: Sequence[Any], fixed: tuple[Any, ...]) -> None:
         # One statement: SQLite reads the rows from one JSON text in C (executemany bound
         # twelve parameters a row in Python, 2.4x the time). json_each yields the array in
-        # order, so the ids follow the rows. A column with one value in every row (a
-        # generation run's item, run and site; an import's empty seals) is a parameter, not
-        # JSON: a run's rows carry two values each, which halves the statement's time.
-        by_column = list(zip(*rows, strict=True))
-        varying = [i for i, values in enumerate(by_column) if values.count(values[0]) < len(rows)]
+        # order, so the ids follow the rows. Only the columns that vary are JSON (a run's
+        # rows carry two values each, an import's often one): a column alone is an array of
+        # its values, read as they are; several make an array a row.
+        varying = [i for i, column in enumerate(columns) if isinstance(column, list)]
         picks, params = [], []
-        for i, values in enumerate(by_column):
-            if i in varying:
-                picks.append(f"json_extract(value, '$[{varying.index(i)}]')")
-            else:
+        for i, column in enumerate(columns):
+            if i not in varying:
                 picks.append("?")
-                params.append(values[0])
-        columns = ", ".join(SERIAL_ROW_COLUMNS + SERIAL_FIXED_COLUMNS)
-        text = json.dumps(list(zip(*(by_column[i] for i in varying), strict=True)))
-        if not varying:
-            text = json.dumps([[]] * len(rows))  # one row, or every row alike but the id
+                params.append(column)
+            elif len(varying) == 1:
+                picks.append("value")
+            else:
+                picks.append(f"json_extract(value, '$[{varying.index(i)}]')")
+        by_row = (
+            columns[varying[0]]
+            if len(varying) == 1
+            else list(zip(*(columns[i] for i in varying), strict=True))
+        )
+        names = ", ".join(SERIAL_ROW_COLUMNS + SERIAL_FIXED_COLUMNS)
         cursor.execute(
-            f"INSERT INTO serial ({columns}) SELECT {', '.join(picks)}, "
+            f"INSERT INTO serial ({names}) SELECT {', '.join(picks)}, "
             f"{', '.join('?' * len(fixed))} FROM json_each(?)",
-            (*params, *fixed, text),
+            (*params, *fixed, json.dumps(by_row)),
         )
 
     def any_of(

@@ -105,6 +105,30 @@ def test_a_code_taken_between_check_and_write_is_refused(
     assert service.info()["serials"] == serials + 1  # type: ignore[operator]
 
 
+def test_codes_taken_at_either_end_of_a_files_range_are_found(
+    service: StationService, tmp_path: Path
+) -> None:
+    """Each index is first asked whether it holds any code between the file's lowest and
+    highest (SQLite): the taken codes here are exactly those two, one of them a QR code, and
+    no other code of the database sorts between them (codes starting with 0)."""
+    first = tmp_path / "first.csv"
+    first.write_text("serial_no,sku,generation_no,secondary_qr\n0A-1,PUMP,,0Z-9\n", "utf-8")
+    assert service.import_csv(first).written
+    serials = service.info()["serials"]
+    csv = tmp_path / "units.csv"
+    csv.write_text(
+        "serial_no,sku,generation_no,secondary_qr\n0Z-9,PUMP,,\n0M-5,PUMP,,\n0A-1,PUMP,,\n",
+        encoding="utf-8",
+    )
+    report = service.import_csv(csv)
+    assert not report.written
+    assert [(p.line, p.message) for p in report.problems] == [
+        (2, "serial 0Z-9 is already a secondary QR in the database"),
+        (4, "serial 0A-1 is already a serial in the database"),
+    ]
+    assert service.info()["serials"] == serials
+
+
 # -- the import's plain blocks (checked a column at a time) and the per-record reader ---------
 
 PLAIN_ROWS = 60_000  # about 2.4 MB: the file is read in more than one block
