@@ -5,9 +5,10 @@ nothing reads back after a scan.
 
 The usual scan folds the read, the decision and the write into one call (one round trip on
 PostgreSQL): the station's decision table, made by decide() (domain/rules.py), goes with the
-scan, and the database moves the serial when a row matches it (store/scan_rules.py). What no
-row settles (a refusal, ALREADY, a dispatch or a receive, a replay) goes on from the serial that
-call read, as below.
+scan, and the database moves the serial when a row matches it (store/scan_rules.py); a
+dispatch's rows count the unit on the station's document's line in the same call. What no row
+settles (a refusal, ALREADY, a full line or closed document, a return, an override, a replay)
+goes on from the serial that call read, as below.
 
 CONFLICT means the same on both databases: another station changed the serial at this very
 moment (between this scan's first read and its lock) and the scan, which would have applied to
@@ -222,27 +223,43 @@ class Scanning:
         scanned = self.repo.scan_by_rules(ruled)
         if scanned.status != "ok" or scanned.serial is None or scanned.rule is None:
             return scanned
-        write = ruled.write(scanned.serial, scanned.rule)
-        return self._applied(event, station, scanned.serial, write, scanned.event_id, None)
+        write = ruled.write(scanned.serial, scanned.rule, scanned.line)
+        return self._applied(
+            event, station, scanned.serial, write, scanned.event_id, rules.document_reference
+        )
 
     def _scan_rules(
         self: StationService, station: StationSetup, site: SiteView
     ) -> ScanRules | None:
-        """This station's decision table (domain/rules.py), made once per station setup."""
+        """This station's decision table (domain/rules.py), made once per station setup. A
+        dispatch or a receive reads the station's document for it once: what the table takes
+        from it (its kind, its sites, the items of its lines) never changes, and what does
+        (open or closed, the lines' counts) the database checks at each scan."""
         approver = station.approver_role if station.approved_by else None
-        key = (station.mode, site, station.reason, station.role, approver)
+        documents = station.mode in MODES_READING_DOCUMENTS
+        document = station.document if documents else None
+        key = (station.mode, site, station.reason, station.role, approver, document)
         if key in self._rule_tables:
             return self._rule_tables[key]
         site_id = self.repo.site_id(site.code)
-        context, _ = self._context(station, site, with_document=False)
+        context, document_id = self._context(station, site, with_document=documents)
         table = decision_table(context)
         rules = None
         if table and site_id is not None:
+            # A row for a serial on record anywhere is a receive's: it puts it here.
             after = tuple(
                 self._site_after(station, rule.to_stage, site_id if rule.here else None)
                 for rule in table
             )
-            rules = ScanRules(table, site_id, after)
+            items = tuple(self.repo.item_id(rule.sku) if rule.sku else None for rule in table)
+            rules = ScanRules(
+                table,
+                site_id,
+                after,
+                items,
+                document_id,
+                context.document.reference_no if context.document else None,
+            )
         if len(self._rule_tables) >= 64:  # a station changes setup now and then; keep a few
             self._rule_tables.clear()
         self._rule_tables[key] = rules
@@ -278,7 +295,9 @@ class Scanning:
             return self._already_recorded(event, applied.earlier or "ok")
         if applied.status != "ok":
             return None
-        return self._applied(event, station, before, write, applied.event_id, context.document)
+        return self._applied(
+            event, station, before, write, applied.event_id, _reference(context.document)
+        )
 
     def _already_since(
         self: StationService,
@@ -453,7 +472,9 @@ class Scanning:
         freed = self._freed_document(decision)
         if freed is not None:  # a return: one unit off the line it left on, in this transaction
             self.repo.count_line(freed, current.item_id, -1)
-        return self._applied(event, station, current, write, applied.event_id, context.document)
+        return self._applied(
+            event, station, current, write, applied.event_id, _reference(context.document)
+        )
 
     def _transition_write(
         self: StationService,
@@ -520,16 +541,17 @@ class Scanning:
         serial: LoadedSerial,
         write: ScanWrite,
         event_id: int | None,
-        station_document: DocumentView | None,
+        station_document: str | None,
     ) -> ScanOutcome:
-        """The answer to a scan whose transition was written: the serial as it is now."""
+        """The answer to a scan whose transition was written: the serial as it is now
+        (`station_document`: the reference no of the station's document)."""
         view = serial.view
         document = station_document if write.fill_document_id is not None else None
         after = replace(
             view,
             stage=write.to_stage,
             site=station.site_code if write.site_id != serial.site_id else view.site,
-            document=document.reference_no if document is not None else view.document,
+            document=document if document is not None else view.document,
             updated_at=event.read_at,
             updated_by=station.operator,
             version=view.version + 1,
@@ -583,6 +605,10 @@ class Scanning:
             approver_role=station.approver_role if station.approved_by else None,
         )
         return context, document_id
+
+
+def _reference(document: DocumentView | None) -> str | None:
+    return document.reference_no if document is not None else None
 
 
 def _other_gtin(code: ScanCode, serial: LoadedSerial) -> bool:

@@ -174,6 +174,10 @@ class Dialect:
         """Schema 10 → 11: the one-call scan writes inline, where there is a function."""
         return ()
 
+    def migration_12(self) -> tuple[str, ...]:
+        """Schema 11 → 12: the one-call scan takes document rows, where there is a function."""
+        return ()
+
     def migration_6(self) -> tuple[str, ...]:
         """Schema 5 → 6: the tally (store/tally.py) and its counts so far."""
         return (TALLY_TABLE, *tally_backfill())

@@ -28,7 +28,7 @@ from scanstation.store.dialect import (
 )
 from scanstation.store.errors import StoreBusy, StoreError
 from scanstation.store.scan_function import APPLY_SCAN_FUNCTION, APPLY_SCAN_FUNCTION_4
-from scanstation.store.scan_rules import SCAN_FUNCTION
+from scanstation.store.scan_rules import SCAN_FUNCTION, SCAN_FUNCTION_11
 from scanstation.store.tally import BULK_SLOT_SETTING, TALLY_TABLE, postgresql_tally_triggers
 
 __all__ = [
@@ -365,7 +365,9 @@ class PostgresDialect(Dialect):
             f"DROP FUNCTION IF EXISTS {APPLY_SCAN_FUNCTION_4}",
             APPLY_SCAN_FUNCTION,
             # A scan in one round trip: the serial found and moved by the station's decision
-            # table (store/scan_rules.py).
+            # table (store/scan_rules.py); schema 11's version (without the document rows)
+            # would otherwise stay as an overload.
+            f"DROP FUNCTION IF EXISTS {SCAN_FUNCTION_11}",
             SCAN_FUNCTION,
             # Serials per stage and events, counted as they are written (store/tally.py).
             TALLY_TABLE,
@@ -390,6 +392,10 @@ class PostgresDialect(Dialect):
 
     def migration_11(self) -> tuple[str, ...]:
         return (SCAN_FUNCTION,)  # the same signature: replaced in place
+
+    def migration_12(self) -> tuple[str, ...]:
+        # More parameters (the document rows): a new signature, so the old one is dropped.
+        return (f"DROP FUNCTION IF EXISTS {SCAN_FUNCTION_11}", SCAN_FUNCTION)
 
     def migration_6(self) -> tuple[str, ...]:
         # No serial or event is written while they are counted (the lock is held until the

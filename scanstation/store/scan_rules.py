@@ -1,29 +1,36 @@
 """A scan in one round trip: the serial found, and moved by the station's decision table
 (domain/rules.py, made by `decide()`), in one call.
 
-`scanstation_scan` (PostgreSQL, schema 10; since schema 11 with the write inline) does what the
-service's first read did, then, when a row of the table matches the serial as read, what
-`scanstation_apply_scan` does:
+`scanstation_scan` (PostgreSQL, schema 10; since schema 11 with the write inline; since schema 12
+with the document rows) does what the service's first read did, then, when a row of the table
+matches the serial as read, what `scanstation_apply_scan` does:
 
 1. find the serial by number, else by secondary QR code, as committed (no lock): none is
    `unknown`;
 2. this scan id recorded already: `recorded`, with what was recorded;
-3. the first row whose stage and place (on record at the station's site, or nowhere) are the
-   serial's, unless the label's GTIN is another item's or a bare QR token was scanned for a
-   serial whose QR is signed: no row is `read`, nothing written;
-4. move the serial by that row, in one UPDATE that holds only while the serial is at the
+3. the first row whose stage, place (on record at the station's site, nowhere, or anywhere),
+   item (a dispatch row: a line of the station's document) and document (a receive row: the
+   serial's is addressed to this site) are the serial's, unless the label's GTIN is another
+   item's or a bare QR token was scanned for a serial whose QR is signed: no row is `read`,
+   nothing written;
+4. a row that fills a line: lock the serial while it is at the version and in the stage step
+   1 read (else `changed`), then count the unit on the station's document's line while the
+   document is open and the line has room (else `line`: nothing written, the service decides
+   on the document as it is now); the row's sentence gets the line's count and quantity;
+5. move the serial by that row, in one UPDATE that holds only while the serial is at the
    version and in the stage step 1 read (it waits for another station's lock on the row, then
    sees what that station committed): else `changed`, nothing written;
-5. append the event with the row's sentence (`ok`). A delivery of the same scan id recorded
-   since step 2 either moved the serial (then step 4 said `changed`) or is caught by the
+6. append the event with the row's sentence (`ok`). A delivery of the same scan id recorded
+   since step 2 either moved the serial (then step 4 or 5 said `changed`) or is caught by the
    event's unique scan id (DuplicateScan), so the answer is the same as under
-   `scanstation_apply_scan`'s lock-then-check, with two statements and a nested call fewer.
+   `scanstation_apply_scan`'s lock-then-check (the same checks, in its order: serial, then
+   line), with two statements and a nested call fewer.
 
 Every status returns the serial as read in step 1, so the answer needs no other statement, and
 anything but `ok` goes on exactly as the separate read did: `decide()` on that serial, and a
 serial `changed` meanwhile decided again under the lock, where CONFLICT is told apart. SQLite
 has no round trips: `RuledScan.match` and `write` do the same steps in Python around its own
-read and `apply_scan`.
+read and `apply_scan`, in one write transaction when a line is filled.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from scanstation.domain.qr import PREFIX
-from scanstation.domain.rules import SERIAL_MARK, Rule
+from scanstation.domain.rules import COUNT_MARK, QUANTITY_MARK, SERIAL_MARK, Rule, first_rule
 from scanstation.store.codec import iso
 from scanstation.store.scan_function import ScanWrite
 from scanstation.store.serials import SERIAL_COLUMNS, SERIAL_FROM, LoadedSerial, serial_from_row
@@ -41,7 +48,15 @@ from scanstation.store.serials import SERIAL_COLUMNS, SERIAL_FROM, LoadedSerial,
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
 
-__all__ = ["RULES_SQL", "SCAN_FUNCTION", "RuledScan", "RuledScanStore", "ScanRules", "Scanned"]
+__all__ = [
+    "RULES_SQL",
+    "SCAN_FUNCTION",
+    "SCAN_FUNCTION_11",
+    "RuledScan",
+    "RuledScanStore",
+    "ScanRules",
+    "Scanned",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +66,18 @@ class ScanRules:
     rules: tuple[Rule, ...]
     site_id: int  # the station's site
     site_after: tuple[int | None, ...]  # by row
+    item_ids: tuple[int | None, ...] = ()  # by row: a row's item (None: any); () all None
+    # The station's document on a dispatch or a receive (its event names it; a dispatch row
+    # counts the unit on its line and puts the serial on it), and its reference no.
+    document_id: int | None = None
+    document_reference: str | None = None
+
+    def item_id(self, number: int) -> int | None:
+        return self.item_ids[number] if self.item_ids else None
 
     def arrays(self) -> tuple[list[object], ...]:
-        """The function's parallel arrays (a site of None travels as 0: no site has id 0)."""
+        """The function's parallel arrays (a site or item of None travels as 0: no row has
+        id 0)."""
         return (
             [rule.from_stage.value for rule in self.rules],
             [rule.here for rule in self.rules],
@@ -61,6 +85,9 @@ class ScanRules:
             [site or 0 for site in self.site_after],
             [rule.message for rule in self.rules],
             [rule.approved for rule in self.rules],
+            [self.item_id(n) or 0 for n in range(len(self.rules))],
+            [rule.fills_line for rule in self.rules],
+            [rule.addressed_here for rule in self.rules],
         )
 
 
@@ -88,36 +115,42 @@ class RuledScan:
         """In the order of the function's parameters; `table`: the station's `arrays()`, as
         the driver sends them."""
         return (
-            self.key, self.scan_id, self.gtin, self.signed, self.rules.site_id, *table,
+            self.key, self.scan_id, self.gtin, self.signed, self.rules.site_id,
+            self.rules.document_id, *table,
             self.mode, self.station, self.site, self.operator, iso(self.at),
             iso(self.recorded_at), self.source, self.payload, self.comment, self.approved_by,
         )  # fmt: skip
 
-    def match(self, serial: LoadedSerial) -> int | None:
-        """Step 3 of the function (for SQLite): the number of the row that moves this serial."""
+    def match(self, serial: LoadedSerial, addressed_here: bool) -> int | None:
+        """Step 3 of the function (for SQLite): the number of the row that moves this serial;
+        `addressed_here`: the serial's document is addressed to the station's site."""
         view = serial.view
         if self.gtin and view.gtin and view.gtin != self.gtin:
             return None
         by_qr = view.serial_no != self.key
         if by_qr and not self.signed and (view.secondary_qr or "").upper().startswith(_SIGNED):
             return None
-        for number, rule in enumerate(self.rules.rules):
-            place = self.rules.site_id if rule.here else None
-            if rule.from_stage is view.stage and serial.site_id == place:
-                return number
-        return None
+        place = None if serial.site_id is not None else False
+        if serial.site_id == self.rules.site_id:
+            place = True
+        # A row's item is compared by id in the database, by SKU here: one item, one SKU.
+        return first_rule(self.rules.rules, view.stage, place, view.sku, addressed_here)
 
-    def write(self, serial: LoadedSerial, number: int) -> ScanWrite:
-        """Step 4's arguments: row `number`'s move of this serial."""
+    def write(
+        self, serial: LoadedSerial, number: int, line: tuple[int, int] | None = None
+    ) -> ScanWrite:
+        """Steps 4 to 6's arguments: row `number`'s move of this serial (`line`: the count of
+        the line it fills, with this unit, and its quantity)."""
         rule = self.rules.rules[number]
+        filled = self.rules.document_id if rule.fills_line else None
         return ScanWrite(
             serial_id=serial.id,
             version=serial.view.version,
             from_stage=serial.view.stage,
             to_stage=rule.to_stage,
             site_id=self.rules.site_after[number],
-            document_id=serial.document_id,
-            fill_document_id=None,
+            document_id=filled if filled is not None else serial.document_id,
+            fill_document_id=filled,
             item_id=serial.item_id,
             scan_id=self.scan_id,
             mode=self.mode,
@@ -126,26 +159,29 @@ class RuledScan:
             operator=self.operator,
             at=self.at,
             recorded_at=self.recorded_at,
-            event_document_id=None,
+            event_document_id=self.rules.document_id,
             source=self.source,
             payload=self.payload,
             comment=self.comment,
-            message=rule.message_for(serial.view.serial_no),
+            message=rule.message_for(serial.view.serial_no, line),
             approved_by=self.approved_by if rule.approved else None,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Scanned:
-    """`ok` (moved by row `rule`: `event_id`), `recorded` (`earlier` is what this scan id
-    recorded), `read` (no row moves it), `changed` (it moved since it was read) or `unknown`
-    (no serial has this key). `serial` is the serial as read (None when `unknown`)."""
+    """`ok` (moved by row `rule`: `event_id`; `line`: the count of the line it filled, with
+    this unit, and its quantity), `recorded` (`earlier` is what this scan id recorded), `read`
+    (no row moves it), `changed` (it moved since it was read), `line` (the station's
+    document's line is full or the document closed: nothing written) or `unknown` (no serial
+    has this key). `serial` is the serial as read (None when `unknown`)."""
 
     status: str
     serial: LoadedSerial | None = None
     event_id: int | None = None
     earlier: str | None = None
     rule: int | None = None
+    line: tuple[int, int] | None = None
 
 
 _SIGNED: Final = f"{PREFIX}."
@@ -160,14 +196,18 @@ _OUT_PARAMS: Final = ", ".join(
 SCAN_FUNCTION: Final = f"""
 CREATE OR REPLACE FUNCTION scanstation_scan(
     p_key text, p_scan_id text, p_gtin text, p_signed boolean, p_site_id integer,
-    p_from text[], p_here boolean[], p_to text[], p_site_after integer[], p_message text[],
-    p_approved boolean[], p_mode text, p_station text, p_site text, p_operator text,
-    p_at text, p_recorded_at text, p_source text, p_payload text, p_comment text,
-    p_approved_by text,
-    OUT status text, OUT event_id integer, OUT earlier text, OUT rule_no integer, {_OUT_PARAMS})
+    p_document_id integer, p_from text[], p_here boolean[], p_to text[],
+    p_site_after integer[], p_message text[], p_approved boolean[], p_item integer[],
+    p_fills boolean[], p_addressed boolean[], p_mode text, p_station text, p_site text,
+    p_operator text, p_at text, p_recorded_at text, p_source text, p_payload text,
+    p_comment text, p_approved_by text,
+    OUT status text, OUT event_id integer, OUT earlier text, OUT rule_no integer,
+    OUT line_scanned integer, OUT line_quantity integer, {_OUT_PARAMS})
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_by_qr boolean := false;
+    v_addressed boolean := false;
+    v_message text;
 BEGIN
     SELECT {SERIAL_COLUMNS} INTO {_OUTS}{SERIAL_FROM} WHERE s.serial_no = p_key;
     IF NOT FOUND THEN
@@ -191,12 +231,42 @@ BEGIN
         AND (r18 IS NOT NULL OR upper(left(r6, {len(_SIGNED)})) = '{_SIGNED}') THEN
         RETURN;
     END IF;
+    IF r17 IS NOT NULL AND true = ANY(p_addressed) THEN
+        SELECT coalesce(d.to_site_id = p_site_id, false) INTO v_addressed
+            FROM document d WHERE d.id = r17;
+    END IF;
     FOR n IN 1 .. coalesce(array_length(p_from, 1), 0) LOOP
-        IF p_from[n] = r7 AND (CASE WHEN p_here[n] THEN r16 IS NOT DISTINCT FROM p_site_id
-                                    ELSE r16 IS NULL END) THEN
+        IF p_from[n] = r7
+            AND (CASE WHEN p_here[n] IS NULL THEN true
+                      WHEN p_here[n] THEN r16 IS NOT DISTINCT FROM p_site_id
+                      ELSE r16 IS NULL END)
+            AND (p_item[n] = 0 OR p_item[n] = r15)
+            AND (v_addressed OR NOT p_addressed[n]) THEN
             rule_no := n - 1;
+            v_message := p_message[n];
+            IF p_fills[n] THEN
+                -- The serial first, then the line: the order the locked path takes them in.
+                PERFORM 1 FROM serial WHERE id = r0 AND version = r14 AND stage = r7
+                    FOR UPDATE;
+                IF NOT FOUND THEN
+                    status := 'changed';
+                    RETURN;
+                END IF;
+                UPDATE document_line l SET scanned = l.scanned + 1
+                    WHERE l.document_id = p_document_id AND l.item_id = r15
+                    AND l.scanned < l.quantity
+                    AND (SELECT d.state FROM document d WHERE d.id = p_document_id) = 'open'
+                    RETURNING l.scanned, l.quantity INTO line_scanned, line_quantity;
+                IF NOT FOUND THEN
+                    status := 'line';
+                    RETURN;
+                END IF;
+                v_message := replace(replace(v_message, '{COUNT_MARK}', line_scanned::text),
+                    '{QUANTITY_MARK}', line_quantity::text);
+            END IF;
             -- Waits for another station's lock on the serial, then sees what it committed.
             UPDATE serial SET stage = p_to[n], site_id = nullif(p_site_after[n], 0),
+                document_id = CASE WHEN p_fills[n] THEN p_document_id ELSE document_id END,
                 updated_at = p_at, updated_by = p_operator, version = version + 1
                 WHERE id = r0 AND version = r14 AND stage = r7;
             IF NOT FOUND THEN
@@ -207,8 +277,8 @@ BEGIN
                 site, operator, at, recorded_at, document_id, source, payload, comment,
                 outcome, message, approved_by)
             VALUES (p_scan_id, 'scan', r0, p_mode, r7, p_to[n], p_station, p_site,
-                p_operator, p_at, p_recorded_at, NULL, p_source, p_payload, p_comment, 'ok',
-                replace(p_message[n], '{SERIAL_MARK}', r1),
+                p_operator, p_at, p_recorded_at, p_document_id, p_source, p_payload,
+                p_comment, 'ok', replace(v_message, '{SERIAL_MARK}', r1),
                 CASE WHEN p_approved[n] THEN p_approved_by END)
             RETURNING id INTO event_id;
             status := 'ok';
@@ -218,9 +288,20 @@ BEGIN
 END
 $fn$
 """
+_SCAN_PARAMETERS: Final = 25
+
+# Schema 10 and 11's signature (before the document rows): dropped by migration 12, as CREATE
+# OR REPLACE with more parameters makes a second function instead of replacing it.
+SCAN_FUNCTION_11: Final = (
+    "scanstation_scan(text, text, text, boolean, integer, text[], boolean[], text[], "
+    "integer[], text[], boolean[], text, text, text, text, text, text, text, text, text, text)"
+)
 
 RULES_SQL: Final[dict[str, str]] = {
-    "scan": "SELECT * FROM scanstation_scan(" + ", ".join(["?"] * 21) + ")",
+    "scan": "SELECT * FROM scanstation_scan(" + ", ".join(["?"] * _SCAN_PARAMETERS) + ")",
+    "line_count": "SELECT scanned, quantity FROM document_line WHERE document_id = ? "
+    "AND item_id = ?",
+    "document_to_site": "SELECT to_site_id FROM document WHERE id = ?",
 }
 
 
@@ -239,11 +320,33 @@ class RuledScanStore:
         serial = read.current
         if read.earlier is not None:
             return Scanned("recorded", serial, earlier=read.earlier)
-        number = scan.match(serial)
+        number = scan.match(serial, self._addressed_here(scan.rules, serial))
         if number is None:
             return Scanned("read", serial)
+        if scan.rules.rules[number].fills_line:
+            return self.write(lambda: self._fill_line_and_apply(scan, serial, number))
         applied = self.apply_scan(scan.write(serial, number))
         return Scanned(applied.status, serial, applied.event_id, applied.earlier, number)
+
+    def _addressed_here(self: Repository, rules: ScanRules, serial: LoadedSerial) -> bool:
+        """SQLite: the serial's document is addressed to the station's site (asked only when
+        a row needs to know)."""
+        if serial.document_id is None or not any(r.addressed_here for r in rules.rules):
+            return False
+        row = self._run("document_to_site", (serial.document_id,)).fetchone()
+        return row is not None and row[0] == rules.site_id
+
+    def _fill_line_and_apply(
+        self: Repository, scan: RuledScan, serial: LoadedSerial, number: int
+    ) -> Scanned:
+        """SQLite, inside the write transaction: the line's count with this unit (for the
+        sentence), then the same checks and writes as the function's steps 4 to 6."""
+        row = self._run("line_count", (scan.rules.document_id, serial.item_id)).fetchone()
+        if row is None:
+            return Scanned("line", serial, rule=number)
+        line = (int(row[0]) + 1, int(row[1]))
+        applied = self.apply_scan_locked(scan.write(serial, number, line))
+        return Scanned(applied.status, serial, applied.event_id, applied.earlier, number, line)
 
     def _call_scan(self: Repository, scan: RuledScan) -> Scanned:
         table = self._quoted_tables.get(scan.rules)
@@ -259,6 +362,7 @@ class RuledScanStore:
             self.raise_if_duplicate(scan.scan_id, error)
             raise
         row = cursor.fetchone()
-        status, event_id, earlier, rule = row[:4]
-        serial = serial_from_row(row[4:]) if status != "unknown" else None
-        return Scanned(status, serial, event_id, earlier, rule)
+        status, event_id, earlier, rule, scanned, quantity = row[:6]
+        serial = serial_from_row(row[6:]) if status != "unknown" else None
+        line = (scanned, quantity) if scanned is not None else None
+        return Scanned(status, serial, event_id, earlier, rule, line)

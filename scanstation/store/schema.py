@@ -10,7 +10,7 @@ from scanstation.store.dialect import Dialect
 from scanstation.store.errors import StoreError
 from scanstation.store.tables import Tables
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 EVENT_DOCUMENT_INDEX = (
@@ -90,6 +90,11 @@ def migrations(dialect: Dialect, version: int) -> tuple[str, ...]:
         # guarded UPDATE and an INSERT) instead of calling scanstation_apply_scan, which
         # locked, checked and probed the scan id again: fewer statements on the server a scan.
         return dialect.migration_11()
+    if version == 11:
+        # 12: on PostgreSQL, that call also makes the moves of a dispatch (counting the unit
+        # on the station's document's line) and of a receive (the serial's document addressed
+        # here): a scan against a document is one round trip too.
+        return dialect.migration_12()
     return COMMON_MIGRATIONS.get(version, ())
 
 

@@ -16,14 +16,21 @@ STATIONS = 4
 
 
 def _race(
-    url: str, station_no: int, mode: str, start: mp.synchronize.Event, results: mp.Queue
+    url: str,
+    station_no: int,
+    mode: str,
+    start: mp.synchronize.Event,
+    results: mp.Queue,
+    document: str | None = None,
 ) -> None:
     from scanstation.domain.model import ScanEvent
     from scanstation.domain.stages import Mode
     from scanstation.service import StationSetup
 
     service = StationService.open(url)
-    setup = StationSetup(f"RACE-{station_no}", "P1", Mode(mode), operator=f"op-{station_no}")
+    setup = StationSetup(
+        f"RACE-{station_no}", "P1", Mode(mode), operator=f"op-{station_no}", document=document
+    )
     start.wait()
     outcomes = []
     # Each station walks the list from a different end, so they collide in the middle too.
@@ -37,11 +44,12 @@ def _race(
     results.put(outcomes)
 
 
-def run_race(url: str, mode: str) -> Counter[str]:
+def run_race(url: str, mode: str, document: str | None = None) -> Counter[str]:
     ctx = mp.get_context("spawn")
     start, results = ctx.Event(), ctx.Queue()
     procs = [
-        ctx.Process(target=_race, args=(url, n, mode, start, results)) for n in range(STATIONS)
+        ctx.Process(target=_race, args=(url, n, mode, start, results, document))
+        for n in range(STATIONS)
     ]
     for proc in procs:
         proc.start()
@@ -78,3 +86,37 @@ def test_racing_stations_on_one_sqlite_file(db_url: str) -> None:
 @pytest.mark.postgres
 def test_racing_stations_on_postgresql(pg_url: str) -> None:
     check_race(pg_url)
+
+
+def check_dispatch_race(url: str) -> None:
+    """Stations dispatching the same 20 validated serials on one DC whose line takes 3: the
+    line is counted exactly 3 times, 3 serials are dispatched once each, and every other scan
+    is ALREADY (that serial went on DC-1), or refused (the line full, or filled at that very
+    moment): never an error, never a fourth unit on the line."""
+    check_race(url)  # registered, then validated
+    counts = run_race(url, "dispatch", "DC-1")
+    assert counts["ok"] == 3, counts
+    assert set(counts) <= {"ok", "already", "rejected", "conflict"}, counts
+    assert counts["already"] == 3 * (STATIONS - 1), counts
+    service = StationService.open(url)
+    document = service.document("DC-1")
+    assert document is not None and [line.scanned for line in document.lines] == [3]
+    dispatched = []
+    for serial in SERIALS:
+        moves = [e for e in service.events(serial) if e.to_stage and e.outcome == "ok"]
+        if len(moves) == 3:
+            assert moves[-1].document == "DC-1"
+            dispatched.append(serial)
+        else:
+            assert len(moves) == 2, moves
+    assert len(dispatched) == 3
+    service.close()
+
+
+def test_racing_dispatches_on_one_sqlite_file(db_url: str) -> None:
+    check_dispatch_race(db_url)
+
+
+@pytest.mark.postgres
+def test_racing_dispatches_on_postgresql(pg_url: str) -> None:
+    check_dispatch_race(pg_url)

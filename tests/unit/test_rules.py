@@ -1,15 +1,25 @@
 """The decision table a scan's one call applies (domain/rules.py) against decide() itself: every
-mode, kind of site, stage, place, role, approver, reason and station document. A row must
-give exactly what decide() gives the real serial; a move decide() makes that no row covers
-would cost a scan a second round trip, so that fails too."""
+mode, kind of site, stage, place, role, approver, reason, station document and, for the modes
+that read documents, every item, document the serial left on and state of the station's
+document (open with room, its line full, closed). A row must give exactly what decide() gives
+the real serial whenever the database would make its move; a move decide() makes that no row
+covers would cost a scan more round trips, so that fails too (returns and overrides aside)."""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from scanstation.domain.model import DocumentLineView, DocumentView
-from scanstation.domain.rules import MODES_READING_DOCUMENTS, SERIAL_MARK, decision_table
+from scanstation.domain.rules import (
+    COUNT_MARK,
+    MODES_READING_DOCUMENTS,
+    QUANTITY_MARK,
+    SERIAL_MARK,
+    decision_table,
+    first_rule,
+)
 from scanstation.domain.stages import (
     DocumentKind,
     Mode,
@@ -23,12 +33,38 @@ from scanstation.domain.stages import (
 )
 
 ROLES = (None, *Role)
-DOCUMENT = DocumentView(
-    "DC-7", DocumentKind.DC, "DC-0007", None, "P1", "G1", None, "open",
-    (DocumentLineView("PUMP", "Pump 1HP", 10, 3),), datetime(2026, 1, 1, tzinfo=UTC),
-)  # fmt: skip
-# The serial as it may be on record: here, at no site, at another site.
-PLACES = {"here": ("P1", "Pune Plant"), "nowhere": (None, None), "away": ("G2", "Nagpur Godown")}
+_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _document(reference: str, kind: DocumentKind, source: str, to: str | None) -> DocumentView:
+    return DocumentView(
+        reference, kind, reference if kind is DocumentKind.DC else None,
+        reference if kind is DocumentKind.INVOICE else None, source, to,
+        None if to else "Sharma Traders", "open",
+        (DocumentLineView("PUMP", "Pump 1HP", 10, 3),), _AT,
+    )  # fmt: skip
+
+
+DOCUMENT = _document("DC-7", DocumentKind.DC, "P1", "G1")  # from here
+# A station's document: none, a DC and an invoice from here, a DC from another site.
+STATION_DOCUMENTS = (
+    None,
+    DOCUMENT,
+    _document("INV-7", DocumentKind.INVOICE, "P1", None),
+    _document("DC-8", DocumentKind.DC, "G2", "P1"),
+)
+# The document a serial left on: none, addressed elsewhere, to a customer, addressed here (a
+# DC and an invoice), and the station's own.
+SERIAL_DOCUMENTS = (
+    None,
+    _document("DC-9", DocumentKind.DC, "P1", "G2"),
+    STATION_DOCUMENTS[2],
+    STATION_DOCUMENTS[3],
+    _document("INV-5", DocumentKind.INVOICE, "G2", "P1"),
+    DOCUMENT,
+)
+# The serial as it may be on record: here (True), at no site (False), at another site (None).
+PLACES = {True: ("P1", "Pune Plant"), False: (None, None), None: ("G2", "Nagpur Godown")}
 
 
 def contexts():
@@ -38,7 +74,7 @@ def contexts():
         ROLES,
         ROLES,
         (None, "water damage"),
-        (None, DOCUMENT),
+        STATION_DOCUMENTS,
     ):
         if role is None and approver is not None:
             continue  # an open station has nobody to approve
@@ -49,41 +85,78 @@ def contexts():
         )  # fmt: skip
 
 
+def at_scan(document: DocumentView | None, state: str) -> DocumentView | None:
+    """The station's document as it is when the serial is scanned: as read, its line full,
+    or closed."""
+    if document is None or state == "as read":
+        return document
+    if state == "closed":
+        return replace(document, state="closed")
+    return replace(
+        document, lines=tuple(replace(line, scanned=line.quantity) for line in document.lines)
+    )
+
+
 def test_every_row_is_what_decide_says_and_every_move_has_a_row() -> None:
-    compared = moved = 0
+    compared = moved = filled = received = 0
     for station in contexts():
-        # The service makes the table without reading the station's document.
-        table = decision_table(StationContext(
-            station.mode, station.site_code, station.site_kind, None, station.reason,
-            site_name=station.site_name, role=station.role,
-            approver_role=station.approver_role,
-        ))  # fmt: skip
-        if station.mode in MODES_READING_DOCUMENTS:
-            assert table == ()
-            continue
+        reads = station.mode in MODES_READING_DOCUMENTS
+        # The service reads the station's document for the table only in a mode that reads
+        # documents; the table must not depend on its state or its lines' counts.
+        table = decision_table(station if reads else replace(station, document=None))
+        if reads:
+            for state in ("full", "closed"):
+                assert (
+                    decision_table(replace(station, document=at_scan(station.document, state)))
+                    == table
+                )
         for rule in table:
             assert rule.message.count(SERIAL_MARK) == 1
-        for stage, (place, (site, name)) in itertools.product(Stage, PLACES.items()):
-            serial = SerialState("SN0000000042", "PUMP", stage, site, None, name)
-            real = decide(serial, station)
-            here = {"here": True, "nowhere": False}.get(place)
-            rows = [r for r in table if r.from_stage is stage and r.here is here]
-            assert len(rows) <= 1
+            marks = (rule.message.count(COUNT_MARK), rule.message.count(QUANTITY_MARK))
+            assert marks == ((1, 1) if rule.fills_line else (0, 0))
+            assert rule.fills_line is (rule.sku is not None) is (station.mode is Mode.DISPATCH)
+            assert rule.addressed_here is (rule.here is None) is (station.mode is Mode.RECEIVE)
+        serial_documents = SERIAL_DOCUMENTS if reads else (None,)
+        states = ("as read", "full", "closed") if reads else ("as read",)
+        for stage, place, sku, sent_on, state in itertools.product(
+            Stage, PLACES, ("PUMP", "FAN"), serial_documents, states
+        ):
+            site, name = PLACES[place]
+            serial = SerialState("SN0000000042", sku, stage, site, sent_on, name)
+            now = replace(station, document=at_scan(station.document, state))
+            real = decide(serial, now)
+            addressed = sent_on is not None and sent_on.to_site == station.site_code
+            number = first_rule(table, stage, place, sku, addressed)
             compared += 1
-            if not rows:
-                # Nothing the table leaves out is a move decide() would make of a serial here
-                # or at no site (a return frees a line: two writes, not one call).
-                if here is not None and real.verdict is Verdict.APPLY:
-                    assert real.frees_line_on is not None, (station, stage, place)
+            if number is None:
+                # Nothing the table leaves out is a move decide() makes by the rules' plain
+                # road: a return frees a line (two writes), an override is the exception.
+                if real.verdict is Verdict.APPLY:
+                    assert real.frees_line_on is not None or real.override, (now, serial)
                 continue
+            rule = table[number]
+            line = None
+            if rule.fills_line:
+                # The database counts the unit on the line only while the document is open
+                # and the line has room; else it writes nothing, and decide() refuses too.
+                document = now.document
+                assert document is not None
+                found = document.line_for(sku)
+                assert found is not None
+                if not document.is_open or found.is_full:
+                    assert real.verdict is Verdict.REJECTED, (now, serial, real.message)
+                    continue
+                line = (found.scanned + 1, found.quantity)
+                filled += 1
+            received += rule.addressed_here
             moved += 1
-            rule = rows[0]
-            assert real.verdict is Verdict.APPLY, (station, stage, place, real.message)
+            assert real.verdict is Verdict.APPLY, (now, serial, real.message)
             assert real.to_stage is rule.to_stage
-            assert real.message == rule.message_for(serial.serial_no)
+            assert real.message == rule.message_for(serial.serial_no, line)
             assert real.approved is rule.approved
-            assert real.frees_line_on is None
-    assert compared > 9_000 and moved > 500  # the loops did run through the table
+            assert real.frees_line_on is None and not real.override
+    # The loops did run through the table, document rows too.
+    assert compared > 200_000 and moved > 3_000 and filled > 100 and received > 100
 
 
 def test_a_serial_number_like_the_mark_cannot_confuse_the_sentence() -> None:
@@ -93,3 +166,14 @@ def test_a_serial_number_like_the_mark_cannot_confuse_the_sentence() -> None:
     odd = f"A{SERIAL_MARK}B"
     serial = SerialState(odd, "PUMP", Stage.NOT_REGISTERED, "P1", None, "Pune Plant")
     assert rule.message_for(odd) == decide(serial, station).message
+
+
+def test_a_dispatch_row_counts_the_unit_on_its_line() -> None:
+    """The sentence of a dispatch row says the line's count with this unit, as decide() does
+    for the document as it is."""
+    station = StationContext(Mode.DISPATCH, "P1", SiteKind.PLANT, DOCUMENT, site_name="Pune")
+    (rule,) = [r for r in decision_table(station) if r.here]
+    assert (rule.sku, rule.fills_line, rule.to_stage) == ("PUMP", True, Stage.DISPATCHED_FROM_PLANT)
+    serial = SerialState("SN1", "PUMP", Stage.VALIDATED, "P1", None, "Pune")
+    assert rule.message_for("SN1", (4, 10)) == decide(serial, station).message
+    assert "(4/10)" in rule.message_for("SN1", (4, 10))

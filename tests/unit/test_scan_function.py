@@ -13,7 +13,6 @@ import pytest
 
 from scanstation.domain.model import ScanEvent, utc_now
 from scanstation.domain.outcome import OutcomeKind
-from scanstation.domain.rules import MODES_READING_DOCUMENTS
 from scanstation.domain.stages import TRANSITIONS, DocumentKind, Mode, Needs, SiteKind, Stage
 from scanstation.service import StationService, StationSetup
 from scanstation.store.scan_function import ScanWrite
@@ -159,14 +158,13 @@ def test_every_transition_writes_the_same_through_both_paths(
         monkeypatch.setattr(service, "_scan_by_rules", by_table)
         monkeypatch.setattr(service, "_scan_in_one_call", one_call)
         by_call = scan(service, fast, setup)
-        # A return also frees a line of the document it left on: two writes, so it takes the
-        # transactional path. Dispatch and receive read documents: no table, decide() then
-        # the one call. Every other row is settled by the table.
+        # A return also frees a line of the document it left on: two writes, so no row
+        # makes it and it takes the transactional path. Every other row is settled by the
+        # table, a dispatch counting its unit on the station's document's line and a receive
+        # of a serial whose document is addressed here included.
         returning = row.needs is Needs.ORIGINAL_DOCUMENT
         if returning:
-            assert settled == [], (row, by_call.message)
-        elif row.mode in MODES_READING_DOCUMENTS:
-            assert settled == ["apply ok"], (row, by_call.message)
+            assert settled == ["table read"], (row, by_call.message)
         else:
             assert settled == ["table ok"], (row, by_call.message)
 
@@ -366,4 +364,78 @@ def test_a_scan_that_lost_the_race_is_already_without_a_transaction(
     assert len(executed) == 2 and not any("BEGIN" in s.upper() for s in sent), sent
     assert service.events("SN0000000007") == []  # the other station's change wrote none
     assert service.serial("SN0000000007").updated_by == "op-2"  # type: ignore[union-attr]
+    service.close()
+
+
+@pytest.mark.postgres
+def test_a_scan_against_a_document_on_postgresql_is_one_round_trip(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every statement the connection sends is counted: a dispatch on the station's DC (its
+    unit counted on the line, the count in the sentence), a receive of a serial whose DC is
+    addressed here and a dispatch on an invoice are each one statement, and no transaction is
+    begun. A full line, an item not on the document and a closed document are still refused
+    as before, with nothing written on the line."""
+    import time
+
+    from tests.conftest import build_small
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    dispatch = StationSetup("T-1", "P1", Mode.DISPATCH, operator="op-1", document="DC-1")
+    receive = StationSetup("T-2", "G1", Mode.RECEIVE, operator="op-2")
+    sell = StationSetup("T-2", "G1", Mode.DISPATCH, operator="op-2", document="INV-1")
+    for serial in ("SN0000000001", "SN0000000002", "SN0000000003", "SN0000000004"):
+        bring(service, serial, Stage.VALIDATED)
+    bring(service, "FN0000000021", Stage.VALIDATED)
+    for setup in (dispatch, receive, sell):  # the connection, statements and tables warm
+        scan(service, "NOT-A-SERIAL", setup)
+    service._users_checked_at = time.monotonic() + 3600  # the periodic check is not this one's
+    sent: list[str] = []
+    repo = service.repo
+    real_cursor = repo._db.cursor
+    monkeypatch.setattr(repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent))
+    cases = [
+        ("SN0000000001", dispatch, Stage.DISPATCHED_FROM_PLANT, "dispatched on DC-1 (1/3)"),
+        ("SN0000000002", dispatch, Stage.DISPATCHED_FROM_PLANT, "dispatched on DC-1 (2/3)"),
+        ("SN0000000001", receive, Stage.RECEIVED_AT_GODOWN, "SN0000000001 received"),
+        ("SN0000000001", sell, Stage.DISPATCHED_FROM_GODOWN, "dispatched on INV-1 (1/2)"),
+        ("SN0000000003", dispatch, Stage.DISPATCHED_FROM_PLANT, "dispatched on DC-1 (3/3)"),
+    ]
+    for payload, setup, stage, said in cases:
+        sent.clear()
+        outcome = scan(service, payload, setup)
+        assert (outcome.kind, outcome.stage_after) == (OutcomeKind.OK, stage), outcome.message
+        assert said in outcome.message
+        assert len(sent) == 1, (payload, setup.mode, sent)
+        assert "BEGIN" not in sent[0].upper()
+    monkeypatch.undo()
+    # What the one call wrote is what a user reads back: the serials on their documents, the
+    # events naming them, with the answers' sentences, the lines counted.
+    events = service.events("SN0000000001")
+    assert [(e.to_stage, e.document) for e in events[-3:]] == [
+        (Stage.DISPATCHED_FROM_PLANT, "DC-1"),
+        (Stage.RECEIVED_AT_GODOWN, None),
+        (Stage.DISPATCHED_FROM_GODOWN, "INV-1"),
+    ]
+    assert "dispatched on DC-1 (1/3)" in events[-3].message
+    assert service.serial("SN0000000001").document == "INV-1"  # type: ignore[union-attr]
+    assert service.serial("SN0000000003").document == "DC-1"  # type: ignore[union-attr]
+    assert _scanned(service, "DC-1") == 3 and _scanned(service, "INV-1") == 1
+    # Refusals: the line full, an item not on the DC, the DC closed. Nothing more counted.
+    full = scan(service, "SN0000000004", dispatch)
+    assert full.kind is OutcomeKind.REJECTED and "already has 3/3 of PUMP" in full.message
+    not_on = scan(service, "FN0000000021", dispatch)
+    assert not_on.kind is OutcomeKind.REJECTED and "FAN is not on DC-1" in not_on.message
+    service.add_document(
+        kind=DocumentKind.DC, reference_no="DC-2", from_site="P1", to="G1",
+        lines=[("PUMP", 5)], dc_no="DC-0002",
+    )  # fmt: skip
+    on_two = replace(dispatch, document="DC-2")
+    scan(service, "NOT-A-SERIAL", on_two)  # its table made while DC-2 is open
+    service.close_document("DC-2", reason="truck left")
+    closed = scan(service, "SN0000000004", on_two)
+    assert closed.kind is OutcomeKind.REJECTED and "DC-2 is closed" in closed.message
+    assert _scanned(service, "DC-1") == 3 and _scanned(service, "DC-2") == 0
+    assert service.serial("SN0000000004").stage is Stage.VALIDATED  # type: ignore[union-attr]
     service.close()

@@ -282,6 +282,65 @@ def test_a_version_10_database_is_migrated_forward(
     StationService.open(url).close()  # nothing left to migrate
 
 
+# Schema 11's one-call scan, as it was declared (its body a stand-in that finds nothing).
+_SCAN_FUNCTION_11_STAND_IN = """
+CREATE FUNCTION scanstation_scan(
+    p_key text, p_scan_id text, p_gtin text, p_signed boolean, p_site_id integer,
+    p_from text[], p_here boolean[], p_to text[], p_site_after integer[], p_message text[],
+    p_approved boolean[], p_mode text, p_station text, p_site text, p_operator text,
+    p_at text, p_recorded_at text, p_source text, p_payload text, p_comment text,
+    p_approved_by text, OUT status text)
+LANGUAGE plpgsql AS $fn$ BEGIN status := 'unknown'; END $fn$
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_version_11_database_is_migrated_forward(
+    backend: str, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Schema 12 gives PostgreSQL's one-call scan the document rows: schema 11's function (a
+    signature with fewer parameters) is dropped, not left beside the new one, and a serial
+    validated under schema 11 is dispatched on its DC and received at the godown it is
+    addressed to after the migration, each by the new function, its line counted."""
+    from tests.conftest import build_small
+
+    url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    service = StationService.open(url, create=True)
+    build_small(service)
+    for mode in (Mode.REGISTER, Mode.VALIDATE):
+        assert service.scan(ScanEvent("SN0000000001"), station(mode=mode)).kind is OutcomeKind.OK
+    repo = service.repo
+    if backend == "postgresql":
+        repo._cursor("DROP FUNCTION scanstation_scan")
+        repo._cursor(_SCAN_FUNCTION_11_STAND_IN)
+    repo._cursor("UPDATE meta SET value = '11' WHERE key = 'schema_version'")
+    service.close()
+    service = StationService.open(url)
+    assert service.info()["schema_version"] == SCHEMA_VERSION  # 12 and on
+    if backend == "postgresql":
+        found = service.repo._cursor(
+            "SELECT pronargs FROM pg_proc WHERE proname = 'scanstation_scan'"
+        ).fetchall()
+        assert found == [(25,)]
+    dispatched = service.scan(
+        ScanEvent("SN0000000001"), station(mode=Mode.DISPATCH, document="DC-1")
+    )
+    assert dispatched.kind is OutcomeKind.OK, dispatched.message
+    assert "dispatched on DC-1 (1/3)" in dispatched.message
+    received = service.scan(ScanEvent("SN0000000001"), station("G1", Mode.RECEIVE))
+    assert received.kind is OutcomeKind.OK, received.message
+    events = service.events("SN0000000001")
+    assert [(e.to_stage, e.event_id) for e in events[-2:]] == [
+        (Stage.DISPATCHED_FROM_PLANT, dispatched.event_id),
+        (Stage.RECEIVED_AT_GODOWN, received.event_id),
+    ]
+    document = service.document("DC-1")
+    assert document is not None and document.lines[0].scanned == 1
+    assert service.serial("SN0000000001") == received.serial
+    service.close()
+    StationService.open(url).close()  # nothing left to migrate
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     Repository.open(str(path), create=True).close()
