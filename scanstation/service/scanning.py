@@ -209,16 +209,10 @@ class Scanning:
             gtin=code.gtin or None,
             signed=signed,
             rules=rules,
-            mode=station.mode.value,
-            station=station.station_id,
-            site=station.site_code,
-            operator=station.operator,
             at=event.read_at,
             recorded_at=utc_now(),
             source=event.source,
             payload=visible(event.payload),
-            comment=station.reason,
-            approved_by=station.approved_by,
         )
         scanned = self.repo.scan_by_rules(ruled)
         if scanned.status != "ok" or scanned.serial is None or scanned.rule is None:
@@ -235,12 +229,20 @@ class Scanning:
         dispatch or a receive reads the station's document for it once: what the table takes
         from it (its kind, its sites, the items of its lines) never changes, and what does
         (open or closed, the lines' counts) the database checks at each scan."""
+        last = self._last_rules
+        if last is not None and last[0] is station and last[1] is site:
+            return last[2]  # the same setup as the last scan (sites are cached objects)
         approver = station.approver_role if station.approved_by else None
         documents = station.mode in MODES_READING_DOCUMENTS
         document = station.document if documents else None
-        key = (station.mode, site, station.reason, station.role, approver, document)
+        key = (
+            station.mode, site, station.reason, station.role, approver, document,
+            station.station_id, station.operator, station.approved_by,
+        )  # fmt: skip
         if key in self._rule_tables:
-            return self._rule_tables[key]
+            rules = self._rule_tables[key]
+            self._last_rules = (station, site, rules)
+            return rules
         site_id = self.repo.site_id(site.code)
         context, document_id = self._context(station, site, with_document=documents)
         table = decision_table(context)
@@ -259,10 +261,17 @@ class Scanning:
                 items,
                 document_id,
                 context.document.reference_no if context.document else None,
+                mode=station.mode.value,
+                station=station.station_id,
+                site=station.site_code,
+                operator=station.operator,
+                comment=station.reason,
+                approved_by=station.approved_by,
             )
         if len(self._rule_tables) >= 64:  # a station changes setup now and then; keep a few
             self._rule_tables.clear()
         self._rule_tables[key] = rules
+        self._last_rules = (station, site, rules)
         return rules
 
     def _scan_in_one_call(

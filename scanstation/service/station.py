@@ -65,6 +65,7 @@ class StationService(
         self.keys = keys  # None: new secondary QR codes are not signed
         # Decision tables (domain/rules.py) by station setup: made once, used by every scan.
         self._rule_tables: dict[tuple[object, ...], ScanRules | None] = {}
+        self._last_rules: tuple[StationSetup, SiteView, ScanRules | None] | None = None
         # The last station setup whose texts passed check_setup: a setup is frozen, and a
         # station scans with the same one until it changes, so each is checked once.
         self._setup_checked: StationSetup | None = None

@@ -110,11 +110,17 @@ class Dialect:
     def execute_hot(self, db: peewee.Database, name: str, sql: str, params: Sequence[Any]) -> Any:
         raise NotImplementedError
 
-    def quoted(self, db: peewee.Database, values: Sequence[Any]) -> tuple[Any, ...]:
-        """`values` as parameters quoted once as SQL literals (where the driver sends them as
-        text): a value every call repeats (a station's decision table) is then not adapted
-        again by every call."""
-        return tuple(values)
+    def execute_prepared(
+        self, db: peewee.Database, name: str, body: str, params: Sequence[Any]
+    ) -> Any:
+        """EXECUTE `name`, prepared once per connection as `body`, which is written with
+        `$1, $2, …` and used as it is (it may hold literals made by `literals`)."""
+        raise NotImplementedError
+
+    def literals(self, db: peewee.Database, values: Sequence[Any]) -> tuple[str, ...]:
+        """`values` as SQL literals, quoted by the driver: a statement prepared with what
+        every call repeats written in (a station's decision table) sends only the rest."""
+        raise NotImplementedError
 
     def inserted_id(self, cursor: Any) -> int:
         raise NotImplementedError

@@ -238,21 +238,35 @@ class PostgresDialect(Dialect):
     def execute_hot(self, db: peewee.Database, name: str, sql: str, params: Sequence[Any]) -> Any:
         """Prepared once per connection: planning the four-join read cost more than running
         it."""
+        return self._execute(db, name, sql, True, params)
+
+    def execute_prepared(
+        self, db: peewee.Database, name: str, body: str, params: Sequence[Any]
+    ) -> Any:
+        return self._execute(db, name, body, False, params)
+
+    def _execute(
+        self, db: peewee.Database, name: str, text: str, placeholders: bool, params: Sequence[Any]
+    ) -> Any:
+        """EXECUTE `name` with `params`, PREPAREd first on a connection that has not yet
+        prepared it: from `text` written with `%s` (`placeholders`), or with `$1, $2, …`."""
         connection = db.connection()
-        prepared = self._prepared.setdefault(connection, set())
+        prepared = self._prepared.get(connection)
+        if prepared is None:
+            prepared = self._prepared[connection] = set()
         cursor = db.cursor()
         if name not in prepared:
-            cursor.execute(prepare_statement(name, sql))
+            # Sent without parameters: the driver reads no % in it.
+            cursor.execute(
+                prepare_statement(name, text) if placeholders else f"PREPARE {name} AS {text}"
+            )
             prepared.add(name)
         cursor.execute(_execute_text(name, len(params)), params)
         return cursor
 
-    def quoted(self, db: peewee.Database, values: Sequence[Any]) -> tuple[Any, ...]:
-        from psycopg2.extensions import AsIs
-
+    def literals(self, db: peewee.Database, values: Sequence[Any]) -> tuple[str, ...]:
         cursor = db.cursor()
-        # psycopg2's own quoting, done once: AsIs sends the literal as it was made.
-        return tuple(AsIs(cursor.mogrify("%s", (value,)).decode()) for value in values)
+        return tuple(cursor.mogrify("%s", (value,)).decode() for value in values)
 
     def forget_connection(self, connection: Any) -> None:
         self._prepared.pop(connection, None)

@@ -123,8 +123,8 @@ class Repository(
             for name, text in {**SERIAL_SQL, **RULES_SQL, **DOCUMENT_SQL, **EVENT_SQL}.items()
         }
         self._sites: dict[str, tuple[int, SiteView]] = {}
-        # Station decision tables as the scan function's parameters, quoted once each.
-        self._quoted_tables: dict[ScanRules, tuple[object, ...]] = {}
+        # Each station's scan call: its prepared statement's name and text (store/scan_rules.py).
+        self._scan_calls: dict[ScanRules, tuple[str, str]] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
 

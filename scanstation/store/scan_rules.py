@@ -35,7 +35,8 @@ read and `apply_scan`, in one write transaction when a line is filled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
@@ -59,9 +60,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+# Compared by identity (eq=False): the service makes one a station setup and keeps it, and the
+# store keys that station's prepared call by it without hashing the whole table every scan.
+@dataclass(frozen=True, slots=True, eq=False)
 class ScanRules:
-    """A station's decision table, with where each row leaves the serial's site."""
+    """A station's decision table, with where each row leaves the serial's site, and what
+    every event of this station records of it: the same for each of its scans."""
 
     rules: tuple[Rule, ...]
     site_id: int  # the station's site
@@ -71,14 +75,25 @@ class ScanRules:
     # counts the unit on its line and puts the serial on it), and its reference no.
     document_id: int | None = None
     document_reference: str | None = None
+    _: KW_ONLY
+    mode: str
+    station: str
+    site: str
+    operator: str
+    comment: str | None
+    approved_by: str | None
 
     def item_id(self, number: int) -> int | None:
         return self.item_ids[number] if self.item_ids else None
 
-    def arrays(self) -> tuple[list[object], ...]:
-        """The function's parallel arrays (a site or item of None travels as 0: no row has
-        id 0)."""
+    def constants(self) -> tuple[object, ...]:
+        """The function's parameters every scan of this station sends the same, in the order
+        of `_SCAN_CALL`'s blanks: the site and document, the table's parallel arrays (a site
+        or item of None travels as 0: no row has id 0), then what the events record of the
+        station."""
         return (
+            self.site_id,
+            self.document_id,
             [rule.from_stage.value for rule in self.rules],
             [rule.here for rule in self.rules],
             [rule.to_stage.value for rule in self.rules],
@@ -88,6 +103,12 @@ class ScanRules:
             [self.item_id(n) or 0 for n in range(len(self.rules))],
             [rule.fills_line for rule in self.rules],
             [rule.addressed_here for rule in self.rules],
+            self.mode,
+            self.station,
+            self.site,
+            self.operator,
+            self.comment,
+            self.approved_by,
         )
 
 
@@ -100,25 +121,17 @@ class RuledScan:
     gtin: str | None  # the label's GTIN, if it carries one
     signed: bool  # the QR code scanned was signed (and its signature held)
     rules: ScanRules
-    mode: str
-    station: str
-    site: str
-    operator: str
     at: datetime
     recorded_at: datetime
     source: str | None
     payload: str
-    comment: str | None
-    approved_by: str | None
 
-    def params(self, table: tuple[object, ...]) -> tuple[object, ...]:
-        """In the order of the function's parameters; `table`: the station's `arrays()`, as
-        the driver sends them."""
+    def values(self) -> tuple[object, ...]:
+        """The parameters that differ from scan to scan, in the order of `_SCAN_CALL`'s
+        placeholders."""
         return (
-            self.key, self.scan_id, self.gtin, self.signed, self.rules.site_id,
-            self.rules.document_id, *table,
-            self.mode, self.station, self.site, self.operator, iso(self.at),
-            iso(self.recorded_at), self.source, self.payload, self.comment, self.approved_by,
+            self.key, self.scan_id, self.gtin, self.signed, iso(self.at),
+            iso(self.recorded_at), self.source, self.payload,
         )  # fmt: skip
 
     def match(self, serial: LoadedSerial, addressed_here: bool) -> int | None:
@@ -153,18 +166,18 @@ class RuledScan:
             fill_document_id=filled,
             item_id=serial.item_id,
             scan_id=self.scan_id,
-            mode=self.mode,
-            station=self.station,
-            site=self.site,
-            operator=self.operator,
+            mode=self.rules.mode,
+            station=self.rules.station,
+            site=self.rules.site,
+            operator=self.rules.operator,
             at=self.at,
             recorded_at=self.recorded_at,
             event_document_id=self.rules.document_id,
             source=self.source,
             payload=self.payload,
-            comment=self.comment,
+            comment=self.rules.comment,
             message=rule.message_for(serial.view.serial_no, line),
-            approved_by=self.approved_by if rule.approved else None,
+            approved_by=self.rules.approved_by if rule.approved else None,
         )
 
 
@@ -288,7 +301,6 @@ BEGIN
 END
 $fn$
 """
-_SCAN_PARAMETERS: Final = 25
 
 # Schema 10 and 11's signature (before the document rows): dropped by migration 12, as CREATE
 # OR REPLACE with more parameters makes a second function instead of replacing it.
@@ -298,11 +310,19 @@ SCAN_FUNCTION_11: Final = (
 )
 
 RULES_SQL: Final[dict[str, str]] = {
-    "scan": "SELECT * FROM scanstation_scan(" + ", ".join(["?"] * _SCAN_PARAMETERS) + ")",
     "line_count": "SELECT scanned, quantity FROM document_line WHERE document_id = ? "
     "AND item_id = ?",
     "document_to_site": "SELECT to_site_id FROM document WHERE id = ?",
 }
+
+# A station's call, prepared once per connection with the station's constants written in
+# (the blanks, filled by ScanRules.constants() as SQL literals), so each scan sends only what
+# differs ($1 … $8: RuledScan.values()). A scan sent 25 parameters, the table's nine arrays
+# among them, for the driver to quote and the server to parse every time.
+_SCAN_CALL: Final = (
+    "SELECT * FROM scanstation_scan($1, $2, $3, $4, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, "
+    "{}, {}, {}, {}, $5, $6, $7, $8, {}, {})"
+)
 
 
 class RuledScanStore:
@@ -349,15 +369,16 @@ class RuledScanStore:
         return Scanned(applied.status, serial, applied.event_id, applied.earlier, number, line)
 
     def _call_scan(self: Repository, scan: RuledScan) -> Scanned:
-        table = self._quoted_tables.get(scan.rules)
-        if table is None:
-            if len(self._quoted_tables) >= 64:  # a station changes setup now and then
-                self._quoted_tables.clear()
-            table = self.dialect.quoted(self._db, scan.rules.arrays())
-            self._quoted_tables[scan.rules] = table
-        params = scan.params(table)
+        call = self._scan_calls.get(scan.rules)
+        if call is None:
+            if len(self._scan_calls) >= 64:  # a station changes setup now and then
+                self._scan_calls.clear()
+            body = _SCAN_CALL.format(*self.dialect.literals(self._db, scan.rules.constants()))
+            # Named by its text: a name always means the same statement on every connection.
+            name = "scan_" + hashlib.blake2b(body.encode(), digest_size=10).hexdigest()
+            call = self._scan_calls[scan.rules] = (name, body)
         try:
-            cursor = self.dialect.execute_hot(self._db, "scan", self._hot["scan"], params)
+            cursor = self.dialect.execute_prepared(self._db, *call, scan.values())
         except Exception as error:
             self.raise_if_duplicate(scan.scan_id, error)
             raise
