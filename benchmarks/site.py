@@ -5,6 +5,7 @@ on disjoint serials and on a contended set; then the issue's "done when" run wit
 
     python benchmarks/site.py [--pg-url URL] [--stations 4 16] [--scans 600] [--contended 300]
                               [--runs 3] [--cli 4x1500 16x400] [--replay 10000] [--profile]
+                              [--dispatch 600] [--no-register]
 
 The three drivers, each a process a station (spawned, connected, then released together):
 
@@ -27,6 +28,11 @@ The "done when" run (`--cli`): N `python -m scanstation scan --json --mode regis
 are started, wait until each is connected, then get their serials on stdin at the same moment
 (4×1,500 and 16×400 disjoint); the time from that moment to the last JSON line read, beside
 the 1-trip function with the same stations and serials, median of `--runs`.
+
+The dispatch run (`--dispatch N`): StationService stations dispatching N validated serials
+each, each station on its own DC (one line with room for all of them), released together: the
+scan against a document, one round trip since schema 12 (before: the serial read, the DC and
+its lines read, the transition applied). `--no-register` skips the register comparison.
 
 The database is a fresh one created on the server of `--pg-url` (default: the environment's
 SCANSTATION_TEST_PG_URL, else postgresql://postgres@127.0.0.1:5432/postgres) and dropped at the
@@ -62,7 +68,7 @@ import psycopg2
 from fsinfo import describe
 
 from scanstation.domain.model import ScanEvent, new_scan_id
-from scanstation.domain.stages import Mode, SiteKind
+from scanstation.domain.stages import DocumentKind, Mode, SiteKind
 from scanstation.journaled import JournaledStation
 from scanstation.service import StationService, StationSetup
 from scanstation.store.events import EVENT_SQL
@@ -154,6 +160,29 @@ def service_station(
         outcome = service.scan(ScanEvent(serial, source="test"), setup)
         latencies.append(clock() - t0)
         assert outcome.kind.value in ANSWERS, outcome
+    out.put((began, clock(), latencies))
+    service.close()
+
+
+def dispatch_station(
+    url: str, number: int, serials: list[str], start: mp.synchronize.Barrier, out: mp.Queue
+) -> None:
+    """StationService dispatching its serials on its own DC (named after its first serial)."""
+    service = StationService.open(url)
+    setup = StationSetup(
+        f"BENCH-D{number}", "P1", Mode.DISPATCH, operator=f"op-{number}",
+        document=f"DC-{serials[0]}",
+    )  # fmt: skip
+    service.scan(ScanEvent("warm-up-not-a-serial", source="test"), setup)  # connect, table
+    latencies: list[float] = []
+    clock = time.perf_counter
+    start.wait()
+    began = clock()
+    for serial in serials:
+        t0 = clock()
+        outcome = service.scan(ScanEvent(serial, source="test"), setup)
+        latencies.append(clock() - t0)
+        assert outcome.kind.value == "ok", outcome
     out.put((began, clock(), latencies))
     service.close()
 
@@ -391,6 +420,7 @@ def server_storage(url: str) -> str:
 def build(url: str, count: int) -> list[str]:
     service = StationService.open(url, create=True)
     service.add_site("P1", "Plant", SiteKind.PLANT)
+    service.add_site("G1", "Godown", SiteKind.GODOWN)
     service.add_item("PUMP", "Pump 1HP", "8901234500019", "MB-100")
     serials: list[str] = []
     while len(serials) < count:  # a run holds at most a million
@@ -517,6 +547,42 @@ def compare_drivers(url: str, pool: Serials, args: argparse.Namespace) -> None:
                 )
 
 
+def ready_to_dispatch(url: str, slices: list[list[str]]) -> None:
+    """The serials validated at P1 (as a station would have left them), and each slice's DC."""
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE serial SET stage = 'Validated at Plant', version = version + 2, "
+            "site_id = (SELECT id FROM site WHERE code = 'P1') WHERE serial_no = ANY(%s)",
+            ([serial for chunk in slices for serial in chunk],),
+        )
+    conn.close()
+    service = StationService.open(url)
+    for chunk in slices:
+        service.add_document(
+            kind=DocumentKind.DC, reference_no=f"DC-{chunk[0]}", from_site="P1", to="G1",
+            lines=[("PUMP", len(chunk))], dc_no=f"DC-{chunk[0]}",
+        )  # fmt: skip
+    service.close()
+
+
+def compare_dispatch(url: str, pool: Serials, args: argparse.Namespace) -> None:
+    for stations in args.stations:
+        rates, p99s = [], []
+        for run in range(1, args.runs + 1):
+            slices = split(pool.take(stations * args.dispatch), stations, args.dispatch)
+            ready_to_dispatch(url, slices)
+            rate, lat = run_stations(dispatch_station, url, slices)
+            rates.append(rate)
+            p99s.append(pct(lat, 0.99))
+            print(f"{stations:>3} dispatch  run {run}  StationService   {figures(rate, lat)}")
+        print(
+            f"{stations:>3} dispatch  MEDIAN StationService   {statistics.median(rates):>8,.0f}/s"
+            f"  p99 {statistics.median(p99s) * 1e3:6.2f} ms",
+            flush=True,
+        )
+
+
 def compare_cli(url: str, db_name: str, pool: Serials, args: argparse.Namespace) -> None:
     for shape in args.cli:
         stations, per_station = (int(x) for x in shape.split("x"))
@@ -559,6 +625,12 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=10_000, help="journaled scans to replay")
     parser.add_argument("--profile", action="store_true", help="cProfile one station's scans")
     parser.add_argument(
+        "--dispatch", type=int, default=0, help="serials each station dispatches on its DC"
+    )
+    parser.add_argument(
+        "--no-register", action="store_true", help="skip the register drivers' comparison"
+    )
+    parser.add_argument(
         "--async-commit",
         action="store_true",
         help="synchronous_commit=off for the benchmark's database only: measures the scan's "
@@ -573,16 +645,17 @@ def main() -> None:
         admin.cursor().execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         admin.close()
     try:
-        drivers = len(DRIVERS) * args.runs
+        drivers = 0 if args.no_register else len(DRIVERS) * args.runs
         disjoint = drivers * sum(n * args.scans for n in args.stations)
         contended = drivers * len(args.stations) * args.contended
+        dispatched = args.runs * sum(n * args.dispatch for n in args.stations)
         cli = (
             2
             * args.runs
             * sum(int(a) * int(b) for a, b in (shape.split("x") for shape in args.cli))
         )
         profiled = 2000 if args.profile else 0
-        needed = disjoint + contended + cli + args.replay + profiled
+        needed = disjoint + contended + dispatched + cli + args.replay + profiled
         t0 = time.perf_counter()
         pool = Serials(build(url, needed))
         print(
@@ -591,7 +664,10 @@ def main() -> None:
             f"{time.perf_counter() - t0:.1f} s; load {os.getloadavg()[0]:.1f}"
         )
         print(f"server data: {server_storage(url)}", flush=True)
-        compare_drivers(url, pool, args)
+        if not args.no_register:
+            compare_drivers(url, pool, args)
+        if args.dispatch:
+            compare_dispatch(url, pool, args)
         if args.cli:
             compare_cli(url, name, pool, args)
         if args.replay:
