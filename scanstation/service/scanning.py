@@ -217,7 +217,7 @@ class Scanning:
         scanned = self.repo.scan_by_rules(ruled)
         if scanned.status != "ok" or scanned.serial is None or scanned.rule is None:
             return scanned
-        write = ruled.write(scanned.serial, scanned.rule, scanned.line)
+        write = scanned.write or ruled.write(scanned.serial, scanned.rule, scanned.line)
         return self._applied(
             event, station, scanned.serial, write, scanned.event_id, rules.document_reference
         )

@@ -8,7 +8,7 @@ order. The repository asks its dialect; nothing above the store branches on the 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import peewee
@@ -85,10 +85,10 @@ class Dialect:
 
     # -- the write transaction ----------------------------------------------------------------
 
-    @contextmanager
-    def write_transaction(self, db: peewee.Database, remaining_s: float) -> Iterator[None]:
+    def write_transaction(
+        self, db: peewee.Database, remaining_s: float
+    ) -> AbstractContextManager[object]:
         raise NotImplementedError
-        yield
 
     def lock_serial_namespace(self, db: peewee.Database) -> None:
         """Inside a write transaction: no other generation run or import until it ends."""

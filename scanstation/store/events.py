@@ -119,19 +119,23 @@ class EventStore:
     ) -> int:
         """Append one event inside the caller's transaction; returns its id. A scan id (or
         request id) already recorded raises DuplicateScan: the other delivery won."""
-        values = (
-            scan_id, kind, serial_id, mode,
-            from_stage.value if from_stage else None, to_stage.value if to_stage else None,
-            station, site, operator, iso(at), iso(recorded_at),
-            document_id, source, payload, comment, outcome, message, generation_id, count,
-            approved_by,
+        return self.insert_event(
+            (scan_id, kind, serial_id, mode,
+             from_stage.value if from_stage else None, to_stage.value if to_stage else None,
+             station, site, operator, iso(at), iso(recorded_at),
+             document_id, source, payload, comment, outcome, message, generation_id, count,
+             approved_by)
         )  # fmt: skip
+
+    def insert_event(self: Repository, values: tuple[Any, ...]) -> int:
+        """`append_event` with its values in the statement's order, times already as text
+        (a scan's write, which has them at hand). DuplicateScan as there."""
         try:
             cursor = self.dialect.execute_hot(
                 self._db, "insert_event", self._hot["insert_event"], values
             )
         except Exception as error:
-            self.raise_if_duplicate(scan_id, error)
+            self.raise_if_duplicate(values[0], error)
             raise
         return self.dialect.inserted_id(cursor)
 

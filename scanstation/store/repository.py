@@ -22,7 +22,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -152,15 +152,25 @@ class Repository(
         found broken is dropped for good, so the next statement connects afresh."""
         try:
             yield
-        except (StoreError, VersionChanged, DuplicateScan):
-            raise
         except Exception as error:
-            if not _is_driver_error(error):
+            classified = self._classified(error)
+            if classified is None:
                 raise
-            classified = self.dialect.classify(error)
-            if self.dialect.connection_lost(error):
-                self._drop_broken_connection()
             raise classified from error
+
+    def _classified(self, error: Exception) -> StoreError | None:
+        """`error` as the StoreError `driver_errors` raises for it (dropping a connection found
+        broken); None when it is not a driver's and goes up as it is. The hot paths (`_run`,
+        `write`) call this from a plain `except`: a generator context manager a statement
+        cost a scan microseconds."""
+        if isinstance(error, StoreError | VersionChanged | DuplicateScan):
+            return None
+        if not _is_driver_error(error):
+            return None
+        classified = self.dialect.classify(error)
+        if self.dialect.connection_lost(error):
+            self._drop_broken_connection()
+        return classified
 
     def _drop_broken_connection(self) -> None:
         connection = getattr(self._db._state, "conn", None)
@@ -190,11 +200,18 @@ class Repository(
         """A hot-path statement by name (prepared once per connection on PostgreSQL)."""
         for attempt in (1, 2):
             try:
-                with self.driver_errors():
-                    return self.dialect.execute_hot(self._db, name, self._hot[name], params)
-            except StoreBusy:
-                if attempt == 2 or self._db.in_transaction() or not self._db.is_closed():
+                return self.dialect.execute_hot(self._db, name, self._hot[name], params)
+            except Exception as error:
+                classified = self._classified(error)
+                if classified is None:
                     raise
+                if (
+                    not isinstance(classified, StoreBusy)
+                    or attempt == 2
+                    or self._db.in_transaction()
+                    or not self._db.is_closed()
+                ):
+                    raise classified from error
         raise AssertionError("unreachable")
 
     def write(self, work: Callable[[], T], *, transaction: bool = True) -> T:
@@ -213,17 +230,22 @@ class Repository(
         last_error: Exception | None = None
         while True:
             try:
-                with (
-                    self.driver_errors(),
-                    self.dialect.write_transaction(self._db, deadline - time.monotonic())
-                    if transaction
-                    else nullcontext(),
-                ):
+                if not transaction:
+                    return work()
+                with self.dialect.write_transaction(self._db, deadline - time.monotonic()):
                     return work()
             except VersionChanged as error:
                 last_error = error
             except StoreBusy as error:
                 last_error = error
+            except Exception as error:
+                classified = self._classified(error)
+                if classified is None:
+                    raise
+                if not isinstance(classified, StoreBusy):
+                    raise classified from error
+                classified.__cause__ = error
+                last_error = classified
             if time.monotonic() + delay > deadline:
                 break
             time.sleep(delay * (0.5 + random.random()))

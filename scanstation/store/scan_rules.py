@@ -195,6 +195,9 @@ class Scanned:
     earlier: str | None = None
     rule: int | None = None
     line: tuple[int, int] | None = None
+    # The move as written, when made in Python (SQLite): the answer is told from it, so it is
+    # not made twice. PostgreSQL's function made it there: `RuledScan.write` says what it was.
+    write: ScanWrite | None = None
 
 
 _SIGNED: Final = f"{PREFIX}."
@@ -345,8 +348,11 @@ class RuledScanStore:
             return Scanned("read", serial)
         if scan.rules.rules[number].fills_line:
             return self.write(lambda: self._fill_line_and_apply(scan, serial, number))
-        applied = self.apply_scan(scan.write(serial, number))
-        return Scanned(applied.status, serial, applied.event_id, applied.earlier, number)
+        write = scan.write(serial, number)
+        applied = self.apply_scan(write)
+        return Scanned(
+            applied.status, serial, applied.event_id, applied.earlier, number, write=write
+        )
 
     def _addressed_here(self: Repository, rules: ScanRules, serial: LoadedSerial) -> bool:
         """SQLite: the serial's document is addressed to the station's site (asked only when
@@ -365,8 +371,11 @@ class RuledScanStore:
         if row is None:
             return Scanned("line", serial, rule=number)
         line = (int(row[0]) + 1, int(row[1]))
-        applied = self.apply_scan_locked(scan.write(serial, number, line))
-        return Scanned(applied.status, serial, applied.event_id, applied.earlier, number, line)
+        write = scan.write(serial, number, line)
+        applied = self.apply_scan_locked(write)
+        return Scanned(
+            applied.status, serial, applied.event_id, applied.earlier, number, line, write
+        )
 
     def _call_scan(self: Repository, scan: RuledScan) -> Scanned:
         call = self._scan_calls.get(scan.rules)

@@ -149,31 +149,34 @@ class SerialStore:
         if self.dialect.scan_function:
             return self._call_apply_scan(write)
         # SQLite: the function's steps, in its order, under the transaction's write lock.
-        version, stage, earlier = self._run(
-            "scan_check", (write.scan_id, write.serial_id)
+        # Statements go straight to the dialect: the caller's write() turns a driver's error
+        # into a StoreError, and nothing under a transaction is retried by itself.
+        db, hot, execute = self._db, self._hot, self.dialect.execute_hot
+        version, stage, earlier = execute(
+            db, "scan_check", hot["scan_check"], (write.scan_id, write.serial_id)
         ).fetchone()
         if earlier is not None:
             return AppliedScan("recorded", earlier=earlier)
-        if version != write.version or stage != write.from_stage.value:
+        from_stage, to_stage = write.from_stage.value, write.to_stage.value
+        if version != write.version or stage != from_stage:
             return AppliedScan("changed")
         if write.fill_document_id is not None and not self.fill_document_line(
             write.fill_document_id, write.item_id
         ):
             return AppliedScan("line")
-        moved = self._run(
-            "update_serial",
-            (write.to_stage.value, write.site_id, write.document_id, iso(write.at),
-             write.operator, write.serial_id, write.version),
+        at = iso(write.at)
+        moved = execute(
+            db, "update_serial", hot["update_serial"],
+            (to_stage, write.site_id, write.document_id, at, write.operator, write.serial_id,
+             write.version),
         )  # fmt: skip
         if moved.rowcount != 1:
             raise VersionChanged(str(write.serial_id))
-        event_id = self.append_event(
-            scan_id=write.scan_id, kind="scan", serial_id=write.serial_id, mode=write.mode,
-            from_stage=write.from_stage, to_stage=write.to_stage,
-            station=write.station, site=write.site, operator=write.operator, at=write.at,
-            recorded_at=write.recorded_at, document_id=write.event_document_id,
-            source=write.source, payload=write.payload, comment=write.comment, outcome="ok",
-            message=write.message, approved_by=write.approved_by,
+        event_id = self.insert_event(
+            (write.scan_id, "scan", write.serial_id, write.mode, from_stage, to_stage,
+             write.station, write.site, write.operator, at, iso(write.recorded_at),
+             write.event_document_id, write.source, write.payload, write.comment, "ok",
+             write.message, None, None, write.approved_by)
         )  # fmt: skip
         return AppliedScan("ok", event_id)
 

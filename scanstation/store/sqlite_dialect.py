@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import peewee
@@ -80,12 +80,13 @@ class SqliteDialect(Dialect):
             f"Cannot open the database {self.display}: {text}", transient=classified.transient
         )
 
-    @contextmanager
-    def write_transaction(self, db: peewee.Database, remaining_s: float) -> Iterator[None]:
+    def write_transaction(
+        self, db: peewee.Database, remaining_s: float
+    ) -> AbstractContextManager[object]:
         # BEGIN IMMEDIATE takes the write lock before the first read, so what the transaction
         # reads cannot change before it writes; each statement waits SQLITE_BUSY_TIMEOUT_MS.
-        with db.atomic("IMMEDIATE"):
-            yield
+        # Peewee's own context manager, not one wrapped around it: each scan is one of these.
+        return db.atomic("IMMEDIATE")
 
     @contextmanager
     def schema_transaction(self, db: peewee.Database) -> Iterator[None]:
