@@ -71,6 +71,7 @@ class PhaseResult:
     seconds: float = 0.0  # first key -> last Enter
     late_ms: float = 0.0  # worst lateness of a key write against its schedule
     widest_gap_ms: dict[str, float] = field(default_factory=dict)  # payload -> as written
+    main_thread_s: float | None = None  # the app's main thread on a CPU, first key -> answers
 
 
 class StationInPty:
@@ -186,6 +187,7 @@ class StationInPty:
         until every burst is answered (its marker written, not right after `not_after`) or
         `answer_timeout` s passed after the last Enter."""
         result = PhaseResult()
+        cpu_before = self.main_thread_cpu_s()
         pending: dict[str, tuple[float, Marker]] = {}
         started = now() + 0.02
         last_enter = started
@@ -216,6 +218,9 @@ class StationInPty:
             self.pump(min(deadline, now() + 0.02))
             self._collect(pending, result)
         result.unanswered = list(pending)
+        cpu_after = self.main_thread_cpu_s()
+        if cpu_before is not None and cpu_after is not None:
+            result.main_thread_s = cpu_after - cpu_before
         given_up = {id(marker) for _, marker in pending.values()}
         self._markers = [m for m in self._markers if id(m) not in given_up]
         return result
@@ -231,6 +236,16 @@ class StationInPty:
         os.write(self.fd, data)
 
     # -- the process --------------------------------------------------------------------------
+
+    def main_thread_cpu_s(self) -> float | None:
+        """CPU time the app's main thread (Textual's event loop: every frame) has used."""
+        try:
+            return (
+                int(Path(f"/proc/{self.pid}/task/{self.pid}/schedstat").read_text().split()[0])
+                / 1e9
+            )
+        except (OSError, ValueError, IndexError):
+            return None
 
     def peak_rss_mb(self) -> float | None:
         """The app's peak resident memory (VmHWM), while it still runs."""

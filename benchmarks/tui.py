@@ -386,10 +386,15 @@ def print_run(index: int, run: RunResult, phases: Sequence[Phase]) -> None:
             continue
         p50, p99, worst = phase_figures(outcome)
         achieved = len(outcome.typed) / outcome.seconds if outcome.seconds > 0 else 0.0
+        cpu = (
+            ""
+            if outcome.main_thread_s is None or not outcome.typed
+            else (f"  main thread {1000 * outcome.main_thread_s / len(outcome.typed):5.1f} ms/scan")
+        )
         print(
             f"  {phase.label:38} {len(outcome.latencies):5}/{len(outcome.typed):<5} answered  "
             f"p50 {ms(p50)} ms  p99 {ms(p99)} ms  max {ms(worst)} ms  "
-            f"{achieved:5.1f} scans/s  key writes ≤{outcome.late_ms:5.1f} ms late"
+            f"{achieved:5.1f} scans/s  key writes ≤{outcome.late_ms:5.1f} ms late{cpu}"
         )
         detection = run.detection.get(phase.name)
         if detection and detection.not_recognised:
