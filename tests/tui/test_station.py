@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,14 +15,17 @@ import pytest
 from probed import ProbedStationApp
 from textual import events
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
+from textual._compositor import ChopsUpdate, Compositor
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widget import Widget
 
 from scanstation.config import FeedbackSettings, Settings, UISettings
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, Stage
 from scanstation.service import StationService
+from scanstation.tui.compositor import ChangedRowsCompositor
 from scanstation.tui.intake import split_paste
 from scanstation.tui.screens.comment import CommentPrompt
 from scanstation.tui.screens.confirm import ConfirmPrompt
@@ -166,6 +170,57 @@ async def answer(pilot: Pilot[Any], app: ProbedStationApp, text: str) -> None:
 
 
 # -- portlets --------------------------------------------------------------------------------
+
+
+async def test_after_a_burst_every_portlet_shows_its_last_serial(run_station: Any) -> None:
+    # Mid-burst the portlets may lag (they follow once scanning pauses); the banner and the
+    # list's row never do, and once the burst pauses every portlet shows its last serial.
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
+        station = app.station
+        scanned = station.query_one(ScannedList)
+        shown: list[tuple[int | None, str, str | None]] = []
+        record = app.probe.scans_shown
+
+        def scans_shown(tickets: Any, done: Any) -> None:
+            top = scanned.session[0].serial
+            shown.append((station.banner.number, station.banner.subject, top))
+            assert (station.banner.number, station.banner.subject) == (tickets[-1], top)
+            record(tickets, done)
+
+        app.probe.scans_shown = scans_shown  # type: ignore[method-assign]
+        assert station.worker is not None
+        read = station.worker._details
+
+        def slow_read(*args: Any) -> None:
+            time.sleep(0.5)  # a busy database: the next scans come while a read is out
+            read(*args)
+
+        station.worker._details = slow_read  # type: ignore[method-assign]
+        for count in range(1, 9):
+            burst(app, sn(count) + "\r")
+            # 50 scans/s, with one pause after the 4th: its serial is read meanwhile
+            await pilot.pause(0.3 if count == 4 else 0.02)
+        done = await outcomes(pilot, app, 8)
+        assert [o.serial_no for o in done] == [sn(n) for n in range(1, 9)]
+        assert shown[-1] == (8, sn(8), sn(8))
+        detail = station.query_one(SerialDetail)
+        activity = station.query_one(ActivityLog)
+        item = station.query_one(ItemDetail)
+
+        def portlets_show() -> tuple[str | None, str | None, str | None]:
+            return (
+                detail.serial.serial_no if detail.serial else None,
+                activity.serial.serial_no if activity.serial else None,
+                item.item.sku if item.item else None,
+            )
+
+        last = (sn(8), sn(8), done[-1].serial.sku)
+        await wait_for(pilot, lambda: portlets_show() == last, what="the last serial")
+        await pilot.pause(0.3)  # and nothing older is drawn over it
+        assert portlets_show() == last
+        assert str(detail.field("serial_no")) == sn(8)
+
+    await run_station(body, site="P1", mode="register")
 
 
 async def test_a_scan_fills_every_portlet(run_station: Any, demo_db: Path) -> None:
@@ -572,6 +627,51 @@ async def test_the_scanned_lists_counts_are_repainted_at_each_scan(run_station: 
         burst(app, "NOPE-1\r")
         await outcomes(pilot, app, 4)
         assert "Scanned Serial Numbers  ok 3 · unknown 1" in screen_text(app)
+
+    await run_station(body, site="P1", mode="register")
+
+
+async def test_each_frame_writes_what_textuals_own_compositor_would(run_station: Any) -> None:
+    # The station's compositor draws a frame from the widgets a change touches only; the
+    # bytes it writes to the terminal must be Textual's, frame by frame, or a cell is stale.
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
+        compositor = app.station._compositor
+        assert isinstance(compositor, ChangedRowsCompositor)
+        frames: list[tuple[str, str]] = []
+
+        def checked() -> ChopsUpdate | None:
+            changed = set(compositor._dirty_regions)
+            update = ChangedRowsCompositor.render_partial_update(compositor)
+            compositor._dirty_regions.update(changed)
+            textuals = Compositor.render_partial_update(compositor)
+            if update is not None and textuals is not None:
+                frames.append(
+                    (update.render_segments(app.console), textuals.render_segments(app.console))
+                )
+            return update
+
+        compositor.render_partial_update = checked  # type: ignore[method-assign]
+        for count in range(1, 7):
+            burst(app, sn(count) + "\r" + ("NOPE-1\r" if count == 3 else ""))
+            await pilot.pause(0.01)
+        await outcomes(pilot, app, 7)
+        await wait_for(pilot, lambda: app.station.shown_serial == sn(6), what="details")
+        await pilot.pause(0.3)  # the portlets are drawn with the last serial
+        await pilot.press("f7")  # maximised and back
+        await pilot.pause(0.1)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        del compositor.render_partial_update
+        assert len(frames) >= 5
+        for index, (written, expected) in enumerate(frames):
+            assert written == expected, f"frame {index} differs"
+        # The list's rows are kept drawn as they move down: each as Textual would draw it now.
+        rows = app.station.query_one(ScannedRows)
+        whole = rows.size.region
+        kept = rows.render_lines(whole)
+        rows._styles_cache.clear()
+        assert kept == Widget.render_lines(rows, whole)
+        assert sn(6) in kept[0].text and sn(1) in kept[6].text
 
     await run_station(body, site="P1", mode="register")
 

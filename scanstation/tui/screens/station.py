@@ -29,6 +29,7 @@ from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, modes_needing_reason
 from scanstation.domain.text import visible
 from scanstation.tui.actions import station_bindings
+from scanstation.tui.compositor import ChangedRowsCompositor
 from scanstation.tui.corrections import REOPEN, StationCorrections
 from scanstation.tui.db_status import DatabaseStatus
 from scanstation.tui.details import DetailReads
@@ -101,6 +102,7 @@ class StationScreen(SupervisorActions, Screen[None]):
         now: Callable[[], datetime],
     ) -> None:
         super().__init__(id="station")
+        self._compositor = ChangedRowsCompositor()  # a scan's frame draws what it changed
         self.settings = settings
         self.state = state
         self.database_url = database_url

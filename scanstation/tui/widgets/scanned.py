@@ -84,9 +84,10 @@ class _Marker(str):
 class ScannedRows(Widget):
     """The list's body: one line per row in view, each drawn once and kept.
 
-    Every scan shifts the rows down by one, so the whole body is repainted each frame; a
-    scanned row's text never changes once answered, so its drawn line (Strip) is kept and only
-    the new row and the cursor's are drawn. A Static would lay out and draw every row again.
+    Every scan shifts the rows down by one, so every line of the body changes at each frame,
+    and Textual's own cache of finished lines (kept by line number) is void each time. A
+    scanned row's text never changes once answered, so its finished line (styled, filtered)
+    is kept by the row instead: a frame draws the new row and the cursor's, not every row.
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -95,7 +96,7 @@ class ScannedRows(Widget):
         # Content compares by text only (not style), so lines are kept by identity: a row's
         # Content is made once (`_row` is cached), the cursor's line anew at each paint.
         self._strips: dict[int, tuple[Content, Strip]] = {}
-        self._drawn_for: tuple[int, object] | None = None  # the width and style they fit
+        self._drawn_for: tuple[object, ...] | None = None  # what the kept lines were drawn for
 
     @property
     def content(self) -> Content:
@@ -110,23 +111,43 @@ class ScannedRows(Widget):
         self._strips = {id(line): kept for line in lines if (kept := self._strips.get(id(line)))}
         self.refresh()
 
-    def render_line(self, y: int) -> Strip:
+    def render_lines(self, crop: Region) -> list[Strip]:
         width = self.size.width
+        lines = self._lines
+        if (
+            self.text_selection is not None  # a selection spans lines: Textual draws it
+            or crop.x
+            or crop.width != width
+            or crop.bottom > len(lines)
+            or any(self.styles.gutter)  # a line's look would depend on where it is
+        ):
+            return super().render_lines(crop)
+        drawn_for = (
+            width,
+            self.visual_style,
+            self.background_colors,
+            tuple(self.get_line_filters()),
+            self.opacity,
+        )
+        if drawn_for != self._drawn_for:
+            self._drawn_for = drawn_for
+            self._strips.clear()
+        kept = self._strips
+        missing = [y for y in crop.line_range if id(lines[y]) not in kept]
+        if missing:
+            first, last = missing[0], missing[-1]
+            drawn = super().render_lines(Region(0, first, width, last - first + 1))
+            for y in missing:
+                kept[id(lines[y])] = (lines[y], drawn[y - first])
+        return [kept[id(lines[y])][1] for y in crop.line_range]
+
+    def render_line(self, y: int) -> Strip:
         style = self.visual_style
         if y >= len(self._lines):
-            return Strip.blank(width, style.rich_style)
+            return Strip.blank(self.size.width, style.rich_style)
         if self.text_selection is not None:
-            # A selection spans lines: draw the body whole, as a Static would.
-            return Visual.to_strips(self, self.content, width, None, style)[y]
-        if self._drawn_for != (width, style):
-            self._drawn_for = (width, style)
-            self._strips.clear()
-        line = self._lines[y]
-        kept = self._strips.get(id(line))
-        if kept is None:
-            kept = (line, Visual.to_strips(self, line, width, 1, style)[0])
-            self._strips[id(line)] = kept
-        return kept[1]
+            return Visual.to_strips(self, self.content, self.size.width, None, style)[y]
+        return Visual.to_strips(self, self._lines[y], self.size.width, 1, style)[0]
 
 
 class ScannedList(Portlet):
