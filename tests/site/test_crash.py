@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,10 +53,16 @@ def _command(url: str) -> list[str]:
     ]
 
 
-def _one_round(url: str, payloads: list[str], stream: Stream, rng: random.Random) -> None:
+def _one_round(
+    url: str,
+    payloads: list[str],
+    stream: Stream,
+    rng: random.Random,
+    command: Callable[[str], list[str]] = _command,
+) -> None:
     """Start a stream, let it answer a few scans, send some more and SIGKILL it mid-way."""
     proc = subprocess.Popen(
-        _command(url),
+        command(url),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -175,3 +182,67 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(site_url: str) -
     queued_unknown = {p for p, o in stream.answered.items() if o == "queued" and "NOPE" in p}
     listed = {entry["payload"] for entry in journal["refused"]}
     assert queued_unknown <= listed
+
+
+@pytest.mark.postgres
+def test_dispatches_killed_at_random_moments_on_postgresql_count_each_unit_once(
+    pg_url: str,
+) -> None:
+    """`scanstation scan --mode dispatch --doc DC-1` streams on PostgreSQL, SIGKILLed at random
+    moments while their one-call dispatches are in flight, then started again: every serial
+    answered ok is dispatched on DC-1, none twice, and the DC's line counts exactly the
+    serials dispatched on it (the count and the move are one call: one without the other would
+    show here). Every tenth serial is not validated: refused, logged, nothing counted."""
+    from scanstation.domain.model import ScanEvent
+    from scanstation.domain.stages import DocumentKind, Mode
+    from scanstation.service import StationSetup
+
+    service = StationService.open(pg_url, create=True)
+    service.add_site("P1", "Pune Plant", SiteKind.PLANT)
+    service.add_site("G1", "Mumbai Godown", SiteKind.GODOWN)
+    service.add_item("PUMP", "Pump 1HP", "8901234500019", "MB-100")
+    _, serials = service.generate("PUMP", 120, "P1", prefix="SN", by="planner")
+    for number, serial in enumerate(serials):
+        for mode in (Mode.REGISTER, Mode.VALIDATE)[: 1 if number % 10 == 9 else 2]:
+            setup = StationSetup("T-0", "P1", mode, operator="op-0")
+            assert service.scan(ScanEvent(serial), setup).kind.value == "ok"
+    service.add_document(
+        kind=DocumentKind.DC, reference_no="DC-1", from_site="P1", to="G1",
+        lines=[("PUMP", 200)], dc_no="DC-0001",
+    )  # fmt: skip
+    service.close()
+
+    def command(url: str) -> list[str]:
+        return [*_command(url)[:-3], "dispatch", "--doc", "DC-1", "--journal", "--json"]
+
+    rng = random.Random(SEED)
+    payloads, stream = list(serials), Stream()
+    while len(payloads) > 12:
+        _one_round(pg_url, payloads, stream, rng, command)
+    again = subprocess.run(
+        command(pg_url), input="\n".join(payloads) + "\n", capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert again.returncode in (0, 1), again.stderr
+    for line in again.stdout.splitlines():
+        answer = json.loads(line)
+        stream.answered[answer["payload"]] = answer["outcome"]
+    assert _journal(pg_url, "replay").returncode in (0, 1)
+
+    service = StationService.open(pg_url)
+    dispatched = set()
+    for number, serial in enumerate(serials):
+        moves = [e for e in service.events(serial) if e.mode == "dispatch"]
+        ok = [e for e in moves if e.outcome == "ok"]
+        assert len(ok) <= 1, (serial, moves)
+        if ok:
+            assert ok[0].document == "DC-1" and number % 10 != 9
+            assert service.serial(serial).document == "DC-1"  # type: ignore[union-attr]
+            dispatched.add(serial)
+        if stream.answered.get(serial) == "ok":
+            assert ok, f"{serial} was answered ok but is not dispatched"
+    document = service.document("DC-1")
+    assert document is not None and document.lines[0].scanned == len(dispatched)
+    assert len(dispatched) > 50  # most went through, around the kills
+    assert service.info()["serials_by_stage"]["Dispatch from Plant"] == len(dispatched)
+    service.close()
