@@ -149,6 +149,13 @@ class Dialect:
         scan should not have."""
         yield
 
+    @contextmanager
+    def random_index_set_aside(self, db: peewee.Database, new_rows: int) -> Iterator[None]:
+        """Inside a bulk write's transaction, around the insert of `new_rows` serials whose
+        codes were checked already: the secondary-QR index may be dropped and built again
+        from the table once the rows are in."""
+        yield
+
     # -- errors -------------------------------------------------------------------------------
 
     def classify(self, error: BaseException) -> StoreError:

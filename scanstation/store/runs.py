@@ -199,12 +199,13 @@ class RunStore:
                 created_at=iso(at),
                 created_by=by,
             )
-            self._insert_serials(
-                [serials, tokens, item_id, run.id, site_id, seals if seal else None],
-                iso(at),
-                by,
-                progress,
-            )
+            with self.dialect.random_index_set_aside(self._db, count):
+                self._insert_serials(
+                    [serials, tokens, item_id, run.id, site_id, seals if seal else None],
+                    iso(at),
+                    by,
+                    progress,
+                )
             self.append_admin_event(
                 request_id=request_id,
                 kind="generate",

@@ -6,12 +6,14 @@ cache back."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from scanstation.service import SECONDARY_QR_LENGTH, StationService, new_secondary_qrs
-from scanstation.store.sqlite_dialect import CACHE_KIB
+from scanstation.store.errors import StoreError
+from scanstation.store.sqlite_dialect import CACHE_KIB, RANDOM_INDEX, SqliteDialect
 
 
 def test_tokens_are_base32_and_every_character_is_drawn() -> None:
@@ -127,6 +129,64 @@ def test_codes_taken_at_either_end_of_a_files_range_are_found(
         (4, "serial 0A-1 is already a serial in the database"),
     ]
     assert service.info()["serials"] == serials
+
+
+def _has_qr_index(service: StationService) -> bool:
+    found = service.repo._db.execute_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (RANDOM_INDEX,)
+    ).fetchone()
+    return found is not None
+
+
+def test_runs_leave_the_qr_index_whole_whether_built_again_or_added_to(db_url: str) -> None:
+    """SQLite: a run big beside the table drops the secondary-QR index and builds it again
+    after its rows; a small one adds its tokens to it. Either way the index is there, and
+    every token finds its serial through it."""
+    from tests.conftest import build_small
+
+    service = StationService.open(db_url, create=True)
+    build_small(service)  # 25 serials
+    _, big = service.generate("PUMP", 100, "P1")  # built again
+    _, small = service.generate("PUMP", 10, "P1")  # added to
+    assert _has_qr_index(service)
+    for serial_no in big[:3] + big[-3:] + small:
+        made = service.serial(serial_no)
+        assert made is not None and made.secondary_qr
+        found = service.serial(made.secondary_qr)
+        assert found is not None and found.serial_no == serial_no
+    plan = service.repo._db.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT id FROM serial WHERE secondary_qr = ?", ("X",)
+    ).fetchall()
+    assert RANDOM_INDEX in str(plan)
+    service.close()
+
+
+def test_a_run_that_fails_with_the_qr_index_dropped_writes_nothing_and_keeps_it(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index is dropped inside the run's transaction: a failure rolls the DROP back with
+    the rows, and the next run works."""
+    from tests.conftest import build_small
+
+    service = StationService.open(db_url, create=True)
+    build_small(service)
+    before = service.info()["serials"]
+
+    def disk_fails(*_args: object) -> None:
+        assert not _has_qr_index(service)  # the failure comes while it is set aside
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(SqliteDialect, "insert_serials", disk_fails)
+    with pytest.raises(StoreError, match="cannot be written"):
+        service.generate("PUMP", 100, "P1")
+    monkeypatch.undo()
+    assert service.info()["serials"] == before
+    assert _has_qr_index(service)
+    _, serials = service.generate("PUMP", 100, "P1")
+    assert service.info()["serials"] == before + 100  # type: ignore[operator]
+    made = service.serial(serials[0])
+    assert made is not None and made.secondary_qr
+    service.close()
 
 
 # -- the import's plain blocks (checked a column at a time) and the per-record reader ---------
