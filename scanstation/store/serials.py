@@ -88,26 +88,24 @@ class ScanLock:
         return self.before is not None and self.before.view.version != self.current.view.version
 
 
+# A stage by its stored name without Enum's call (a scan reads one each); Stage(name) still
+# says what is wrong with a name that is none.
+_STAGES: Final = {stage.value: stage for stage in Stage}
+
+
 def serial_from_row(row: Sequence[Any]) -> LoadedSerial:
+    # Positional, in SerialView's field order: keywords cost a scan's read a microsecond.
+    (id_, serial_no, sku, item_name, gtin, generation_no, qr, stage, site, document, created_at,
+     created_by, updated_at, updated_by, version, item_id, site_id, document_id, seal,
+     print_count, printed_at) = row[:21]  # fmt: skip
     view = SerialView(
-        serial_no=row[1],
-        sku=row[2],
-        item_name=row[3],
-        gtin=row[4],
-        generation_no=row[5],
-        secondary_qr=signed_text(row[6], row[18]) if row[18] else row[6],
-        stage=Stage(row[7]),
-        site=row[8],
-        document=row[9],
-        created_at=from_iso(row[10]),
-        created_by=row[11],
-        updated_at=from_iso(row[12]),
-        updated_by=row[13],
-        version=row[14],
-        print_count=row[19],
-        printed_at=from_iso(row[20]) if row[20] else None,
-    )
-    return LoadedSerial(row[0], view, row[15], row[16], row[17])
+        serial_no, sku, item_name, gtin, generation_no,
+        signed_text(qr, seal) if seal else qr,
+        _STAGES.get(stage) or Stage(stage), site, document,
+        from_iso(created_at), created_by, from_iso(updated_at), updated_by, version,
+        print_count, from_iso(printed_at) if printed_at else None,
+    )  # fmt: skip
+    return LoadedSerial(id_, view, item_id, site_id, document_id)
 
 
 class SerialStore:
