@@ -382,7 +382,7 @@ def main() -> None:
             f"{'scan (register, commit FULL), p50':34}{us(statistics.median(ours_s)):>14}"
             f"{us(statistics.median(theirs_s)):>14}"
             f"{statistics.median(ours_s) / statistics.median(theirs_s):>8.2f}"
-            "   (target ≤ 1.5 × raw)"
+            "   (target ≤ 1.25 × raw, issue 13)"
         )
         print(f"{'   p99':34}{us(pct(ours_s, 0.99)):>14}{us(pct(theirs_s, 0.99)):>14}")
         url = str(service.database_path)
