@@ -24,7 +24,8 @@ def commit_answer_lost(
     service: StationService, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[list[bool]]:
     """The next COMMIT (or the next statement that commits by itself: PostgreSQL's scan
-    functions, store/scan_function.py and store/scan_rules.py) reaches the database, then its
+    functions, store/scan_function.py and store/scan_rules.py, the latter a station's own
+    prepared call) reaches the database, then its
     answer is lost.
     PostgreSQL: the server ends this session right after committing (pg_terminate_backend
     from another connection) and the client sees the connection drop. SQLite: the commit is
@@ -32,6 +33,7 @@ def commit_answer_lost(
     db = service.repo._db
     dialect = service.repo.dialect
     real_commit, real_execute = db.commit, dialect.execute_hot
+    real_prepared = dialect.execute_prepared
     lost: list[bool] = []
 
     def lose_the_answer() -> None:
@@ -58,8 +60,16 @@ def commit_answer_lost(
             lose_the_answer()
         return cursor
 
+    def execute_prepared(db_: object, name: str, body: str, params: object) -> object:
+        # A station's scan call, prepared with its constants (store/scan_rules.py).
+        cursor = real_prepared(db_, name, body, params)
+        if name.startswith("scan_") and not db.in_transaction() and not lost:
+            lose_the_answer()
+        return cursor
+
     monkeypatch.setattr(db, "commit", commit)
     monkeypatch.setattr(dialect, "execute_hot", execute_hot)
+    monkeypatch.setattr(dialect, "execute_prepared", execute_prepared)
     yield lost
     monkeypatch.undo()
 
