@@ -556,14 +556,25 @@ class Scanning:
         (`station_document`: the reference no of the station's document)."""
         view = serial.view
         document = station_document if write.fill_document_id is not None else None
-        after = replace(
-            view,
+        # Made whole rather than by dataclasses.replace (which walks the fields: 2x the time,
+        # at every scan); serials.serial_from_row names every field the same way.
+        after = SerialView(
+            serial_no=view.serial_no,
+            sku=view.sku,
+            item_name=view.item_name,
+            gtin=view.gtin,
+            generation_no=view.generation_no,
+            secondary_qr=view.secondary_qr,
             stage=write.to_stage,
             site=station.site_code if write.site_id != serial.site_id else view.site,
             document=document if document is not None else view.document,
+            created_at=view.created_at,
+            created_by=view.created_by,
             updated_at=event.read_at,
             updated_by=station.operator,
             version=view.version + 1,
+            print_count=view.print_count,
+            printed_at=view.printed_at,
         )
         return ScanOutcome(
             OutcomeKind.OK, write.message, event, after, view.stage, write.to_stage, event_id

@@ -102,6 +102,8 @@ def written(service: StationService, serial: str) -> tuple[Any, ...]:
 def wide(service: StationService) -> tuple[StationService, list[str]]:
     """The small site, with documents long enough for every row, twice; its new serials."""
     _, serials = service.generate("PUMP", 2 * len(TRANSITIONS), "P1", prefix="TX", by="planner")
+    # Labelled: each serial's print count and time are not a new serial's defaults.
+    service.record_prints(serials, station="T-0", by="planner")
     service.add_document(
         kind=DocumentKind.DC,
         reference_no="DC-9",
@@ -178,6 +180,8 @@ def test_every_transition_writes_the_same_through_both_paths(
             assert outcome.kind is OutcomeKind.OK, (row, outcome.message)
             assert (outcome.stage_before, outcome.stage_after) == (row.from_stage, row.to_stage)
             assert outcome.event_id == service.events(outcome.serial.serial_no)[-1].event_id
+            # The answer shows the serial as the database now holds it, every field.
+            assert outcome.serial == service.serial(outcome.serial.serial_no), row
         assert plain(by_call.message, fast) == plain(by_transaction.message, slow)
         assert replace(by_call.serial, serial_no="", secondary_qr="", updated_at=None) == replace(
             by_transaction.serial, serial_no="", secondary_qr="", updated_at=None
