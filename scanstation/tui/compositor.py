@@ -9,8 +9,9 @@ manual row, every detail portlet on the right and every label in them were drawn
 thrown away, ~45 widgets a frame, about half of the main thread's time at 50 scans/s.
 
 Here a widget is drawn only if its visible part overlaps a changed region, and only its rows
-that do. What reaches the terminal is the same: a changed cell is always covered by a widget
-overlapping the changed region, and the front-most such widget is the one drawn there.
+that do, and not where a widget in front of it, already drawn, covers that part. What reaches
+the terminal is the same: a changed cell is always covered by a widget overlapping the changed
+region, and the front-most such widget is the one drawn there.
 
 It overrides `Compositor._get_renders`, which is private: Textual is pinned (pyproject), and
 tests/tui compare painted screens and snapshots, which fail if what is written goes wrong.
@@ -27,13 +28,13 @@ from textual.strip import Strip
 __all__ = ["ChangedRowsCompositor"]
 
 
-def _bands(shown: Region, changed: list[Region]) -> list[tuple[int, int]]:
-    """The rows (start, end) of `shown` that overlap a changed region, merged."""
-    rows = sorted(
-        (part.y, part.bottom) for region in changed if (part := shown.intersection(region))
-    )
+COVERAGE_CHECKS = 8  # changed regions up to which a part hidden behind a drawn widget is skipped
+
+
+def _bands(parts: list[Region]) -> list[tuple[int, int]]:
+    """The rows (start, end) the parts take, merged."""
     merged: list[tuple[int, int]] = []
-    for top, bottom in rows:
+    for top, bottom in sorted((part.y, part.bottom) for part in parts):
         if merged and top <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], bottom))
         else:
@@ -60,12 +61,26 @@ class ChangedRowsCompositor(Compositor):
         if changed is None or crop is None:
             yield from super()._get_renders(crop)
             return
-        # In the compositor's order (front-most first): the first strip for a cell wins.
+        # In the compositor's order (front-most first): the first strip for a cell wins, so a
+        # changed part inside a widget already drawn (the screen and the containers behind
+        # the banner and the list) needs nothing from the widgets behind it.
+        check = len(changed) <= COVERAGE_CHECKS
+        drawn: list[Region] = []
         for widget, (region, clip) in self.visible_widgets.items():
             shown = region.intersection(clip)
             if not shown:
                 continue
-            for top, bottom in _bands(shown, changed):
+            parts = [
+                part
+                for changed_region in changed
+                if (part := shown.intersection(changed_region))
+                and not (check and any(front.contains_region(part) for front in drawn))
+            ]
+            if not parts:
+                continue
+            if check:
+                drawn.append(shown)
+            for top, bottom in _bands(parts):
                 band = Region(shown.x, top, shown.width, bottom - top)
                 lines = Region(band.x - region.x, top - region.y, band.width, band.height)
                 yield region, band, widget.render_lines(lines)
