@@ -48,6 +48,38 @@ _SQLITE_DATABASE_FAILED = {7, 8, 10, 13, 14, 15}  # NOMEM READONLY IOERR FULL CA
 _SQLITE_CONSTRAINT = 19
 
 
+class _ImmediateTransaction:
+    """What db.atomic("IMMEDIATE") does when no transaction is open, in one object instead of
+    Peewee's three (every scan that writes is one of these: 11 -> 6.5 µs here): BEGIN IMMEDIATE,
+    then Peewee's COMMIT, or its ROLLBACK when the work raised or the commit failed. It stands
+    on Peewee's transaction stack meanwhile, so in_transaction() holds and a nested atomic()
+    is a savepoint, as under atomic()."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: peewee.Database) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        db = self._db
+        db.cursor().execute("BEGIN IMMEDIATE")
+        db.push_transaction(self)
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        db = self._db
+        try:
+            if kind is not None:
+                db.rollback()
+                return
+            try:
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+        finally:
+            db.pop_transaction()
+
+
 class SqliteDialect(Dialect):
     backend = "sqlite"
     param = "?"
@@ -91,8 +123,9 @@ class SqliteDialect(Dialect):
     ) -> AbstractContextManager[object]:
         # BEGIN IMMEDIATE takes the write lock before the first read, so what the transaction
         # reads cannot change before it writes; each statement waits SQLITE_BUSY_TIMEOUT_MS.
-        # Peewee's own context manager, not one wrapped around it: each scan is one of these.
-        return db.atomic("IMMEDIATE")
+        if db.transaction_depth():
+            return db.atomic("IMMEDIATE")  # inside another: a savepoint
+        return _ImmediateTransaction(db)
 
     @contextmanager
     def schema_transaction(self, db: peewee.Database) -> Iterator[None]:
