@@ -22,7 +22,10 @@ Every driver writes the same tables, so the tally and NOTIFY triggers fire for a
 **disjoint**: each station registers serials of its own. **contended**: every station scans the
 same serials (odd stations in reverse order), as a double read or two gates racing would: one
 OK a serial, the rest ALREADY. Each configuration runs `--runs` times with the drivers
-interleaved; every run is printed with the load average, then the medians.
+interleaved; every run is printed with the load average, then the medians. Each run also
+prints the CPU a scan cost the station processes and their server processes (from /proc, when
+the server is local): on a shared or busy machine the rates move with the load, the CPU a scan
+much less, and it says which side a gap is on.
 
 The "done when" run (`--cli`): N `python -m scanstation scan --json --mode register` processes
 are started, wait until each is connected, then get their serials on stdin at the same moment
@@ -59,6 +62,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -145,6 +149,34 @@ $fn$
 ANSWERS = {"ok", "already"}
 
 
+class CpuClock:
+    """A station's CPU and its server process's, in seconds, from the release to the end: what
+    a scan costs each side whatever the machine's load (on a local server whose processes
+    this machine can see; else the server's is None). /proc counts in 10 ms ticks."""
+
+    def __init__(self, url: str, backend_pid: int) -> None:
+        host = urlparse(url).hostname
+        local = host in (None, "", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+        self._stat = f"/proc/{backend_pid}/stat" if local else None
+        self._client, self._server = 0.0, None
+
+    def _server_s(self) -> float | None:
+        try:
+            with open(self._stat or "") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self._client, self._server = time.process_time(), self._server_s()
+
+    def stop(self) -> tuple[float, float | None]:
+        server = self._server_s()
+        spent = None if server is None or self._server is None else server - self._server
+        return time.process_time() - self._client, spent
+
+
 def service_station(
     url: str, number: int, serials: list[str], start: mp.synchronize.Barrier, out: mp.Queue
 ) -> None:
@@ -153,14 +185,16 @@ def service_station(
     service.scan(ScanEvent("warm-up-not-a-serial", source="test"), setup)  # connect, cache site
     latencies: list[float] = []
     clock = time.perf_counter
+    cpu = CpuClock(url, service.repo._db.connection().get_backend_pid())
     start.wait()
     began = clock()
+    cpu.start()
     for serial in serials:
         t0 = clock()
         outcome = service.scan(ScanEvent(serial, source="test"), setup)
         latencies.append(clock() - t0)
         assert outcome.kind.value in ANSWERS, outcome
-    out.put((began, clock(), latencies))
+    out.put((began, clock(), latencies, *cpu.stop()))
     service.close()
 
 
@@ -176,14 +210,16 @@ def dispatch_station(
     service.scan(ScanEvent("warm-up-not-a-serial", source="test"), setup)  # connect, table
     latencies: list[float] = []
     clock = time.perf_counter
+    cpu = CpuClock(url, service.repo._db.connection().get_backend_pid())
     start.wait()
     began = clock()
+    cpu.start()
     for serial in serials:
         t0 = clock()
         outcome = service.scan(ScanEvent(serial, source="test"), setup)
         latencies.append(clock() - t0)
         assert outcome.kind.value == "ok", outcome
-    out.put((began, clock(), latencies))
+    out.put((began, clock(), latencies, *cpu.stop()))
     service.close()
 
 
@@ -206,8 +242,10 @@ def txn_station(
     station, operator = f"RAW-{number}", f"op-{number}"
     latencies: list[float] = []
     clock = time.perf_counter
+    cpu = CpuClock(url, conn.get_backend_pid())
     start.wait()
     began = clock()
+    cpu.start()
     for serial in serials:
         t0 = clock()
         scan_id, read_at = new_scan_id(), datetime.now(UTC)
@@ -236,7 +274,7 @@ def txn_station(
         cur.fetchone()
         cur.execute("COMMIT")
         latencies.append(clock() - t0)
-    out.put((began, clock(), latencies))
+    out.put((began, clock(), latencies, *cpu.stop()))
     conn.close()
 
 
@@ -250,8 +288,10 @@ def function_station(
     station, operator = f"FN-{number}", f"op-{number}"
     latencies: list[float] = []
     clock = time.perf_counter
+    cpu = CpuClock(url, conn.get_backend_pid())
     start.wait()
     began = clock()
+    cpu.start()
     for serial in serials:
         t0 = clock()
         stamp = datetime.now(UTC).isoformat(timespec="microseconds")
@@ -261,7 +301,7 @@ def function_station(
         )
         assert cur.fetchone()[0] in ANSWERS
         latencies.append(clock() - t0)
-    out.put((began, clock(), latencies))
+    out.put((began, clock(), latencies, *cpu.stop()))
     conn.close()
 
 
@@ -272,10 +312,18 @@ DRIVERS: tuple[tuple[str, Callable[..., None]], ...] = (
 )
 
 
-def run_stations(
-    target: Callable[..., None], url: str, slices: list[list[str]]
-) -> tuple[float, list[float]]:
-    """(scans per second in total, every scan's latency)."""
+@dataclass(frozen=True)
+class Run:
+    """One driver's run: scans per second in total, every scan's latency, and CPU a scan (µs)
+    in the station processes and in their server processes (None: not visible here)."""
+
+    rate: float
+    latencies: list[float]
+    client_us: float
+    server_us: float | None
+
+
+def run_stations(target: Callable[..., None], url: str, slices: list[list[str]]) -> Run:
     ctx = mp.get_context("spawn")
     start, out = ctx.Barrier(len(slices)), ctx.Queue()
     procs = [
@@ -292,7 +340,10 @@ def run_stations(
     began = min(r[0] for r in results)
     ended = max(r[1] for r in results)
     latencies = [x for r in results for x in r[2]]
-    return len(latencies) / (ended - began), latencies
+    client = sum(r[3] for r in results) / len(latencies) * 1e6
+    servers = [r[4] for r in results]
+    server = None if None in servers else sum(servers) / len(latencies) * 1e6
+    return Run(len(latencies) / (ended - began), latencies, client, server)
 
 
 # -- the "done when" run: scanstation scan --json processes -----------------------------------
@@ -509,10 +560,13 @@ class Serials:
         return chunk
 
 
-def figures(rate: float, lat: list[float]) -> str:
+def figures(run: Run) -> str:
+    lat = run.latencies
+    server = f"{run.server_us:4.0f}" if run.server_us is not None else " n/a"
     return (
-        f"{rate:>8,.0f}/s  p50 {pct(lat, 0.5) * 1e3:6.2f} ms  p99 {pct(lat, 0.99) * 1e3:6.2f} ms"
-        f"  max {max(lat) * 1e3:7.2f} ms  load {os.getloadavg()[0]:5.1f}"
+        f"{run.rate:>8,.0f}/s  p50 {pct(lat, 0.5) * 1e3:6.2f} ms  p99 {pct(lat, 0.99) * 1e3:6.2f}"
+        f" ms  max {max(lat) * 1e3:7.2f} ms  CPU a scan: station {run.client_us:4.0f} µs, server"
+        f" {server} µs  load {os.getloadavg()[0]:5.1f}"
     )
 
 
@@ -529,11 +583,11 @@ def compare_drivers(url: str, pool: Serials, args: argparse.Namespace) -> None:
                     else:
                         shared = pool.take(args.contended)
                         slices = [shared if n % 2 else shared[::-1] for n in range(stations)]
-                    rate, lat = run_stations(target, url, slices)
-                    rates[label].append(rate)
-                    p99s[label].append(pct(lat, 0.99))
+                    result = run_stations(target, url, slices)
+                    rates[label].append(result.rate)
+                    p99s[label].append(pct(result.latencies, 0.99))
                     print(
-                        f"{stations:>3} {workload:<9} run {run}  {label:<16} {figures(rate, lat)}",
+                        f"{stations:>3} {workload:<9} run {run}  {label:<16} {figures(result)}",
                         flush=True,
                     )
             base = statistics.median(rates[baseline])
@@ -572,10 +626,10 @@ def compare_dispatch(url: str, pool: Serials, args: argparse.Namespace) -> None:
         for run in range(1, args.runs + 1):
             slices = split(pool.take(stations * args.dispatch), stations, args.dispatch)
             ready_to_dispatch(url, slices)
-            rate, lat = run_stations(dispatch_station, url, slices)
-            rates.append(rate)
-            p99s.append(pct(lat, 0.99))
-            print(f"{stations:>3} dispatch  run {run}  StationService   {figures(rate, lat)}")
+            result = run_stations(dispatch_station, url, slices)
+            rates.append(result.rate)
+            p99s.append(pct(result.latencies, 0.99))
+            print(f"{stations:>3} dispatch  run {run}  StationService   {figures(result)}")
         print(
             f"{stations:>3} dispatch  MEDIAN StationService   {statistics.median(rates):>8,.0f}/s"
             f"  p99 {statistics.median(p99s) * 1e3:6.2f} ms",
@@ -597,11 +651,9 @@ def compare_cli(url: str, db_name: str, pool: Serials, args: argparse.Namespace)
                 f"load {load:5.1f}"
             )
             slices = split(pool.take(stations * per_station), stations, per_station)
-            rate, lat = run_stations(function_station, url, slices)
-            function_rates.append(rate)
-            print(
-                f"{shape:>8} run {run}  1-trip function          {figures(rate, lat)}", flush=True
-            )
+            result = run_stations(function_station, url, slices)
+            function_rates.append(result.rate)
+            print(f"{shape:>8} run {run}  1-trip function          {figures(result)}", flush=True)
         cli, function = statistics.median(cli_rates), statistics.median(function_rates)
         print(
             f"{shape:>8} MEDIAN scanstation scan --json {cli:>8,.0f}/s  1-trip function "
