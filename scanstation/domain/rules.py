@@ -46,8 +46,11 @@ __all__ = [
     "MODES_READING_DOCUMENTS",
     "QUANTITY_MARK",
     "SERIAL_MARK",
+    "Already",
     "Rule",
+    "already_table",
     "decision_table",
+    "first_already",
     "first_rule",
 ]
 
@@ -112,6 +115,88 @@ def first_rule(
     return next(
         (n for n, rule in enumerate(rules) if rule.matches(stage, place, sku, addressed_here)),
         None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Already:
+    """A serial in `stage`, on record at this station's site (`here` True) or at no site
+    (False), is answered ALREADY with `decide()`'s sentence, nothing written; `on_document`:
+    only a serial whose document is the station's (else whatever its document is)."""
+
+    stage: Stage
+    here: bool
+    message: str  # SERIAL_MARK where the serial number goes
+    on_document: bool = False
+
+    def matches(self, stage: Stage, place: bool | None, on_document: bool) -> bool:
+        return self.stage is stage and self.here is place and (on_document or not self.on_document)
+
+
+def first_already(
+    answers: tuple[Already, ...], stage: Stage, place: bool | None, on_document: bool
+) -> int | None:
+    """The number of the first row that answers this serial ALREADY (`place` as in Rule;
+    `on_document`: the serial's document is the station's)."""
+    return next(
+        (n for n, row in enumerate(answers) if row.matches(stage, place, on_document)), None
+    )
+
+
+def already_table(station: StationContext) -> tuple[Already, ...]:
+    """The serials decide() answers ALREADY at this station, by stage and place, and with a
+    document, by whether the serial's document is the station's. A row holds only where
+    decide() gives the same sentence whatever else the serial's document is (addressed here,
+    elsewhere, to a customer, none) and whatever the station's document is now (open, its
+    lines full, closed): the answer needs nothing read but the serial. A lookup has none."""
+    if station.mode is Mode.LOOKUP:
+        return ()
+    reads = station.mode in MODES_READING_DOCUMENTS
+    own = station.document
+    nows = [station]
+    if own is not None:
+        full = tuple(replace(line, scanned=line.quantity) for line in own.lines)
+        nows += [
+            replace(station, document=replace(own, state="closed")),
+            replace(station, document=replace(own, lines=full)),
+        ]
+    others: list[DocumentView | None] = [None]
+    if reads:
+        others += [_addressed(station, kind) for kind in DocumentKind]
+        others += [replace(_addressed(station, kind), to_site=_AWAY_MARK) for kind in DocumentKind]
+        others += [replace(_addressed(station, kind), to_site=None) for kind in DocumentKind]
+    rows: list[Already] = []
+    for stage in Stage:
+        for here in (True, False):
+
+            def answer(
+                sent_on: list[DocumentView | None], stage: Stage = stage, here: bool = here
+            ) -> Decision | None:
+                """decide()'s one answer for every station document state and every
+                document the serial may be on; None when they differ."""
+                decisions = {
+                    decide(_serial(now, stage, here, _SKU_MARK, document), now)
+                    for now in nows
+                    for document in [now.document if d is own else d for d in sent_on]
+                }
+                return decisions.pop() if len(decisions) == 1 else None
+
+            on_own = [own] if reads and own is not None else []
+            anywhere = answer(others + on_own)
+            if anywhere is not None and _already(anywhere):
+                rows.append(Already(stage, here, anywhere.message))
+            elif on_own and (on := answer(on_own)) is not None and _already(on):
+                rows.append(Already(stage, here, on.message, on_document=True))
+    return tuple(rows)
+
+
+def _already(decision: Decision) -> bool:
+    """ALREADY, its sentence built of the serial number only."""
+    message = decision.message
+    return (
+        decision.verdict is Verdict.ALREADY
+        and message.count(SERIAL_MARK) == 1
+        and not any(mark in message for mark in (_SKU_MARK, _DOCUMENT_MARK, _AWAY_MARK))
     )
 
 

@@ -27,7 +27,7 @@ from scanstation.domain.corrections import RETURN_MODE
 from scanstation.domain.model import ScanEvent, SerialView, SiteView, utc_now
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.qr import QrFormatError, looks_signed, parse_signed
-from scanstation.domain.rules import MODES_READING_DOCUMENTS, decision_table
+from scanstation.domain.rules import MODES_READING_DOCUMENTS, already_table, decision_table
 from scanstation.domain.stages import (
     Decision,
     Mode,
@@ -135,9 +135,13 @@ class Scanning:
             return self._record_refusal(event, station, *self._unmatched(event, code))
         if scanned.status == "recorded":
             return self._already_recorded(event, scanned.earlier or "ok")
+        stripped = _signature_stripped(before.view, key, signed)
+        if scanned.status == "read" and not stripped and not replay:
+            known = self._already_by_table(event, station, site, code, before)
+            if known is not None:
+                return _qr_said(known, key, signed)
         context, document_id = self._context(station, site)
         try:
-            stripped = _signature_stripped(before.view, key, signed)
             if stripped:
                 return self.repo.write(
                     lambda: self._refuse_locked(
@@ -267,12 +271,33 @@ class Scanning:
                 operator=station.operator,
                 comment=station.reason,
                 approved_by=station.approved_by,
+                answers=already_table(context),
             )
         if len(self._rule_tables) >= 64:  # a station changes setup now and then; keep a few
             self._rule_tables.clear()
         self._rule_tables[key] = rules
         self._last_rules = (station, site, rules)
         return rules
+
+    def _already_by_table(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        site: SiteView,
+        code: ScanCode,
+        serial: LoadedSerial,
+    ) -> ScanOutcome | None:
+        """ALREADY for the serial the one call read, from the station's table (made by
+        decide(): domain/rules.py) without reading a document: what `_scan_in_one_call`
+        answers, nothing written. None when no row answers it."""
+        rules = self._scan_rules(station, site)
+        if rules is None or _other_gtin(code, serial):
+            return None  # a label of another item is refused and recorded under the lock
+        message = rules.already(serial)
+        if message is None:
+            return None
+        stage = serial.view.stage
+        return ScanOutcome(OutcomeKind.ALREADY, message, event, serial.view, stage, stage)
 
     def _scan_in_one_call(
         self: StationService,

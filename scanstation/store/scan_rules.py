@@ -41,7 +41,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from scanstation.domain.qr import PREFIX
-from scanstation.domain.rules import COUNT_MARK, QUANTITY_MARK, SERIAL_MARK, Rule, first_rule
+from scanstation.domain.rules import (
+    COUNT_MARK,
+    QUANTITY_MARK,
+    SERIAL_MARK,
+    Already,
+    Rule,
+    first_already,
+    first_rule,
+)
 from scanstation.store.codec import iso
 from scanstation.store.scan_function import ScanWrite
 from scanstation.store.serials import SERIAL_COLUMNS, SERIAL_FROM, LoadedSerial, serial_from_row
@@ -82,6 +90,20 @@ class ScanRules:
     operator: str
     comment: str | None
     approved_by: str | None
+    # What decide() answers ALREADY (domain/rules.py): told from the serial the call read, by
+    # the service, on both databases; nothing is written for it, so the database needs none.
+    answers: tuple[Already, ...] = ()
+
+    def already(self, serial: LoadedSerial) -> str | None:
+        """The ALREADY sentence for this serial as read, when a row answers it; else None."""
+        place = None if serial.site_id is not None else False
+        if serial.site_id == self.site_id:
+            place = True
+        on_document = serial.document_id is not None and serial.document_id == self.document_id
+        number = first_already(self.answers, serial.view.stage, place, on_document)
+        if number is None:
+            return None
+        return self.answers[number].message.replace(SERIAL_MARK, serial.view.serial_no)
 
     def item_id(self, number: int) -> int | None:
         return self.item_ids[number] if self.item_ids else None

@@ -17,7 +17,9 @@ from scanstation.domain.rules import (
     MODES_READING_DOCUMENTS,
     QUANTITY_MARK,
     SERIAL_MARK,
+    already_table,
     decision_table,
+    first_already,
     first_rule,
 )
 from scanstation.domain.stages import (
@@ -177,3 +179,48 @@ def test_a_dispatch_row_counts_the_unit_on_its_line() -> None:
     serial = SerialState("SN1", "PUMP", Stage.VALIDATED, "P1", None, "Pune")
     assert rule.message_for("SN1", (4, 10)) == decide(serial, station).message
     assert "(4/10)" in rule.message_for("SN1", (4, 10))
+
+
+def test_every_already_row_is_what_decide_says() -> None:
+    """The ALREADY rows (told from the serial as read, no document read) against decide() for
+    every station, stage, place, item, document the serial left on and state of the station's
+    document: a row answers exactly what decide() answers; every ALREADY of a serial on the
+    station's document (or, in a mode that reads none, of any serial) has a row."""
+    compared = answered = 0
+    for station in contexts():
+        reads = station.mode in MODES_READING_DOCUMENTS
+        table = already_table(station if reads else replace(station, document=None))
+        if reads:
+            for state in ("full", "closed"):
+                now = replace(station, document=at_scan(station.document, state))
+                assert already_table(now) == table
+        for row in table:
+            assert row.message.count(SERIAL_MARK) == 1
+            assert not row.on_document or (reads and station.document is not None)
+        serial_documents = SERIAL_DOCUMENTS if reads else (None,)
+        states = ("as read", "full", "closed") if reads else ("as read",)
+        for stage, place, sku, sent_on, state in itertools.product(
+            Stage, PLACES, ("PUMP", "FAN"), serial_documents, states
+        ):
+            site, name = PLACES[place]
+            now = replace(station, document=at_scan(station.document, state))
+            own = (
+                now.document is not None
+                and sent_on is not None
+                and sent_on.reference_no == now.document.reference_no
+            )
+            # On the station's document, the serial's document is the station's as it is now.
+            serial = SerialState(
+                "SN0000000042", sku, stage, site, now.document if own else sent_on, name
+            )
+            real = decide(serial, now)
+            number = first_already(table, stage, place, own)
+            compared += 1
+            if number is None:
+                if real.verdict is Verdict.ALREADY and place is not None:
+                    assert reads and not own, (now, serial)
+                continue
+            answered += 1
+            assert real.verdict is Verdict.ALREADY, (now, serial, real.message)
+            assert real.message == table[number].message.replace(SERIAL_MARK, serial.serial_no)
+    assert compared > 200_000 and answered > 10_000, (compared, answered)

@@ -263,6 +263,9 @@ class _Counting:
         self._sent.append(str(sql))
         return self._cursor.execute(sql, params)
 
+    def __iter__(self) -> Any:
+        return iter(self._cursor)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
 
@@ -413,6 +416,21 @@ def test_a_scan_against_a_document_on_postgresql_is_one_round_trip(
         assert said in outcome.message
         assert len(sent) == 1, (payload, setup.mode, sent)
         assert "BEGIN" not in sent[0].upper()
+    # A double read is ALREADY in the same one statement, nothing written: on the station's
+    # DC (its line full now, which ALREADY does not look at), on an invoice, and a receive's.
+    assert scan(service, "SN0000000002", receive).kind is OutcomeKind.OK
+    events = service.info()["events"]
+    already = [
+        ("SN0000000003", dispatch, "SN0000000003 was dispatched on DC-1 already"),
+        ("SN0000000002", receive, "SN0000000002 was received here already"),
+        ("SN0000000001", sell, "SN0000000001 was dispatched on INV-1 already"),
+    ]
+    for payload, setup, said in already:
+        sent.clear()
+        outcome = scan(service, payload, setup)
+        assert outcome.kind is OutcomeKind.ALREADY and said in outcome.message, outcome.message
+        assert len(sent) == 1, (payload, setup.mode, sent)
+    assert service.info()["events"] == events
     monkeypatch.undo()
     # What the one call wrote is what a user reads back: the serials on their documents, the
     # events naming them, with the answers' sentences, the lines counted.
