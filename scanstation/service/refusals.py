@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from scanstation.domain.codes import visible
 from scanstation.domain.model import ScanEvent, utc_now
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
-from scanstation.domain.stages import Mode, StationContext, Verdict
+from scanstation.domain.stages import Decision, Mode, StationContext, Verdict
 from scanstation.service.setup import StationSetup
 from scanstation.store.errors import DuplicateScan
 from scanstation.store.serials import LoadedSerial, ScanLock
@@ -54,6 +54,53 @@ class Refusals:
         if kind is OutcomeKind.REJECTED and needs_role is not None:
             return replace(refused, needs_role=needs_role)
         return refused
+
+    def _refuse_unchanged(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        serial: LoadedSerial,
+        decision: Decision,
+        context: StationContext,
+        document_id: int | None,
+    ) -> ScanOutcome | None:
+        """The rules refuse the serial as read: the refusal logged in one call that holds only
+        while the serial is still as read. That is the locked path's answer when nothing
+        changed meanwhile (REJECTED, never CONFLICT; the override and the role judged on the
+        same serial), without its transaction. None when the serial changed: the locked path
+        then tells CONFLICT apart."""
+        override = self._override_allowed(serial, station, context)
+        view = serial.view
+        event_id = self.repo.append_refusal_if_unchanged(
+            serial_id=serial.id,
+            version=view.version,
+            stage=view.stage,
+            scan_id=event.scan_id,
+            mode=station.mode.value,
+            station=station.station_id,
+            site=station.site_code,
+            operator=station.operator,
+            at=event.read_at,
+            recorded_at=utc_now(),
+            document_id=document_id,
+            source=event.source,
+            payload=visible(event.payload),
+            outcome=OutcomeKind.REJECTED.value,
+            message=decision.message,
+        )
+        if event_id is None:
+            return None
+        return ScanOutcome(
+            OutcomeKind.REJECTED,
+            decision.message,
+            event,
+            view,
+            view.stage,
+            view.stage,
+            event_id,
+            override,
+            needs_role=decision.needs_role,
+        )
 
     def _override_allowed(
         self: StationService, serial: LoadedSerial, station: StationSetup, context: StationContext

@@ -310,9 +310,10 @@ class Scanning:
     ) -> ScanOutcome | None:
         """The usual scan: decide() on the serial as read, and the transition it chose applied
         in one call that checks nothing changed meanwhile (one round trip on PostgreSQL: see
-        store/scan_function.py). None when that did not settle it (a refusal, or the serial
-        changed or the document's line filled meanwhile): the transactional path then decides
-        again under the lock, where CONFLICT is told apart."""
+        store/scan_function.py), or the refusal it chose logged while the serial is as read.
+        None when that did not settle it (the serial changed or the document's line filled
+        meanwhile, a return): the transactional path then decides again under the lock, where
+        CONFLICT is told apart."""
         if _other_gtin(code, before):
             return None
         decision = self._decide(before, station, context)
@@ -321,7 +322,11 @@ class Scanning:
             return ScanOutcome(
                 OutcomeKind.ALREADY, decision.message, event, before.view, stage, stage
             )
-        if decision.verdict is not Verdict.APPLY or decision.frees_line_on is not None:
+        if decision.verdict is Verdict.REJECTED:
+            return self._refuse_unchanged(
+                event, station, before, decision, context, station_document_id
+            )
+        if decision.frees_line_on is not None:
             return None  # a return also frees a line: the transactional path writes both
         write = self._transition_write(event, station, before, decision, station_document_id)
         applied = self.repo.apply_scan(write)

@@ -37,6 +37,17 @@ EVENT_SQL: Final[dict[str, str]] = {
         "comment, outcome, message, generation_id, count, approved_by) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){returning}"
     ),
+    # A refused scan's event, written only while the serial is at the version and in the
+    # stage it was decided on (PostgreSQL: locked while the row is written, as the locked
+    # path holds it): one round trip in place of that path's BEGIN, lock, insert and COMMIT.
+    "insert_refusal_if_unchanged": (
+        "INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, "
+        "station, site, operator, at, recorded_at, document_id, source, payload, "
+        "comment, outcome, message, generation_id, count, approved_by) "
+        "SELECT ?, 'scan', s.id, ?, s.stage, NULL, ?, ?, ?, ?, ?, CAST(? AS INTEGER), ?, ?, "
+        "NULL, ?, ?, NULL, NULL, NULL FROM serial s "
+        "WHERE s.id = ? AND s.version = ? AND s.stage = ?{lock}{returning}"
+    ),
     # A journaled scan replayed: the newest change another station made to the serial since
     # the scan was read (recording time, so a backdated read cannot hide it).
     "changed_since": (
@@ -126,6 +137,45 @@ class EventStore:
              document_id, source, payload, comment, outcome, message, generation_id, count,
              approved_by)
         )  # fmt: skip
+
+    def append_refusal_if_unchanged(
+        self: Repository,
+        *,
+        serial_id: int,
+        version: int,
+        stage: Stage,
+        scan_id: str,
+        mode: str,
+        station: str,
+        site: str,
+        operator: str,
+        at: datetime,
+        recorded_at: datetime,
+        document_id: int | None,
+        source: str | None,
+        payload: str,
+        outcome: str,
+        message: str,
+    ) -> int | None:
+        """Outside any transaction: a refused scan's event (as `append_event` writes it, the
+        serial staying in `stage`), only while the serial is still at `version` in `stage`:
+        its id, else None and nothing written. One round trip on PostgreSQL, committed by
+        itself; one write transaction on SQLite. DuplicateScan as `append_event`."""
+        values = (
+            scan_id, mode, station, site, operator, iso(at), iso(recorded_at), document_id,
+            source, payload, outcome, message, serial_id, version, stage.value,
+        )  # fmt: skip
+
+        def insert() -> int | None:
+            db, name = self._db, "insert_refusal_if_unchanged"
+            try:
+                cursor = self.dialect.execute_hot(db, name, self._hot[name], values)
+            except Exception as error:
+                self.raise_if_duplicate(scan_id, error)
+                raise
+            return self.dialect.inserted_id(cursor) if cursor.rowcount == 1 else None
+
+        return self.write(insert, transaction=not self.dialect.scan_function)
 
     def insert_event(self: Repository, values: tuple[Any, ...]) -> int:
         """`append_event` with its values in the statement's order, times already as text

@@ -319,12 +319,16 @@ def test_a_scan_on_postgresql_is_one_round_trip(
         Stage.REGISTERED, Stage.NOT_VALIDATED, Stage.SCRAPPED
     ]  # fmt: skip
     assert events[-1].comment == "dropped" and events[-1].outcome == "ok"
-    # A scan the table does not settle (a refusal is logged) takes more than one.
+    # A refusal is decided on the serial the call read and logged by a second statement that
+    # holds while the serial is as read: two, and no transaction.
     sent.clear()
     monkeypatch.setattr(repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent))
     refused = scan(service, "SN0000000006", validate)
-    assert refused.kind is OutcomeKind.REJECTED and len(sent) > 1
+    assert refused.kind is OutcomeKind.REJECTED and refused.event_id is not None
+    executed = [s for s in sent if not s.startswith("PREPARE")]  # a first use prepares
+    assert len(executed) == 2 and not any("BEGIN" in s.upper() for s in sent), sent
     monkeypatch.undo()
+    assert service.events("SN0000000006")[-1].outcome == "rejected"
     service.close()
 
 
@@ -444,8 +448,15 @@ def test_a_scan_against_a_document_on_postgresql_is_one_round_trip(
     assert service.serial("SN0000000001").document == "INV-1"  # type: ignore[union-attr]
     assert service.serial("SN0000000003").document == "DC-1"  # type: ignore[union-attr]
     assert _scanned(service, "DC-1") == 3 and _scanned(service, "INV-1") == 1
-    # Refusals: the line full, an item not on the DC, the DC closed. Nothing more counted.
+    # Refusals: the line full, an item not on the DC, the DC closed. Nothing more counted. A
+    # dispatch's refusal reads the station's document as it is now (two statements) to say
+    # why, then logs it as a register's does: four, and no transaction.
+    sent.clear()
+    monkeypatch.setattr(repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent))
     full = scan(service, "SN0000000004", dispatch)
+    executed = [s for s in sent if not s.startswith("PREPARE")]
+    assert len(executed) == 4 and not any("BEGIN" in s.upper() for s in sent), sent
+    monkeypatch.undo()
     assert full.kind is OutcomeKind.REJECTED and "already has 3/3 of PUMP" in full.message
     not_on = scan(service, "FN0000000021", dispatch)
     assert not_on.kind is OutcomeKind.REJECTED and "FAN is not on DC-1" in not_on.message
@@ -461,3 +472,96 @@ def test_a_scan_against_a_document_on_postgresql_is_one_round_trip(
     assert _scanned(service, "DC-1") == 3 and _scanned(service, "DC-2") == 0
     assert service.serial("SN0000000004").stage is Stage.VALIDATED  # type: ignore[union-attr]
     service.close()
+
+
+def _refusal(service: StationService, serial: str) -> tuple[Any, ...]:
+    """The refusal event a scan left, as a supervisor reads it."""
+    last = service.events(serial)[-1]
+    return (
+        last.outcome, last.from_stage, last.to_stage, last.document, last.comment, last.payload,
+        last.mode, last.message, last.station, last.site, last.by, last.approved_by,
+    )  # fmt: skip
+
+
+def test_a_refusal_is_logged_the_same_by_its_one_call(
+    service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each refusal twice, on the same serial (a refusal changes nothing): logged by the one
+    call that holds while the serial is as read, then by the locked path. The answer (kind,
+    sentence, whether an override would apply, the role asked for) and the event logged are
+    the same; the serial is untouched."""
+    for serial in ("SN0000000001", "SN0000000002"):
+        bring(service, serial, Stage.VALIDATED)
+    scan(service, "SN0000000001", StationSetup("T-1", "P1", Mode.DISPATCH, "op-1", "DC-1"))
+    bring(service, "FN0000000021", Stage.VALIDATED)
+    dispatch = StationSetup("T-9", "P1", Mode.DISPATCH, operator="op-9", document="DC-1")
+    cases = [
+        ("SN0000000003", StationSetup("T-9", "P1", Mode.VALIDATE, operator="op-9")),
+        ("SN0000000003", dispatch),  # not registered yet
+        ("FN0000000021", dispatch),  # not on DC-1
+        ("SN0000000002", StationSetup("T-9", "G1", Mode.SCRAP, "op-9", reason="")),
+        ("SN0000000002", StationSetup("T-9", "G2", Mode.VALIDATE, operator="op-9")),
+        ("SN0000000001", StationSetup("T-9", "G2", Mode.RECEIVE, operator="op-9")),  # not to G2
+        ("SN0000000001", replace(dispatch, document="INV-1")),  # on DC-1 already
+    ]
+    one_call, repo = service._refuse_unchanged, service.repo
+    real, written = repo.append_refusal_if_unchanged, []
+    monkeypatch.setattr(
+        repo, "append_refusal_if_unchanged", lambda **v: written.append(real(**v)) or written[-1]
+    )
+    for serial, setup in cases:
+        before = service.serial(serial)
+        written.clear()
+        monkeypatch.setattr(service, "_refuse_unchanged", one_call)
+        fast = scan(service, serial, setup)
+        by_call = _refusal(service, serial)
+        assert written == [fast.event_id], (serial, setup.mode, fast.message)  # the one call's
+        monkeypatch.setattr(service, "_refuse_unchanged", lambda *a: None)
+        slow = scan(service, serial, setup)
+        by_lock = _refusal(service, serial)
+        assert written == [fast.event_id]  # not used by the locked path
+        assert fast.kind is OutcomeKind.REJECTED, (serial, setup.mode, fast.message)
+        assert (fast.kind, fast.message, fast.override_allowed, fast.needs_role) == (
+            slow.kind, slow.message, slow.override_allowed, slow.needs_role
+        )  # fmt: skip
+        assert (fast.serial, fast.stage_before, fast.stage_after) == (
+            slow.serial, slow.stage_before, slow.stage_after
+        )  # fmt: skip
+        assert by_call == by_lock and by_call[0] == "rejected", (serial, setup.mode)
+        assert fast.event_id != slow.event_id
+        assert fast.event_id == service.events(serial)[-2].event_id
+        assert service.serial(serial) == before
+    # The receive away from its DC's destination could pass by override: said by both.
+    assert fast.override_allowed is False  # the last case is a dispatch
+    receive = scan(service, "SN0000000001", cases[-2][1])
+    assert receive.kind is OutcomeKind.REJECTED and receive.override_allowed
+
+
+def test_a_refusal_that_lost_the_race_is_decided_again_under_the_lock(
+    service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dispatch refuses a serial that is not validated; another station validates it between
+    this scan's read and its refusal's write: the refusal is not written (the serial is no
+    longer as read), and the locked path decides on the serial as it is now: dispatched, one
+    event for this scan."""
+    bring(service, "SN0000000004", Stage.REGISTERED)
+    dispatch = StationSetup("T-9", "P1", Mode.DISPATCH, operator="op-9", document="DC-1")
+    validate = StationSetup("T-2", "P1", Mode.VALIDATE, operator="op-2")
+    repo = service.repo
+    real = repo.append_refusal_if_unchanged
+    written: list[int | None] = []
+
+    def validated_meanwhile(**values: Any) -> int | None:
+        monkeypatch.setattr(repo, "append_refusal_if_unchanged", real)
+        assert scan(service, "SN0000000004", validate).kind is OutcomeKind.OK
+        written.append(real(**values))
+        return written[-1]
+
+    monkeypatch.setattr(repo, "append_refusal_if_unchanged", validated_meanwhile)
+    event = ScanEvent("SN0000000004", source="test")
+    outcome = service.scan(event, dispatch)
+    assert written == [None]
+    assert outcome.kind is OutcomeKind.OK and outcome.stage_after is Stage.DISPATCHED_FROM_PLANT
+    assert outcome.stage_before is Stage.VALIDATED, outcome.message
+    mine = [e for e in service.events("SN0000000004") if e.station == "T-9"]
+    assert [(e.outcome, e.to_stage) for e in mine] == [("ok", Stage.DISPATCHED_FROM_PLANT)]
