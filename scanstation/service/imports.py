@@ -131,6 +131,7 @@ class Imports:
                 self._check_taken(chunk, problems, None if dry_run else spool)
             digest = file_digest.digest()
             self._check_runs(runs, problems)
+            qr_rows = len(hashes) - rows  # the hashes are every serial's and every QR's
             repeated = _repeated(hashes)
             del hashes
             if repeated:
@@ -138,7 +139,7 @@ class Imports:
             if problems or dry_run or not rows:
                 return ImportReport(rows, problems.report(), False)
             written = self._write_import(
-                path, spool, runs, digest, operator, request, progress, checked_at
+                path, spool, runs, digest, operator, request, progress, checked_at, qr_rows
             )
         if isinstance(written, ImportReport):
             return written
@@ -445,6 +446,7 @@ class Imports:
         request_id: str,
         progress: Callable[[int], None] | None,
         checked_at: int,
+        qr_rows: int,
     ) -> int | ImportReport:
         if _file_digest(self._open_import(path)) != digest:
             raise ServiceError(
@@ -474,6 +476,7 @@ class Imports:
                 request_id=request_id,
                 progress=progress,
                 checked_at=checked_at,
+                qr_rows=qr_rows,
             )
         except SerialCollision as collision:
             problems = Problems()

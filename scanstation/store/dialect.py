@@ -151,9 +151,10 @@ class Dialect:
 
     @contextmanager
     def random_index_set_aside(self, db: peewee.Database, new_rows: int) -> Iterator[None]:
-        """Inside a bulk write's transaction, around the insert of `new_rows` serials whose
-        codes were checked already: the secondary-QR index may be dropped and built again
-        from the table once the rows are in."""
+        """Inside a bulk write's transaction, around the insert of serials whose codes were
+        checked already and of which `new_rows` carry a secondary QR code (0: the index is
+        read meanwhile, keep it): the secondary-QR index may be dropped and built again from
+        the table once the rows are in."""
         yield
 
     # -- errors -------------------------------------------------------------------------------

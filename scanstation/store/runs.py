@@ -320,14 +320,15 @@ class RunStore:
         request_id: str,
         progress: Callable[[int], None] | None = None,
         checked_at: int | None = None,
+        qr_rows: int = 0,
     ) -> int:
         """All or nothing, in one transaction: the rows (checked by the caller, given again by
         `chunks()` for each try) are checked once more against the database under the
         namespace lock — a concurrent writer may have taken a code since — and inserted.
         `checked_at`: codes_written() before the caller's checks; when no bulk write came
         since, the rows are not checked again. `runs`: generation no → (SKU, first line) for
-        every run the rows name. Returns the rows written; raises SerialCollision with every
-        taken code."""
+        every run the rows name; `qr_rows`: how many rows carry a secondary QR code. Returns
+        the rows written; raises SerialCollision with every taken code."""
         skus = self.sku_ids()
 
         def work() -> int:
@@ -339,35 +340,38 @@ class RunStore:
             run_ids = self._runs_for_import(runs, skus, at, by)
             written = 0
             per_run: dict[int, int] = {}
-            for chunk in chunks():
-                serial_nos = list(map(itemgetter(ROW_SERIAL_NO), chunk))
-                secondary_qrs = list(map(itemgetter(ROW_SECONDARY_QR), chunk))
-                taken = (
-                    self.taken_codes(serial_nos + list(filter(None, secondary_qrs)))
-                    if recheck
-                    else {}
-                )
-                if taken:
-                    raise SerialCollision.describe(chunk, taken)
-                # Columns made in C: a Python expression a row cost more than the insert.
-                added = self._insert_serials(
-                    [
-                        serial_nos,
-                        secondary_qrs,
-                        list(map(skus.__getitem__, map(itemgetter(ROW_SKU), chunk))),
-                        list(map(run_ids.get, map(itemgetter(ROW_GENERATION_NO), chunk))),
+            # Rows checked again probe the QR index: it stays while they are written.
+            set_aside = 0 if recheck else qr_rows
+            with self.dialect.random_index_set_aside(self._db, set_aside):
+                for chunk in chunks():
+                    serial_nos = list(map(itemgetter(ROW_SERIAL_NO), chunk))
+                    secondary_qrs = list(map(itemgetter(ROW_SECONDARY_QR), chunk))
+                    taken = (
+                        self.taken_codes(serial_nos + list(filter(None, secondary_qrs)))
+                        if recheck
+                        else {}
+                    )
+                    if taken:
+                        raise SerialCollision.describe(chunk, taken)
+                    # Columns made in C: a Python expression a row cost more than the insert.
+                    added = self._insert_serials(
+                        [
+                            serial_nos,
+                            secondary_qrs,
+                            list(map(skus.__getitem__, map(itemgetter(ROW_SKU), chunk))),
+                            list(map(run_ids.get, map(itemgetter(ROW_GENERATION_NO), chunk))),
+                            None,
+                            list(map(itemgetter(ROW_QR_SEAL), chunk)),
+                        ],
+                        iso(at),
+                        by,
                         None,
-                        list(map(itemgetter(ROW_QR_SEAL), chunk)),
-                    ],
-                    iso(at),
-                    by,
-                    None,
-                )
-                for run_id, n in added.items():
-                    per_run[run_id] = per_run.get(run_id, 0) + n
-                written += len(chunk)
-                if progress:
-                    progress(written)
+                    )
+                    for run_id, n in added.items():
+                        per_run[run_id] = per_run.get(run_id, 0) + n
+                    written += len(chunk)
+                    if progress:
+                        progress(written)
             for run_id, n in per_run.items():
                 self._cursor(
                     "UPDATE generation_run SET count = count + ? WHERE id = ?", (n, run_id)

@@ -194,7 +194,7 @@ class SqliteDialect(Dialect):
         found = db.execute_sql(
             "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (RANDOM_INDEX,)
         ).fetchone()
-        if found is None or rows > REBUILD_RATIO * new_rows:
+        if found is None or not new_rows or rows > REBUILD_RATIO * new_rows:
             yield
             return
         db.execute_sql(f'DROP INDEX "{RANDOM_INDEX}"')

@@ -189,6 +189,54 @@ def test_a_run_that_fails_with_the_qr_index_dropped_writes_nothing_and_keeps_it(
     service.close()
 
 
+def test_an_import_of_qr_codes_sets_the_index_aside_unless_it_checks_again(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: a file of QR codes big beside the table is written with the QR index set
+    aside and built again; when another import came between its check and its write, the
+    rows are checked again through the index, so it stays. Both times every code finds its
+    serial afterwards."""
+    from scanstation.service.imports import Imports
+    from tests.conftest import build_small
+
+    service = StationService.open(db_url, create=True)
+    build_small(service)  # 25 serials
+    rows = "".join(f"IMP-{n},PUMP,,QR-{n}\n" for n in range(200))
+    first = tmp_path / "first.csv"
+    first.write_text(f"serial_no,sku,generation_no,secondary_qr\n{rows}", encoding="utf-8")
+    real_insert = SqliteDialect.insert_serials
+    index_while_writing: list[bool] = []
+
+    def watched(self: SqliteDialect, *args: object) -> None:
+        index_while_writing.append(_has_qr_index(service))
+        real_insert(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteDialect, "insert_serials", watched)
+    assert service.import_csv(first).written
+    assert index_while_writing == [False]  # set aside
+    second = tmp_path / "second.csv"
+    rows = "".join(f"IMQ-{n},PUMP,,QS-{n}\n" for n in range(200))
+    second.write_text(f"serial_no,sku,generation_no,secondary_qr\n{rows}", encoding="utf-8")
+    other = tmp_path / "other.csv"
+    other.write_text("serial_no,sku,generation_no,secondary_qr\nLATE-1,PUMP,,\n", "utf-8")
+    real_write = Imports._write_import
+
+    def another_import_first(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(Imports, "_write_import", real_write)
+        assert service.import_csv(other).written
+        index_while_writing.clear()
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Imports, "_write_import", another_import_first)
+    assert service.import_csv(second).written
+    assert index_while_writing == [True]  # checked again through it
+    assert _has_qr_index(service)
+    for qr, serial_no in (("QR-0", "IMP-0"), ("QR-199", "IMP-199"), ("QS-7", "IMQ-7")):
+        found = service.serial(qr)
+        assert found is not None and found.serial_no == serial_no
+    service.close()
+
+
 # -- the import's plain blocks (checked a column at a time) and the per-record reader ---------
 
 PLAIN_ROWS = 60_000  # about 2.4 MB: the file is read in more than one block
