@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["DetailReads"]
 
 TICK_S = 0.03
-QUIET_S = 0.1  # after a scan, the portlets follow once no scan came for this long
+# After a scan, the portlets follow once no scan came for this long: longer than a USB
+# scanner's ~110 ms a scan, whose every scan redrew them (~10 ms of the main thread, landing
+# on the next scan's answer) though nobody reads them at that pace.
+QUIET_S = 0.25
 STALE_S = 2.0  # ... or at the latest this long after they were last read
 
 
