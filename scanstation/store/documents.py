@@ -19,19 +19,20 @@ if TYPE_CHECKING:
 
 __all__ = ["DOCUMENT_SQL", "DocumentStore"]
 
+# A document with its lines in one statement: a row a line (one, its line columns NULL, for a
+# document without lines), the document's columns repeated. A dispatch reads its document at
+# each refusal to say why; the lines were a second round trip.
 _DOCUMENT_SELECT: Final = (
     "SELECT d.id, d.reference_no, d.kind, d.dc_no, d.invoice_no, f.code, t.code, d.to_name, "
-    "d.state, d.created_at, d.closed_reason FROM document d "
-    "JOIN site f ON f.id = d.from_site_id LEFT JOIN site t ON t.id = d.to_site_id"
+    "d.state, d.created_at, d.closed_reason, i.sku, i.name, l.quantity, l.scanned "
+    "FROM document d JOIN site f ON f.id = d.from_site_id "
+    "LEFT JOIN site t ON t.id = d.to_site_id "
+    "LEFT JOIN document_line l ON l.document_id = d.id LEFT JOIN item i ON i.id = l.item_id"
 )
 
 DOCUMENT_SQL: Final[dict[str, str]] = {
-    "document_by_ref": f"{_DOCUMENT_SELECT} WHERE d.reference_no = ?",
-    "document_by_id": f"{_DOCUMENT_SELECT} WHERE d.id = ?",
-    "document_lines": (
-        "SELECT i.sku, i.name, l.quantity, l.scanned FROM document_line l "
-        "JOIN item i ON i.id = l.item_id WHERE l.document_id = ? ORDER BY l.id"
-    ),
+    "document_by_ref": f"{_DOCUMENT_SELECT} WHERE d.reference_no = ? ORDER BY l.id",
+    "document_by_id": f"{_DOCUMENT_SELECT} WHERE d.id = ? ORDER BY l.id",
     # Guarded: never over a line's quantity, never on a document closed meanwhile.
     "fill_line": (
         "UPDATE document_line SET scanned = scanned + 1 "
@@ -152,31 +153,12 @@ class DocumentStore:
         return found[1] if found else None
 
     def document_with_id(self: Repository, reference_no: str) -> tuple[int, DocumentView] | None:
-        row = self._run("document_by_ref", (reference_no,)).fetchone()
-        return (row[0], self._document_from_row(row)) if row else None
+        rows = self._run("document_by_ref", (reference_no,)).fetchall()
+        return (rows[0][0], _document_from_rows(rows)) if rows else None
 
     def document_by_id(self: Repository, document_id: int) -> DocumentView | None:
-        row = self._run("document_by_id", (document_id,)).fetchone()
-        return self._document_from_row(row) if row else None
-
-    def _document_from_row(self: Repository, row: Sequence[Any]) -> DocumentView:
-        lines = tuple(
-            DocumentLineView(sku, name, quantity, scanned)
-            for sku, name, quantity, scanned in self._run("document_lines", (row[0],)).fetchall()
-        )
-        return DocumentView(
-            reference_no=row[1],
-            kind=DocumentKind(row[2]),
-            dc_no=row[3],
-            invoice_no=row[4],
-            from_site=row[5],
-            to_site=row[6],
-            to_name=row[7],
-            state=row[8],
-            lines=lines,
-            created_at=from_iso(row[9]),
-            closed_reason=row[10],
-        )
+        rows = self._run("document_by_id", (document_id,)).fetchall()
+        return _document_from_rows(rows) if rows else None
 
     def documents(
         self: Repository, *, state: str | None = "open", from_site: str | None = None
@@ -298,3 +280,26 @@ class DocumentStore:
     def fill_document_line(self: Repository, document_id: int, item_id: int) -> bool:
         """Count one unit against the line; False when the line is full (or absent)."""
         return bool(self._run("fill_line", (document_id, item_id)).rowcount == 1)
+
+
+def _document_from_rows(rows: Sequence[Sequence[Any]]) -> DocumentView:
+    """A document from its rows of `_DOCUMENT_SELECT` (one a line, in the lines' order)."""
+    row = rows[0]
+    lines = tuple(
+        DocumentLineView(line[11], line[12], line[13], line[14])
+        for line in rows
+        if line[11] is not None
+    )
+    return DocumentView(
+        reference_no=row[1],
+        kind=DocumentKind(row[2]),
+        dc_no=row[3],
+        invoice_no=row[4],
+        from_site=row[5],
+        to_site=row[6],
+        to_name=row[7],
+        state=row[8],
+        lines=lines,
+        created_at=from_iso(row[9]),
+        closed_reason=row[10],
+    )

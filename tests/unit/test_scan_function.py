@@ -449,13 +449,13 @@ def test_a_scan_against_a_document_on_postgresql_is_one_round_trip(
     assert service.serial("SN0000000003").document == "DC-1"  # type: ignore[union-attr]
     assert _scanned(service, "DC-1") == 3 and _scanned(service, "INV-1") == 1
     # Refusals: the line full, an item not on the DC, the DC closed. Nothing more counted. A
-    # dispatch's refusal reads the station's document as it is now (two statements) to say
-    # why, then logs it as a register's does: four, and no transaction.
+    # dispatch's refusal reads the station's document as it is now, with its lines (one
+    # statement), to say why, then logs it as a register's does: three, and no transaction.
     sent.clear()
     monkeypatch.setattr(repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent))
     full = scan(service, "SN0000000004", dispatch)
     executed = [s for s in sent if not s.startswith("PREPARE")]
-    assert len(executed) == 4 and not any("BEGIN" in s.upper() for s in sent), sent
+    assert len(executed) == 3 and not any("BEGIN" in s.upper() for s in sent), sent
     monkeypatch.undo()
     assert full.kind is OutcomeKind.REJECTED and "already has 3/3 of PUMP" in full.message
     not_on = scan(service, "FN0000000021", dispatch)
