@@ -136,10 +136,16 @@ class Scanning:
         if scanned.status == "recorded":
             return self._already_recorded(event, scanned.earlier or "ok")
         stripped = _signature_stripped(before.view, key, signed)
-        if scanned.status == "read" and not stripped and not replay:
-            known = self._already_by_table(event, station, site, code, before)
-            if known is not None:
-                return _qr_said(known, key, signed)
+        # ALREADY from the station's table before any document is read: of the serial as
+        # read, or (another station came first) of the serial as it is now.
+        known = None
+        if not stripped and not replay:
+            if scanned.status == "read":
+                known = self._already_by_table(event, station, site, code, before)
+            elif scanned.status == "changed":
+                known = self._already_since(event, station, site, code, key)
+        if known is not None:
+            return _qr_said(known, key, signed)
         context, document_id = self._context(station, site)
         try:
             if stripped:
@@ -149,8 +155,7 @@ class Scanning:
                     )
                 )
             if scanned.status == "changed":
-                # Another station came first: ALREADY is told from the serial as it is now.
-                answered = self._already_since(event, station, code, key, context)
+                answered = None  # not ALREADY now: the lock tells CONFLICT apart
             elif not replay:
                 answered = self._scan_in_one_call(
                     event, station, code, before, context, document_id
@@ -342,15 +347,15 @@ class Scanning:
         self: StationService,
         event: ScanEvent,
         station: StationSetup,
+        site: SiteView,
         code: ScanCode,
         key: str,
-        context: StationContext,
     ) -> ScanOutcome | None:
         """A serial the one call found changed meanwhile (stations racing for it), read again
-        as committed: ALREADY (or this scan id recorded meanwhile) when decide() says so of it
-        now, answered as the locked path answers it, which writes nothing for either; None
-        otherwise (the locked path decides). Saves racing stations a transaction, the usual
-        loser's answer."""
+        as committed: ALREADY (or this scan id recorded meanwhile) when the station's table or
+        decide() says so of it now, answered as the locked path answers it, which writes
+        nothing for either; None otherwise (the locked path decides). Saves racing stations a
+        transaction, the usual loser's answer, and a dispatch's loser its documents' reads."""
         read = self.repo.read_for_scan(key, event.scan_id)
         if read is None:
             return None
@@ -359,6 +364,10 @@ class Scanning:
         current = read.current
         if _other_gtin(code, current):
             return None  # refused and recorded under the lock
+        known = self._already_by_table(event, station, site, code, current)
+        if known is not None:
+            return known
+        context, _ = self._context(station, site)
         decision = self._decide(current, station, context)
         if decision.verdict is not Verdict.ALREADY:
             return None

@@ -379,6 +379,56 @@ def test_a_scan_that_lost_the_race_is_already_without_a_transaction(
 
 
 @pytest.mark.postgres
+def test_a_dispatch_that_lost_the_race_is_already_in_two_statements(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two gates dispatch the same unit on the same DC: the other holds the serial's row
+    (dispatched on DC-1, its unit counted) while this one dispatches it. The one call waits,
+    finds the serial changed and counts nothing; the serial read again is ALREADY on DC-1,
+    from the station's table, no document read: two statements, no transaction, nothing
+    written, the line counted once."""
+    import threading
+    import time
+
+    import psycopg2
+
+    from tests.conftest import build_small
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    bring(service, "SN0000000008", Stage.VALIDATED)
+    dispatch = StationSetup("T-1", "P1", Mode.DISPATCH, operator="op-1", document="DC-1")
+    scan(service, "NOT-A-SERIAL", dispatch)  # the connection, statements and table warm
+    service._users_checked_at = time.monotonic() + 3600
+    events = service.info()["events"]
+    other = psycopg2.connect(pg_url)
+    other.cursor().execute(
+        "UPDATE serial SET stage = 'Dispatch from Plant', updated_by = 'op-2', "
+        "document_id = (SELECT id FROM document WHERE reference_no = 'DC-1'), "
+        "version = version + 1 WHERE serial_no = 'SN0000000008'; "
+        "UPDATE document_line SET scanned = scanned + 1"
+    )
+    sent: list[str] = []
+    real_cursor = service.repo._db.cursor
+    monkeypatch.setattr(
+        service.repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent)
+    )
+    committer = threading.Timer(0.5, other.commit)
+    committer.start()
+    outcome = scan(service, "SN0000000008", dispatch)
+    committer.join()
+    other.close()
+    monkeypatch.undo()
+    assert outcome.kind is OutcomeKind.ALREADY, outcome.message
+    assert "SN0000000008 was dispatched on DC-1 already" in outcome.message
+    executed = [s for s in sent if not s.startswith("PREPARE")]  # a first use prepares
+    assert len(executed) == 2 and not any("BEGIN" in s.upper() for s in sent), sent
+    assert service.info()["events"] == events  # nothing written for this scan
+    assert _scanned(service, "DC-1") == 1  # counted by the other gate only
+    service.close()
+
+
+@pytest.mark.postgres
 def test_a_scan_against_a_document_on_postgresql_is_one_round_trip(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
