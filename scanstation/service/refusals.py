@@ -148,25 +148,16 @@ class Refusals:
         station: StationSetup,
         kind: OutcomeKind,
         message: str,
-        serial: LoadedSerial | None,
+        serial: LoadedSerial,
         document_id: int | None,
         override_allowed: bool = False,
     ) -> ScanOutcome:
-        """Inside the scan's transaction: log the refusal (who, where, when, the payload) for
-        supervisors, answer it."""
-        stage = serial.view.stage if serial else None
-        if serial is None and (earlier := self.repo.scan_already_recorded(event.scan_id)):
-            return self._already_recorded(event, earlier[0])
+        """Inside the scan's transaction, the serial locked (its scan id checked by the lock's
+        read): log the refusal (who, where, when, the payload) for supervisors, answer it."""
+        stage = serial.view.stage
         event_id = self._append_refusal(event, station, serial, kind, message, document_id)
         return ScanOutcome(
-            kind,
-            message,
-            event,
-            serial.view if serial else None,
-            stage,
-            stage,
-            event_id,
-            override_allowed,
+            kind, message, event, serial.view, stage, stage, event_id, override_allowed
         )
 
     def _record_refusal(
@@ -178,14 +169,17 @@ class Refusals:
         *,
         even_in_lookup: bool = False,
     ) -> ScanOutcome:
-        """A scan that matched no serial, in a transaction of its own (lookup logs nothing,
-        unless `even_in_lookup`: a forged label is logged wherever it is scanned)."""
+        """A scan that matched no serial, logged by one statement committed by itself (lookup
+        logs nothing, unless `even_in_lookup`: a forged label is logged wherever it is
+        scanned). There is no serial to lock: the scan id's unique index is the only check,
+        and a delivery of the same scan id recorded already is told by it (DuplicateScan)."""
         if station.mode is Mode.LOOKUP and not even_in_lookup:
             return ScanOutcome(kind, message, event)
         document_id = self.repo.document_id(station.document) if station.document else None
         try:
-            return self.repo.write(
-                lambda: self._refuse_locked(event, station, kind, message, None, document_id)
+            event_id = self.repo.write_alone(
+                lambda: self._append_refusal(event, station, None, kind, message, document_id)
             )
         except DuplicateScan:
             return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
+        return ScanOutcome(kind, message, event, None, None, None, event_id)

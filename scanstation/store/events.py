@@ -175,7 +175,7 @@ class EventStore:
                 raise
             return self.dialect.inserted_id(cursor) if cursor.rowcount == 1 else None
 
-        return self.write(insert, transaction=not self.dialect.scan_function)
+        return self.write_alone(insert)
 
     def insert_event(self: Repository, values: tuple[Any, ...]) -> int:
         """`append_event` with its values in the statement's order, times already as text

@@ -214,6 +214,11 @@ class Repository(
                     raise classified from error
         raise AssertionError("unreachable")
 
+    def write_alone(self, work: Callable[[], T]) -> T:
+        """`work`, one write statement, committed by itself on PostgreSQL (one round trip, no
+        BEGIN or COMMIT); in a write transaction of its own on SQLite. Retried as `write`."""
+        return self.write(work, transaction=not self.dialect.scan_function)
+
     def write(self, work: Callable[[], T], *, transaction: bool = True) -> T:
         """Run `work` in one write transaction, retried whole while the database is busy or the
         connection was lost, for at most WRITE_BUDGET_S; then StoreBusy (nothing was saved).

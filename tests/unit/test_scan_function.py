@@ -329,6 +329,21 @@ def test_a_scan_on_postgresql_is_one_round_trip(
     assert len(executed) == 2 and not any("BEGIN" in s.upper() for s in sent), sent
     monkeypatch.undo()
     assert service.events("SN0000000006")[-1].outcome == "rejected"
+    # A code no serial matches is logged by one statement after the call, no transaction; a
+    # second delivery of that scan is told by the scan id's unique index, nothing written.
+    sent.clear()
+    monkeypatch.setattr(repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent))
+    unknown = ScanEvent("NOPE-42", source="test")
+    first = service.scan(unknown, validate)
+    executed = [s for s in sent if not s.startswith("PREPARE")]
+    assert len(executed) == 2 and not any("BEGIN" in s.upper() for s in sent), sent
+    monkeypatch.undo()
+    assert first.kind is OutcomeKind.UNKNOWN and first.event_id is not None
+    events = service.info()["events"]
+    again = service.scan(unknown, validate)
+    assert again.kind is OutcomeKind.ALREADY, again.message
+    assert again.message == "This scan was already recorded (unknown)"
+    assert service.info()["events"] == events
     service.close()
 
 
