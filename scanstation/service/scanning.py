@@ -47,7 +47,7 @@ from scanstation.store.scan_rules import RuledScan, Scanned, ScanRules
 from scanstation.store.serials import LoadedSerial
 
 if TYPE_CHECKING:
-    from scanstation.domain.model import DocumentView
+    from scanstation.domain.model import DocumentView, ItemView
     from scanstation.service.station import StationService
 
 __all__ = ["Scanning"]
@@ -388,8 +388,9 @@ class Scanning:
             return None
         return f"NOT GENUINE: {why} — a copied or made-up label; nothing changed"
 
-    def _product_barcode(self: StationService, gtin: str) -> str:
-        item = self.repo.item_by_gtin(gtin)
+    def _product_barcode(self: StationService, gtin: str, item: ItemView | None = None) -> str:
+        """`item`: the GTIN's item when the caller has read it already."""
+        item = item or self.repo.item_by_gtin(gtin)
         what = f"GTIN {gtin}, {item.name}" if item else f"GTIN {gtin}"
         return f"This is a product barcode ({what}), not a serial label — scan the serial"
 
@@ -399,8 +400,9 @@ class Scanning:
         """A code no serial matched: a plain EAN/UPC/GTIN of a known item is a product barcode
         (most scanners send one without a symbology prefix); anything else is not known."""
         gtin = gtin_of_plain(code)
-        if gtin is not None and self.repo.item_by_gtin(gtin) is not None:
-            return OutcomeKind.REJECTED, self._product_barcode(gtin)
+        item = self.repo.item_by_gtin(gtin) if gtin is not None else None
+        if gtin is not None and item is not None:
+            return OutcomeKind.REJECTED, self._product_barcode(gtin, item)
         return OutcomeKind.UNKNOWN, _not_known(event)
 
     def _lookup(

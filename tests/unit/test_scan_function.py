@@ -344,6 +344,15 @@ def test_a_scan_on_postgresql_is_one_round_trip(
     assert again.kind is OutcomeKind.ALREADY, again.message
     assert again.message == "This scan was already recorded (unknown)"
     assert service.info()["events"] == events
+    # A product's own barcode (a plain EAN of a known item): its item read once, to say so.
+    sent.clear()
+    monkeypatch.setattr(repo._db, "cursor", lambda *a, **k: _Counting(real_cursor(*a, **k), sent))
+    product = scan(service, "8901234500019", validate)
+    executed = [s for s in sent if not s.startswith("PREPARE")]
+    assert len(executed) == 3 and not any("BEGIN" in s.upper() for s in sent), sent
+    monkeypatch.undo()
+    assert product.kind is OutcomeKind.REJECTED and "product barcode" in product.message
+    assert "(GTIN 08901234500019, Pump 1HP)" in product.message
     service.close()
 
 
