@@ -56,9 +56,6 @@ class Dialect:
     # (store/scan_function.py); otherwise by statements in one write transaction.
     scan_function: bool
     pooled: bool  # connections come from a pool; a broken one is closed for good
-    # Text compares by code point (as Python sorts it), so a range of the code indexes holds
-    # every code between two sorted codes (a locale's collation need not).
-    code_point_order: bool = False
 
     def connection_lost(self, error: BaseException) -> bool:
         """Did `error` break the connection (so it must not be used again)?"""
@@ -137,10 +134,16 @@ class Dialect:
         return ""
 
     def any_of(
-        self, column: str, values: Sequence[str], *more_columns: str
+        self, column: str, values: Sequence[str] | Sequence[int], *more_columns: str
     ) -> tuple[str, list[Any]]:
         """`column` (or any of `more_columns`) is one of `values`: one parameter for the whole
         list, encoded once however many columns are compared."""
+        raise NotImplementedError
+
+    def any_in_range(self, column: str, codes: list[str]) -> tuple[str, list[Any]]:
+        """A statement (one row, one boolean): does `column`'s index of serial hold any text
+        between the lowest and the highest of `codes` (sorted as Python sorts them), in the
+        index's own order? When it holds none, none of `codes` is there."""
         raise NotImplementedError
 
     @contextmanager

@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import peewee
@@ -68,6 +68,18 @@ def _copy_value(value: Any) -> str:
     if isinstance(value, str):
         return value.translate(_COPY_ESCAPES)
     return str(value)
+
+
+def _text_array(values: Sequence[str]) -> str:
+    """Texts as one array literal ('{"a","b"}'), cast to text[] in SQL: parsed as one value
+    (psycopg2 sends a list as ARRAY['a', 'b', ...], a constant an element: 20,000 codes took
+    115 ms a statement to parse and plan, this 25-35 ms)."""
+    if not values:
+        return "{}"
+    joined = '","'.join(values)
+    if "\\" in joined or '"' in joined:  # GS1 AI 82 allows '"' in a code
+        joined = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return '{"' + joined + '"}'
 
 
 def _copy_cells(values: Sequence[Any]) -> Sequence[str]:
@@ -307,11 +319,25 @@ class PostgresDialect(Dialect):
         return " RETURNING id"
 
     def any_of(
-        self, column: str, values: Sequence[str], *more_columns: str
+        self, column: str, values: Sequence[str] | Sequence[int], *more_columns: str
     ) -> tuple[str, list[Any]]:
-        listed = list(values)
+        if values and isinstance(values[0], int):  # row ids (store/prints.py)
+            listed, kind = "{" + ",".join(map(str, values)) + "}", "bigint"
+        else:
+            listed, kind = _text_array(cast("Sequence[str]", values)), "text"
         columns = (column, *more_columns)
-        return " OR ".join(f"{c} = ANY(%s)" for c in columns), [listed] * len(columns)
+        return " OR ".join(f"{c} = ANY(%s::{kind}[])" for c in columns), [listed] * len(columns)
+
+    def any_in_range(self, column: str, codes: list[str]) -> tuple[str, list[Any]]:
+        # The database's collation need not sort as Python does (ICU's English puts "_"
+        # before letters and digits), so the ends are taken by the database, in the
+        # column's own order; the range is then read from the column's index.
+        sql = (
+            "WITH ends AS (SELECT min(code) AS low, max(code) AS high"
+            " FROM unnest(%s::text[]) AS code)"
+            f" SELECT EXISTS (SELECT 1 FROM ends, serial WHERE {column} BETWEEN low AND high)"
+        )
+        return sql, [_text_array(codes)]
 
     def is_integrity_error(self, error: BaseException) -> bool:
         import psycopg2

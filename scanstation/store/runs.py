@@ -102,17 +102,11 @@ class RunStore:
         return taken
 
     def _taken_in(self: Repository, column: str, chunk: list[str]) -> list[str]:
-        """The codes of `chunk` (sorted) found in `column`'s unique index. Where the database
-        orders text as Python does, one step first asks whether the index has any code
-        between the chunk's first and last: an import's new numbers, or a run's tokens
-        against the serial numbers, usually have none there, and then no code is probed."""
-        if (
-            self.dialect.code_point_order
-            and not self._cursor(
-                f"SELECT EXISTS (SELECT 1 FROM serial WHERE {column} BETWEEN ? AND ?)",
-                (chunk[0], chunk[-1]),
-            ).fetchone()[0]
-        ):
+        """The codes of `chunk` (sorted) found in `column`'s unique index. One step first
+        asks whether the index has any code between the chunk's lowest and highest: an
+        import's new numbers, or a run's tokens against the serial numbers, usually have none
+        there, and then no code is probed."""
+        if not self._cursor(*self.dialect.any_in_range(column, chunk)).fetchone()[0]:
             return []
         where, params = self.dialect.any_of(column, chunk)
         rows = self._cursor(f"SELECT {column} FROM serial WHERE {where}", params).fetchall()

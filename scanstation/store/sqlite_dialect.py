@@ -86,7 +86,6 @@ class SqliteDialect(Dialect):
     lock_clause = ""
     scan_function = False
     pooled = False
-    code_point_order = True  # BINARY: UTF-8 bytes, in code point order
 
     def __init__(self, display: str, path: str) -> None:
         super().__init__(display)
@@ -169,12 +168,18 @@ class SqliteDialect(Dialect):
         )
 
     def any_of(
-        self, column: str, values: Sequence[str], *more_columns: str
+        self, column: str, values: Sequence[str] | Sequence[int], *more_columns: str
     ) -> tuple[str, list[Any]]:
         listed = json.dumps(list(values))
         columns = (column, *more_columns)
         where = " OR ".join(f"{c} IN (SELECT value FROM json_each(?))" for c in columns)
         return where, [listed] * len(columns)
+
+    def any_in_range(self, column: str, codes: list[str]) -> tuple[str, list[Any]]:
+        # BINARY compares UTF-8 bytes, in code point order as Python sorts: the ends are
+        # the first and the last code.
+        sql = f"SELECT EXISTS (SELECT 1 FROM serial WHERE {column} BETWEEN ? AND ?)"
+        return sql, [codes[0], codes[-1]]
 
     @contextmanager
     def bulk_write(self, db: peewee.Database) -> Iterator[None]:

@@ -6,14 +6,19 @@ cache back."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 
 import pytest
 
 from scanstation.service import SECONDARY_QR_LENGTH, StationService, new_secondary_qrs
 from scanstation.store.errors import StoreError
 from scanstation.store.sqlite_dialect import CACHE_KIB, RANDOM_INDEX, SqliteDialect
+from tests.conftest import build_small
 
 
 def test_tokens_are_base32_and_every_character_is_drawn() -> None:
@@ -129,6 +134,105 @@ def test_codes_taken_at_either_end_of_a_files_range_are_found(
         (4, "serial 0A-1 is already a serial in the database"),
     ]
     assert service.info()["serials"] == serials
+
+
+def test_codes_taken_at_both_ends_and_in_the_middle_of_a_files_range_are_found(
+    service: StationService, tmp_path: Path
+) -> None:
+    """Each index is first asked whether it holds any code between the file's lowest and
+    highest: here the lowest, a middle one and the highest code are taken (the middle one as
+    a QR code), new codes lie between them, and no other code of the database sorts between
+    them (codes starting with 0)."""
+    first = tmp_path / "first.csv"
+    first.write_text(
+        "serial_no,sku,generation_no,secondary_qr\n0A-1,PUMP,,0M-5\n0Z-9,PUMP,,\n", "utf-8"
+    )
+    assert service.import_csv(first).written
+    serials = service.info()["serials"]
+    csv = tmp_path / "units.csv"
+    csv.write_text(
+        "serial_no,sku,generation_no,secondary_qr\n"
+        "0C-2,PUMP,,\n0Z-9,PUMP,,\n0Q-7,PUMP,,\n0M-5,PUMP,,\n0A-1,PUMP,,\n0Y-3,PUMP,,\n",
+        encoding="utf-8",
+    )
+    report = service.import_csv(csv)
+    assert not report.written
+    assert [(p.line, p.message) for p in report.problems] == [
+        (3, "serial 0Z-9 is already a serial in the database"),
+        (5, "serial 0M-5 is already a secondary QR in the database"),
+        (6, "serial 0A-1 is already a serial in the database"),
+    ]
+    assert service.info()["serials"] == serials
+
+
+def test_codes_with_quotes_are_looked_up_as_written(
+    service: StationService, tmp_path: Path
+) -> None:
+    """PostgreSQL is sent the codes as one array literal, in which '"' and '\\' are escaped."""
+    csv = tmp_path / "units.csv"
+    csv.write_text('serial_no,sku,generation_no,secondary_qr\n"0""A\'1",PUMP,,"0,""Q"\n', "utf-8")
+    assert service.import_csv(csv).written
+    asked = ["0\"A'1", '0,"Q', "0\\", '0"B', ""]
+    assert service.repo.taken_codes(asked) == {"0\"A'1": "serial", '0,"Q': "secondary QR"}
+    assert service.repo.taken_codes([]) == {}
+
+
+@pytest.fixture
+def english_order_service() -> Iterator[StationService]:
+    """PostgreSQL with a database whose text sorts as English does (ICU "en": every
+    punctuation mark before digits and letters), not by code point as Python and SQLite do."""
+    base = os.environ.get("SCANSTATION_TEST_PG_URL")
+    if not base:
+        pytest.skip("SCANSTATION_TEST_PG_URL is not set: no PostgreSQL server to test against")
+    import psycopg2
+
+    name = f"scanstation_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(base)
+    admin.autocommit = True
+    admin.cursor().execute(
+        f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"
+        " LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'"
+    )
+    svc = StationService.open(urlunparse(urlparse(base)._replace(path=f"/{name}")), create=True)
+    try:
+        build_small(svc)
+        yield svc
+    finally:
+        svc.close()
+        admin.cursor().execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+def test_a_taken_code_is_found_where_the_database_sorts_text_otherwise_than_python(
+    english_order_service: StationService, tmp_path: Path
+) -> None:
+    """The chunk's lowest and highest must be taken in the database's order: in Python's,
+    "0A-3" .. "0_4" and "05" .. "0:5" are ranges running backwards in English order,
+    which hold nothing, and the taken codes would be missed. (Codes are GS1 AI 82: ASCII,
+    letters in upper case.)"""
+    service = english_order_service
+    ordered = service.repo._db.execute_sql(
+        "SELECT code FROM unnest(ARRAY['0A-3', '0_4', '05', '0:5']) AS code ORDER BY code"
+    ).fetchall()
+    assert [code for (code,) in ordered] == ["0_4", "0:5", "05", "0A-3"]
+    for taken, new in (("0_4", "0A-3"), ("0:5", "05")):
+        first = tmp_path / "first.csv"
+        first.write_text(f"serial_no,sku,generation_no,secondary_qr\n{taken},PUMP,,\n", "utf-8")
+        assert service.import_csv(first).written
+        serials = service.info()["serials"]
+        csv = tmp_path / "units.csv"
+        csv.write_text(
+            f"serial_no,sku,generation_no,secondary_qr\n{new},PUMP,,\n{taken},PUMP,,\n", "utf-8"
+        )
+        report = service.import_csv(csv)
+        assert not report.written
+        assert [(p.line, p.message) for p in report.problems] == [
+            (3, f"serial {taken} is already a serial in the database")
+        ]
+        assert service.info()["serials"] == serials
 
 
 def _has_qr_index(service: StationService) -> bool:
