@@ -28,6 +28,7 @@ from scanstation.domain.stages import Mode, Stage
 from scanstation.service import StationService
 from scanstation.tui.compositor import ChangedRowsCompositor
 from scanstation.tui.intake import split_paste
+from scanstation.tui.messages import DetailsLoaded
 from scanstation.tui.screens.comment import CommentPrompt
 from scanstation.tui.screens.confirm import ConfirmPrompt
 from scanstation.tui.screens.document_form import DocumentForm
@@ -220,6 +221,54 @@ async def test_after_a_burst_every_portlet_shows_its_last_serial(run_station: An
         await pilot.pause(0.3)  # and nothing older is drawn over it
         assert portlets_show() == last
         assert str(detail.field("serial_no")) == sn(8)
+
+    await run_station(body, site="P1", mode="register")
+
+
+async def test_a_newer_read_supersedes_one_half_applied(run_station: Any) -> None:
+    # The portlets take a read one a frame; a newer read arriving meanwhile must reach every
+    # portlet, also those the older one already reached, so none is left on an older serial.
+    async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
+        station = app.station
+        deck = station.deck
+        reads: list[DetailsLoaded] = []
+        show_details = deck.show_details
+
+        def record(message: DetailsLoaded) -> None:
+            reads.append(message)
+            show_details(message)
+
+        deck.show_details = record  # type: ignore[method-assign]
+        detail = station.query_one(SerialDetail)
+        item = station.query_one(ItemDetail)
+        activity = station.query_one(ActivityLog)
+
+        def portlets_show() -> tuple[str | None, str | None]:
+            return (
+                detail.serial.serial_no if detail.serial else None,
+                activity.serial.serial_no if activity.serial else None,
+            )
+
+        for serial_no in (sn(1), sn(2)):
+            burst(app, serial_no + "\r")
+            shows = (serial_no, serial_no)
+            await wait_for(pilot, lambda: portlets_show() == shows, what=serial_no)  # noqa: B023
+        first, second = (
+            next(r for r in reads if r.serial is not None and r.serial.serial_no == sn(n))
+            for n in (1, 2)
+        )
+        deck.show_details = show_details  # type: ignore[method-assign]
+
+        deck.show_details(first)  # an older read: the first portlet takes it at once
+        assert portlets_show() == (sn(1), sn(2))
+        await wait_for(pilot, lambda: item.item == first.item, what="a second portlet")
+        assert activity.serial is not None and activity.serial.serial_no == sn(2)
+        deck.show_details(second)  # the newest, before the older one reached the last portlet
+        await wait_for(pilot, lambda: portlets_show() == (sn(2), sn(2)), what="the newest")
+        await pilot.pause(0.3)  # and nothing of the older read is drawn over it
+        assert portlets_show() == (sn(2), sn(2))
+        assert item.item == second.item
+        assert str(detail.field("serial_no")) == sn(2)
 
     await run_station(body, site="P1", mode="register")
 

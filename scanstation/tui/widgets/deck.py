@@ -93,6 +93,9 @@ class PortletDeck(Container):
         self.current = 0  # which of `others` the handheld layout shows
         self.wide = False
         self.maximised: Portlet | None = None
+        self._details: DetailsLoaded | None = None  # the newest read, being applied
+        self._to_show: list[Portlet] = []  # the portlets yet to take it
+        self._showing = False  # a portlet's turn is scheduled
 
     def find(self, cls: type[PortletT]) -> PortletT | None:
         """The portlet of this class, if the station shows one."""
@@ -189,10 +192,29 @@ class PortletDeck(Container):
             target.focus()
 
     def show_details(self, message: DetailsLoaded) -> None:
-        """Each portlet takes what it shows from a details read (drawn once, together)."""
-        with self.app.batch_update():
-            for portlet in self.portlets:
-                portlet.show_details(message)
+        """Each portlet takes what it shows from a details read, one portlet a frame.
+
+        Applying a read to all four portlets and drawing them at once held the main thread
+        10-20 ms, which a scan arriving mid-burst waited out; one at a time, a scan waits for
+        one portlet at most. A newer read supersedes one half applied: every portlet takes
+        the newest (those already showing it skip it), so all end on the same serial.
+        """
+        self._details = message
+        self._to_show = [p for p in self.portlets if p.takes_details]
+        if not self._showing:
+            self._showing = True
+            self._show_next()
+
+    def _show_next(self) -> None:
+        if not self._to_show or self._details is None or not self.is_attached:
+            self._showing = False
+            return
+        self._to_show.pop(0).show_details(self._details)
+        if self._to_show:
+            # After the next frame: keys that came meanwhile are answered before the next one.
+            self.call_after_refresh(self._show_next)
+        else:
+            self._showing = False
 
     def restore(self) -> None:
         if self.maximised is not None:

@@ -256,6 +256,11 @@ class Portlet(VerticalScroll, can_focus=True):
         """Show what this portlet takes from the details read for the shown serial (or the
         station's document); portlets that show something else ignore them."""
 
+    @property
+    def takes_details(self) -> bool:
+        """Whether this portlet shows anything of a details read (overrides show_details)."""
+        return type(self).show_details is not Portlet.show_details
+
     def set_shown(self, shown: bool) -> None:
         """Show the body (`.portlet--body`) or the placeholder (`.portlet--placeholder`)."""
         self.set_class(shown, "-shown")
