@@ -181,7 +181,7 @@ def already_table(station: StationContext) -> tuple[Already, ...]:
                 }
                 return decisions.pop() if len(decisions) == 1 else None
 
-            on_own = [own] if reads and own is not None else []
+            on_own: list[DocumentView | None] = [own] if reads and own is not None else []
             anywhere = answer(others + on_own)
             if anywhere is not None and _already(anywhere):
                 rows.append(Already(stage, here, anywhere.message))
