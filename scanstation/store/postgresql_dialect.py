@@ -333,11 +333,15 @@ class PostgresDialect(Dialect):
     def any_in_range(self, column: str, codes: list[str]) -> tuple[str, list[Any]]:
         # The database's collation need not sort as Python does (ICU's English puts "_"
         # before letters and digits), so the ends are taken by the database, in the
-        # column's own order; the range is then read from the column's index.
+        # column's own order; the range is then read from the column's index. The ends go
+        # to the index as a LATERAL's parameters: joined to serial as plain columns they
+        # were only a filter, and every ask read the whole table (a seq scan of 1M serials,
+        # 0.4 s, four times a 20,000-code chunk: 47 s of a 1M-row import's checks).
         sql = (
-            "WITH ends AS (SELECT min(code) AS low, max(code) AS high"
+            "WITH ends AS MATERIALIZED (SELECT min(code) AS low, max(code) AS high"
             " FROM unnest(%s::text[]) AS code)"
-            f" SELECT EXISTS (SELECT 1 FROM ends, serial WHERE {column} BETWEEN low AND high)"
+            " SELECT EXISTS (SELECT 1 FROM ends, LATERAL (SELECT 1 FROM serial"
+            f" WHERE {column} BETWEEN ends.low AND ends.high LIMIT 1) AS found)"
         )
         return sql, [_text_array(codes)]
 
