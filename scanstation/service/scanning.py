@@ -224,11 +224,22 @@ class Scanning:
             payload=visible(event.payload),
         )
         scanned = self.repo.scan_by_rules(ruled)
-        if scanned.status != "ok" or scanned.serial is None or scanned.rule is None:
+        serial, number = scanned.serial, scanned.rule
+        if scanned.status != "ok" or serial is None or number is None:
             return scanned
-        write = scanned.write or ruled.write(scanned.serial, scanned.rule, scanned.line)
+        # The move as the row made it, told from the row itself: a whole ScanWrite (what
+        # SQLite wrote) is not made again for PostgreSQL's answer.
+        rule = rules.rules[number]
         return self._applied(
-            event, station, scanned.serial, write, scanned.event_id, rules.document_reference
+            event,
+            station,
+            serial,
+            rule.to_stage,
+            rules.site_after[number],
+            rules.document_id if rule.fills_line else None,
+            rule.message_for(serial.view.serial_no, scanned.line),
+            scanned.event_id,
+            rules.document_reference,
         )
 
     def _scan_rules(
@@ -339,7 +350,7 @@ class Scanning:
             return self._already_recorded(event, applied.earlier or "ok")
         if applied.status != "ok":
             return None
-        return self._applied(
+        return self._applied_write(
             event, station, before, write, applied.event_id, _reference(context.document)
         )
 
@@ -522,7 +533,7 @@ class Scanning:
         freed = self._freed_document(decision)
         if freed is not None:  # a return: one unit off the line it left on, in this transaction
             self.repo.count_line(freed, current.item_id, -1)
-        return self._applied(
+        return self._applied_write(
             event, station, current, write, applied.event_id, _reference(context.document)
         )
 
@@ -584,7 +595,7 @@ class Scanning:
             return None
         return self.repo.document_id(decision.frees_line_on)
 
-    def _applied(
+    def _applied_write(
         self: StationService,
         event: ScanEvent,
         station: StationSetup,
@@ -593,10 +604,29 @@ class Scanning:
         event_id: int | None,
         station_document: str | None,
     ) -> ScanOutcome:
-        """The answer to a scan whose transition was written: the serial as it is now
-        (`station_document`: the reference no of the station's document)."""
+        """`_applied` of a move the service wrote."""
+        return self._applied(
+            event, station, serial, write.to_stage, write.site_id, write.fill_document_id,
+            write.message, event_id, station_document,
+        )  # fmt: skip
+
+    def _applied(
+        self: StationService,
+        event: ScanEvent,
+        station: StationSetup,
+        serial: LoadedSerial,
+        to_stage: Stage,
+        site_id: int | None,
+        filled: int | None,
+        message: str,
+        event_id: int | None,
+        station_document: str | None,
+    ) -> ScanOutcome:
+        """The answer to a scan whose transition was written (to `to_stage`, on record at
+        `site_id`, `filled`: the id of the document whose line it filled): the serial as it
+        is now (`station_document`: the reference no of the station's document)."""
         view = serial.view
-        document = station_document if write.fill_document_id is not None else None
+        document = station_document if filled is not None else None
         # Made whole rather than by dataclasses.replace (which walks the fields: 2x the time,
         # at every scan); serials.serial_from_row names every field the same way.
         after = SerialView(
@@ -606,8 +636,8 @@ class Scanning:
             gtin=view.gtin,
             generation_no=view.generation_no,
             secondary_qr=view.secondary_qr,
-            stage=write.to_stage,
-            site=station.site_code if write.site_id != serial.site_id else view.site,
+            stage=to_stage,
+            site=station.site_code if site_id != serial.site_id else view.site,
             document=document if document is not None else view.document,
             created_at=view.created_at,
             created_by=view.created_by,
@@ -617,9 +647,7 @@ class Scanning:
             print_count=view.print_count,
             printed_at=view.printed_at,
         )
-        return ScanOutcome(
-            OutcomeKind.OK, write.message, event, after, view.stage, write.to_stage, event_id
-        )
+        return ScanOutcome(OutcomeKind.OK, message, event, after, view.stage, to_stage, event_id)
 
     def _state(self: StationService, serial: LoadedSerial, station: StationSetup) -> SerialState:
         view = serial.view

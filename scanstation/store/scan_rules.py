@@ -217,9 +217,6 @@ class Scanned:
     earlier: str | None = None
     rule: int | None = None
     line: tuple[int, int] | None = None
-    # The move as written, when made in Python (SQLite): the answer is told from it, so it is
-    # not made twice. PostgreSQL's function made it there: `RuledScan.write` says what it was.
-    write: ScanWrite | None = None
 
 
 _SIGNED: Final = f"{PREFIX}."
@@ -372,9 +369,7 @@ class RuledScanStore:
             return self.write(lambda: self._fill_line_and_apply(scan, serial, number))
         write = scan.write(serial, number)
         applied = self.apply_scan(write)
-        return Scanned(
-            applied.status, serial, applied.event_id, applied.earlier, number, write=write
-        )
+        return Scanned(applied.status, serial, applied.event_id, applied.earlier, number)
 
     def _addressed_here(self: Repository, rules: ScanRules, serial: LoadedSerial) -> bool:
         """SQLite: the serial's document is addressed to the station's site (asked only when
@@ -395,9 +390,7 @@ class RuledScanStore:
         line = (int(row[0]) + 1, int(row[1]))
         write = scan.write(serial, number, line)
         applied = self.apply_scan_locked(write)
-        return Scanned(
-            applied.status, serial, applied.event_id, applied.earlier, number, line, write
-        )
+        return Scanned(applied.status, serial, applied.event_id, applied.earlier, number, line)
 
     def _call_scan(self: Repository, scan: RuledScan) -> Scanned:
         call = self._scan_calls.get(scan.rules)
