@@ -212,23 +212,18 @@ class Scanning:
         rules = self._scan_rules(station, site)
         if rules is None:
             return None
+        # Positional (keywords cost a frozen dataclass a microsecond): key, scan_id, gtin,
+        # signed, rules, at, recorded_at, source, payload.
         ruled = RuledScan(
-            key=key,
-            scan_id=event.scan_id,
-            gtin=code.gtin or None,
-            signed=signed,
-            rules=rules,
-            at=event.read_at,
-            recorded_at=utc_now(),
-            source=event.source,
-            payload=visible(event.payload),
-        )
+            key, event.scan_id, code.gtin or None, signed, rules, event.read_at, utc_now(),
+            event.source, visible(event.payload),
+        )  # fmt: skip
         scanned = self.repo.scan_by_rules(ruled)
-        serial, number = scanned.serial, scanned.rule
-        if scanned.status != "ok" or serial is None or number is None:
+        serial, number, message = scanned.serial, scanned.rule, scanned.message
+        if scanned.status != "ok" or serial is None or number is None or message is None:
             return scanned
-        # The move as the row made it, told from the row itself: a whole ScanWrite (what
-        # SQLite wrote) is not made again for PostgreSQL's answer.
+        # The move as the row made it, told from the row itself (the store said its sentence),
+        # not from a whole ScanWrite.
         rule = rules.rules[number]
         return self._applied(
             event,
@@ -237,7 +232,7 @@ class Scanning:
             rule.to_stage,
             rules.site_after[number],
             rules.document_id if rule.fills_line else None,
-            rule.message_for(serial.view.serial_no, scanned.line),
+            message,
             scanned.event_id,
             rules.document_reference,
         )
@@ -628,25 +623,18 @@ class Scanning:
         view = serial.view
         document = station_document if filled is not None else None
         # Made whole rather than by dataclasses.replace (which walks the fields: 2x the time,
-        # at every scan); serials.serial_from_row names every field the same way.
+        # at every scan), positionally as serials.serial_from_row makes one (keywords cost a
+        # microsecond): serial_no, sku, item_name, gtin, generation_no, secondary_qr, stage,
+        # site, document, created_at, created_by, updated_at, updated_by, version,
+        # print_count, printed_at.
         after = SerialView(
-            serial_no=view.serial_no,
-            sku=view.sku,
-            item_name=view.item_name,
-            gtin=view.gtin,
-            generation_no=view.generation_no,
-            secondary_qr=view.secondary_qr,
-            stage=to_stage,
-            site=station.site_code if site_id != serial.site_id else view.site,
-            document=document if document is not None else view.document,
-            created_at=view.created_at,
-            created_by=view.created_by,
-            updated_at=event.read_at,
-            updated_by=station.operator,
-            version=view.version + 1,
-            print_count=view.print_count,
-            printed_at=view.printed_at,
-        )
+            view.serial_no, view.sku, view.item_name, view.gtin, view.generation_no,
+            view.secondary_qr, to_stage,
+            station.site_code if site_id != serial.site_id else view.site,
+            document if document is not None else view.document,
+            view.created_at, view.created_by, event.read_at, station.operator, view.version + 1,
+            view.print_count, view.printed_at,
+        )  # fmt: skip
         return ScanOutcome(OutcomeKind.OK, message, event, after, view.stage, to_stage, event_id)
 
     def _state(self: StationService, serial: LoadedSerial, station: StationSetup) -> SerialState:

@@ -51,7 +51,7 @@ from scanstation.domain.rules import (
     first_rule,
 )
 from scanstation.store.codec import iso
-from scanstation.store.scan_function import ScanWrite
+from scanstation.store.errors import VersionChanged
 from scanstation.store.serials import SERIAL_COLUMNS, SERIAL_FROM, LoadedSerial, serial_from_row
 
 if TYPE_CHECKING:
@@ -171,37 +171,6 @@ class RuledScan:
         # A row's item is compared by id in the database, by SKU here: one item, one SKU.
         return first_rule(self.rules.rules, view.stage, place, view.sku, addressed_here)
 
-    def write(
-        self, serial: LoadedSerial, number: int, line: tuple[int, int] | None = None
-    ) -> ScanWrite:
-        """Steps 4 to 6's arguments: row `number`'s move of this serial (`line`: the count of
-        the line it fills, with this unit, and its quantity)."""
-        rule = self.rules.rules[number]
-        filled = self.rules.document_id if rule.fills_line else None
-        return ScanWrite(
-            serial_id=serial.id,
-            version=serial.view.version,
-            from_stage=serial.view.stage,
-            to_stage=rule.to_stage,
-            site_id=self.rules.site_after[number],
-            document_id=filled if filled is not None else serial.document_id,
-            fill_document_id=filled,
-            item_id=serial.item_id,
-            scan_id=self.scan_id,
-            mode=self.rules.mode,
-            station=self.rules.station,
-            site=self.rules.site,
-            operator=self.rules.operator,
-            at=self.at,
-            recorded_at=self.recorded_at,
-            event_document_id=self.rules.document_id,
-            source=self.source,
-            payload=self.payload,
-            comment=self.rules.comment,
-            message=rule.message_for(serial.view.serial_no, line),
-            approved_by=self.rules.approved_by if rule.approved else None,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Scanned:
@@ -217,6 +186,8 @@ class Scanned:
     earlier: str | None = None
     rule: int | None = None
     line: tuple[int, int] | None = None
+    # `ok`: the event's sentence, as written.
+    message: str | None = None
 
 
 _SIGNED: Final = f"{PREFIX}."
@@ -361,15 +332,11 @@ class RuledScanStore:
             return Scanned("unknown")
         serial = read.current
         if read.earlier is not None:
-            return Scanned("recorded", serial, earlier=read.earlier)
+            return Scanned("recorded", serial, None, read.earlier)
         number = scan.match(serial, self._addressed_here(scan.rules, serial))
         if number is None:
             return Scanned("read", serial)
-        if scan.rules.rules[number].fills_line:
-            return self.write(lambda: self._fill_line_and_apply(scan, serial, number))
-        write = scan.write(serial, number)
-        applied = self.apply_scan(write)
-        return Scanned(applied.status, serial, applied.event_id, applied.earlier, number)
+        return self.write(lambda: self._move_by_rule(scan, serial, number))
 
     def _addressed_here(self: Repository, rules: ScanRules, serial: LoadedSerial) -> bool:
         """SQLite: the serial's document is addressed to the station's site (asked only when
@@ -379,18 +346,59 @@ class RuledScanStore:
         row = self._run("document_to_site", (serial.document_id,)).fetchone()
         return row is not None and row[0] == rules.site_id
 
-    def _fill_line_and_apply(
+    def _move_by_rule(
         self: Repository, scan: RuledScan, serial: LoadedSerial, number: int
     ) -> Scanned:
-        """SQLite, inside the write transaction: the line's count with this unit (for the
-        sentence), then the same checks and writes as the function's steps 4 to 6."""
-        row = self._run("line_count", (scan.rules.document_id, serial.item_id)).fetchone()
-        if row is None:
-            return Scanned("line", serial, rule=number)
-        line = (int(row[0]) + 1, int(row[1]))
-        write = scan.write(serial, number, line)
-        applied = self.apply_scan_locked(write)
-        return Scanned(applied.status, serial, applied.event_id, applied.earlier, number, line)
+        """SQLite, inside the write transaction: the function's steps 4 to 6, in the order
+        and with the checks of `apply_scan_locked`, written straight from the scan and the
+        row (no ScanWrite between: this is every usual scan's write). A row that fills a line
+        first reads the line's count with this unit, for the sentence."""
+        rules, hot = scan.rules, self._hot
+        rule = rules.rules[number]
+        view = serial.view
+        cursor = self._db.cursor()  # one for the transaction's statements
+        filled = rules.document_id if rule.fills_line else None
+        line = None
+        if filled is not None:
+            row = cursor.execute(hot["line_count"], (filled, serial.item_id)).fetchone()
+            if row is None:
+                return Scanned("line", serial, None, None, number)
+            line = (int(row[0]) + 1, int(row[1]))
+        version, stage, earlier = cursor.execute(
+            hot["scan_check"], (scan.scan_id, serial.id)
+        ).fetchone()
+        if earlier is not None:
+            return Scanned("recorded", serial, None, earlier, number, line)
+        from_stage = view.stage.value
+        if version != view.version or stage != from_stage:
+            return Scanned("changed", serial, None, None, number, line)
+        if filled is not None:
+            if cursor.execute(hot["fill_line"], (filled, serial.item_id)).rowcount != 1:
+                return Scanned("line", serial, None, None, number, line)
+            document_id = filled
+        else:
+            document_id = serial.document_id
+        to_stage, at = rule.to_stage.value, iso(scan.at)
+        moved = cursor.execute(
+            hot["update_serial"],
+            (to_stage, rules.site_after[number], document_id, at, rules.operator, serial.id,
+             view.version),
+        )  # fmt: skip
+        if moved.rowcount != 1:
+            raise VersionChanged(str(serial.id))
+        message = rule.message_for(view.serial_no, line)
+        values = (
+            scan.scan_id, "scan", serial.id, rules.mode, from_stage, to_stage, rules.station,
+            rules.site, rules.operator, at, iso(scan.recorded_at), rules.document_id,
+            scan.source, scan.payload, rules.comment, "ok", message, None, None,
+            rules.approved_by if rule.approved else None,
+        )  # fmt: skip
+        try:
+            cursor.execute(hot["insert_event"], values)
+        except Exception as error:
+            self.raise_if_duplicate(scan.scan_id, error)
+            raise
+        return Scanned("ok", serial, cursor.lastrowid, None, number, line, message)
 
     def _call_scan(self: Repository, scan: RuledScan) -> Scanned:
         call = self._scan_calls.get(scan.rules)
@@ -408,6 +416,14 @@ class RuledScanStore:
             raise
         row = cursor.fetchone()
         status, event_id, earlier, rule, scanned, quantity = row[:6]
-        serial = serial_from_row(row[6:]) if status != "unknown" else None
+        if status == "unknown":
+            return Scanned(status)
+        serial = serial_from_row(row[6:])
         line = (scanned, quantity) if scanned is not None else None
-        return Scanned(status, serial, event_id, earlier, rule, line)
+        # The function wrote this sentence: the row's, with the serial and the line's count.
+        message = (
+            scan.rules.rules[rule].message_for(serial.view.serial_no, line)
+            if status == "ok"
+            else None
+        )
+        return Scanned(status, serial, event_id, earlier, rule, line, message)
