@@ -52,7 +52,13 @@ from scanstation.domain.rules import (
 )
 from scanstation.store.codec import iso
 from scanstation.store.errors import VersionChanged
-from scanstation.store.serials import SERIAL_COLUMNS, SERIAL_FROM, LoadedSerial, serial_from_row
+from scanstation.store.serials import (
+    RECORDED_AT,
+    SERIAL_COLUMNS,
+    SERIAL_FROM,
+    LoadedSerial,
+    serial_from_row,
+)
 
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
@@ -327,12 +333,16 @@ class RuledScanStore:
         raises DuplicateScan."""
         if self.dialect.scan_function:
             return self.write(lambda: self._call_scan(scan), transaction=False)
-        read = self.read_for_scan(scan.key, scan.scan_id)
-        if read is None:
-            return Scanned("unknown")
-        serial = read.current
-        if read.earlier is not None:
-            return Scanned("recorded", serial, None, read.earlier)
+        # read_for_scan's statements, without its ScanLock: the serial as committed, with the
+        # outcome already recorded for this scan id.
+        row = self._run("scan_by_no", (scan.scan_id, scan.key)).fetchone()
+        if row is None:
+            row = self._run("scan_by_qr", (scan.scan_id, scan.key)).fetchone()
+            if row is None:
+                return Scanned("unknown")
+        serial = serial_from_row(row)
+        if row[RECORDED_AT] is not None:
+            return Scanned("recorded", serial, None, row[RECORDED_AT])
         number = scan.match(serial, self._addressed_here(scan.rules, serial))
         if number is None:
             return Scanned("read", serial)
@@ -372,12 +382,11 @@ class RuledScanStore:
         from_stage = view.stage.value
         if version != view.version or stage != from_stage:
             return Scanned("changed", serial, None, None, number, line)
+        document_id = serial.document_id
         if filled is not None:
             if cursor.execute(hot["fill_line"], (filled, serial.item_id)).rowcount != 1:
                 return Scanned("line", serial, None, None, number, line)
             document_id = filled
-        else:
-            document_id = serial.document_id
         to_stage, at = rule.to_stage.value, iso(scan.at)
         moved = cursor.execute(
             hot["update_serial"],
