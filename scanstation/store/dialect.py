@@ -56,6 +56,7 @@ class Dialect:
     # (store/scan_function.py); otherwise by statements in one write transaction.
     scan_function: bool
     pooled: bool  # connections come from a pool; a broken one is closed for good
+    insert_chunk: int = 20_000  # serials inserted by one statement of a bulk write
 
     def connection_lost(self, error: BaseException) -> bool:
         """Did `error` break the connection (so it must not be used again)?"""

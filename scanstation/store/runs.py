@@ -40,7 +40,6 @@ __all__ = [
 
 SERIAL_DIGITS: Final = 10
 PROBE_CHUNK: Final = 20_000  # codes looked up in one statement
-INSERT_CHUNK: Final = 20_000  # serials inserted by one statement (a few MB of text)
 CODES_WRITTEN: Final = "codes_written"  # a meta counter: bulk writes of serials so far
 
 
@@ -429,15 +428,16 @@ class RunStore:
         fixed = (stage, stamp, by, stamp, by, 1)
         cursor = self._db.cursor()
         count = len(columns[0])  # the serial numbers: always one a row
-        for start in range(0, count, INSERT_CHUNK):
-            rows = slice(start, start + INSERT_CHUNK)
+        step = self.dialect.insert_chunk
+        for start in range(0, count, step):
+            rows = slice(start, start + step)
             chunk = [columns[0][rows]] + [
                 _same_or_all(column[rows]) if isinstance(column, list) else column
                 for column in columns[1:]
             ]
             self.dialect.insert_serials(cursor, chunk, fixed)
             if progress:
-                progress(min(count, start + INSERT_CHUNK))
+                progress(min(count, start + step))
         # The tally counts them in the same transaction (store/tally.py).
         self._cursor(ADD_TO_TALLY, (stage, BULK_SLOT, count))
         self._next_counter(CODES_WRITTEN, 1)

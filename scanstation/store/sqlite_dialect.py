@@ -22,18 +22,28 @@ from scanstation.store.dialect import (
 from scanstation.store.errors import StoreBusy, StoreError
 from scanstation.store.tally import TALLY_TABLE, sqlite_tally_triggers
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "SqliteDialect"]
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "SqliteDialect", "bulk_cache_kib"]
 
 # A short busy timeout and a bounded retry in the repository: a long timeout let one writer
 # starve for seconds while others kept winning the lock.
 SQLITE_BUSY_TIMEOUT_MS = 250
 CACHE_KIB = 8_000  # a connection's page cache: a kiosk has little memory
-# A generation run or an import: the random secondary-QR index takes a page write per row
-# once it outgrows the cache (a million serials' index is ~40 MB), so the bulk transaction
-# gets a bigger cache, given back when it ends. Not more: a long transaction fills its cache
-# with the pages it wrote, so this is what an import adds to its memory (256 MB took a 1M-row
-# import to 378 MB).
+# A generation run or an import: each random secondary-QR token lands on a page of its index
+# anywhere, so once the index outgrows the cache nearly every row reads a page back and writes
+# one out to the WAL (1M tokens into 5M serials with 64 MB: 600k reads, 700k page writes).
+# The bulk transaction gets a cache to hold that index (about 23 bytes a serial: 139 MB at
+# 6M) and the run's new pages, given back when it ends: at least BULK_CACHE_KIB, at most
+# BULK_CACHE_MAX_KIB, the most a run or an import adds to the process's memory (a 10M-serial
+# index, ~270 MB, then mostly fits).
 BULK_CACHE_KIB = 64_000
+BULK_CACHE_MAX_KIB = 256_000
+BULK_CACHE_BYTES_A_SERIAL = 32  # the index, with room for what the run adds
+# Rows a bulk INSERT: SQLite keeps a statement journal for each of them (the first copy of
+# every page it changes, so that the statement alone can be undone), and random tokens change
+# a page of the QR index a row: in 20,000-row statements 1M tokens into 5M serials journaled
+# 866k pages (3.5 GB written to a temporary file), in 250,000-row ones ~120k. A chunk's JSON
+# text is ~8 MB.
+BULK_INSERT_CHUNK = 250_000
 # The secondary-QR index is built again from the table (a sort) rather than taking a run's
 # random tokens one by one, when the table holds at most this many times the run's rows.
 # 1,000,000 tokens (raw SQL, wall/CPU) into 1M serials: 16.5/8.0 s one by one, 10.4/5.8 s built
@@ -46,6 +56,12 @@ _SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _SQLITE_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _SQLITE_DATABASE_FAILED = {7, 8, 10, 13, 14, 15}  # NOMEM READONLY IOERR FULL CANTOPEN PROTOCOL
 _SQLITE_CONSTRAINT = 19
+
+
+def bulk_cache_kib(serials: int) -> int:
+    """The page cache a bulk write gets on a table of `serials` rows: its QR index, bounded."""
+    wanted = serials * BULK_CACHE_BYTES_A_SERIAL // 1024
+    return max(BULK_CACHE_KIB, min(BULK_CACHE_MAX_KIB, wanted))
 
 
 class _ImmediateTransaction:
@@ -86,6 +102,7 @@ class SqliteDialect(Dialect):
     lock_clause = ""
     scan_function = False
     pooled = False
+    insert_chunk = BULK_INSERT_CHUNK
 
     def __init__(self, display: str, path: str) -> None:
         super().__init__(display)
@@ -183,7 +200,8 @@ class SqliteDialect(Dialect):
 
     @contextmanager
     def bulk_write(self, db: peewee.Database) -> Iterator[None]:
-        db.execute_sql(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+        (serials,) = db.execute_sql("SELECT coalesce(max(id), 0) FROM serial").fetchone()
+        db.execute_sql(f"PRAGMA cache_size = {-bulk_cache_kib(serials)}")
         try:
             yield
         finally:

@@ -17,7 +17,14 @@ import pytest
 
 from scanstation.service import SECONDARY_QR_LENGTH, StationService, new_secondary_qrs
 from scanstation.store.errors import StoreError
-from scanstation.store.sqlite_dialect import CACHE_KIB, RANDOM_INDEX, SqliteDialect
+from scanstation.store.sqlite_dialect import (
+    BULK_CACHE_KIB,
+    BULK_CACHE_MAX_KIB,
+    CACHE_KIB,
+    RANDOM_INDEX,
+    SqliteDialect,
+    bulk_cache_kib,
+)
 from tests.conftest import build_small
 
 
@@ -53,9 +60,13 @@ def test_text_with_backslashes_and_tabs_arrives_as_written(
     assert (second.generation_no, second.secondary_qr) == (None, None)
 
 
-def test_a_big_run_keeps_its_serials_in_order_and_counts_exact(service: StationService) -> None:
+def test_a_big_run_keeps_its_serials_in_order_and_counts_exact(
+    service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More than one statement's chunk on either database (SQLite's are 250,000 rows).
+    monkeypatch.setattr(service.repo.dialect, "insert_chunk", 20_000)
     before = service.info()
-    run, serials = service.generate("PUMP", 21_000, "P1")  # more than one statement's chunk
+    run, serials = service.generate("PUMP", 21_000, "P1")
     assert serials == sorted(serials) and len(set(serials)) == 21_000
     again = service.generate("PUMP", 21_000, "P1", request_id="same")
     assert service.generate("PUMP", 21_000, "P1", request_id="same") == again
@@ -267,6 +278,14 @@ def _has_qr_index(service: StationService) -> bool:
         "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (RANDOM_INDEX,)
     ).fetchone()
     return found is not None
+
+
+def test_the_bulk_cache_holds_the_qr_index_within_a_bound() -> None:
+    """The cache a run or an import borrows grows with the table, so the random QR index
+    stays in it, but never past the bound a small machine can lend."""
+    assert bulk_cache_kib(0) == BULK_CACHE_KIB
+    assert bulk_cache_kib(5_000_000) * 1024 >= 140_000_000  # the QR index of 6M serials
+    assert bulk_cache_kib(100_000_000) == BULK_CACHE_MAX_KIB <= 256_000
 
 
 def test_runs_leave_the_qr_index_whole_whether_built_again_or_added_to(db_url: str) -> None:
