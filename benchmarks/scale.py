@@ -8,7 +8,8 @@ Builds the database up to each size in `--at` (default 1,000,000 and `--serials`
 generation runs (a million serials a run, as `scanstation generate` makes them), and at each
 size prints:
 
-- generate: rows/s of the runs that brought it there (target ≥ 100,000 on SQLite);
+- generate: rows/s of each run and of all the runs that brought it there (target ≥ 100,000
+  on SQLite);
 - lookup: `show`'s read of a random serial, p50/p99 of 2,000;
 - scan: a register scan through StationService, p50/p99 of 500 random serials;
 - bytes/serial: the database's size (SQLite file and WAL; pg_database_size) over its serials;
@@ -202,13 +203,22 @@ def first_paint(target: Target, runs: int) -> None:
     median_of(runs, once, "station first paint")
 
 
-def generate(service: StationService, count: int) -> float:
-    """Rows per second of generation runs of `count` serials in all."""
+def generate(service: StationService, count: int, before: int) -> float:
+    """Rows per second of generation runs of `count` serials in all, into `before` serials;
+    each run's rate is printed (a run into a big table is the slow one)."""
     t0 = time.perf_counter()
     left = count
     while left:
         made = min(left, RUN_LIMIT)
+        start, cpu = time.perf_counter(), time.process_time()
         service.generate("PUMP", made, "P1", prefix="SN", by="bench")
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        print(
+            f"    run {before:,} -> {before + made:,}: {made / wall:,.0f} rows/s "
+            f"({wall:.1f} s, {cpu:.1f} s CPU; {load()})",
+            flush=True,
+        )
+        before += made
         left -= made
     return count / (time.perf_counter() - t0)
 
@@ -287,7 +297,7 @@ def one_backend(backend: str, args: argparse.Namespace, folder: Path) -> None:
         empty_process, empty_inside = db_info(target, service, args.runs)
         generated, scanned = 0, set[int]()
         for size in sorted(set(args.at)):
-            rate = generate(service, size - generated)
+            rate = generate(service, size - generated, generated)
             generated = size
             total = service.info()["serials"]
             print(
