@@ -141,6 +141,12 @@ class Dialect:
         list, encoded once however many columns are compared."""
         raise NotImplementedError
 
+    def codes_in(self, column: str, codes: Sequence[str]) -> tuple[str, list[Any]]:
+        """A statement: which of `codes` (sorted) `column`'s unique index of serial holds, one
+        row each."""
+        where, params = self.any_of(column, codes)
+        return f"SELECT {column} FROM serial WHERE {where}", params
+
     def any_in_range(self, column: str, codes: list[str]) -> tuple[str, list[Any]]:
         """A statement (one row, one boolean): does `column`'s index of serial hold any text
         between the lowest and the highest of `codes` (sorted as Python sorts them), in the

@@ -330,6 +330,17 @@ class PostgresDialect(Dialect):
         columns = (column, *more_columns)
         return " OR ".join(f"{c} = ANY(%s::{kind}[])" for c in columns), [listed] * len(columns)
 
+    def codes_in(self, column: str, codes: Sequence[str]) -> tuple[str, list[Any]]:
+        # Each code looked up in the index, in the codes' order, whatever the planner knows
+        # of the table: `= ANY(array)` read all of serial once the table had no statistics
+        # or looked small beside the array (a seq scan a chunk, 0.25 s at 1M serials and
+        # 0.4-1.1 s at 3M; this 0.25-0.3 s at 3M, half the codes found, load 6).
+        sql = (
+            f"SELECT s.{column} FROM unnest(%s::text[]) AS c (code) CROSS JOIN LATERAL"
+            f" (SELECT {column} FROM serial WHERE {column} = c.code LIMIT 1) AS s"
+        )
+        return sql, [_text_array(codes)]
+
     def any_in_range(self, column: str, codes: list[str]) -> tuple[str, list[Any]]:
         # The database's collation need not sort as Python does (ICU's English puts "_"
         # before letters and digits), so the ends are taken by the database, in the

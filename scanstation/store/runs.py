@@ -107,8 +107,7 @@ class RunStore:
         there, and then no code is probed."""
         if not self._cursor(*self.dialect.any_in_range(column, chunk)).fetchone()[0]:
             return []
-        where, params = self.dialect.any_of(column, chunk)
-        rows = self._cursor(f"SELECT {column} FROM serial WHERE {where}", params).fetchall()
+        rows = self._cursor(*self.dialect.codes_in(column, chunk)).fetchall()
         return [code for (code,) in rows]
 
     def _taken_numbers(self: Repository, prefix: str, first: int, last: int) -> set[str]:
