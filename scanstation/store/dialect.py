@@ -202,6 +202,10 @@ class Dialect:
         """Schema 11 → 12: the one-call scan takes document rows, where there is a function."""
         return ()
 
+    def migration_13(self) -> tuple[str, ...]:
+        """Schema 12 → 13: the one-call scan reads fewer rows, where there is a function."""
+        return ()
+
     def migration_6(self) -> tuple[str, ...]:
         """Schema 5 → 6: the tally (store/tally.py) and its counts so far."""
         return (TALLY_TABLE, *tally_backfill())

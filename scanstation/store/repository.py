@@ -42,7 +42,7 @@ from scanstation.store.lists import ListStore
 from scanstation.store.prints import PrintStore
 from scanstation.store.reports import ReportStore
 from scanstation.store.runs import ImportRow, RunStore, SerialCollision
-from scanstation.store.scan_rules import RULES_SQL, RuledScanStore, ScanRules
+from scanstation.store.scan_rules import RULES_SQL, RuledScanStore, ScanNames, ScanRules
 from scanstation.store.search import SearchStore
 from scanstation.store.serials import SERIAL_SQL, LoadedSerial, ScanLock, SerialStore
 from scanstation.store.station_role import station_role_sql, valid_role_name
@@ -125,6 +125,7 @@ class Repository(
         self._sites: dict[str, tuple[int, SiteView]] = {}
         # Each station's scan call: its prepared statement's name and text (store/scan_rules.py).
         self._scan_calls: dict[ScanRules, tuple[str, str]] = {}
+        self._scan_names = ScanNames()
 
     # -- life cycle ---------------------------------------------------------------------------
 

@@ -36,9 +36,10 @@ read and `apply_scan`, in one write transaction when a line is filled.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from scanstation.domain.qr import PREFIX
 from scanstation.domain.rules import (
@@ -54,8 +55,6 @@ from scanstation.store.codec import iso
 from scanstation.store.errors import VersionChanged
 from scanstation.store.serials import (
     RECORDED_AT,
-    SERIAL_COLUMNS,
-    SERIAL_FROM,
     LoadedSerial,
     serial_from_row,
 )
@@ -67,8 +66,10 @@ __all__ = [
     "RULES_SQL",
     "SCAN_FUNCTION",
     "SCAN_FUNCTION_11",
+    "SCAN_FUNCTION_12",
     "RuledScan",
     "RuledScanStore",
+    "ScanNames",
     "ScanRules",
     "Scanned",
 ]
@@ -197,14 +198,38 @@ class Scanned:
 
 
 _SIGNED: Final = f"{PREFIX}."
-_INTEGER_COLUMNS: Final = {0, 14, 15, 16, 17, 19}  # of SERIAL_COLUMNS; the rest are text
-_COLUMNS: Final = SERIAL_COLUMNS.split(", ")
-_OUTS: Final = ", ".join(f"r{n}" for n in range(len(_COLUMNS)))
-_OUT_PARAMS: Final = ", ".join(
-    f"OUT r{n} {'integer' if n in _INTEGER_COLUMNS else 'text'}" for n in range(len(_COLUMNS))
+# The serial as the call reads it (schema 13): its own columns and its item's, by name; the
+# generation's number, the site's code and the document's reference no are not joined but
+# named from their ids by the store (`_ScanNames`), which keeps them once read.
+_SCAN_COLUMNS: Final = (
+    ("id", "s.id", "integer"),
+    ("serial_no", "s.serial_no", "text"),
+    ("sku", "i.sku", "text"),
+    ("item_name", "i.name", "text"),
+    ("gtin", "i.gtin", "text"),
+    ("generation_id", "s.generation_id", "integer"),
+    ("qr", "s.secondary_qr", "text"),
+    ("stage", "s.stage", "text"),
+    ("created_at", "s.created_at", "text"),
+    ("created_by", "s.created_by", "text"),
+    ("updated_at", "s.updated_at", "text"),
+    ("updated_by", "s.updated_by", "text"),
+    ("version", "s.version", "integer"),
+    ("item_id", "s.item_id", "integer"),
+    ("site_id", "s.site_id", "integer"),
+    ("document_id", "s.document_id", "integer"),
+    ("qr_seal", "s.qr_seal", "text"),
+    ("print_count", "s.print_count", "integer"),
+    ("printed_at", "s.printed_at", "text"),
 )
-# r1 serial_no, r4 gtin, r6 secondary_qr, r7 stage, r14 version, r15 item_id, r16 site_id,
-# r17 document_id, r18 qr_seal (serials.serial_from_row reads them in this order too).
+_OUT_PARAMS: Final = ", ".join(f"OUT o_{name} {kind}" for name, _, kind in _SCAN_COLUMNS)
+# Step 1 and 2 in one statement: the serial, and the outcome this scan id recorded, if any.
+_READ: Final = (
+    f"SELECT {', '.join(column for _, column, _ in _SCAN_COLUMNS)}, "
+    "(SELECT e.outcome FROM event e WHERE e.scan_id = p_scan_id) "
+    f"INTO {', '.join(f'o_{name}' for name, _, _ in _SCAN_COLUMNS)}, earlier "
+    "FROM serial s JOIN item i ON i.id = +s.item_id WHERE"
+)
 SCAN_FUNCTION: Final = f"""
 CREATE OR REPLACE FUNCTION scanstation_scan(
     p_key text, p_scan_id text, p_gtin text, p_signed boolean, p_site_id integer,
@@ -221,51 +246,50 @@ DECLARE
     v_addressed boolean := false;
     v_message text;
 BEGIN
-    SELECT {SERIAL_COLUMNS} INTO {_OUTS}{SERIAL_FROM} WHERE s.serial_no = p_key;
+    {_READ} s.serial_no = p_key;
     IF NOT FOUND THEN
-        SELECT {SERIAL_COLUMNS} INTO {_OUTS}{SERIAL_FROM} WHERE s.secondary_qr = p_key;
+        {_READ} s.secondary_qr = p_key;
         IF NOT FOUND THEN
             status := 'unknown';
             RETURN;
         END IF;
         v_by_qr := true;
     END IF;
-    SELECT e.outcome INTO earlier FROM event e WHERE e.scan_id = p_scan_id;
-    IF FOUND THEN
+    IF earlier IS NOT NULL THEN  -- an event's outcome is never NULL
         status := 'recorded';
         RETURN;
     END IF;
     status := 'read';
-    IF coalesce(p_gtin, '') <> '' AND coalesce(r4, '') <> '' AND r4 <> p_gtin THEN
+    IF coalesce(p_gtin, '') <> '' AND coalesce(o_gtin, '') <> '' AND o_gtin <> p_gtin THEN
         RETURN;
     END IF;
     IF v_by_qr AND NOT p_signed
-        AND (r18 IS NOT NULL OR upper(left(r6, {len(_SIGNED)})) = '{_SIGNED}') THEN
+        AND (o_qr_seal IS NOT NULL OR upper(left(o_qr, {len(_SIGNED)})) = '{_SIGNED}') THEN
         RETURN;
     END IF;
-    IF r17 IS NOT NULL AND true = ANY(p_addressed) THEN
+    IF o_document_id IS NOT NULL AND true = ANY(p_addressed) THEN
         SELECT coalesce(d.to_site_id = p_site_id, false) INTO v_addressed
-            FROM document d WHERE d.id = r17;
+            FROM document d WHERE d.id = o_document_id;
     END IF;
     FOR n IN 1 .. coalesce(array_length(p_from, 1), 0) LOOP
-        IF p_from[n] = r7
+        IF p_from[n] = o_stage
             AND (CASE WHEN p_here[n] IS NULL THEN true
-                      WHEN p_here[n] THEN r16 IS NOT DISTINCT FROM p_site_id
-                      ELSE r16 IS NULL END)
-            AND (p_item[n] = 0 OR p_item[n] = r15)
+                      WHEN p_here[n] THEN o_site_id IS NOT DISTINCT FROM p_site_id
+                      ELSE o_site_id IS NULL END)
+            AND (p_item[n] = 0 OR p_item[n] = o_item_id)
             AND (v_addressed OR NOT p_addressed[n]) THEN
             rule_no := n - 1;
             v_message := p_message[n];
             IF p_fills[n] THEN
                 -- The serial first, then the line: the order the locked path takes them in.
-                PERFORM 1 FROM serial WHERE id = r0 AND version = r14 AND stage = r7
+                PERFORM 1 FROM serial WHERE id = o_id AND version = o_version AND stage = o_stage
                     FOR UPDATE;
                 IF NOT FOUND THEN
                     status := 'changed';
                     RETURN;
                 END IF;
                 UPDATE document_line l SET scanned = l.scanned + 1
-                    WHERE l.document_id = p_document_id AND l.item_id = r15
+                    WHERE l.document_id = p_document_id AND l.item_id = o_item_id
                     AND l.scanned < l.quantity
                     AND (SELECT d.state FROM document d WHERE d.id = p_document_id) = 'open'
                     RETURNING l.scanned, l.quantity INTO line_scanned, line_quantity;
@@ -280,7 +304,7 @@ BEGIN
             UPDATE serial SET stage = p_to[n], site_id = nullif(p_site_after[n], 0),
                 document_id = CASE WHEN p_fills[n] THEN p_document_id ELSE document_id END,
                 updated_at = p_at, updated_by = p_operator, version = version + 1
-                WHERE id = r0 AND version = r14 AND stage = r7;
+                WHERE id = o_id AND version = o_version AND stage = o_stage;
             IF NOT FOUND THEN
                 status := 'changed';
                 RETURN;
@@ -288,9 +312,9 @@ BEGIN
             INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, station,
                 site, operator, at, recorded_at, document_id, source, payload, comment,
                 outcome, message, approved_by)
-            VALUES (p_scan_id, 'scan', r0, p_mode, r7, p_to[n], p_station, p_site,
+            VALUES (p_scan_id, 'scan', o_id, p_mode, o_stage, p_to[n], p_station, p_site,
                 p_operator, p_at, p_recorded_at, p_document_id, p_source, p_payload,
-                p_comment, 'ok', replace(v_message, '{SERIAL_MARK}', r1),
+                p_comment, 'ok', replace(v_message, '{SERIAL_MARK}', o_serial_no),
                 CASE WHEN p_approved[n] THEN p_approved_by END)
             RETURNING id INTO event_id;
             status := 'ok';
@@ -300,6 +324,15 @@ BEGIN
 END
 $fn$
 """
+
+# Schema 12's signature (the same parameters; it returned the serial joined to its generation,
+# site and document): dropped by migration 13, as CREATE OR REPLACE cannot change what a
+# function returns.
+SCAN_FUNCTION_12: Final = (
+    "scanstation_scan(text, text, text, boolean, integer, integer, text[], boolean[], text[], "
+    "integer[], text[], boolean[], integer[], boolean[], boolean[], text, text, text, text, "
+    "text, text, text, text, text, text)"
+)
 
 # Schema 10 and 11's signature (before the document rows): dropped by migration 12, as CREATE
 # OR REPLACE with more parameters makes a second function instead of replacing it.
@@ -312,6 +345,10 @@ RULES_SQL: Final[dict[str, str]] = {
     "line_count": "SELECT scanned, quantity FROM document_line WHERE document_id = ? "
     "AND item_id = ?",
     "document_to_site": "SELECT to_site_id FROM document WHERE id = ?",
+    # ScanNames: a name not seen yet.
+    "generation_no": "SELECT generation_no FROM generation_run WHERE id = ?",
+    "site_code": "SELECT code FROM site WHERE id = ?",
+    "reference_no": "SELECT reference_no FROM document WHERE id = ?",
 }
 
 # A station's call, prepared once per connection with the station's constants written in
@@ -427,7 +464,7 @@ class RuledScanStore:
         status, event_id, earlier, rule, scanned, quantity = row[:6]
         if status == "unknown":
             return Scanned(status)
-        serial = serial_from_row(row[6:])
+        serial = self._scanned_serial(row)
         line = (scanned, quantity) if scanned is not None else None
         # The function wrote this sentence: the row's, with the serial and the line's count.
         message = (
@@ -436,3 +473,55 @@ class RuledScanStore:
             else None
         )
         return Scanned(status, serial, event_id, earlier, rule, line, message)
+
+    def _scanned_serial(self: Repository, row: Sequence[Any]) -> LoadedSerial:
+        """The serial `scananstation_scan` read (`_SCAN_COLUMNS`, after its six answers), with
+        the names of its generation, site and document told from their ids."""
+        (id_, serial_no, sku, item_name, gtin, generation_id, qr, stage, created_at, created_by,
+         updated_at, updated_by, version, item_id, site_id, document_id, seal, print_count,
+         printed_at) = row[6:25]  # fmt: skip
+        names = self._scan_names
+        return serial_from_row((
+            id_, serial_no, sku, item_name, gtin,
+            None if generation_id is None else names.generation_no(self, generation_id),
+            qr, stage,
+            None if site_id is None else names.site_code(self, site_id),
+            None if document_id is None else names.reference_no(self, document_id),
+            created_at, created_by, updated_at, updated_by, version, item_id, site_id,
+            document_id, seal, print_count, printed_at,
+        ))  # fmt: skip
+
+
+class ScanNames:
+    """What a scan shows of the rows a serial points at, by their ids: a generation run's
+    number, a site's code, a document's reference no. None of them ever changes once the row
+    is written (the store updates only a document's state, a site never, a run never), no such
+    row is ever deleted (the serials' foreign keys restrict it) and PostgreSQL never hands out
+    an id twice, so a name once read is right for good. An id not seen yet (a run, site or
+    document another terminal made since) is read from the database: never guessed."""
+
+    _LIMIT: Final = 4096  # runs and documents accrue; a station sees few of them at a time
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[str, int], str | None] = {}
+
+    def generation_no(self, repo: Repository, generation_id: int) -> str | None:
+        return self._name(repo, "generation_no", generation_id)
+
+    def site_code(self, repo: Repository, site_id: int) -> str | None:
+        return self._name(repo, "site_code", site_id)
+
+    def reference_no(self, repo: Repository, document_id: int) -> str | None:
+        return self._name(repo, "reference_no", document_id)
+
+    def _name(self, repo: Repository, what: str, id_: int) -> str | None:
+        key = (what, id_)
+        name = self._names.get(key)
+        if name is None:
+            row = repo._run(what, (id_,)).fetchone()
+            name = row[0] if row else None
+            if name is not None:  # a row not found is asked again next time
+                if len(self._names) >= self._LIMIT:
+                    self._names.clear()
+                self._names[key] = name
+        return name

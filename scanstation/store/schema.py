@@ -10,7 +10,7 @@ from scanstation.store.dialect import Dialect
 from scanstation.store.errors import StoreError
 from scanstation.store.tables import Tables
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 EVENT_DOCUMENT_INDEX = (
@@ -95,6 +95,12 @@ def migrations(dialect: Dialect, version: int) -> tuple[str, ...]:
         # on the station's document's line) and of a receive (the serial's document addressed
         # here): a scan against a document is one round trip too.
         return dialect.migration_12()
+    if version == 12:
+        # 13: on PostgreSQL, that call reads the serial joined to its item only (the names of
+        # its generation, site and document told from their ids by the store), and the scan
+        # id's outcome in the same statement: each join and statement is an executor set up
+        # and torn down at every scan.
+        return dialect.migration_13()
     return COMMON_MIGRATIONS.get(version, ())
 
 

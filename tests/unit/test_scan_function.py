@@ -639,3 +639,55 @@ def test_a_refusal_that_lost_the_race_is_decided_again_under_the_lock(
     assert outcome.stage_before is Stage.VALIDATED, outcome.message
     mine = [e for e in service.events("SN0000000004") if e.station == "T-9"]
     assert [(e.outcome, e.to_stage) for e in mine] == [("ok", Stage.DISPATCHED_FROM_PLANT)]
+
+
+@pytest.mark.postgres
+def test_what_a_scan_shows_of_rows_another_terminal_made_is_read_not_guessed(
+    pg_url: str,
+) -> None:
+    """Since schema 13 the one call returns the ids of the serial's generation run, site and
+    document, and the store names them from what it has read before. A site, a run and a DC
+    another terminal made after this station's first scans are not known here yet: each is
+    read, and every answer shows exactly what a full read of the serial shows."""
+    from tests.conftest import build_small
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    assert scan(service, "SN0000000001", StationSetup("T-1", "P1", Mode.REGISTER)).kind is (
+        OutcomeKind.OK
+    )
+    other = StationService.open(pg_url)
+    other.add_site("P9", "Chennai Plant", SiteKind.PLANT)
+    run, made = other.generate("FAN", 2, "P9", prefix="NEW", by="op-2")
+    other.add_document(
+        kind=DocumentKind.DC,
+        reference_no="DC-9",
+        from_site="P9",
+        to="G1",
+        lines=[("FAN", 2)],
+        dc_no="DC-0009",
+    )
+    at_p9 = {
+        mode: StationSetup("T-1", "P9", mode, operator="op-1", document=document)
+        for mode, document in (
+            (Mode.REGISTER, None),
+            (Mode.VALIDATE, None),
+            (Mode.DISPATCH, "DC-9"),
+        )
+    }
+    for mode in (Mode.REGISTER, Mode.VALIDATE, Mode.DISPATCH):
+        moved = scan(service, made[0], at_p9[mode])
+        assert moved.kind is OutcomeKind.OK, moved.message
+        assert moved.serial == other.serial(made[0])
+        again = scan(service, made[0], at_p9[mode])  # the serial as the call read it
+        assert again.kind is OutcomeKind.ALREADY, again.message
+        assert again.serial == other.serial(made[0])
+    shown = again.serial
+    assert shown is not None
+    assert (shown.site, shown.generation_no, shown.document) == ("P9", run, "DC-9")
+    registered = scan(service, made[1], at_p9[Mode.REGISTER])
+    assert registered.kind is OutcomeKind.OK
+    assert scan(service, made[1], at_p9[Mode.REGISTER]).serial == other.serial(made[1])
+    assert other.serial(made[1]).site == "P9"  # type: ignore[union-attr]
+    other.close()
+    service.close()

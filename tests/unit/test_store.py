@@ -341,6 +341,51 @@ def test_a_version_11_database_is_migrated_forward(
     StationService.open(url).close()  # nothing left to migrate
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_version_12_database_is_migrated_forward(
+    backend: str, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Schema 13's one-call scan returns other columns than schema 12's (ids for the names
+    of the serial's run, site and document): schema 12's function, with the same parameters
+    (here a stand-in that finds nothing), cannot be replaced in place, so it is dropped, not
+    left to answer; scans then move serials through the new one and show what a full read of
+    the serial shows."""
+    from scanstation.store.scan_rules import SCAN_FUNCTION_12
+    from tests.conftest import build_small
+
+    url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    service = StationService.open(url, create=True)
+    build_small(service)
+    repo = service.repo
+    if backend == "postgresql":
+        parameters = SCAN_FUNCTION_12[SCAN_FUNCTION_12.index("(") + 1 : -1].split(", ")
+        declared = ", ".join(f"p{n} {kind}" for n, kind in enumerate(parameters))
+        repo._cursor("DROP FUNCTION scanstation_scan")
+        repo._cursor(
+            f"CREATE FUNCTION scanstation_scan({declared}, OUT status text, OUT r8 text) "
+            "LANGUAGE plpgsql AS $fn$ BEGIN status := 'unknown'; END $fn$"
+        )
+    repo._cursor("UPDATE meta SET value = '12' WHERE key = 'schema_version'")
+    service.close()
+    service = StationService.open(url)
+    assert service.info()["schema_version"] == SCHEMA_VERSION  # 13 and on
+    if backend == "postgresql":
+        found = service.repo._cursor(
+            "SELECT 'o_generation_id' = ANY(proargnames) FROM pg_proc "
+            "WHERE proname = 'scanstation_scan'"
+        ).fetchall()
+        assert found == [(True,)]
+    for mode, document in ((Mode.REGISTER, None), (Mode.VALIDATE, None), (Mode.DISPATCH, "DC-1")):
+        outcome = service.scan(ScanEvent("SN0000000001"), station(mode=mode, document=document))
+        assert outcome.kind is OutcomeKind.OK, outcome.message
+        assert outcome.serial == service.serial("SN0000000001")
+    again = service.scan(ScanEvent("SN0000000001"), station(mode=Mode.DISPATCH, document="DC-1"))
+    assert again.kind is OutcomeKind.ALREADY and again.serial == service.serial("SN0000000001")
+    assert again.serial is not None and again.serial.document == "DC-1"
+    service.close()
+    StationService.open(url).close()  # nothing left to migrate
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     Repository.open(str(path), create=True).close()
