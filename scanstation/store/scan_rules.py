@@ -2,12 +2,15 @@
 (domain/rules.py, made by `decide()`), in one call.
 
 `scanstation_scan` (PostgreSQL, schema 10; since schema 11 with the write inline; since schema 12
-with the document rows) does what the service's first read did, then, when a row of the table
-matches the serial as read, what `scanstation_apply_scan` does:
+with the document rows; since schema 13 steps 1 and 2 in one statement, the serial joined to
+its item only) does what the service's first read did, then, when a row of the table matches
+the serial as read, what `scanstation_apply_scan` does:
 
 1. find the serial by number, else by secondary QR code, as committed (no lock): none is
-   `unknown`;
-2. this scan id recorded already: `recorded`, with what was recorded;
+   `unknown`; the ids of its run, site and document come back, which the store names
+   (`ScanNames`);
+2. this scan id recorded already (read in step 1's statement): `recorded`, with what was
+   recorded;
 3. the first row whose stage, place (on record at the station's site, nowhere, or anywhere),
    item (a dispatch row: a line of the station's document) and document (a receive row: the
    serial's is addressed to this site) are the serial's, unless the label's GTIN is another
@@ -451,6 +454,7 @@ class RuledScanStore:
         if call is None:
             if len(self._scan_calls) >= 64:  # a station changes setup now and then
                 self._scan_calls.clear()
+            self._scan_names.load(self)
             body = _SCAN_CALL.format(*self.dialect.literals(self._db, scan.rules.constants()))
             # Named by its text: a name always means the same statement on every connection.
             name = "scan_" + hashlib.blake2b(body.encode(), digest_size=10).hexdigest()
@@ -504,6 +508,25 @@ class ScanNames:
 
     def __init__(self) -> None:
         self._names: dict[tuple[str, int], str | None] = {}
+        self._loaded = False
+
+    def load(self, repo: Repository) -> None:
+        """Once, when a station sets up its call (before its first scan, which then sends
+        that call alone): every site, and the newest runs and documents, those its serials
+        most likely point at."""
+        if self._loaded:
+            return
+        self._loaded = True
+        newest = self._LIMIT // 4
+        for what, sql in (
+            ("site_code", "SELECT id, code FROM site"),
+            ("generation_no", f"SELECT id, generation_no FROM generation_run ORDER BY id DESC "
+             f"LIMIT {newest}"),
+            ("reference_no", f"SELECT id, reference_no FROM document ORDER BY id DESC "
+             f"LIMIT {newest}"),
+        ):  # fmt: skip
+            for id_, name in repo._cursor(sql, ()).fetchall():
+                self._names[(what, id_)] = name
 
     def generation_no(self, repo: Repository, generation_id: int) -> str | None:
         return self._name(repo, "generation_no", generation_id)
