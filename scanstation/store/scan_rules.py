@@ -479,7 +479,7 @@ class RuledScanStore:
         return Scanned(status, serial, event_id, earlier, rule, line, message)
 
     def _scanned_serial(self: Repository, row: Sequence[Any]) -> LoadedSerial:
-        """The serial `scananstation_scan` read (`_SCAN_COLUMNS`, after its six answers), with
+        """The serial `scanstation_scan` read (`_SCAN_COLUMNS`, after its six answers), with
         the names of its generation, site and document told from their ids."""
         (id_, serial_no, sku, item_name, gtin, generation_id, qr, stage, created_at, created_by,
          updated_at, updated_by, version, item_id, site_id, document_id, seal, print_count,
