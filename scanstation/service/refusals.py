@@ -5,7 +5,7 @@ where, when and the payload. A part of StationService's scan path (service/scann
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scanstation.domain.codes import visible
 from scanstation.domain.model import ScanEvent, utc_now
@@ -75,18 +75,7 @@ class Refusals:
             serial_id=serial.id,
             version=view.version,
             stage=view.stage,
-            scan_id=event.scan_id,
-            mode=station.mode.value,
-            station=station.station_id,
-            site=station.site_code,
-            operator=station.operator,
-            at=event.read_at,
-            recorded_at=utc_now(),
-            document_id=document_id,
-            source=event.source,
-            payload=visible(event.payload),
-            outcome=OutcomeKind.REJECTED.value,
-            message=decision.message,
+            **_refusal_fields(event, station, OutcomeKind.REJECTED, decision.message, document_id),
         )
         if event_id is None:
             return None
@@ -123,23 +112,12 @@ class Refusals:
         """A refused scan's event: the serial (if any) stays in its stage."""
         stage = serial.view.stage if serial else None
         return self.repo.append_event(
-            scan_id=event.scan_id,
             kind="scan",
             serial_id=serial.id if serial else None,
-            mode=station.mode.value,
             from_stage=stage,
             to_stage=None,
-            station=station.station_id,
-            site=station.site_code,
-            operator=station.operator,
-            at=event.read_at,
-            recorded_at=utc_now(),
-            document_id=document_id,
-            source=event.source,
-            payload=visible(event.payload),
             comment=None,
-            outcome=kind.value,
-            message=message,
+            **_refusal_fields(event, station, kind, message, document_id),
         )
 
     def _refuse_locked(
@@ -183,3 +161,28 @@ class Refusals:
         except DuplicateScan:
             return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
         return ScanOutcome(kind, message, event, None, None, None, event_id)
+
+
+def _refusal_fields(
+    event: ScanEvent,
+    station: StationSetup,
+    kind: OutcomeKind,
+    message: str,
+    document_id: int | None,
+) -> dict[str, Any]:
+    """What a refused scan's event records of the scan and the station: the same whether it
+    is logged while the serial is as read or under the lock (they were written out twice)."""
+    return {
+        "scan_id": event.scan_id,
+        "mode": station.mode.value,
+        "station": station.station_id,
+        "site": station.site_code,
+        "operator": station.operator,
+        "at": event.read_at,
+        "recorded_at": utc_now(),
+        "document_id": document_id,
+        "source": event.source,
+        "payload": visible(event.payload),
+        "outcome": kind.value,
+        "message": message,
+    }
