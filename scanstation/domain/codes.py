@@ -89,6 +89,11 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")  # undecodable bytes, via surrogateescape
 
 
+# Letters, digits and . _ / - only, not starting with a sign: read as a plain serial whatever
+# the steps of `_parse` (none of them sees anything in such a text).
+_BARE_SERIAL: Final = re.compile(r"[0-9A-Za-z][0-9A-Za-z._/-]*").fullmatch
+
+
 def _trim(text: str) -> str:
     return text.strip(_TRIM)
 
@@ -231,6 +236,11 @@ def _parse(payload: str, case: SerialCase, max_length: int) -> ScanCode:
         return _invalid(
             payload, f"Scan too long: {len(payload)} characters (the limit is {max_length})"
         )
+    if _BARE_SERIAL(payload):
+        # The usual scan, a bare serial: nothing to trim, no identifier, GS, control, URI or
+        # bracket, so what the steps below would make of it, made at once.
+        serial = payload.upper() if case == "upper" else payload
+        return ScanCode(payload, CodeKind.PLAIN, None, payload, serial, None, None, None, (), None)
     # A leading byte-order mark (some scanners and editors send one) is not data.
     body = _trim(strip_bom(_trim(payload)))
     if not body:

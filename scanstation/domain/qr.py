@@ -85,8 +85,11 @@ def signable(token: str) -> bool:
     return _TOKEN.fullmatch(token) is not None
 
 
+_SIGNED_START: Final = f"{PREFIX}."  # made once: every scan asks
+
+
 def looks_signed(text: str) -> bool:
-    return text[: len(PREFIX) + 1].upper() == f"{PREFIX}."
+    return text[: len(_SIGNED_START)].upper() == _SIGNED_START
 
 
 @dataclass(frozen=True, slots=True)

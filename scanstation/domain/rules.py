@@ -112,10 +112,10 @@ def first_rule(
     rules: tuple[Rule, ...], stage: Stage, place: bool | None, sku: str, addressed_here: bool
 ) -> int | None:
     """The number of the first row that stands for this serial (the database's order)."""
-    return next(
-        (n for n, rule in enumerate(rules) if rule.matches(stage, place, sku, addressed_here)),
-        None,
-    )
+    for n, rule in enumerate(rules):  # a loop, not next() of a generator: every scan asks
+        if rule.matches(stage, place, sku, addressed_here):
+            return n
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from scanstation.domain.qr import PREFIX
 from scanstation.domain.rules import (
@@ -54,6 +54,7 @@ from scanstation.domain.rules import (
     first_already,
     first_rule,
 )
+from scanstation.domain.stages import Stage
 from scanstation.store.codec import iso
 from scanstation.store.errors import VersionChanged
 from scanstation.store.serials import (
@@ -144,9 +145,9 @@ class ScanRules:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RuledScan:
-    """One scan for `scanstation_scan`: what identifies it, what its event records."""
+class RuledScan(NamedTuple):
+    """One scan for `scanstation_scan`: what identifies it, what its event records. (A named
+    tuple: every scan makes one, and a frozen dataclass sets each field by a call.)"""
 
     key: str  # a serial number or secondary QR token
     scan_id: str
@@ -182,8 +183,7 @@ class RuledScan:
         return first_rule(self.rules.rules, view.stage, place, view.sku, addressed_here)
 
 
-@dataclass(frozen=True, slots=True)
-class Scanned:
+class Scanned(NamedTuple):
     """`ok` (moved by row `rule`: `event_id`; `line`: the count of the line it filled, with
     this unit, and its quantity), `recorded` (`earlier` is what this scan id recorded), `read`
     (no row moves it), `changed` (it moved since it was read), `line` (the station's
@@ -201,6 +201,8 @@ class Scanned:
 
 
 _SIGNED: Final = f"{PREFIX}."
+# A stage's stored text without Enum's `value` property (two Python calls each time).
+_TEXT: Final = {stage: stage.value for stage in Stage}
 # The serial as the call reads it (schema 13): its own columns and its item's, by name; the
 # generation's number, the site's code and the document's reference no are not joined but
 # named from their ids by the store (`_ScanNames`), which keeps them once read.
@@ -419,7 +421,7 @@ class RuledScanStore:
         ).fetchone()
         if earlier is not None:
             return Scanned("recorded", serial, None, earlier, number, line)
-        from_stage = view.stage.value
+        from_stage = _TEXT[view.stage]
         if version != view.version or stage != from_stage:
             return Scanned("changed", serial, None, None, number, line)
         document_id = serial.document_id
@@ -427,7 +429,7 @@ class RuledScanStore:
             if cursor.execute(hot["fill_line"], (filled, serial.item_id)).rowcount != 1:
                 return Scanned("line", serial, None, None, number, line)
             document_id = filled
-        to_stage, at = rule.to_stage.value, iso(scan.at)
+        to_stage, at = _TEXT[rule.to_stage], iso(scan.at)
         moved = cursor.execute(
             hot["update_serial"],
             (to_stage, rules.site_after[number], document_id, at, rules.operator, serial.id,

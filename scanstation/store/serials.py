@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from scanstation.domain.model import SerialView
 from scanstation.domain.qr import signed_text
@@ -61,9 +61,9 @@ SERIAL_SQL: Final[dict[str, str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class LoadedSerial:
-    """A serial as read for a scan: its view plus the ids the write needs."""
+class LoadedSerial(NamedTuple):
+    """A serial as read for a scan: its view plus the ids the write needs. (A named tuple:
+    every read makes one, and a frozen dataclass sets each field by a call.)"""
 
     id: int
     view: SerialView

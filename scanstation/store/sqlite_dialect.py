@@ -107,6 +107,7 @@ class SqliteDialect(Dialect):
     def __init__(self, display: str, path: str) -> None:
         super().__init__(display)
         self.path = path
+        self._immediate: _ImmediateTransaction | None = None
 
     def connect(self) -> peewee.Database:
         return peewee.SqliteDatabase(
@@ -141,7 +142,11 @@ class SqliteDialect(Dialect):
         # reads cannot change before it writes; each statement waits SQLITE_BUSY_TIMEOUT_MS.
         if db.transaction_depth():
             return db.atomic("IMMEDIATE")  # inside another: a savepoint
-        return _ImmediateTransaction(db)
+        # It keeps nothing but the database (the connection is the thread's): one will do.
+        made = self._immediate
+        if made is None or made._db is not db:
+            made = self._immediate = _ImmediateTransaction(db)
+        return made
 
     @contextmanager
     def schema_transaction(self, db: peewee.Database) -> Iterator[None]:
