@@ -19,6 +19,7 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Final, Literal
 
+from scanstation.domain.quick import quick_init
 from scanstation.domain.text import has_invisible, strip_bom, visible
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ SerialCase = Literal["upper", "preserve"]
 DEFAULT_MAX_LENGTH = 512
 
 
+@quick_init  # every scan makes one: see domain/quick.py
 @dataclass(frozen=True, slots=True)
 class ScanCode:
     """What one payload means: its kind, the serial to look up, and the GS1 data it carries."""

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from scanstation.domain.quick import quick_init
 from scanstation.domain.roles import Role
 from scanstation.domain.stages import DocumentKind, SiteKind, Stage
 
@@ -24,6 +25,7 @@ def new_scan_id() -> str:
     return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
+@quick_init  # every scan makes one: see domain/quick.py
 @dataclass(frozen=True, slots=True)
 class ScanEvent:
     """One payload as it was read: the raw text, where it came from, its id and when."""
@@ -61,6 +63,7 @@ class ItemView:
     stage_counts: tuple[tuple[Stage, int], ...] = ()
 
 
+@quick_init  # every scan makes one: see domain/quick.py
 @dataclass(frozen=True, slots=True)
 class SerialView:
     serial_no: str

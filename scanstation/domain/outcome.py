@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from scanstation.domain.model import ScanEvent, SerialView
+from scanstation.domain.quick import quick_init
 from scanstation.domain.roles import Role
 from scanstation.domain.stages import Stage
 
@@ -26,6 +27,7 @@ class OutcomeKind(StrEnum):
         return self in (OutcomeKind.OK, OutcomeKind.ALREADY, OutcomeKind.QUEUED)
 
 
+@quick_init  # every scan makes one: see domain/quick.py
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
     kind: OutcomeKind
