@@ -656,3 +656,26 @@ def test_parse_never_raises_on_random_input() -> None:
         size = rng.choice((rng.randint(0, 8), rng.randint(0, 40)))
         payload = rng.choice(_PREFIXES) + "".join(rng.choice(_ALPHABET) for _ in range(size))
         _assert_well_formed(parse(payload), payload)
+
+
+def test_a_bare_serial_reads_as_every_step_of_parse_would_read_it() -> None:
+    """parse() takes a payload of letters, digits and . _ / - at once: what it makes is what
+    the trimming, identifier, GS1, URI and bracket steps make of the same text."""
+    from scanstation.domain import codes
+
+    def every_step(payload: str, case: codes.SerialCase) -> ScanCode:
+        body = codes._trim(codes.strip_bom(codes._trim(payload)))
+        return codes._read_unidentified(payload, body, case)
+
+    rng = random.Random(13)
+    tail = string.ascii_letters + string.digits + "._/-"
+    for _ in range(2000):
+        length = rng.randint(0, 30)
+        payload = rng.choice(string.ascii_letters + string.digits) + "".join(
+            rng.choice(tail) for _ in range(length)
+        )
+        for case in ("upper", "preserve"):
+            assert parse(payload, case=case) == every_step(payload, case), (payload, case)
+    # Anything else goes every step: a sign first, space, an identifier, a bracket, a URI.
+    for other in ("-SN1", ".SN1", " SN1", "SN1\n", "]C1SN1", "(21)SN1", "https://x/21/1", "SN 1"):
+        assert codes._BARE_SERIAL(other) is None, other
