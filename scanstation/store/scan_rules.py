@@ -513,9 +513,9 @@ class ScanNames:
         self._loaded = False
 
     def load(self, repo: Repository) -> None:
-        """Once, when a station sets up its call (before its first scan, which then sends
-        that call alone): every site, and the newest runs and documents, those its serials
-        most likely point at."""
+        """Once, when the first station call is set up (in that station's first scan, three
+        reads before the call; its later scans send the call alone): every site, and the
+        newest runs and documents, those its serials most likely point at."""
         if self._loaded:
             return
         self._loaded = True
