@@ -29,17 +29,18 @@ the serial as read, what `scanstation_apply_scan` does:
    `scanstation_apply_scan`'s lock-then-check (the same checks, in its order: serial, then
    line), with two statements and a nested call fewer.
 
-Every status returns the serial as read in step 1, so the answer needs no other statement, and
-anything but `ok` goes on exactly as the separate read did: `decide()` on that serial, and a
-serial `changed` meanwhile decided again under the lock, where CONFLICT is told apart. SQLite
-has no round trips: `RuledScan.match` and `write` do the same steps in Python around its own
-read and `apply_scan`, in one write transaction when a line is filled.
+Every status returns the serial as read in step 1 (its run, site and document by id, named
+by `ScanNames` from what the station has read before: a name not seen yet is one more read),
+and anything but `ok` goes on exactly as the separate read did: `decide()` on that serial, and
+a serial `changed` meanwhile decided again under the lock, where CONFLICT is told apart. SQLite
+has no round trips: `RuledScan.match` finds the row in Python after its own read, and
+`_move_by_rule` does steps 4–6 with `apply_scan_locked`'s checks, in one write transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -56,7 +57,7 @@ from scanstation.domain.rules import (
 )
 from scanstation.domain.stages import Stage
 from scanstation.store.codec import iso
-from scanstation.store.errors import VersionChanged
+from scanstation.store.errors import StoreError, VersionChanged
 from scanstation.store.serials import (
     RECORDED_AT,
     LoadedSerial,
@@ -205,7 +206,7 @@ _SIGNED: Final = f"{PREFIX}."
 _TEXT: Final = {stage: stage.value for stage in Stage}
 # The serial as the call reads it (schema 13): its own columns and its item's, by name; the
 # generation's number, the site's code and the document's reference no are not joined but
-# named from their ids by the store (`_ScanNames`), which keeps them once read.
+# named from their ids by the store (`ScanNames`), which keeps them once read.
 _SCAN_COLUMNS: Final = (
     ("id", "s.id", "integer"),
     ("serial_no", "s.serial_no", "text"),
@@ -374,7 +375,10 @@ class RuledScanStore:
         trip on PostgreSQL, committed by itself. A scan id another delivery recorded meanwhile
         raises DuplicateScan."""
         if self.dialect.scan_function:
-            return self.write(lambda: self._call_scan(scan), transaction=False)
+            # Named after the call, outside its retry: the call may have committed, and calling
+            # again because a name could not be read would answer "already recorded".
+            row = self.write(lambda: self._call_scan(scan), transaction=False)
+            return self._scanned_from_call(scan, row)
         # read_for_scan's statements, without its ScanLock: the serial as committed, with the
         # outcome already recorded for this scan id.
         row = self._run("scan_by_no", (scan.scan_id, scan.key)).fetchone()
@@ -451,7 +455,7 @@ class RuledScanStore:
             raise
         return Scanned("ok", serial, cursor.lastrowid, None, number, line, message)
 
-    def _call_scan(self: Repository, scan: RuledScan) -> Scanned:
+    def _call_scan(self: Repository, scan: RuledScan) -> Sequence[Any]:
         call = self._scan_calls.get(scan.rules)
         if call is None:
             if len(self._scan_calls) >= 64:  # a station changes setup now and then
@@ -466,11 +470,14 @@ class RuledScanStore:
         except Exception as error:
             self.raise_if_duplicate(scan.scan_id, error)
             raise
-        row = cursor.fetchone()
+        row: Sequence[Any] = cursor.fetchone()
+        return row
+
+    def _scanned_from_call(self: Repository, scan: RuledScan, row: Sequence[Any]) -> Scanned:
         status, event_id, earlier, rule, scanned, quantity = row[:6]
         if status == "unknown":
             return Scanned(status)
-        serial = self._scanned_serial(row)
+        serial = self._scanned_serial(row, committed=status == "ok")
         line = (scanned, quantity) if scanned is not None else None
         # The function wrote this sentence: the row's, with the serial and the line's count.
         message = (
@@ -480,19 +487,32 @@ class RuledScanStore:
         )
         return Scanned(status, serial, event_id, earlier, rule, line, message)
 
-    def _scanned_serial(self: Repository, row: Sequence[Any]) -> LoadedSerial:
+    def _scanned_serial(self: Repository, row: Sequence[Any], *, committed: bool) -> LoadedSerial:
         """The serial `scanstation_scan` read (`_SCAN_COLUMNS`, after its six answers), with
-        the names of its generation, site and document told from their ids."""
+        the names of its generation, site and document told from their ids. After a call that
+        `committed` a move, a name the database cannot give now is left blank: the scan is
+        recorded, and saying "nothing was saved" for a name shown beside it would be false."""
         (id_, serial_no, sku, item_name, gtin, generation_id, qr, stage, created_at, created_by,
          updated_at, updated_by, version, item_id, site_id, document_id, seal, print_count,
          printed_at) = row[6:25]  # fmt: skip
         names = self._scan_names
+
+        def name(read: Callable[[Repository, int], str | None], id_: int | None) -> str | None:
+            if id_ is None:
+                return None
+            try:
+                return read(self, id_)
+            except StoreError:
+                if committed:
+                    return None
+                raise
+
         return serial_from_row((
             id_, serial_no, sku, item_name, gtin,
-            None if generation_id is None else names.generation_no(self, generation_id),
+            name(names.generation_no, generation_id),
             qr, stage,
-            None if site_id is None else names.site_code(self, site_id),
-            None if document_id is None else names.reference_no(self, document_id),
+            name(names.site_code, site_id),
+            name(names.reference_no, document_id),
             created_at, created_by, updated_at, updated_by, version, item_id, site_id,
             document_id, seal, print_count, printed_at,
         ))  # fmt: skip

@@ -691,3 +691,41 @@ def test_what_a_scan_shows_of_rows_another_terminal_made_is_read_not_guessed(
     assert other.serial(made[1]).site == "P9"  # type: ignore[union-attr]
     other.close()
     service.close()
+
+
+@pytest.mark.postgres
+def test_a_scan_whose_run_cannot_be_named_after_it_committed_is_still_ok_once(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call commits the move; the run's number is read after it, from a database that may
+    drop the connection at that moment. The scan must answer OK (it is recorded), not call the
+    function again and answer "already recorded" of its own first scan, nor say nothing was
+    saved."""
+    from scanstation.store.errors import StoreBusy
+    from tests.conftest import build_small
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    register = StationSetup("T-1", "P1", Mode.REGISTER, operator="op-1")
+    assert scan(service, "SN0000000001", register).kind is OutcomeKind.OK  # names loaded
+    other = StationService.open(pg_url)
+    _run, made = other.generate("FAN", 1, "P1", prefix="NEW", by="op-2")  # not known here
+    repo = service.repo
+    real_run = repo._run
+    failed: list[str] = []
+
+    def connection_lost_once(what: str, params: Any) -> Any:
+        if what == "generation_no" and not failed:
+            failed.append(what)
+            raise StoreBusy("server closed the connection unexpectedly")
+        return real_run(what, params)
+
+    monkeypatch.setattr(repo, "_run", connection_lost_once)
+    answered = scan(service, made[0], register)
+    assert failed == ["generation_no"]
+    assert answered.kind is OutcomeKind.OK, answered.message
+    assert answered.serial is not None and answered.serial.stage is Stage.REGISTERED
+    events = [(e.outcome, e.to_stage) for e in other.events(made[0])]
+    assert events == [("ok", Stage.REGISTERED)]
+    other.close()
+    service.close()
