@@ -10,6 +10,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -78,6 +79,49 @@ def test_a_big_run_keeps_its_serials_in_order_and_counts_exact(
     item = service.item("PUMP")
     assert item is not None
     assert [g.count for g in item.generations if g.generation_no == run] == [21_000]
+
+
+def test_a_runs_serials_keep_their_ids_in_generation_order_and_their_own_tokens(
+    service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Find, export and label printing list a run by id: the ids must follow the serial
+    numbers whatever order the rows are written in (several statements here), and each serial
+    keeps the token drawn for it and that token's seal."""
+    monkeypatch.setattr(service.repo.dialect, "insert_chunk", 2_000)
+    service.generate("PUMP", 10, "P1")  # an earlier run: this one's ids come after it
+    (earlier,) = service.repo._cursor("SELECT max(id) FROM serial").fetchone()
+    drawn: list[str] = []
+
+    def new_tokens(count: int) -> list[str]:
+        # Falling: the tokens' order is the reverse of the serials' order.
+        made = [f"T{9_999_999 - len(drawn) - i:011d}" for i in range(count)]
+        drawn.extend(made)
+        return made
+
+    run, serials = service.repo.create_generation(
+        sku="PUMP",
+        site_code="P1",
+        prefix="SN",
+        count=5_000,
+        new_tokens=new_tokens,
+        by="tester",
+        at=datetime.now(UTC),
+        request_id=str(uuid.uuid4()),
+        seal=lambda tokens: [f"seal-{token}" for token in tokens],
+    )
+    rows = service.repo._cursor(
+        "SELECT s.id, s.serial_no, s.secondary_qr, s.qr_seal FROM serial s "
+        "JOIN generation_run g ON g.id = s.generation_id WHERE g.generation_no = ? "
+        "ORDER BY s.id",
+        (run,),
+    ).fetchall()
+    ids = [row[0] for row in rows]
+    assert ids == list(range(earlier + 1, earlier + 5_001))
+    assert [row[1] for row in rows] == serials == sorted(serials)
+    assert [row[2] for row in rows] == drawn
+    assert [row[3] for row in rows] == [f"seal-{token}" for token in drawn]
+    found = service.serial(drawn[1_234])
+    assert found is not None and found.serial_no == serials[1_234]
 
 
 def test_the_bulk_cache_is_given_back(db_url: str) -> None:
