@@ -381,6 +381,14 @@ class PostgresDialect(Dialect):
             return StoreBusy(f"{where} is unreachable ({text})")
         if code.startswith(("53", "58")) or code in _PG_DATABASE_FAILED:
             return StoreError(f"{where} cannot be written: {text}", transient=True)
+        if code == "0A000" and "cached plan must not change result type" in text:
+            # Another terminal upgraded the schema under this running station: its prepared
+            # scan call no longer matches. Preparing it again would read the new columns with
+            # the old code; only a restart on the new version can scan safely.
+            return StoreError(
+                f"{where} was upgraded to a newer scanstation while this station was running; "
+                "nothing was written. Restart this station with the new version."
+            )
         if code.startswith("23"):
             return StoreError(f"{where} refused the change, nothing was written: {text}")
         if code.startswith("22"):

@@ -729,3 +729,42 @@ def test_a_scan_whose_run_cannot_be_named_after_it_committed_is_still_ok_once(
     assert events == [("ok", Stage.REGISTERED)]
     other.close()
     service.close()
+
+
+@pytest.mark.postgres
+def test_a_station_running_while_another_upgrades_the_schema_is_told_to_restart(
+    pg_url: str,
+) -> None:
+    """A terminal on a newer scanstation migrates the site database while this one runs; when
+    the scan function's result changes, this station's prepared call no longer fits. It must
+    say so in words an operator can act on, and write nothing."""
+    import psycopg2
+
+    from scanstation.store.errors import StoreError
+    from tests.conftest import build_small
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    register = StationSetup("T-1", "P1", Mode.REGISTER, operator="op-1")
+    assert scan(service, "SN0000000001", register).kind is OutcomeKind.OK  # call prepared
+    upgrader = psycopg2.connect(service.repo.target.url)
+    upgrader.autocommit = True
+    cursor = upgrader.cursor()
+    cursor.execute(
+        "SELECT oid::regprocedure, pg_get_functiondef(oid) FROM pg_proc "
+        "WHERE proname = 'scanstation_scan'"
+    )
+    signature, definition = cursor.fetchone()
+    # The same function with one more result column, as a later schema might make it.
+    last = "OUT o_printed_at text)"
+    newer = definition.replace(last, last[:-1] + ", OUT o_new integer)")
+    assert newer != definition
+    cursor.execute(f"DROP FUNCTION {signature}")
+    cursor.execute(newer)
+    upgrader.close()
+    with pytest.raises(StoreError, match=r"upgraded .* Restart this station") as raised:
+        scan(service, "SN0000000002", register)
+    assert "Traceback" not in str(raised.value)
+    assert service.serial("SN0000000002").stage is Stage.NOT_REGISTERED  # type: ignore[union-attr]
+    assert service.events("SN0000000002") == []
+    service.close()
