@@ -258,12 +258,27 @@ async def test_a_newer_read_supersedes_one_half_applied(run_station: Any) -> Non
             for n in (1, 2)
         )
         deck.show_details = show_details  # type: ignore[method-assign]
+        await wait_for(pilot, lambda: not deck._showing, what="the last read applied")
 
+        # The deck's frames are stepped by hand: waiting on the clock let a loaded machine run
+        # several frames between two looks, and the older read reached every portlet first.
+        next_frames: list[Callable[[], object]] = []
+
+        def hold_frame(callback: Callable[[], object], *args: Any, **kwargs: Any) -> bool:
+            next_frames.append(callback)
+            return True
+
+        deck.call_after_refresh = hold_frame  # type: ignore[method-assign]
         deck.show_details(first)  # an older read: the first portlet takes it at once
         assert portlets_show() == (sn(1), sn(2))
-        await wait_for(pilot, lambda: item.item == first.item, what="a second portlet")
+        while item.item != first.item:
+            assert next_frames, "the older read stopped before the item portlet"
+            next_frames.pop(0)()
         assert activity.serial is not None and activity.serial.serial_no == sn(2)
         deck.show_details(second)  # the newest, before the older one reached the last portlet
+        del deck.call_after_refresh  # back to the real frames
+        for frame in next_frames:
+            frame()
         await wait_for(pilot, lambda: portlets_show() == (sn(2), sn(2)), what="the newest")
         await pilot.pause(0.3)  # and nothing of the older read is drawn over it
         assert portlets_show() == (sn(2), sn(2))
