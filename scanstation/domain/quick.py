@@ -10,6 +10,7 @@ dataclass made it: frozen, slotted, compared, hashed and replaced as before.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import MISSING, fields, is_dataclass
 from typing import Any, TypeVar
 
@@ -28,18 +29,32 @@ def quick_init(cls: type[T]) -> type[T]:
         raise TypeError(f"{cls.__name__}: quick_init is for frozen dataclasses")
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__}: quick_init does not call __post_init__")
-    names: dict[str, Any] = {"_set": object.__setattr__, "_NO_VALUE": _NO_VALUE}
+    # `fields()` leaves InitVars out: dataclass's own __init__ must take exactly the fields.
+    taken = list(inspect.signature(cls.__init__).parameters)[1:]
+    if taken != [f.name for f in fields(cls)]:
+        raise TypeError(f"{cls.__name__}: quick_init makes an __init__ of its fields only")
+    defaults: list[Any] = []
+    factories: list[Any] = []
+    # The generated function's own names; a field named so would shadow one of them.
+    names: dict[str, Any] = {
+        "_set": object.__setattr__,
+        "_NO_VALUE": _NO_VALUE,
+        "_defaults": defaults,
+        "_factories": factories,
+    }
     parameters, lines = [], []
-    for number, f in enumerate(fields(cls)):
-        if not f.init or f.kw_only or f.name in {"self", "_set", "_NO_VALUE"}:
+    for f in fields(cls):
+        if not f.init or f.kw_only or f.name == "self" or f.name in names:
             raise TypeError(f"{cls.__name__}.{f.name}: quick_init cannot make this field")
         if f.default is not MISSING:
-            names[f"_default_{number}"] = f.default
-            parameters.append(f"{f.name}=_default_{number}")
+            parameters.append(f"{f.name}=_defaults[{len(defaults)}]")
+            defaults.append(f.default)
         elif f.default_factory is not MISSING:
-            names[f"_factory_{number}"] = f.default_factory
             parameters.append(f"{f.name}=_NO_VALUE")
-            lines.append(f"    if {f.name} is _NO_VALUE:\n        {f.name} = _factory_{number}()")
+            lines.append(
+                f"    if {f.name} is _NO_VALUE:\n        {f.name} = _factories[{len(factories)}]()"
+            )
+            factories.append(f.default_factory)
         else:
             parameters.append(f.name)
         lines.append(f"    _set(self, {f.name!r}, {f.name})")

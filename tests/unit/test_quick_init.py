@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 
 import pytest
@@ -95,6 +95,31 @@ def test_what_it_cannot_make_exactly_is_refused() -> None:
         def __post_init__(self) -> None:
             pass
 
-    for cls in (Plain, Keyword, Posted):
+    @dataclass(frozen=True)
+    class Initvar:
+        a: int
+        b: InitVar[int]
+
+    for cls in (Plain, Keyword, Posted, Initvar):
         with pytest.raises(TypeError):
             quick_init(cls)
+
+
+def test_field_names_cannot_reach_its_own_names() -> None:
+    # A field named like a generated name would read its own parameter instead of the
+    # default or factory; such a field is refused, any other name is made exactly.
+    @dataclass(frozen=True)
+    class Shadows:
+        _factories: int = 1
+
+    with pytest.raises(TypeError):
+        quick_init(Shadows)
+
+    @dataclass(frozen=True)
+    class Odd:
+        _default_0: int = 7
+        _factory_0: list[int] = field(default_factory=list)
+
+    made = quick_init(Odd)()
+    assert made == Odd(7, [])
+    assert made._factory_0 == [] and made._default_0 == 7
