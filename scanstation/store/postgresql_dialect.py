@@ -29,6 +29,7 @@ from scanstation.store.dialect import (
 from scanstation.store.errors import StoreBusy, StoreError
 from scanstation.store.scan_function import APPLY_SCAN_FUNCTION, APPLY_SCAN_FUNCTION_4
 from scanstation.store.scan_rules import SCAN_FUNCTION, SCAN_FUNCTION_11, SCAN_FUNCTION_12
+from scanstation.store.schema import SCHEMA_VERSION
 from scanstation.store.tally import BULK_SLOT_SETTING, TALLY_TABLE, postgresql_tally_triggers
 
 __all__ = [
@@ -132,6 +133,15 @@ def prepare_statement(name: str, sql: str) -> str:
     return f"PREPARE {name} AS {body}"
 
 
+# Read as a station's scan call is prepared on a connection: the schema's version, and the
+# scan function's parameters and result columns (the station reads its answer by position).
+_SCHEMA_CHECK = (
+    "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), "
+    "(SELECT string_agg(pg_get_function_arguments(oid), '; ' ORDER BY 1) FROM pg_proc "
+    "WHERE proname = 'scanstation_scan')"
+)
+
+
 @functools.lru_cache(maxsize=256)
 def _execute_text(name: str, count: int) -> str:
     """`EXECUTE name (%s, …)`, made once per statement rather than every call."""
@@ -169,6 +179,8 @@ class PostgresDialect(Dialect):
         super().__init__(display)
         self.url = url
         self._prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        # The scan function's signature as this station first found it (_schema_refusal).
+        self._functions: str | None = None
 
     def connect_params(self) -> dict[str, Any]:
         """libpq parameters besides the URL's own: every wait bounded (module constants)."""
@@ -252,18 +264,28 @@ class PostgresDialect(Dialect):
     def execute_hot(self, db: peewee.Database, name: str, sql: str, params: Sequence[Any]) -> Any:
         """Prepared once per connection: planning the four-join read cost more than running
         it."""
-        return self._execute(db, name, sql, True, params)
+        return self._execute(db, name, sql, True, params, checked=False)
 
     def execute_prepared(
         self, db: peewee.Database, name: str, body: str, params: Sequence[Any]
     ) -> Any:
-        return self._execute(db, name, body, False, params)
+        # A station's scan call, which reads the function's answer by position: prepared
+        # only while the schema is this code's (_schema_refusal).
+        return self._execute(db, name, body, False, params, checked=True)
 
     def _execute(
-        self, db: peewee.Database, name: str, text: str, placeholders: bool, params: Sequence[Any]
+        self,
+        db: peewee.Database,
+        name: str,
+        text: str,
+        placeholders: bool,
+        params: Sequence[Any],
+        *,
+        checked: bool,
     ) -> Any:
         """EXECUTE `name` with `params`, PREPAREd first on a connection that has not yet
-        prepared it: from `text` written with `%s` (`placeholders`), or with `$1, $2, …`."""
+        prepared it: from `text` written with `%s` (`placeholders`), or with `$1, $2, …`;
+        `checked`: in the same round trip as a read of the schema's version."""
         connection = db.connection()
         prepared = self._prepared.get(connection)
         if prepared is None:
@@ -271,12 +293,41 @@ class PostgresDialect(Dialect):
         cursor = db.cursor()
         if name not in prepared:
             # Sent without parameters: the driver reads no % in it.
-            cursor.execute(
-                prepare_statement(name, text) if placeholders else f"PREPARE {name} AS {text}"
-            )
+            prepare = prepare_statement(name, text) if placeholders else f"PREPARE {name} AS {text}"
+            if not checked:
+                cursor.execute(prepare)
+            else:
+                # A connection new to this station (one the pool opened afresh, one after the
+                # server dropped the last) would otherwise prepare the scan call against a
+                # newer function and read its other columns by position as the old ones.
+                cursor.execute(f"{prepare}; {_SCHEMA_CHECK}")
+                refusal = self._schema_refusal(*cursor.fetchone())
+                if refusal is not None:
+                    cursor.execute(f"DEALLOCATE {name}")  # asked again by the next scan
+                    raise refusal
             prepared.add(name)
         cursor.execute(_execute_text(name, len(params)), params)
         return cursor
+
+    def _schema_refusal(self, version: str | None, functions: str | None) -> StoreError | None:
+        """None when the schema is at this code's version and the scan function as this
+        station first found it (its parameters and result columns); else what to do."""
+        if version == str(SCHEMA_VERSION):
+            if self._functions is None:
+                self._functions = functions
+            return None if functions == self._functions else StoreError(self._upgraded())
+        if version is not None and version.isdigit() and int(version) > SCHEMA_VERSION:
+            return StoreError(self._upgraded())
+        return StoreError(
+            f"{self.display} has schema version {version}, not this station's "
+            f"({SCHEMA_VERSION}); nothing was written. Restart this station."
+        )
+
+    def _upgraded(self) -> str:
+        return (
+            f"{self.display} was upgraded to a newer scanstation while this station was "
+            "running; nothing was written. Restart this station with the new version."
+        )
 
     def literals(self, db: peewee.Database, values: Sequence[Any]) -> tuple[str, ...]:
         cursor = db.cursor()
@@ -385,10 +436,11 @@ class PostgresDialect(Dialect):
             # Another terminal upgraded the schema under this running station: its prepared
             # scan call no longer matches. Preparing it again would read the new columns with
             # the old code; only a restart on the new version can scan safely.
-            return StoreError(
-                f"{where} was upgraded to a newer scanstation while this station was running; "
-                "nothing was written. Restart this station with the new version."
-            )
+            return StoreError(self._upgraded())
+        if code == "42883" and "function scanstation_" in text:
+            # The same, when the upgrade changed a function's parameters (as schema 12 did):
+            # this code's call names one the database no longer has.
+            return StoreError(self._upgraded())
         if code.startswith("23"):
             return StoreError(f"{where} refused the change, nothing was written: {text}")
         if code.startswith("22"):

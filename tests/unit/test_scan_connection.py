@@ -1,0 +1,149 @@
+"""A scan across what happens to its connection: a site database upgraded under a running
+station (on the connection that had the call prepared and on every one after it), an answer
+lost after the call committed, and which database refusals are "this scan id is recorded".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scanstation.domain.model import ScanEvent
+from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.stages import Mode, Stage
+from scanstation.service import StationService, StationSetup
+from scanstation.store.errors import StoreError
+from scanstation.store.schema import SCHEMA_VERSION
+from tests.conftest import build_small
+
+RESTART = r"upgraded to a newer scanstation while this station was running; nothing was written\. Restart this station with the new version\.$"  # noqa: E501
+REGISTER = StationSetup("T-1", "P1", Mode.REGISTER, operator="op-1")
+
+
+def scan(service: StationService, serial: str, setup: StationSetup = REGISTER) -> Any:
+    return service.scan(ScanEvent(serial, source="test"), setup)
+
+
+def _admin(url: str) -> Any:
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    return connection
+
+
+def _upgrade(url: str, *, edit: Any, bump: bool) -> None:
+    """What a newer scanstation's migration does to the scan function, in one transaction:
+    drop it, create its `edit`ed definition and, with `bump`, raise the schema's version."""
+    admin = _admin(url)
+    cursor = admin.cursor()
+    cursor.execute(
+        "SELECT oid::regprocedure, pg_get_functiondef(oid) FROM pg_proc "
+        "WHERE proname = 'scanstation_scan'"
+    )
+    signature, definition = cursor.fetchone()
+    newer = edit(definition)
+    assert newer != definition
+    cursor.execute("BEGIN")
+    cursor.execute(f"DROP FUNCTION {signature}")
+    cursor.execute(newer)
+    if bump:
+        cursor.execute(
+            "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+        )
+    cursor.execute("COMMIT")
+    admin.close()
+
+
+def _drop_stations(url: str) -> None:
+    """The server drops every station connection (a restart, an idle timeout, a proxy)."""
+    admin = _admin(url)
+    admin.cursor().execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'scanstation' AND pid <> pg_backend_pid()"
+    )
+    admin.close()
+
+
+def _written(url: str, serials: tuple[str, ...]) -> list[tuple[str, str, int]]:
+    """Each serial's stage and its number of events, read around the station."""
+    admin = _admin(url)
+    cursor = admin.cursor()
+    cursor.execute(
+        "SELECT s.serial_no, s.stage, (SELECT count(*) FROM event e WHERE e.serial_id = s.id) "
+        "FROM serial s WHERE s.serial_no = ANY(%s) ORDER BY s.serial_no",
+        (list(serials),),
+    )
+    rows = cursor.fetchall()
+    admin.close()
+    return rows
+
+
+def _one_more_column(definition: str) -> str:
+    return definition.replace("OUT o_item_id integer", "OUT o_item_id integer, OUT o_new integer")
+
+
+# -- a site database upgraded under a running station ------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("bump", [True, False], ids=["schema-version-raised", "function-only"])
+def test_a_station_that_reconnects_after_an_upgrade_still_refuses_every_scan(
+    pg_url: str, bump: bool
+) -> None:
+    """The upgrade's first scan is refused on the connection that had the call prepared; a
+    new connection (the server dropped it) must not prepare the call again against the newer
+    function and read its answer by position: the site shown as the document, a count as
+    None. Every scan says restart; nothing is written. Without the schema version raised
+    (`function-only`), the function's changed columns tell it."""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    assert scan(service, "SN0000000001").kind is OutcomeKind.OK  # the call prepared
+    _upgrade(pg_url, edit=_one_more_column, bump=bump)
+    with pytest.raises(StoreError, match=RESTART):
+        scan(service, "SN0000000002")
+    _drop_stations(pg_url)
+    for serial in ("SN0000000003", "SN0000000004"):
+        with pytest.raises(StoreError, match=RESTART):
+            scan(service, serial)
+    assert _written(pg_url, ("SN0000000002", "SN0000000003", "SN0000000004")) == [
+        (serial, Stage.NOT_REGISTERED.value, 0)
+        for serial in ("SN0000000002", "SN0000000003", "SN0000000004")
+    ]
+    service.close()
+
+
+@pytest.mark.postgres
+def test_a_station_whose_first_scan_comes_after_an_upgrade_refuses_it(pg_url: str) -> None:
+    """A station opened before the upgrade that had not scanned yet: its first call is
+    prepared after the upgrade, on a connection that never saw the old function."""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    _upgrade(pg_url, edit=_one_more_column, bump=True)
+    with pytest.raises(StoreError, match=RESTART):
+        scan(service, "SN0000000001")
+    assert _written(pg_url, ("SN0000000001",)) == [("SN0000000001", "Not Registered at Plant", 0)]
+    service.close()
+
+
+@pytest.mark.postgres
+def test_an_upgrade_that_changes_the_function_s_parameters_asks_for_a_restart(
+    pg_url: str,
+) -> None:
+    """Schema 12 gave the function more parameters: the running station's call then names a
+    function the database no longer has. The operator is told to restart, not PostgreSQL's
+    "function scanstation_scan(text, …, unknown) does not exist"."""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    assert scan(service, "SN0000000001").kind is OutcomeKind.OK
+
+    def one_more_parameter(definition: str) -> str:
+        return definition.replace("p_approved_by text,", "p_approved_by text, p_new integer,", 1)
+
+    _upgrade(pg_url, edit=one_more_parameter, bump=False)
+    with pytest.raises(StoreError, match=RESTART) as raised:
+        scan(service, "SN0000000002")
+    assert "does not exist" not in str(raised.value)
+    assert _written(pg_url, ("SN0000000002",)) == [("SN0000000002", "Not Registered at Plant", 0)]
+    service.close()
