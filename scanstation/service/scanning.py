@@ -219,6 +219,8 @@ class Scanning:
             event.source, visible(event.payload),
         )  # fmt: skip
         scanned = self.repo.scan_by_rules(ruled)
+        if scanned.status == "resent":
+            return self._resent(event, scanned)
         serial, number, message = scanned.serial, scanned.rule, scanned.message
         if scanned.status != "ok" or serial is None or number is None or message is None:
             return scanned
@@ -236,6 +238,16 @@ class Scanning:
             scanned.event_id,
             rules.document_reference,
         )
+
+    def _resent(self: StationService, event: ScanEvent, scanned: Scanned) -> ScanOutcome | Scanned:
+        """OK, as the try whose answer was lost would have said it: its event's move and
+        sentence, the serial as that try left it (read by the retry)."""
+        move = self.repo.scan_move(event.scan_id)
+        if move is None or scanned.serial is None:
+            return scanned._replace(status="recorded")
+        event_id, before, after, message = move
+        view = scanned.serial.view
+        return ScanOutcome(OutcomeKind.OK, message, event, view, before, after, event_id)
 
     def _scan_rules(
         self: StationService, station: StationSetup, site: SiteView

@@ -27,6 +27,7 @@ ADMIN_STATION: Final = "cli"
 
 EVENT_SQL: Final[dict[str, str]] = {
     "scan_recorded": "SELECT id, outcome, serial_id FROM event WHERE scan_id = ?",
+    "scan_move": "SELECT id, from_stage, to_stage, message FROM event WHERE scan_id = ?",
     "request_event": (
         "SELECT id, kind, serial_id, document_id, generation_id, count, outcome "
         "FROM event WHERE scan_id = ?"
@@ -284,6 +285,14 @@ class EventStore:
     def scan_already_recorded(self: Repository, scan_id: str) -> tuple[str, int | None] | None:
         row = self._run("scan_recorded", (scan_id,)).fetchone()
         return (row[1], row[2]) if row else None
+
+    def scan_move(self: Repository, scan_id: str) -> tuple[int, Stage, Stage, str] | None:
+        """The move this scan id recorded: its event's id, stages and sentence (None: no move
+        is recorded for it)."""
+        row = self._run("scan_move", (scan_id,)).fetchone()
+        if row is None or row[1] is None or row[2] is None:
+            return None
+        return int(row[0]), Stage(row[1]), Stage(row[2]), row[3] or ""
 
     def changed_since(
         self: Repository, serial_id: int, station: str, since: datetime

@@ -186,7 +186,9 @@ class RuledScan(NamedTuple):
 
 class Scanned(NamedTuple):
     """`ok` (moved by row `rule`: `event_id`; `line`: the count of the line it filled, with
-    this unit, and its quantity), `recorded` (`earlier` is what this scan id recorded), `read`
+    this unit, and its quantity), `recorded` (`earlier` is what this scan id recorded),
+    `resent` (recorded `ok` by this scan's own try, whose answer the dropped connection lost:
+    `serial` is the serial as moved), `read`
     (no row moves it), `changed` (it moved since it was read), `line` (the station's
     document's line is full or the document closed: nothing written) or `unknown` (no serial
     has this key). `serial` is the serial as read (None when `unknown`)."""
@@ -377,8 +379,22 @@ class RuledScanStore:
         if self.dialect.scan_function:
             # Named after the call, outside its retry: the call may have committed, and calling
             # again because a name could not be read would answer "already recorded".
-            row = self.write(lambda: self._call_scan(scan), transaction=False)
-            return self._scanned_from_call(scan, row)
+            lost = False
+
+            def call() -> Sequence[Any]:
+                nonlocal lost
+                try:
+                    return self._call_scan(scan)
+                except Exception as error:
+                    lost = lost or self.dialect.connection_lost(error)
+                    raise
+
+            scanned = self._scanned_from_call(scan, self.write(call, transaction=False))
+            if lost and scanned.status == "recorded" and scanned.earlier == "ok":
+                # The connection dropped after a try committed, before its answer came: the
+                # retry found this scan id recorded by that try, i.e. by this very scan.
+                return scanned._replace(status="resent")
+            return scanned
         # read_for_scan's statements, without its ScanLock: the serial as committed, with the
         # outcome already recorded for this scan id.
         row = self._run("scan_by_no", (scan.scan_id, scan.key)).fetchone()

@@ -147,3 +147,53 @@ def test_an_upgrade_that_changes_the_function_s_parameters_asks_for_a_restart(
     assert "does not exist" not in str(raised.value)
     assert _written(pg_url, ("SN0000000002",)) == [("SN0000000002", "Not Registered at Plant", 0)]
     service.close()
+
+
+# -- an answer lost after the call committed ---------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_a_scan_whose_answer_was_lost_after_it_committed_is_ok_not_already(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call commits the move; the connection drops before its answer is read; the store
+    tries again on a new connection, and the function finds this scan id recorded. That
+    record is this very scan's: the unit's first scan answers OK with its move, not "This
+    scan was already recorded"."""
+    import psycopg2
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    dialect = service.repo.dialect
+    real = dialect.execute_prepared
+    lost: list[str] = []
+
+    def answer_lost_once(db: Any, name: str, body: str, params: Any) -> Any:
+        cursor = real(db, name, body, params)
+        if not lost:
+            lost.append(name)
+            cursor.fetchone()  # committed (the call commits by itself) ...
+            db.connection().close()  # ... and the connection drops before the answer
+            raise psycopg2.OperationalError("server closed the connection unexpectedly")
+        return cursor
+
+    monkeypatch.setattr(dialect, "execute_prepared", answer_lost_once)
+    event = ScanEvent("SN0000000001", source="test")
+    answered = service.scan(event, REGISTER)
+    assert lost, "the answer was not lost"
+    assert answered.kind is OutcomeKind.OK, answered.message
+    assert answered.message == "SN0000000001 registered — now Registered at Plant"
+    assert (answered.stage_before, answered.stage_after) == (
+        Stage.NOT_REGISTERED,
+        Stage.REGISTERED,
+    )
+    assert answered.serial == service.serial("SN0000000001")
+    events = service.events("SN0000000001")
+    assert [(e.outcome, e.to_stage) for e in events] == [("ok", Stage.REGISTERED)]
+    recorded = service.repo._cursor("SELECT id FROM event WHERE scan_id = ?", (event.scan_id,))
+    assert answered.event_id == recorded.fetchone()[0]
+    # The same scan delivered again, with no connection lost, is still "already recorded".
+    again = service.scan(event, REGISTER)
+    assert again.kind is OutcomeKind.ALREADY
+    assert again.message == "This scan was already recorded (ok)"
+    service.close()
