@@ -173,7 +173,9 @@ class Dialect:
         """The driver error as a StoreError: transient (retry, journal) or permanent."""
         raise NotImplementedError
 
-    def is_integrity_error(self, error: BaseException) -> bool:
+    def is_duplicate_scan(self, error: BaseException) -> bool:
+        """`error` is the unique index on event.scan_id refusing a second event, and no other
+        refusal (a message may quote the column in another constraint's context)."""
         raise NotImplementedError
 
     # -- schema -------------------------------------------------------------------------------

@@ -193,8 +193,7 @@ class EventStore:
     def raise_if_duplicate(self: Repository, scan_id: str | None, error: Exception) -> None:
         """`error` is the scan id's unique index refusing a second event: DuplicateScan (the
         other delivery won)."""
-        duplicate = scan_id is not None and "scan_id" in str(error)
-        if duplicate and self.dialect.is_integrity_error(error):
+        if scan_id is not None and self.dialect.is_duplicate_scan(error):
             raise DuplicateScan(str(scan_id)) from error
 
     def append_admin_event(

@@ -52,6 +52,7 @@ CONNECT_TIMEOUT_S = 2
 TCP_USER_TIMEOUT_MS = 4000
 IDLE_IN_TRANSACTION_MS = 60_000
 NOTIFY_CHANNEL = "scanstation_events"
+SCAN_ID_INDEX = "event_scan_id"  # the unique index Peewee names for event.scan_id
 # pg_advisory_xact_lock key: generation runs and imports create serials one at a time, so the
 # serial/secondary-QR namespace check and the inserts cannot interleave between two of them.
 SERIAL_NAMESPACE_LOCK = 0x5C5A_7003
@@ -407,11 +408,15 @@ class PostgresDialect(Dialect):
         )
         return sql, [_text_array(codes)]
 
-    def is_integrity_error(self, error: BaseException) -> bool:
+    def is_duplicate_scan(self, error: BaseException) -> bool:
+        # By the index's name: an error raised inside scanstation_scan carries a CONTEXT line
+        # quoting its `INSERT INTO event (scan_id, …`, whatever constraint refused it.
         import psycopg2
 
         root = driver_error(error)
-        return isinstance(root, psycopg2.IntegrityError) or isinstance(error, peewee.IntegrityError)
+        if not isinstance(root, psycopg2.IntegrityError) or root.diag is None:
+            return False
+        return bool(root.diag.constraint_name == SCAN_ID_INDEX)
 
     def classify(self, error: BaseException) -> StoreError:
         import psycopg2

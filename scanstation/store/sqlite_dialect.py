@@ -56,6 +56,8 @@ _SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _SQLITE_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _SQLITE_DATABASE_FAILED = {7, 8, 10, 13, 14, 15}  # NOMEM READONLY IOERR FULL CANTOPEN PROTOCOL
 _SQLITE_CONSTRAINT = 19
+# The unique index on event.scan_id refusing a second event: a scan (or request) recorded.
+_DUPLICATE_SCAN = "UNIQUE constraint failed: event.scan_id"
 
 
 def bulk_cache_kib(serials: int) -> int:
@@ -229,9 +231,9 @@ class SqliteDialect(Dialect):
         yield
         db.execute_sql(found[0])
 
-    def is_integrity_error(self, error: BaseException) -> bool:
+    def is_duplicate_scan(self, error: BaseException) -> bool:
         root = driver_error(error)
-        return isinstance(root, sqlite3.IntegrityError) or isinstance(error, peewee.IntegrityError)
+        return isinstance(root, sqlite3.IntegrityError) and str(root) == _DUPLICATE_SCAN
 
     def classify(self, error: BaseException) -> StoreError:
         if isinstance(error, StoreError):

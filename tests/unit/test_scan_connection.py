@@ -5,6 +5,7 @@ lost after the call committed, and which database refusals are "this scan id is 
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from scanstation.domain.model import ScanEvent
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, Stage
 from scanstation.service import StationService, StationSetup
-from scanstation.store.errors import StoreError
+from scanstation.store.errors import DuplicateScan, StoreError
 from scanstation.store.schema import SCHEMA_VERSION
 from tests.conftest import build_small
 
@@ -196,4 +197,79 @@ def test_a_scan_whose_answer_was_lost_after_it_committed_is_ok_not_already(
     again = service.scan(event, REGISTER)
     assert again.kind is OutcomeKind.ALREADY
     assert again.message == "This scan was already recorded (ok)"
+    service.close()
+
+
+# -- which refusals are "this scan id is recorded" --------------------------------------------
+
+
+@pytest.mark.postgres
+def test_another_constraint_refusing_the_function_s_event_is_not_a_recorded_scan(
+    pg_url: str,
+) -> None:
+    """An error raised inside scanstation_scan quotes its `INSERT INTO event (scan_id, …` in
+    its CONTEXT: a CHECK (or NOT NULL, or foreign key) refusing that event is no duplicate
+    scan id. The operator must not read "already recorded" for a scan nothing recorded."""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    admin = _admin(pg_url)
+    admin.cursor().execute(
+        "ALTER TABLE event ADD CONSTRAINT not_at_t9 CHECK (station <> 'T-9') NOT VALID"
+    )
+    admin.close()
+    at_t9 = StationSetup("T-9", "P1", Mode.REGISTER, operator="op-9")
+    with pytest.raises(StoreError, match="refused the change, nothing was written") as raised:
+        scan(service, "SN0000000001", at_t9)
+    assert "not_at_t9" in str(raised.value)
+    assert _written(pg_url, ("SN0000000001",)) == [("SN0000000001", "Not Registered at Plant", 0)]
+    service.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_only_the_scan_id_index_makes_a_duplicate_scan(
+    backend: str, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """The store's classifier, with the drivers' own exceptions: a second event with a scan
+    id is DuplicateScan; a refusal by another constraint that names scan_id is not."""
+    url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    service = StationService.open(url, create=True)
+    build_small(service)
+    repo = service.repo
+    assert scan(service, "SN0000000001").kind is OutcomeKind.OK
+    scan_id = str(repo._cursor("SELECT scan_id FROM event WHERE kind = 'scan'").fetchone()[0])
+    insert = (
+        "INSERT INTO event (scan_id, kind, station, operator, at, outcome) "
+        "VALUES (?, 'scan', 'x', 'x', 'x', 'ok')"
+    )
+
+    def error_of(sql: str, params: tuple[Any, ...]) -> Exception:
+        cursor = repo._db.cursor()
+        try:
+            cursor.execute(repo.dialect.sql(sql), params)
+        except Exception as error:
+            if backend == "postgresql":
+                repo._db.connection().rollback()
+            return error
+        raise AssertionError(f"{sql} was not refused")
+
+    duplicate = error_of(insert, (scan_id,))
+    with pytest.raises(DuplicateScan):
+        repo.raise_if_duplicate(scan_id, duplicate)
+    if backend == "sqlite":
+        # A real IntegrityError whose text names scan_id: a CHECK on that column.
+        other_db = sqlite3.connect(":memory:")
+        other_db.execute("CREATE TABLE event (scan_id TEXT UNIQUE CHECK (length(scan_id) < 5))")
+        try:
+            other_db.execute("INSERT INTO event VALUES ('0123456789')")
+        except sqlite3.IntegrityError as error:
+            other: Exception = error
+        else:
+            raise AssertionError("the CHECK did not refuse")
+        assert "scan_id" in str(other)
+    else:
+        # Unnamed, so PostgreSQL names it after the column: event_scan_id_check.
+        repo._cursor("ALTER TABLE event ADD CHECK (length(scan_id) < 10) NOT VALID")
+        other = error_of(insert, ("x" * 20,))
+        assert "scan_id" in str(other)
+    repo.raise_if_duplicate(scan_id, other)  # not DuplicateScan: it goes up as it is
     service.close()
