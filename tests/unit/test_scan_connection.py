@@ -150,6 +150,26 @@ def test_an_upgrade_that_changes_the_function_s_parameters_asks_for_a_restart(
     service.close()
 
 
+@pytest.mark.postgres
+def test_a_database_found_older_than_the_station_while_it_runs_is_refused(pg_url: str) -> None:
+    """A site database put back to an older schema under a running station (a backup
+    restored): its function answers older columns. Opening it would migrate it; a scan on a
+    renewed connection must not read it by position."""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    assert scan(service, "SN0000000001").kind is OutcomeKind.OK
+    admin = _admin(pg_url)
+    admin.cursor().execute(
+        "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),)
+    )
+    admin.close()
+    _drop_stations(pg_url)
+    with pytest.raises(StoreError, match=r"not this station's .* Restart this station\.$"):
+        scan(service, "SN0000000002")
+    assert _written(pg_url, ("SN0000000002",)) == [("SN0000000002", "Not Registered at Plant", 0)]
+    service.close()
+
+
 # -- an answer lost after the call committed ---------------------------------------------------
 
 
