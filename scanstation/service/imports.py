@@ -21,6 +21,11 @@ imported in well under 300 MB):
 3. Write: the file's digest must still be step 1's, or nothing is written; the spooled rows
    are inserted a chunk at a time inside one transaction, checked against the database once
    more under the serial namespace lock (another writer may have taken a code since step 1).
+
+PostgreSQL streams the write (_StreamedWrite): its transaction starts with step 1, on its own
+connection and thread, and inserts each chunk once step 1 has checked it, so the server works
+while Python checks; it commits after step 3's digest check, and is rolled back at step 1's
+first problem. The checks and the problems they report are the same.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import operator
+import os
 import pickle
+import queue
 import re
 import tempfile
+import threading
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -60,6 +68,7 @@ from scanstation.store.runs import (
     ROW_QR_SEAL,
     ROW_SECONDARY_QR,
     ROW_SERIAL_NO,
+    ChecksOutdated,
     ImportRow,
     SerialCollision,
 )
@@ -74,6 +83,7 @@ MAX_GENERATION_RUNS: Final = 10_000  # distinct generation nos one file may name
 CHUNK: Final = 20_000  # rows checked, spooled or inserted at a time
 BLOCK: Final = 1 << 20  # bytes of whole lines checked at once (~40,000 plain rows)
 DIGEST_BLOCK: Final = 1 << 20
+QUEUED_CHUNKS: Final = 8  # chunks a streamed write holds in memory (each 0.5-1 MB pickled)
 # The usual cell: nothing a scan parser would read as GS1, a URI or an AIM identifier, so
 # parse() would return it as it is (case aside), ten times slower.
 _PLAIN: Final = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -107,9 +117,13 @@ class Imports:
         by: str | None = None,
         progress: Callable[[int], None] | None = None,
         request_id: str | None = None,
+        streamed: bool = True,
     ) -> ImportReport:
         """All or nothing: every problem is listed with its line number and nothing is written.
-        `request_id` (made here when not given): a retry after a lost COMMIT applies once."""
+        `request_id` (made here when not given): a retry after a lost COMMIT applies once.
+        `streamed`: where the dialect allows it, rows are written while the file is checked
+        (_StreamedWrite); False writes them after every check (the way out when a stream
+        cannot finish)."""
         request = check_text(limits.REQUEST_ID, request_id) if request_id else new_scan_id()
         operator = check_text(limits.OPERATOR, by or login_name())
         skus = self.repo.sku_ids()
@@ -124,22 +138,46 @@ class Imports:
             self._open_import(path) as handle,
             tempfile.TemporaryFile(prefix="scanstation-import-") as spool,
         ):
-            for chunk in self._row_chunks(path, handle, skus, runs, problems, file_digest):
-                rows += len(chunk)
-                hashes.extend(map(hash, map(itemgetter(ROW_SERIAL_NO), chunk)))
-                hashes.extend(map(hash, filter(None, map(itemgetter(ROW_SECONDARY_QR), chunk))))
-                self._check_taken(chunk, problems, None if dry_run else spool)
-            digest = file_digest.digest()
-            self._check_runs(runs, problems)
-            qr_rows = len(hashes) - rows  # the hashes are every serial's and every QR's
-            repeated = _repeated(hashes)
-            del hashes
-            if repeated:
-                self._name_repeats(path, skus, repeated, problems)
-            if problems or dry_run or not rows:
-                return ImportReport(rows, problems.report(), False)
-            written = self._write_import(
-                path, spool, runs, digest, operator, request, progress, checked_at, qr_rows
+            stream = None
+            if streamed and not dry_run and self.repo.dialect.streamed_import:
+                stream = _StreamedWrite(
+                    self, runs, operator, request, progress, checked_at, path, spool
+                )
+            try:
+                for chunk in self._row_chunks(path, handle, skus, runs, problems, file_digest):
+                    rows += len(chunk)
+                    hashes.extend(map(hash, map(itemgetter(ROW_SERIAL_NO), chunk)))
+                    hashes.extend(map(hash, filter(None, map(itemgetter(ROW_SECONDARY_QR), chunk))))
+                    self._check_taken(chunk, problems, None if dry_run or stream else spool)
+                    if stream is not None:
+                        stream.give(chunk, problems)
+                digest = file_digest.digest()
+                self._check_runs(runs, problems)
+                qr_rows = len(hashes) - rows  # the hashes are every serial's and every QR's
+                repeated = _repeated(hashes)
+                del hashes
+                if repeated:
+                    self._name_repeats(path, skus, repeated, problems)
+                if problems or dry_run or not rows:
+                    return ImportReport(rows, problems.report(), False)
+                written = self._write_import(
+                    path,
+                    spool,
+                    runs,
+                    digest,
+                    operator,
+                    request,
+                    progress,
+                    checked_at,
+                    qr_rows,
+                    stream,
+                )
+            finally:
+                if stream is not None:
+                    stream.abandon()  # after a commit, nothing; else its transaction is undone
+        if written is None:  # the stream could not finish: the file is imported unstreamed
+            return self.import_csv(
+                path, by=by, progress=progress, request_id=request, streamed=False
             )
         if isinstance(written, ImportReport):
             return written
@@ -447,12 +485,17 @@ class Imports:
         progress: Callable[[int], None] | None,
         checked_at: int,
         qr_rows: int,
-    ) -> int | ImportReport:
+        stream: _StreamedWrite | None = None,
+    ) -> int | ImportReport | None:
+        """The rows written, or the problems found under the lock; None when `stream` (which
+        has the rows already) could not finish."""
         if _file_digest(self._open_import(path)) != digest:
             raise ServiceError(
                 f"{visible(str(path))} changed while it was imported: nothing was "
                 "written; import it again"
             )
+        if stream is not None:
+            return stream.finish()
 
         def chunks() -> Iterator[list[ImportRow]]:
             # The rows step 1 checked and spooled (this process's own file), read again on
@@ -487,6 +530,122 @@ class Imports:
             if error.transient:
                 raise
             raise ServiceError(f"Import failed, nothing was written: {error}") from error
+
+
+class _Unfinished(Exception):
+    """A streamed write's rows stop before their end (a problem was found, or the transaction
+    was tried again and they cannot be read twice): its transaction is undone."""
+
+
+_END: Final = b""  # after the last chunk: commit
+
+
+class _StreamedWrite:
+    """An import's write on its own thread and connection, given each chunk as soon as it is
+    checked: the server inserts chunk N while Python reads and checks chunk N+1 (psycopg2
+    lets go of the GIL while it waits). Still one transaction under the namespace lock: it
+    commits only when every check of the whole file passed (finish), and is undone at the
+    first problem (give) or when the import stops (abandon). The checks are the unstreamed
+    ones; the rows they pass are written as they would have been."""
+
+    def __init__(
+        self,
+        service: StationService,
+        runs: dict[str, tuple[str, int]],
+        by: str,
+        request_id: str,
+        progress: Callable[[int], None] | None,
+        checked_at: int,
+        path: Path,
+        spool: IO[bytes],
+    ) -> None:
+        self._signer = service.signer()
+        # A chunk pickled, or where the spool holds it (offset, length); None: stop.
+        self._chunks: queue.SimpleQueue[bytes | tuple[int, int] | None] = queue.SimpleQueue()
+        self._spool = spool
+        self._read = False
+        self._done = False
+        self._abandoned = False  # the writer stops at its next chunk
+        self.outcome: int | BaseException | None = None
+        repo = service.repo
+
+        def write() -> None:
+            try:
+                self.outcome = repo.import_serials(
+                    chunks=self._rows,
+                    runs=runs,
+                    by=by,
+                    at=utc_now(),
+                    source_name=visible(path.name),
+                    request_id=request_id,
+                    progress=progress,
+                    checked_at=checked_at,
+                    streamed=True,
+                )
+            except BaseException as error:  # handed to the checking thread, raised there
+                self.outcome = error
+            finally:
+                repo.close()  # this thread's connection, back to the pool
+
+        self._thread = threading.Thread(target=write, name="scanstation-import", daemon=True)
+        self._thread.start()
+
+    def _rows(self) -> Iterator[list[ImportRow]]:
+        if self._read:
+            raise _Unfinished  # a second try of the transaction: the rows were given once
+        self._read = True
+        while (item := self._chunks.get()) != _END:
+            if item is None or self._abandoned:  # not after the chunks queued before it
+                raise _Unfinished
+            if isinstance(item, tuple):  # read where it is: the checks go on appending
+                item = os.pread(self._spool.fileno(), item[1], item[0])
+            yield pickle.loads(item)
+
+    def give(self, chunk: list[ImportRow], problems: Problems) -> None:
+        """A checked chunk, written while the next is checked; after a problem, nothing more
+        is written (the transaction is undone at once, and the namespace lock let go)."""
+        if problems:
+            self.abandon()
+        elif not self._done:
+            sealed = _sealed(chunk, self._signer)
+            pickled = pickle.dumps(list(map(tuple, sealed)), pickle.HIGHEST_PROTOCOL)
+            if self._chunks.qsize() < QUEUED_CHUNKS:
+                self._chunks.put(pickled)
+                return
+            # The server is behind: the chunk waits in the spool file, not in memory.
+            offset = self._spool.seek(0, os.SEEK_END)
+            self._spool.write(pickled)
+            self._spool.flush()
+            self._chunks.put((offset, len(pickled)))
+
+    def abandon(self) -> None:
+        if not self._done:
+            self._done = self._abandoned = True
+            self._chunks.put(None)
+        self._thread.join()
+
+    def finish(self) -> int | ImportReport | None:
+        """Every check passed: the rows written, committed; the problems the database found
+        under the lock; or None when the stream could not finish (nothing was written)."""
+        self._done = True
+        self._chunks.put(_END)
+        self._thread.join()
+        outcome = self.outcome
+        if isinstance(outcome, int):
+            return outcome
+        if isinstance(outcome, _Unfinished | ChecksOutdated):
+            return None
+        if isinstance(outcome, SerialCollision):
+            problems = Problems()
+            for line, message in outcome.problems:
+                problems.add(line, message)
+            return ImportReport(0, problems.report(), False)
+        if isinstance(outcome, StoreError):
+            if outcome.transient:
+                raise outcome
+            raise ServiceError(f"Import failed, nothing was written: {outcome}") from outcome
+        assert outcome is not None
+        raise outcome
 
 
 def _header(line: str) -> tuple[str, ...]:

@@ -57,6 +57,9 @@ class Dialect:
     scan_function: bool
     pooled: bool  # connections come from a pool; a broken one is closed for good
     insert_chunk: int = 20_000  # serials inserted by one statement of a bulk write
+    # An import's rows are written, on a second connection, while the file is still checked
+    # (service/imports.py): the server's insert then overlaps Python's checks.
+    streamed_import: bool = False
 
     def connection_lost(self, error: BaseException) -> bool:
         """Did `error` break the connection (so it must not be used again)?"""

@@ -175,6 +175,7 @@ class PostgresDialect(Dialect):
     lock_clause = " FOR UPDATE OF s"
     scan_function = True
     pooled = True
+    streamed_import = True
 
     def __init__(self, display: str, url: str) -> None:
         super().__init__(display)
@@ -367,7 +368,11 @@ class PostgresDialect(Dialect):
         for start in range(0, count, COPY_ROWS):
             cells = [_copy_cells(columns[i][start : start + COPY_ROWS]) for i in varying]
             text = tail.join(map("\t".join, zip(*cells, strict=True))) + tail
-            cursor.copy_expert(f"COPY serial ({', '.join(names)}) FROM STDIN", io.StringIO(text))
+            # Read in one go: a read a few KB at a time took the GIL back each time, and an
+            # import's checks hold it on the other thread (service/imports.py).
+            cursor.copy_expert(
+                f"COPY serial ({', '.join(names)}) FROM STDIN", io.StringIO(text), len(text) + 1
+            )
 
     def returning_id(self) -> str:
         return " RETURNING id"

@@ -33,6 +33,7 @@ __all__ = [
     "ROW_SERIAL_NO",
     "ROW_SKU",
     "SERIAL_DIGITS",
+    "ChecksOutdated",
     "ImportRow",
     "RunStore",
     "SerialCollision",
@@ -58,6 +59,12 @@ class ImportRow(NamedTuple):
 
 # ImportRow's fields by position.
 ROW_LINE, ROW_SERIAL_NO, ROW_SKU, ROW_GENERATION_NO, ROW_SECONDARY_QR, ROW_QR_SEAL = range(6)
+
+
+class ChecksOutdated(Exception):
+    """A streamed import found, under the namespace lock, that another bulk write committed
+    codes since its caller's checks began: it wrote nothing, and the caller imports the
+    file the unstreamed way (which checks the rows again under the lock)."""
 
 
 class SerialCollision(Exception):
@@ -313,6 +320,7 @@ class RunStore:
         progress: Callable[[int], None] | None = None,
         checked_at: int | None = None,
         qr_rows: int = 0,
+        streamed: bool = False,
     ) -> int:
         """All or nothing, in one transaction: the rows (checked by the caller, given again by
         `chunks()` for each try) are checked once more against the database under the
@@ -320,7 +328,10 @@ class RunStore:
         `checked_at`: codes_written() before the caller's checks; when no bulk write came
         since, the rows are not checked again. `runs`: generation no → (SKU, first line) for
         every run the rows name; `qr_rows`: how many rows carry a secondary QR code. Returns
-        the rows written; raises SerialCollision with every taken code."""
+        the rows written; raises SerialCollision with every taken code.
+        `streamed`: `chunks()` gives the rows while the caller still checks them (each run a
+        chunk names is in `runs` before it comes); rather than check them again it raises
+        ChecksOutdated, as its rows cannot be read twice."""
         skus = self.sku_ids()
 
         def work() -> int:
@@ -329,7 +340,10 @@ class RunStore:
                 return int(done.count or 0)
             self.dialect.lock_serial_namespace(self._db)
             recheck = checked_at is None or self.codes_written() != checked_at
-            run_ids = self._runs_for_import(runs, skus, at, by)
+            if recheck and streamed:
+                raise ChecksOutdated
+            # Unstreamed, every run is made (or refused) before the first row is written.
+            run_ids = {} if streamed else self._runs_for_import(runs, skus, at, by)
             written = 0
             per_run: dict[int, int] = {}
             # Rows checked again probe the QR index: it stays while they are written.
@@ -345,6 +359,11 @@ class RunStore:
                     )
                     if taken:
                         raise SerialCollision.describe(chunk, taken)
+                    # Streamed, a run is made (or found) before the first row naming it.
+                    named = dict.fromkeys(map(itemgetter(ROW_GENERATION_NO), chunk))
+                    new_runs = {n: runs[n] for n in named if n is not None and n not in run_ids}
+                    if new_runs:
+                        run_ids.update(self._runs_for_import(new_runs, skus, at, by))
                     # Columns made in C: a Python expression a row cost more than the insert.
                     added = self._insert_serials(
                         [

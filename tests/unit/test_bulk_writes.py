@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -158,12 +160,59 @@ def test_a_code_taken_between_check_and_write_is_refused(
 
     serials = service.info()["serials"]
     monkeypatch.setattr(Imports, "_write_import", another_import_first)
-    report = service.import_csv(csv)
+    # Unstreamed: a streamed write holds the namespace lock from before the check (the next
+    # test), so no other write can come between.
+    report = service.import_csv(csv, streamed=False)
     assert not report.written
     assert [(p.line, p.message) for p in report.problems] == [
         (2, "secondary QR QR-LATE is already a serial in the database")
     ]
     # The other import's serial, none of this file's.
+    assert service.info()["serials"] == serials + 1  # type: ignore[operator]
+
+
+def test_a_code_taken_before_a_streamed_write_locks_is_refused(
+    service: StationService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL writes an import's rows while it checks them. Here another import commits
+    after this file's codes were checked against the database but before the write took the
+    namespace lock, and takes a QR code of the file as its serial: the write must not trust
+    the check (it is imported unstreamed, checked again, and refused). SQLite: the same
+    race, between the check and the write."""
+    from scanstation.service.imports import Imports
+    from scanstation.store.runs import RunStore
+
+    csv = tmp_path / "units.csv"
+    csv.write_text(
+        "serial_no,sku,generation_no,secondary_qr\nIMP-1,PUMP,,QR-LATE\nIMP-2,PUMP,,\n",
+        encoding="utf-8",
+    )
+    other = tmp_path / "other.csv"
+    other.write_text("serial_no,sku,generation_no,secondary_qr\nQR-LATE,PUMP,,\n", encoding="utf-8")
+    checked = threading.Event()
+    real_check, real_write = Imports._check_taken, RunStore.import_serials
+
+    def check_then_another_import(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        real_check(self, *args, **kwargs)
+        if not checked.is_set():
+            checked.set()  # before the other import: its own checks pass through
+            assert service.import_csv(other).written
+
+    def write_once_checked(self, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs["source_name"] == "units.csv":
+            assert checked.wait(30)
+            while service.info()["serials"] == serials:  # the other import committed
+                time.sleep(0.01)
+        return real_write(self, **kwargs)
+
+    serials = service.info()["serials"]
+    monkeypatch.setattr(Imports, "_check_taken", check_then_another_import)
+    monkeypatch.setattr(RunStore, "import_serials", write_once_checked)
+    report = service.import_csv(csv)
+    assert not report.written
+    assert [(p.line, p.message) for p in report.problems] == [
+        (2, "secondary QR QR-LATE is already a serial in the database")
+    ]
     assert service.info()["serials"] == serials + 1  # type: ignore[operator]
 
 
@@ -540,3 +589,31 @@ def test_rows_that_differ_in_some_columns_arrive_as_written(
     run, serials = service.generate("FAN", 1, "P1")  # a statement of one row
     one = service.serial(serials[0])
     assert one is not None and (one.sku, one.generation_no, one.site) == ("FAN", run, "P1")
+
+
+def test_rows_a_streamed_write_could_not_keep_up_with_arrive_as_written(
+    service: StationService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: while the server is behind the checks, checked chunks wait in the spool
+    file rather than in memory (here every chunk does); each arrives once, in the file's
+    order, with its run and QR code."""
+    from scanstation.service import imports
+
+    monkeypatch.setattr(imports, "QUEUED_CHUNKS", 0)
+    count = PLAIN_ROWS + 5
+    csv = tmp_path / "units.csv"
+    csv.write_text(
+        "serial_no,sku,generation_no,secondary_qr\n"
+        + "".join(f"IMP-{n:06d},PUMP,RUN-{n % 2},QR-{n:06d}\n" for n in range(1, count + 1)),
+        "utf-8",
+    )
+    before = service.info()["serials"]
+    assert service.import_csv(csv).written
+    assert service.info()["serials"] == before + count  # type: ignore[operator]
+    for n in (1, PLAIN_ROWS // 2, count):
+        found = service.serial(f"IMP-{n:06d}")
+        assert found is not None
+        assert (found.secondary_qr, found.generation_no) == (f"QR-{n:06d}", f"RUN-{n % 2}")
+    # A run's serials come by id: the order they were written in.
+    odd = [view.serial_no for view in service.label_serials(generation_no="RUN-1")]
+    assert odd == [f"IMP-{n:06d}" for n in range(1, count + 1, 2)]
