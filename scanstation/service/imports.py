@@ -83,7 +83,7 @@ MAX_GENERATION_RUNS: Final = 10_000  # distinct generation nos one file may name
 CHUNK: Final = 20_000  # rows checked, spooled or inserted at a time
 BLOCK: Final = 1 << 20  # bytes of whole lines checked at once (~40,000 plain rows)
 DIGEST_BLOCK: Final = 1 << 20
-QUEUED_CHUNKS: Final = 8  # chunks a streamed write holds in memory (each 0.5-1 MB pickled)
+QUEUED_CHUNKS: Final = 4  # chunks a streamed write holds in memory (~5 MB each)
 # The usual cell: nothing a scan parser would read as GS1, a URI or an AIM identifier, so
 # parse() would return it as it is (case aside), ten times slower.
 _PLAIN: Final = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -537,7 +537,7 @@ class _Unfinished(Exception):
     was tried again and they cannot be read twice): its transaction is undone."""
 
 
-_END: Final = b""  # after the last chunk: commit
+_END: Final[list[ImportRow]] = []  # after the last chunk (no chunk is empty): commit
 
 
 class _StreamedWrite:
@@ -560,8 +560,10 @@ class _StreamedWrite:
         spool: IO[bytes],
     ) -> None:
         self._signer = service.signer()
-        # A chunk pickled, or where the spool holds it (offset, length); None: stop.
-        self._chunks: queue.SimpleQueue[bytes | tuple[int, int] | None] = queue.SimpleQueue()
+        # A chunk, or where the spool holds it pickled (offset, length); None: stop.
+        self._chunks: queue.SimpleQueue[list[ImportRow] | tuple[int, int] | None] = (
+            queue.SimpleQueue()
+        )
         self._spool = spool
         self._read = False
         self._done = False
@@ -594,12 +596,12 @@ class _StreamedWrite:
         if self._read:
             raise _Unfinished  # a second try of the transaction: the rows were given once
         self._read = True
-        while (item := self._chunks.get()) != _END:
+        while (item := self._chunks.get()) is not _END:
             if item is None or self._abandoned:  # not after the chunks queued before it
                 raise _Unfinished
             if isinstance(item, tuple):  # read where it is: the checks go on appending
-                item = os.pread(self._spool.fileno(), item[1], item[0])
-            yield pickle.loads(item)
+                item = pickle.loads(os.pread(self._spool.fileno(), item[1], item[0]))
+            yield item
 
     def give(self, chunk: list[ImportRow], problems: Problems) -> None:
         """A checked chunk, written while the next is checked; after a problem, nothing more
@@ -608,11 +610,11 @@ class _StreamedWrite:
             self.abandon()
         elif not self._done:
             sealed = _sealed(chunk, self._signer)
-            pickled = pickle.dumps(list(map(tuple, sealed)), pickle.HIGHEST_PROTOCOL)
             if self._chunks.qsize() < QUEUED_CHUNKS:
-                self._chunks.put(pickled)
+                self._chunks.put(sealed)  # as it is: pickling cost the checks 0.2 s a 1M rows
                 return
             # The server is behind: the chunk waits in the spool file, not in memory.
+            pickled = pickle.dumps(list(map(tuple, sealed)), pickle.HIGHEST_PROTOCOL)
             offset = self._spool.seek(0, os.SEEK_END)
             self._spool.write(pickled)
             self._spool.flush()
