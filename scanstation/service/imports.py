@@ -83,7 +83,7 @@ MAX_GENERATION_RUNS: Final = 10_000  # distinct generation nos one file may name
 CHUNK: Final = 20_000  # rows checked, spooled or inserted at a time
 BLOCK: Final = 1 << 20  # bytes of whole lines checked at once (~40,000 plain rows)
 DIGEST_BLOCK: Final = 1 << 20
-QUEUED_CHUNKS: Final = 4  # chunks a streamed write holds in memory (~5 MB each)
+QUEUED_CHUNKS: Final = 1  # chunks a streamed write holds in memory (~9 MB: 40,000 rows)
 # The usual cell: nothing a scan parser would read as GS1, a URI or an AIM identifier, so
 # parse() would return it as it is (case aside), ten times slower.
 _PLAIN: Final = r"[A-Za-z0-9][A-Za-z0-9._-]*"
