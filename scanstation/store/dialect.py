@@ -211,6 +211,10 @@ class Dialect:
         """Schema 12 → 13: the one-call scan reads fewer rows, where there is a function."""
         return ()
 
+    def migration_14(self) -> tuple[str, ...]:
+        """Schema 13 → 14: the one-call scan answers in one column, where there is a function."""
+        return ()
+
     def migration_6(self) -> tuple[str, ...]:
         """Schema 5 → 6: the tally (store/tally.py) and its counts so far."""
         return (TALLY_TABLE, *tally_backfill())

@@ -28,7 +28,12 @@ from scanstation.store.dialect import (
 )
 from scanstation.store.errors import StoreBusy, StoreError
 from scanstation.store.scan_function import APPLY_SCAN_FUNCTION, APPLY_SCAN_FUNCTION_4
-from scanstation.store.scan_rules import SCAN_FUNCTION, SCAN_FUNCTION_11, SCAN_FUNCTION_12
+from scanstation.store.scan_rules import (
+    SCAN_FUNCTION,
+    SCAN_FUNCTION_11,
+    SCAN_FUNCTION_12,
+    SCAN_FUNCTION_13,
+)
 from scanstation.store.schema import SCHEMA_VERSION
 from scanstation.store.tally import BULK_SLOT_SETTING, TALLY_TABLE, postgresql_tally_triggers
 
@@ -528,6 +533,11 @@ class PostgresDialect(Dialect):
         # The same parameters, other columns returned: not replaceable in place, so schema
         # 12's is dropped first.
         return (f"DROP FUNCTION IF EXISTS {SCAN_FUNCTION_12}", SCAN_FUNCTION)
+
+    def migration_14(self) -> tuple[str, ...]:
+        # The same parameters, one text column returned instead of 25: dropped first, as
+        # schema 12's was.
+        return (f"DROP FUNCTION IF EXISTS {SCAN_FUNCTION_13}", SCAN_FUNCTION)
 
     def migration_6(self) -> tuple[str, ...]:
         # No serial or event is written while they are counted (the lock is held until the

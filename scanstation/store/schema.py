@@ -10,7 +10,7 @@ from scanstation.store.dialect import Dialect
 from scanstation.store.errors import StoreError
 from scanstation.store.tables import Tables
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 APPLICATION_ID = 0x5C5A_7001  # marks a SQLite file as ours, so a foreign file is refused
 
 EVENT_DOCUMENT_INDEX = (
@@ -101,6 +101,11 @@ def migrations(dialect: Dialect, version: int) -> tuple[str, ...]:
         # id's outcome in the same statement: each join and statement is an executor set up
         # and torn down at every scan.
         return dialect.migration_13()
+    if version == 13:
+        # 14: on PostgreSQL, that call answers in one text column (a JSON array) instead of 25:
+        # the driver describes each column of a result before reading it, most of what the
+        # answer cost the station.
+        return dialect.migration_14()
     return COMMON_MIGRATIONS.get(version, ())
 
 

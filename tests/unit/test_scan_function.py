@@ -756,8 +756,9 @@ def test_a_station_running_while_another_upgrades_the_schema_is_told_to_restart(
     )
     signature, definition = cursor.fetchone()
     # The same function with one more result column, as a later schema might make it.
-    last = "OUT o_printed_at text)"
+    last = "OUT answer text)"
     newer = definition.replace(last, last[:-1] + ", OUT o_new integer)")
+    newer = newer.replace(" RETURNS text", " RETURNS record")  # two results: a record
     assert newer != definition
     cursor.execute(f"DROP FUNCTION {signature}")
     cursor.execute(newer)
@@ -767,4 +768,39 @@ def test_a_station_running_while_another_upgrades_the_schema_is_told_to_restart(
     assert "Traceback" not in str(raised.value)
     assert service.serial("SN0000000002").stage is Stage.NOT_REGISTERED  # type: ignore[union-attr]
     assert service.events("SN0000000002") == []
+    service.close()
+
+
+@pytest.mark.postgres
+def test_a_scan_shows_the_serials_texts_exactly_as_stored_and_as_they_are_now(
+    pg_url: str,
+) -> None:
+    """Since schema 14 the call answers in one JSON array, not in columns: a text with quotes,
+    a backslash, control characters, non-ASCII letters or characters outside the BMP comes
+    back exactly as stored, and the item's name as it is now, renamed by another terminal
+    after this station's first scans (nothing of the serial or its item is kept between
+    scans). Every answer equals a full read of the serial."""
+    import psycopg2
+
+    from tests.conftest import build_small
+
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    operator = 'Dév "op" \\ ✓'
+    register = StationSetup("T-1", "P1", Mode.REGISTER, operator=operator)
+    assert scan(service, "SN0000000001", register).kind is OutcomeKind.OK  # call prepared
+    odd = 'Pump "1HP" \\ 2\t½ — ✓ 𝄞\n,(x),"" \\u0041 {"a": [1]}'
+    admin = psycopg2.connect(service.repo.target.url)
+    admin.autocommit = True
+    admin.cursor().execute("UPDATE item SET name = %s WHERE sku = 'PUMP'", (odd,))
+    admin.close()
+    moved = scan(service, "SN0000000002", register)
+    assert moved.kind is OutcomeKind.OK, moved.message
+    assert moved.serial is not None and moved.serial.item_name == odd
+    assert moved.serial == service.serial("SN0000000002")
+    again = scan(service, "SN0000000001", register)
+    assert again.kind is OutcomeKind.ALREADY
+    assert again.serial is not None
+    assert (again.serial.item_name, again.serial.updated_by) == (odd, operator)
+    assert again.serial == service.serial("SN0000000001")
     service.close()

@@ -255,7 +255,7 @@ def test_a_version_10_database_is_migrated_forward(
     repo = service.repo
     if backend == "postgresql":
         header = SCAN_FUNCTION[: SCAN_FUNCTION.index("$fn$") + len("$fn$")]
-        repo._cursor(f"{header} BEGIN status := 'unknown'; END $fn$")
+        repo._cursor(f"""{header} BEGIN answer := '["unknown"]'; END $fn$""")
         assert service.scan(ScanEvent("SN0000000001"), station()).kind is OutcomeKind.UNKNOWN
     repo._cursor("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
     service.close()
@@ -341,6 +341,57 @@ def test_a_version_11_database_is_migrated_forward(
     StationService.open(url).close()  # nothing left to migrate
 
 
+def _scan_function_results(service: StationService) -> list[str]:
+    """What each `scanstation_scan` in the database returns."""
+    rows = service.repo._cursor(
+        "SELECT pg_get_function_result(oid) FROM pg_proc WHERE proname = 'scanstation_scan'"
+    ).fetchall()
+    return [result for (result,) in rows]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_version_13_database_is_migrated_forward(
+    backend: str, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """Schema 14's one-call scan answers in one text column (a JSON array) where schema 13's
+    returned 25 columns, with the same parameters: schema 13's function (here a stand-in with
+    its signature and some of its columns, that finds nothing) cannot be replaced in place, so
+    it is dropped, not left to answer; scans then move serials through the new one, whose
+    answer shows what a full read of the serial shows."""
+    from scanstation.store.scan_rules import SCAN_FUNCTION_13
+    from tests.conftest import build_small
+
+    url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
+    service = StationService.open(url, create=True)
+    build_small(service)
+    assert service.scan(ScanEvent("SN0000000002"), station()).kind is OutcomeKind.OK
+    repo = service.repo
+    if backend == "postgresql":
+        parameters = SCAN_FUNCTION_13[SCAN_FUNCTION_13.index("(") + 1 : -1].split(", ")
+        declared = ", ".join(f"p{n} {kind}" for n, kind in enumerate(parameters))
+        repo._cursor("DROP FUNCTION scanstation_scan")
+        repo._cursor(
+            f"CREATE FUNCTION scanstation_scan({declared}, OUT status text, OUT event_id "
+            "integer, OUT o_serial_no text, OUT o_version integer) "
+            "LANGUAGE plpgsql AS $fn$ BEGIN status := 'unknown'; END $fn$"
+        )
+    repo._cursor("UPDATE meta SET value = '13' WHERE key = 'schema_version'")
+    service.close()
+    service = StationService.open(url)
+    assert service.info()["schema_version"] == SCHEMA_VERSION  # 14 and on
+    if backend == "postgresql":
+        assert _scan_function_results(service) == ["text"]
+    for mode, document in ((Mode.REGISTER, None), (Mode.VALIDATE, None), (Mode.DISPATCH, "DC-1")):
+        outcome = service.scan(ScanEvent("SN0000000001"), station(mode=mode, document=document))
+        assert outcome.kind is OutcomeKind.OK, outcome.message
+        assert outcome.serial == service.serial("SN0000000001")
+    again = service.scan(ScanEvent("SN0000000002"), station())  # registered under schema 13
+    assert again.kind is OutcomeKind.ALREADY and again.serial == service.serial("SN0000000002")
+    assert service.scan(ScanEvent("NOT-A-SERIAL"), station()).kind is OutcomeKind.UNKNOWN
+    service.close()
+    StationService.open(url).close()  # nothing left to migrate
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_version_12_database_is_migrated_forward(
     backend: str, db_url: str, request: pytest.FixtureRequest
@@ -370,11 +421,7 @@ def test_a_version_12_database_is_migrated_forward(
     service = StationService.open(url)
     assert service.info()["schema_version"] == SCHEMA_VERSION  # 13 and on
     if backend == "postgresql":
-        found = service.repo._cursor(
-            "SELECT 'o_generation_id' = ANY(proargnames) FROM pg_proc "
-            "WHERE proname = 'scanstation_scan'"
-        ).fetchall()
-        assert found == [(True,)]
+        assert _scan_function_results(service) == ["text"]  # schema 14's, alone
     for mode, document in ((Mode.REGISTER, None), (Mode.VALIDATE, None), (Mode.DISPATCH, "DC-1")):
         outcome = service.scan(ScanEvent("SN0000000001"), station(mode=mode, document=document))
         assert outcome.kind is OutcomeKind.OK, outcome.message
