@@ -82,7 +82,11 @@ def _written(url: str, serials: tuple[str, ...]) -> list[tuple[str, str, int]]:
 
 
 def _one_more_column(definition: str) -> str:
-    return definition.replace("OUT o_item_id integer", "OUT o_item_id integer, OUT o_new integer")
+    """The scan function with a second result column (since schema 14 it has one, `answer`):
+    two results make it return a record."""
+    newer = definition.replace("OUT answer text", "OUT answer text, OUT o_new integer")
+    assert newer != definition
+    return newer.replace(" RETURNS text", " RETURNS record")
 
 
 # -- a site database upgraded under a running station ------------------------------------------
