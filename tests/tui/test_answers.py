@@ -15,6 +15,7 @@ from test_station import burst, make_app, outcomes, ready, settle, sn, wait_for
 
 from scanstation.config import FeedbackSettings, Settings
 from scanstation.domain.outcome import OutcomeKind
+from scanstation.tui.feedback import BELL_SPACING_S
 from scanstation.tui.screens.confirm import ConfirmPrompt
 from scanstation.tui.screens.dialog import StationDialog
 from scanstation.tui.screens.document_form import DocumentForm
@@ -60,7 +61,9 @@ async def test_a_lookup_has_its_own_look_bell_and_tally(demo_db: Path, bells_loo
         assert not banner.has_class("-ok")
         words = banner.text.split()
         assert "LOOKUP" in words and "OK" not in words and "✔" not in banner.text
-        await pilot.pause(4 * 0.18 + 0.2)  # the whole bell pattern
+        # The whole bell pattern: its bells are spaced by timers, late on a loaded machine.
+        await wait_for(pilot, lambda: app.probe.bells_rung >= bells_lookup, what="the bells")
+        await pilot.pause(4 * BELL_SPACING_S + 0.2)  # and no more come
         assert app.probe.bells_rung == bells_lookup
         scanned = app.station.query_one(ScannedList)
         assert [row.outcome for row in scanned.session] == ["lookup"]
@@ -144,15 +147,16 @@ async def test_a_red_answer_stays_readable_while_later_scans_are_answered(
         burst(app, "NOPE-1\r" + sn(3) + "\r")  # a refusal, then at once a good scan
         done = await outcomes(pilot, app, 2)
         assert [o.kind for o in done] == [OutcomeKind.UNKNOWN, OutcomeKind.OK]
-        await pilot.pause(0.05)
+        await wait_for(pilot, lambda: strip.region.height == 1, what="the strip laid out")
         assert banner.kind == "ok" and sn(3) in banner.text  # the later scan was not held back
         assert strip.shown and "UNKNOWN" in strip.text and "NOPE-1" in strip.text
         assert strip.region.height == 1 and strip.region.y == banner.region.bottom
         clock.advance(2)
         burst(app, sn(4) + "\r")  # more scans do not push it away
         await outcomes(pilot, app, 3)
-        await pilot.pause(0.2)
-        assert strip.shown and "NOPE-1" in strip.text and "2 s ago" in strip.text
+        # Its age is repainted by the station's tick (50 ms, late on a loaded machine).
+        await wait_for(pilot, lambda: "2 s ago" in strip.text, what="the strip's age")
+        assert strip.shown and "NOPE-1" in strip.text
         clock.advance(1.5)  # 3.5 s after the refusal: it has been readable long enough
         await wait_for(pilot, lambda: not strip.shown, timeout=5, what="the strip to go")
         assert strip.region.height == 0
@@ -267,13 +271,14 @@ async def test_the_header_keeps_mode_and_document_first(demo_db: Path) -> None:
         assert "DISPATCH" in text and "REF-88" in text, text
         assert "T-GATE" not in text and header.dropped[0] == "station"
         assert "db ok" in text
+        # Each size is laid out at the next refresh, late on a loaded machine.
+        at_80 = header.dropped
         await pilot.resize_terminal(40, 12)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: header.dropped != at_80, what="the narrow header")
         assert "DISPATCH" in header.text, header.text
         await pilot.resize_terminal(160, 48)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: header.dropped == (), what="the wide header")
         assert "T-GATE" in header.text and "Mumbai Godown (G1)" in header.text
-        assert header.dropped == ()
 
 
 # -- words ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from probed import ProbedStationApp
 from textual import events
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual._compositor import ChopsUpdate, Compositor
+from textual.command import Command, CommandList, CommandPalette
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -27,6 +28,7 @@ from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, Stage
 from scanstation.service import StationService
 from scanstation.tui.compositor import ChangedRowsCompositor
+from scanstation.tui.feedback import BELL_SPACING_S
 from scanstation.tui.intake import split_paste
 from scanstation.tui.messages import DetailsLoaded
 from scanstation.tui.screens.comment import CommentPrompt
@@ -586,6 +588,21 @@ async def test_comment_from_the_activity_log(run_station: Any, demo_db: Path) ->
     await run_station(body, site="G1", mode="lookup")
 
 
+def palette_lists(app: ProbedStationApp, title: str) -> bool:
+    """The command palette lists `title` where Enter picks it: alone, or highlighted."""
+    screen = app.screen
+    if not isinstance(screen, CommandPalette) or not screen._list_visible:
+        return False
+    commands = screen.query_one(CommandList)
+    index = commands.highlighted
+    if index is None and commands.option_count == 1:
+        index = 0
+    if index is None:
+        return False
+    option = commands.get_option_at_index(index)
+    return isinstance(option, Command) and str(option.hit.text) == title
+
+
 async def test_command_palette_switches_mode(run_station: Any) -> None:
     async def body(pilot: Pilot[Any], app: ProbedStationApp) -> None:
         titles = [c.title for c in app.get_system_commands(app.station)]
@@ -594,7 +611,9 @@ async def test_command_palette_switches_mode(run_station: Any) -> None:
         await settle(pilot)
         await wait_for(pilot, lambda: app.screen is not app.station, what="the palette")
         app.post_message(events.Paste("Mode: validate"))
-        await pilot.pause(0.4)
+        # Enter picks a command only once the palette's search has listed it (Textual searches
+        # in a worker); before that it does nothing, and a loaded machine searches slowly.
+        await wait_for(pilot, lambda: palette_lists(app, "Mode: validate"), what="the hit")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.station.state.mode is Mode.VALIDATE, what="validate mode")
 
@@ -624,12 +643,21 @@ async def test_handheld_layout_switches_and_maximises(run_station: Any) -> None:
         shown = [p.PORTLET_ID for p in station.portlets if p.display and p.region.height > 0]
         assert shown == ["scanned", "serial_detail"]
         await pilot.press("f6")
-        await pilot.pause(0.05)
-        shown = [p.PORTLET_ID for p in station.portlets if p.display and p.region.height > 0]
-        assert shown == ["scanned", "item_detail"]
+        # Laid out at the next refresh, which a loaded machine runs late.
+        await wait_for(
+            pilot,
+            lambda: (
+                [p.PORTLET_ID for p in station.portlets if p.display and p.region.height > 0]
+                == ["scanned", "item_detail"]
+            ),
+            what="the item portlet laid out in place of the serial's",
+        )
         await pilot.press("f7")
-        await pilot.pause(0.05)
-        assert station.deck.maximised is station.portlet("item_detail")
+        await wait_for(
+            pilot,
+            lambda: station.deck.maximised is station.portlet("item_detail"),
+            what="the item portlet maximised",
+        )
         await pilot.press("f7")
         assert station.deck.maximised is None
         await pilot.press("f7", "escape")
@@ -818,8 +846,8 @@ async def test_a_person_typing_slowly_reaches_the_manual_field(
         for character in typed:
             app.post_message(key_event(character))
             await asyncio.sleep(0.09)  # 90 ms a key: a quick typist, not a scanner
-        await settle(pilot)
-        assert manual.value == typed
+        # The last key is let go by the hold's timer, which a loaded machine runs late.
+        await wait_for(pilot, lambda: manual.value == typed, what="the typed serial")
         assert not app.probe.outcomes  # not taken as a scan
         app.post_message(key_event("\r"))
         [outcome] = await outcomes(pilot, app, 1)
@@ -848,9 +876,9 @@ async def test_a_scan_glued_to_a_persons_keys(run_station: Any) -> None:
         await asyncio.sleep(0.06)
         app.post_message(key_event("y"))  # and a key 60 ms after it
         [outcome] = await outcomes(pilot, app, 1)
-        await settle(pilot)
         assert outcome.event.payload == sn(6) and outcome.kind is OutcomeKind.OK
-        assert manual.value == "xy"
+        # "y" is let go by the hold's timer, which a loaded machine runs late.
+        await wait_for(pilot, lambda: manual.value == "xy", what="x and y typed")
 
     await run_station(body, site="P1", mode="register")
 
@@ -946,7 +974,11 @@ async def test_bells_follow_the_feedback_settings(demo_db: Path) -> None:
             before = app.probe.bells_rung
             burst(app, payload + "\r")
             await outcomes(pilot, app, index + 1)
-            await pilot.pause(0.6)  # the pattern's bells are spaced out
+            # The pattern's bells are spaced out by timers, which a loaded machine runs late:
+            # waited for, then no more may come.
+            rang = before + rung
+            await wait_for(pilot, lambda: app.probe.bells_rung >= rang, what=payload)  # noqa: B023
+            await pilot.pause(2 * BELL_SPACING_S)
             assert app.probe.bells_rung - before == rung, payload
     quiet = make_app(demo_db, settings=Settings(feedback=FeedbackSettings(bell=False)), site="P1")
     async with quiet.run_test(size=(80, 24)) as pilot:

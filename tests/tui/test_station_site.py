@@ -141,10 +141,13 @@ async def test_offline_scans_are_saved_then_replayed_exactly_once(tmp_path: Path
         assert [row.outcome for row in scanned.session] == ["queued"] * 3
 
         # Ctrl+Q says nothing is lost (and does not quit at once).
-        await pilot.press("ctrl+q")
-        await pilot.pause(0.1)
+        await pilot.press("ctrl+q")  # a control character: the capture holds it a moment
+        await wait_for(
+            pilot,
+            lambda: any("quitting loses nothing" in str(n.message) for n in app._notifications),
+            what="the sentence that nothing is lost",
+        )
         assert app.is_running
-        assert any("quitting loses nothing" in str(n.message) for n in app._notifications)
         app._quit_armed = False
 
         restore()
