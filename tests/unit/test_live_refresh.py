@@ -25,17 +25,19 @@ def test_another_station_change_wakes_the_watcher(service: StationService) -> No
         woke: list[float] = []
 
         def watch() -> None:
-            started = time.monotonic()
             if watcher.wait(5.0):
-                woke.append(time.monotonic() - started)
+                woke.append(time.monotonic())
 
         thread = threading.Thread(target=watch)
         thread.start()
         time.sleep(0.2)
         outcome = other.scan(ScanEvent("SN0000000003", source="test"), station(mode=Mode.REGISTER))
+        committed = time.monotonic()
         assert outcome.kind is OutcomeKind.OK
         thread.join(timeout=6)
-        assert woke and woke[0] < 1.0
+        # Within a second of the commit: the scan's own time (slow on a loaded machine) and
+        # the thread's start are not the watcher's to answer for.
+        assert woke and woke[0] - committed < 1.0
         new_last, serials, documents = service.repo.changes_since(last)
         assert serials == {"SN0000000003"} and new_last != last and documents == set()
     finally:
