@@ -44,7 +44,7 @@ def test_kiosk_keys_are_inert_and_kill_9_brings_the_station_back(
     term = station(sockets, site_db, "kiosk", "--log", str(log))
     term.start()
     term.wait_for(lambda s: "db ok" in s and "REGISTER" in s, "the kiosk's station to open")
-    first = wait_pid(log, None, 5)
+    first = wait_pid(log, None, 30)
     for number in (1, 2):
         term.scan(sn(number))
         term.wait_for(ok_on_screen(sn(number)), f"the OK of {sn(number)}")
@@ -72,7 +72,7 @@ def test_kiosk_keys_are_inert_and_kill_9_brings_the_station_back(
     # scan, #1; the old station's would be #3). Either is right; a half-recorded one is not.
     term.tmux("send-keys", "-t", "crash", "-l", sn(3))
     subprocess.run(["kill", "-9", str(first)], check=True)
-    second = wait_pid(log, first, 10)
+    second = wait_pid(log, first, 30)  # generous: how fast is benchmarks/kiosk.py's
     assert second == standby
     assert f"station started (pid {second}, from its standby)" in log.read_text()
     term.wait_for(

@@ -81,7 +81,9 @@ class Station:
         self.tmux("send-keys", "-t", SESSION, "C-q")
         self.wait_for(lambda _: self.dead(), "the station to quit", timeout=15)
 
-    def wait_for(self, condition: Callable[[str], bool], what: str, timeout: float = 20) -> str:
+    # Generous: a station starts a Python process and opens its database, slowly on a loaded
+    # machine; every wait is for something that must happen.
+    def wait_for(self, condition: Callable[[str], bool], what: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:

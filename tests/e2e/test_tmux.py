@@ -62,7 +62,9 @@ class Terminal:
         out = self.tmux("display-message", "-p", "-t", SESSION, "#{pane_dead}", check=False)
         return out.stdout.strip() == "1"
 
-    def wait_for(self, condition: Callable[[str], bool], what: str, timeout: float = 20) -> str:
+    # Generous: a station starts a Python process and opens its database, slowly on a loaded
+    # machine; every wait is for something that must happen.
+    def wait_for(self, condition: Callable[[str], bool], what: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
