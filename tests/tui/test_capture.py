@@ -143,8 +143,9 @@ async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], timeout: fl
 
 
 def burst(app: ProbedStationApp, text: str) -> None:
-    for character in text:
-        app.post_message(key_event(character))
+    """Keys as one read of the terminal: stamped microseconds apart, not as this loop makes
+    them (a thread switch between two would be a gap no scanner made)."""
+    post(app, timed(text, get_time(), 2e-6))
 
 
 async def start(pilot: Pilot[Any], app: ProbedStationApp) -> None:

@@ -17,6 +17,7 @@ from probed import ProbedStationApp
 from textual import events
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual._compositor import ChopsUpdate, Compositor
+from textual._time import get_time
 from textual.command import Command, CommandList, CommandPalette
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
@@ -63,9 +64,15 @@ def key_event(character: str) -> events.Key:
 
 
 def burst(app: ProbedStationApp, text: str) -> None:
-    """Post every key of `text` at once, like a scanner typing it."""
-    for character in text:
-        app.post_message(key_event(character))
+    """Post every key of `text` at once, like a scanner typing it, stamped as one read of the
+    terminal (microseconds apart). Stamped as they were made, a thread switch or a loaded
+    machine that paused this loop between two keys made a gap no scanner made: an ESC that
+    starts a payload then came alone, as a person's Escape."""
+    at = get_time()
+    for index, character in enumerate(text):
+        key = key_event(character)
+        key.time = at + index * 2e-6
+        app.post_message(key)
 
 
 async def wait_for(
