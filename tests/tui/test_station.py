@@ -303,23 +303,27 @@ async def test_a_scan_fills_every_portlet(run_station: Any, demo_db: Path) -> No
         [outcome] = await outcomes(pilot, app, 1)
         assert outcome.kind is OutcomeKind.OK
         station = app.station
+        serial = station.query_one(SerialDetail)
+        item = station.query_one(ItemDetail)
+        invoice = station.query_one(InvoiceDetails)
+        activity = station.query_one(ActivityLog)
+        # The deck fills one portlet a frame: every one is waited for (a loaded machine ran
+        # the frames after the serial's and the invoice's late, and the activity was empty).
         await wait_for(
             pilot,
             lambda: (
-                station.query_one(SerialDetail).serial is not None
-                and station.query_one(InvoiceDetails).document is not None
+                serial.serial is not None
+                and item.item is not None
+                and invoice.document is not None
+                and activity.serial is not None
             ),
-            what="the portlets",
+            what="every portlet",
         )
-        serial = station.query_one(SerialDetail)
         assert str(serial.field("serial_no")) == sn(181)
         assert "Received at Godown" in str(serial.field("stage"))
-        item = station.query_one(ItemDetail)
         assert item.item is not None and item.item.sku == "PUMP-1HP"
         assert str(item.field("name")) == "Pump 1HP Monoblock"
-        invoice = station.query_one(InvoiceDetails)
         assert invoice.document is not None and invoice.document.reference_no == "REF-1042"
-        activity = station.query_one(ActivityLog)
         assert activity.serial is not None and activity.serial.serial_no == sn(181)
         assert [e.to_stage for e in activity.events][-1] is Stage.RECEIVED_AT_GODOWN
         scanned = station.query_one(ScannedList)
