@@ -58,11 +58,13 @@ def _upgrade(url: str, *, edit: Any, bump: bool) -> None:
 
 
 def _drop_stations(url: str) -> None:
-    """The server drops every station connection (a restart, an idle timeout, a proxy)."""
+    """The server drops every station connection to this test's database (a restart, an idle
+    timeout, a proxy); other databases on the server (other tests, a benchmark) keep theirs."""
     admin = _admin(url)
     admin.cursor().execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE application_name = 'scanstation' AND pid <> pg_backend_pid()"
+        "WHERE application_name = 'scanstation' AND datname = current_database() "
+        "AND pid <> pg_backend_pid()"
     )
     admin.close()
 
