@@ -137,6 +137,19 @@ def test_the_bulk_cache_is_given_back(db_url: str) -> None:
     service.close()
 
 
+def _a_file_and_its_late_rival(folder: Path) -> tuple[Path, Path]:
+    """A file whose first row carries QR code QR-LATE, and another whose only serial is
+    QR-LATE: imported between the first file's check and its write, it takes that code."""
+    csv = folder / "units.csv"
+    csv.write_text(
+        "serial_no,sku,generation_no,secondary_qr\nIMP-1,PUMP,,QR-LATE\nIMP-2,PUMP,,\n",
+        encoding="utf-8",
+    )
+    other = folder / "other.csv"
+    other.write_text("serial_no,sku,generation_no,secondary_qr\nQR-LATE,PUMP,,\n", encoding="utf-8")
+    return csv, other
+
+
 def test_a_code_taken_between_check_and_write_is_refused(
     service: StationService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,13 +157,7 @@ def test_a_code_taken_between_check_and_write_is_refused(
     check: here one did, and took a QR code of the file as its serial."""
     from scanstation.service.imports import Imports
 
-    csv = tmp_path / "units.csv"
-    csv.write_text(
-        "serial_no,sku,generation_no,secondary_qr\nIMP-1,PUMP,,QR-LATE\nIMP-2,PUMP,,\n",
-        encoding="utf-8",
-    )
-    other = tmp_path / "other.csv"
-    other.write_text("serial_no,sku,generation_no,secondary_qr\nQR-LATE,PUMP,,\n", encoding="utf-8")
+    csv, other = _a_file_and_its_late_rival(tmp_path)
     real = Imports._write_import
 
     def another_import_first(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -182,13 +189,7 @@ def test_a_code_taken_before_a_streamed_write_locks_is_refused(
     from scanstation.service.imports import Imports
     from scanstation.store.runs import RunStore
 
-    csv = tmp_path / "units.csv"
-    csv.write_text(
-        "serial_no,sku,generation_no,secondary_qr\nIMP-1,PUMP,,QR-LATE\nIMP-2,PUMP,,\n",
-        encoding="utf-8",
-    )
-    other = tmp_path / "other.csv"
-    other.write_text("serial_no,sku,generation_no,secondary_qr\nQR-LATE,PUMP,,\n", encoding="utf-8")
+    csv, other = _a_file_and_its_late_rival(tmp_path)
     checked = threading.Event()
     real_check, real_write = Imports._check_taken, RunStore.import_serials
 

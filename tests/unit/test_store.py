@@ -349,6 +349,19 @@ def _scan_function_results(service: StationService) -> list[str]:
     return [result for (result,) in rows]
 
 
+def _as_older_scan_function(repo: Repository, signature: str, outs: str) -> None:
+    """An older schema's `scanstation_scan` in place of this one: its parameters (`signature`,
+    as the schema module names it for the migration that drops it) and result columns
+    (`outs`), a stand-in that finds nothing."""
+    parameters = signature[signature.index("(") + 1 : -1].split(", ")
+    declared = ", ".join(f"p{n} {kind}" for n, kind in enumerate(parameters))
+    repo._cursor("DROP FUNCTION scanstation_scan")
+    repo._cursor(
+        f"CREATE FUNCTION scanstation_scan({declared}, {outs}) "
+        "LANGUAGE plpgsql AS $fn$ BEGIN status := 'unknown'; END $fn$"
+    )
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_version_13_database_is_migrated_forward(
     backend: str, db_url: str, request: pytest.FixtureRequest
@@ -367,13 +380,10 @@ def test_a_version_13_database_is_migrated_forward(
     assert service.scan(ScanEvent("SN0000000002"), station()).kind is OutcomeKind.OK
     repo = service.repo
     if backend == "postgresql":
-        parameters = SCAN_FUNCTION_13[SCAN_FUNCTION_13.index("(") + 1 : -1].split(", ")
-        declared = ", ".join(f"p{n} {kind}" for n, kind in enumerate(parameters))
-        repo._cursor("DROP FUNCTION scanstation_scan")
-        repo._cursor(
-            f"CREATE FUNCTION scanstation_scan({declared}, OUT status text, OUT event_id "
-            "integer, OUT o_serial_no text, OUT o_version integer) "
-            "LANGUAGE plpgsql AS $fn$ BEGIN status := 'unknown'; END $fn$"
+        _as_older_scan_function(
+            repo,
+            SCAN_FUNCTION_13,
+            "OUT status text, OUT event_id integer, OUT o_serial_no text, OUT o_version integer",
         )
     repo._cursor("UPDATE meta SET value = '13' WHERE key = 'schema_version'")
     service.close()
@@ -409,13 +419,7 @@ def test_a_version_12_database_is_migrated_forward(
     build_small(service)
     repo = service.repo
     if backend == "postgresql":
-        parameters = SCAN_FUNCTION_12[SCAN_FUNCTION_12.index("(") + 1 : -1].split(", ")
-        declared = ", ".join(f"p{n} {kind}" for n, kind in enumerate(parameters))
-        repo._cursor("DROP FUNCTION scanstation_scan")
-        repo._cursor(
-            f"CREATE FUNCTION scanstation_scan({declared}, OUT status text, OUT r8 text) "
-            "LANGUAGE plpgsql AS $fn$ BEGIN status := 'unknown'; END $fn$"
-        )
+        _as_older_scan_function(repo, SCAN_FUNCTION_12, "OUT status text, OUT r8 text")
     repo._cursor("UPDATE meta SET value = '12' WHERE key = 'schema_version'")
     service.close()
     service = StationService.open(url)
