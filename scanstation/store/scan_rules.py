@@ -58,7 +58,7 @@ from scanstation.domain.rules import (
     first_rule,
 )
 from scanstation.domain.stages import Stage
-from scanstation.store.codec import iso
+from scanstation.store.codec import from_iso, iso
 from scanstation.store.errors import StoreError, VersionChanged
 from scanstation.store.serials import (
     RECORDED_AT,
@@ -383,6 +383,8 @@ RULES_SQL: Final[dict[str, str]] = {
     "generation_no": "SELECT generation_no FROM generation_run WHERE id = ?",
     "site_code": "SELECT code FROM site WHERE id = ?",
     "reference_no": "SELECT reference_no FROM document WHERE id = ?",
+    # After a lost connection: which delivery of a scan id wrote its event.
+    "scan_delivery": "SELECT recorded_at, station FROM event WHERE scan_id = ?",
 }
 
 # A station's call, prepared once per connection with the station's constants written in
@@ -416,9 +418,16 @@ class RuledScanStore:
                     raise
 
             scanned = self._scanned_from_call(scan, self.write(call, transaction=False))
-            if lost and scanned.status == "recorded" and scanned.earlier == "ok":
-                # The connection dropped after a try committed, before its answer came: the
-                # retry found this scan id recorded by that try, i.e. by this very scan.
+            # The connection dropped after a try committed, before its answer came: the retry
+            # found this scan id recorded by that try, i.e. by this very scan. Or the first
+            # statement on a connection the server had already closed failed having committed
+            # nothing, and the event is an earlier delivery's (a resend): ALREADY.
+            if (
+                lost
+                and scanned.status == "recorded"
+                and scanned.earlier == "ok"
+                and self._recorded_by(scan)
+            ):
                 return scanned._replace(status="resent")
             return scanned
         # read_for_scan's statements, without its ScanLock: the serial as committed, with the
@@ -435,6 +444,15 @@ class RuledScanStore:
         if number is None:
             return Scanned("read", serial)
         return self.write(lambda: self._move_by_rule(scan, serial, number))
+
+    def _recorded_by(self: Repository, scan: RuledScan) -> bool:
+        """The event of `scan`'s scan id was written by this delivery (one of its tries):
+        the same moment of recording (made once a delivery, the same on each of its tries)
+        and station. Asked only after a lost connection."""
+        row = self._run("scan_delivery", (scan.scan_id,)).fetchone()
+        if row is None or row[0] is None:
+            return False
+        return from_iso(row[0]) == scan.recorded_at and row[1] == scan.rules.station
 
     def _addressed_here(self: Repository, rules: ScanRules, serial: LoadedSerial) -> bool:
         """SQLite: the serial's document is addressed to the station's site (asked only when

@@ -226,6 +226,26 @@ def test_a_scan_whose_answer_was_lost_after_it_committed_is_ok_not_already(
     service.close()
 
 
+@pytest.mark.postgres
+def test_a_scan_sent_again_on_a_stale_connection_is_already_not_ok(pg_url: str) -> None:
+    """A scan id delivered a second time (a client's resend, a replay of a scan already
+    recorded) when the server had dropped the station's idle connection: the first
+    statement fails on the dead connection, having committed nothing, and the retry finds
+    the scan id recorded by the FIRST delivery. That is no lost answer of this delivery:
+    ALREADY, not a green OK and a second "registered" line for a unit recorded once."""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    event = ScanEvent("SN0000000001", source="test")
+    assert service.scan(event, REGISTER).kind is OutcomeKind.OK
+    _drop_stations(pg_url)  # a server restart, an idle timeout: between two scans
+    again = service.scan(event, REGISTER)
+    assert again.kind is OutcomeKind.ALREADY, again.message
+    assert again.message == "This scan was already recorded (ok)"
+    assert again.event_id is None
+    assert _written(pg_url, ("SN0000000001",)) == [("SN0000000001", Stage.REGISTERED.value, 1)]
+    service.close()
+
+
 # -- which refusals are "this scan id is recorded" --------------------------------------------
 
 
