@@ -140,11 +140,15 @@ def prepare_statement(name: str, sql: str) -> str:
 
 
 # Read as a station's scan call is prepared on a connection: the schema's version, and the
-# scan function's parameters and result columns (the station reads its answer by position).
+# scan function's parameters and result columns (the station reads its answer by position):
+# those of the schema the station's tables are in (a function of the same name in another
+# schema is not the one it calls), in the order of their text, whatever the rows' order.
 _SCHEMA_CHECK = (
     "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), "
-    "(SELECT string_agg(pg_get_function_arguments(oid), '; ' ORDER BY 1) FROM pg_proc "
-    "WHERE proname = 'scanstation_scan')"
+    "(SELECT string_agg(pg_get_function_arguments(oid), '; ' "
+    "ORDER BY pg_get_function_arguments(oid)) FROM pg_proc "
+    "WHERE proname = 'scanstation_scan' "
+    "AND pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()))"
 )
 
 

@@ -157,6 +157,47 @@ def test_an_upgrade_that_changes_the_function_s_parameters_asks_for_a_restart(
 
 
 @pytest.mark.postgres
+def test_a_scan_function_in_another_schema_does_not_stop_the_station(pg_url: str) -> None:
+    """The station compares the scan function's signature with what it first found, on each
+    new connection. A function of the same name in another schema of the database (another
+    application's, a copy kept by hand) is not the one the station calls: scans go on."""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    assert scan(service, "SN0000000001").kind is OutcomeKind.OK  # the signature noted
+    admin = _admin(pg_url)
+    admin.cursor().execute(
+        "CREATE SCHEMA elsewhere; CREATE FUNCTION elsewhere.scanstation_scan(p integer) "
+        "RETURNS integer LANGUAGE sql AS 'SELECT p'"
+    )
+    admin.close()
+    _drop_stations(pg_url)  # the next scan prepares its call, and checks, again
+    answered = scan(service, "SN0000000002")
+    assert answered.kind is OutcomeKind.OK, answered.message
+    assert _written(pg_url, ("SN0000000002",)) == [("SN0000000002", Stage.REGISTERED.value, 1)]
+    service.close()
+
+
+@pytest.mark.postgres
+def test_a_station_opened_beside_a_scan_function_in_another_schema_scans(pg_url: str) -> None:
+    """The same function in another schema already there when the station first looks: the
+    signature it notes is its own schema's, and a new connection finds it the same."""
+    admin = _admin(pg_url)
+    admin.cursor().execute(
+        "CREATE SCHEMA elsewhere; CREATE FUNCTION elsewhere.scanstation_scan(p integer) "
+        "RETURNS integer LANGUAGE sql AS 'SELECT p'"
+    )
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    assert scan(service, "SN0000000001").kind is OutcomeKind.OK
+    admin.cursor().execute("DROP SCHEMA elsewhere CASCADE")  # the other application goes
+    admin.close()
+    _drop_stations(pg_url)
+    answered = scan(service, "SN0000000002")
+    assert answered.kind is OutcomeKind.OK, answered.message
+    service.close()
+
+
+@pytest.mark.postgres
 def test_a_database_found_older_than_the_station_while_it_runs_is_refused(pg_url: str) -> None:
     """A site database put back to an older schema under a running station (a backup
     restored): its function answers older columns. Opening it would migrate it; a scan on a
