@@ -334,10 +334,18 @@ class PostgresDialect(Dialect):
             f"({SCHEMA_VERSION}); nothing was written. Restart this station."
         )
 
-    def _upgraded(self) -> str:
+    def _upgraded(self, written: str = "nothing was written") -> str:
         return (
             f"{self.display} was upgraded to a newer scanstation while this station was "
-            "running; nothing was written. Restart this station with the new version."
+            f"running; {written}. Restart this station with the new version."
+        )
+
+    def answer_unreadable(self) -> StoreError:
+        """The scan call answered an array of another length than this code's: a newer
+        function kept its column and changed what it answers. It ran, so it may have
+        recorded the scan."""
+        return StoreError(
+            self._upgraded("this scan's answer cannot be read, and it may have been recorded")
         )
 
     def literals(self, db: peewee.Database, values: Sequence[Any]) -> tuple[str, ...]:

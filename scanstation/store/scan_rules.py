@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from json import loads as _loads
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
 from scanstation.domain.qr import PREFIX
 from scanstation.domain.rules import (
@@ -67,6 +67,7 @@ from scanstation.store.serials import (
 )
 
 if TYPE_CHECKING:
+    from scanstation.store.postgresql_dialect import PostgresDialect
     from scanstation.store.repository import Repository
 
 __all__ = [
@@ -251,6 +252,7 @@ _ANSWERS: Final = (
 )
 _DECLARED: Final = "".join(f"{name} {kind};\n    " for name, kind in _ANSWERS)
 _ANSWER_LIST: Final = ", ".join(name for name, _ in _ANSWERS)
+_ANSWER_COUNT: Final = len(_ANSWERS)
 # Step 1 and 2 in one statement: the serial, and the outcome this scan id recorded, if any.
 _READ: Final = (
     f"SELECT {', '.join(column for _, column, _ in _SCAN_COLUMNS)}, "
@@ -533,6 +535,10 @@ class RuledScanStore:
         # One JSON array (_ANSWERS): json's C parser reads it faster than psycopg2 reads 25
         # columns; its numbers are ints, its nulls None, as the columns' were.
         row: Sequence[Any] = _loads(cursor.fetchone()[0])
+        if len(row) != _ANSWER_COUNT:
+            # A newer function that kept `answer text` (no cached-plan error): not read by the
+            # old positions. Not retried: the call ran.
+            raise cast("PostgresDialect", self.dialect).answer_unreadable()
         return row
 
     def _scanned_from_call(self: Repository, scan: RuledScan, row: Sequence[Any]) -> Scanned:

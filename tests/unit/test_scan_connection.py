@@ -134,6 +134,38 @@ def test_a_station_whose_first_scan_comes_after_an_upgrade_refuses_it(pg_url: st
     service.close()
 
 
+def _one_more_answer(definition: str) -> str:
+    """The scan function answering one more value in its JSON array, its column (`answer
+    text`) kept: PostgreSQL sees the same result type, so no prepared call fails."""
+    newer = definition.replace("o_printed_at)::text", "o_printed_at, 1)::text")
+    assert newer != definition
+    return newer
+
+
+@pytest.mark.postgres
+def test_a_newer_answer_layout_under_the_same_column_asks_for_a_restart(pg_url: str) -> None:
+    """A later schema whose function answers another array in the same `answer text`
+    column: the running station must not read the new array by the old positions (the
+    prepared call raises nothing, the function runs). Every scan, on the connection that had
+    the call prepared and on a new one, says restart, and that the scan may have been
+    recorded (the call ran)."""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    assert scan(service, "SN0000000001").kind is OutcomeKind.OK  # the call prepared
+    _upgrade(pg_url, edit=_one_more_answer, bump=False)
+    unreadable = (
+        r"upgraded to a newer scanstation while this station was running; this scan's answer "
+        r"cannot be read, and it may have been recorded\. Restart this station with the new "
+        r"version\.$"
+    )
+    with pytest.raises(StoreError, match=unreadable):
+        scan(service, "SN0000000002")
+    _drop_stations(pg_url)
+    with pytest.raises(StoreError, match=unreadable):
+        scan(service, "SN0000000003")
+    service.close()
+
+
 @pytest.mark.postgres
 def test_an_upgrade_that_changes_the_function_s_parameters_asks_for_a_restart(
     pg_url: str,
