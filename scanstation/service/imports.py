@@ -41,6 +41,7 @@ import tempfile
 import threading
 from array import array
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
@@ -538,6 +539,7 @@ class _Unfinished(Exception):
 
 
 _END: Final[list[ImportRow]] = []  # after the last chunk (no chunk is empty): commit
+_CANCEL_EVERY_S: Final = 0.5  # an abandoned writer's statement is cancelled again this often
 
 
 class _StreamedWrite:
@@ -567,7 +569,14 @@ class _StreamedWrite:
         self._spool = spool
         self._read = False
         self._done = False
-        self._abandoned = False  # the writer stops at its next chunk
+        # The writer stops at its next chunk, at the end of the rows, as a try starts or
+        # before it commits, whichever comes first; also once finish() began.
+        self._abandoned = False
+        self._ended = threading.Event()  # the writer's last act (not Thread.join: see abandon)
+        # The writer's connection while it may run a statement (for cancel()); the lock keeps
+        # a cancel off a connection the writer has given back to the pool.
+        self._connection: Any = None
+        self._connection_lock = threading.Lock()
         self.outcome: int | BaseException | None = None
         repo = service.repo
 
@@ -583,11 +592,17 @@ class _StreamedWrite:
                     progress=progress,
                     checked_at=checked_at,
                     streamed=True,
+                    halt=self._halt,
                 )
             except BaseException as error:  # handed to the checking thread, raised there
                 self.outcome = error
             finally:
-                repo.close()  # this thread's connection, back to the pool
+                with self._connection_lock:
+                    self._connection = None
+                try:
+                    repo.close()  # this thread's connection, back to the pool
+                finally:
+                    self._ended.set()
 
         self._thread = threading.Thread(target=write, name="scanstation-import", daemon=True)
         self._thread.start()
@@ -596,12 +611,42 @@ class _StreamedWrite:
         if self._read:
             raise _Unfinished  # a second try of the transaction: the rows were given once
         self._read = True
-        while (item := self._chunks.get()) is not _END:
-            if item is None or self._abandoned:  # not after the chunks queued before it
+        while True:
+            item = self._chunks.get()
+            # Not after the chunks queued before it, nor at the end of the rows: abandon()
+            # may come after finish() put the end (Ctrl-C while the writer finishes).
+            if item is None or self._abandoned:
                 raise _Unfinished
+            if item is _END:
+                return
             if isinstance(item, tuple):  # read where it is: the checks go on appending
                 item = pickle.loads(os.pread(self._spool.fileno(), item[1], item[0]))
             yield item
+
+    def _halt(self, connection: Any) -> None:
+        """On the writer's thread, as a try of its transaction starts and before it commits:
+        ends the write once abandoned; else notes the connection a cancel() would stop."""
+        if self._abandoned:
+            raise _Unfinished
+        with self._connection_lock:
+            self._connection = connection
+
+    def _cancel(self) -> None:
+        """Stops the statement the writer's connection runs, if any (a wait for the namespace
+        lock another terminal holds, a COPY): one round trip to the server."""
+        with self._connection_lock:
+            if self._connection is not None:
+                with suppress(Exception):  # closed meanwhile, the server gone: nothing runs
+                    self._connection.cancel()
+
+    def _stop(self) -> None:
+        """Tells the writer to stop, and returns at once: its transaction is undone at its
+        next chunk, the end of the rows, its next try or before it commits."""
+        if not self._abandoned:
+            self._done = self._abandoned = True
+            self._chunks.put(None)
+            if not self._ended.is_set():
+                self._cancel()
 
     def give(self, chunk: list[ImportRow], problems: Problems) -> None:
         """A checked chunk, written while the next is checked; after a problem, nothing more
@@ -621,9 +666,15 @@ class _StreamedWrite:
             self._chunks.put((offset, len(pickled)))
 
     def abandon(self) -> None:
-        if not self._done:
-            self._done = self._abandoned = True
-            self._chunks.put(None)
+        """The import ends (a problem, an error, Ctrl-C, or after finish()): unless the writer
+        committed already, its transaction is undone, also when finish() had begun. Waits
+        for the writer's end, cancelling its statement in flight (a lock wait ends at once),
+        so the wait is a round trip or so. Waits on an event, not Thread.join: on Python 3.11
+        a join interrupted by Ctrl-C marks the thread ended, and the next join returns while
+        it runs."""
+        self._stop()
+        while not self._ended.wait(_CANCEL_EVERY_S):
+            self._cancel()  # a cancel that came between two statements stopped nothing
         self._thread.join()
 
     def finish(self) -> int | ImportReport | None:
@@ -631,7 +682,7 @@ class _StreamedWrite:
         under the lock; or None when the stream could not finish (nothing was written)."""
         self._done = True
         self._chunks.put(_END)
-        self._thread.join()
+        self._ended.wait()
         outcome = self.outcome
         if isinstance(outcome, int):
             return outcome

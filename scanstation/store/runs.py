@@ -321,6 +321,7 @@ class RunStore:
         checked_at: int | None = None,
         qr_rows: int = 0,
         streamed: bool = False,
+        halt: Callable[[Any], None] | None = None,
     ) -> int:
         """All or nothing, in one transaction: the rows (checked by the caller, given again by
         `chunks()` for each try) are checked once more against the database under the
@@ -331,13 +332,18 @@ class RunStore:
         the rows written; raises SerialCollision with every taken code.
         `streamed`: `chunks()` gives the rows while the caller still checks them (each run a
         chunk names is in `runs` before it comes); rather than check them again it raises
-        ChecksOutdated, as its rows cannot be read twice."""
+        ChecksOutdated, as its rows cannot be read twice.
+        `halt`: called with the try's DB-API connection before it takes the lock and again
+        before it commits; it raises to end the write, undone (a streamed write's caller that
+        stopped it; it may cancel the connection's statement in flight from its own thread)."""
         skus = self.sku_ids()
 
         def work() -> int:
             done = self.request_event(request_id)
             if done is not None:
                 return int(done.count or 0)
+            if halt is not None:
+                halt(self._db.connection())
             self.dialect.lock_serial_namespace(self._db)
             recheck = checked_at is None or self.codes_written() != checked_at
             if recheck and streamed:
@@ -396,6 +402,8 @@ class RunStore:
                 comment=f"Imported {written} serials from {source_name}",
                 count=written,
             )
+            if halt is not None:
+                halt(self._db.connection())
             return written
 
         with self.dialect.bulk_write(self._db):

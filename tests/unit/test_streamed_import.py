@@ -1,0 +1,152 @@
+"""A streamed PostgreSQL import (service/imports.py, _StreamedWrite) stopped by Ctrl-C once
+every check passed and the writer was finishing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanstation.service import StationService, imports
+from tests.conftest import build_small
+
+HEADER = "serial_no,sku,generation_no,secondary_qr\n"
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.postgres
+
+
+def _admin(url: str) -> Any:
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    return connection
+
+
+def _count(url: str, sql: str) -> int:
+    admin = _admin(url)
+    cursor = admin.cursor()
+    cursor.execute(sql)
+    (count,) = cursor.fetchone()
+    admin.close()
+    return int(count)
+
+
+def _imported(url: str) -> tuple[int, int]:
+    """The file's serials and the import events, read around the station."""
+    return (
+        _count(url, "SELECT count(*) FROM serial WHERE serial_no LIKE 'IMP-%'"),
+        _count(url, "SELECT count(*) FROM event WHERE kind = 'import'"),
+    )
+
+
+def _csv(path: Path, rows: int, bad_line: int | None = None) -> Path:
+    """`rows` rows IMP-000001 …; the row on file line `bad_line` names an unknown SKU."""
+    lines = [
+        f"IMP-{n:06d},{'NOSUCHSKU' if n + 1 == bad_line else 'PUMP'},,\n"
+        for n in range(1, rows + 1)
+    ]
+    path.write_text(HEADER + "".join(lines), encoding="utf-8")
+    return path
+
+
+def _wait_for(done: Any, bound_s: float = 30.0) -> bool:
+    """Until `done()` (another thread's doing), for at most `bound_s`: whether it came."""
+    deadline = time.monotonic() + bound_s
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_ctrl_c_while_the_writer_finishes_commits_nothing(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every check passed, finish() gave the writer the end of the rows, and the user presses
+    Ctrl-C while the writer still writes the last chunk: the import is abandoned after
+    finish() began, and nothing may be committed (the CLI says "Aborted!")."""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    csv = _csv(tmp_path / "units.csv", 50)
+    streams: list[imports._StreamedWrite] = []
+    real_init, real_finish = imports._StreamedWrite.__init__, imports._StreamedWrite.finish
+
+    def init(self: imports._StreamedWrite, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        streams.append(self)
+
+    in_chunk = threading.Event()
+
+    def progress(done: int) -> None:
+        # On the writer's thread, its chunk inserted: it goes on once the import is stopped
+        # (or after 30 s, when nothing stops it).
+        in_chunk.set()
+        _wait_for(lambda: streams[0]._abandoned)
+
+    def finish(self: imports._StreamedWrite) -> Any:
+        # finish() runs (gives the end of the rows and waits for the writer) ...
+        threading.Thread(target=real_finish, args=(self,), daemon=True).start()
+        assert in_chunk.wait(30)
+        assert _wait_for(lambda: self._chunks.qsize() > 0), "the end of the rows not given"
+        raise KeyboardInterrupt  # ... and Ctrl-C interrupts the wait
+
+    monkeypatch.setattr(imports._StreamedWrite, "__init__", init)
+    monkeypatch.setattr(imports._StreamedWrite, "finish", finish)
+    with pytest.raises(KeyboardInterrupt):
+        service.import_csv(csv, progress=progress)
+    assert _imported(pg_url) == (0, 0)
+    assert not streams[0]._thread.is_alive()  # import_csv waited for the writer's end
+    service.close()
+
+
+_CHILD = """
+import os, signal, sys, time
+from scanstation.service import imports
+
+real_rows = imports._StreamedWrite._rows
+
+def rows(self):
+    yield from real_rows(self)
+    # The writer read the end of the rows: the run counts, the import's event and COMMIT
+    # are left. Ctrl-C now; the writer goes on once the import is stopped (or in 60 s).
+    os.kill(os.getpid(), signal.SIGINT)
+    deadline = time.monotonic() + 60
+    while not self._abandoned and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+imports._StreamedWrite._rows = rows
+from scanstation.cli import main
+sys.exit(main())
+"""
+
+
+def test_the_import_command_interrupted_while_finishing_imports_nothing(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The real CLI and a real SIGINT, landing when the writer has read the end of the
+    rows: "Aborted!", exit code 1, and not one row committed. (On Python 3.11 an
+    interrupted Thread.join hid this by accident; on 3.13 the import committed.)"""
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    service.close()
+    csv = _csv(tmp_path / "units.csv", 200)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, "--db", pg_url, "import", str(csv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Aborted!" in done.stderr
+    assert _imported(pg_url) == (0, 0)
