@@ -14,6 +14,7 @@ from scanstation.domain.stages import Decision, Mode, StationContext, Verdict
 from scanstation.service.setup import StationSetup
 from scanstation.store.errors import DuplicateScan
 from scanstation.store.serials import LoadedSerial, ScanLock
+from scanstation.store.tries import Tries
 
 if TYPE_CHECKING:
     from scanstation.domain.roles import Role
@@ -71,12 +72,22 @@ class Refusals:
         then tells CONFLICT apart."""
         override = self._override_allowed(serial, station, context)
         view = serial.view
-        event_id = self.repo.append_refusal_if_unchanged(
-            serial_id=serial.id,
-            version=view.version,
-            stage=view.stage,
-            **_refusal_fields(event, station, OutcomeKind.REJECTED, decision.message, document_id),
-        )
+        tries = Tries()
+        try:
+            event_id = self.repo.append_refusal_if_unchanged(
+                serial_id=serial.id,
+                version=view.version,
+                stage=view.stage,
+                tries=tries,
+                **_refusal_fields(
+                    event, station, OutcomeKind.REJECTED, decision.message, document_id
+                ),
+            )
+        except DuplicateScan:
+            # This very call's refusal, committed before its answer was lost, or ALREADY.
+            event_id = self._own_event(event, tries, OutcomeKind.REJECTED.value, decision.message)
+            if event_id is None:
+                raise
         if event_id is None:
             return None
         return ScanOutcome(
@@ -154,12 +165,19 @@ class Refusals:
         if station.mode is Mode.LOOKUP and not even_in_lookup:
             return ScanOutcome(kind, message, event)
         document_id = self.repo.document_id(station.document) if station.document else None
+        tries = Tries()
         try:
             event_id = self.repo.write_alone(
-                lambda: self._append_refusal(event, station, None, kind, message, document_id)
+                lambda: self._append_refusal(event, station, None, kind, message, document_id),
+                tries,
             )
         except DuplicateScan:
-            return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
+            # This very call's refusal, committed before its answer was lost: answered as it
+            # would have been. Else another delivery of the scan id recorded it: ALREADY.
+            own = self._own_event(event, tries, kind.value, message)
+            if own is None:
+                return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
+            event_id = own
         return ScanOutcome(kind, message, event, None, None, None, event_id)
 
 

@@ -42,11 +42,14 @@ from scanstation.service.checks import check_setup, check_text
 from scanstation.service.setup import ServiceError, StationSetup
 from scanstation.signing import Verdict as QrVerdict
 from scanstation.store.errors import DuplicateScan, VersionChanged
-from scanstation.store.scan_function import ScanWrite
+from scanstation.store.scan_function import AppliedScan, ScanWrite
 from scanstation.store.scan_rules import RuledScan, Scanned, ScanRules
 from scanstation.store.serials import LoadedSerial
+from scanstation.store.tries import Tries
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scanstation.domain.model import DocumentView, ItemView
     from scanstation.service.station import StationService
 
@@ -149,10 +152,11 @@ class Scanning:
         context, document_id = self._context(station, site)
         try:
             if stripped:
-                return self.repo.write(
+                return self._write_locked(
+                    event,
                     lambda: self._refuse_locked(
                         event, station, OutcomeKind.NOT_GENUINE, stripped, before, document_id
-                    )
+                    ),
                 )
             if scanned.status == "changed":
                 answered = None  # not ALREADY now: the lock tells CONFLICT apart
@@ -165,10 +169,11 @@ class Scanning:
             if answered is not None:
                 return _qr_said(answered, key, signed)
             # Anything else is decided again under the lock, where CONFLICT is told apart.
-            outcome = self.repo.write(
+            outcome = self._write_locked(
+                event,
                 lambda: self._scan_locked(
                     event, station, code, before, context, document_id, replay
-                )
+                ),
             )
         except DuplicateScan:
             return self._already_recorded(event, self._recorded_outcome_or(event, "ok"))
@@ -352,9 +357,14 @@ class Scanning:
         if decision.frees_line_on is not None:
             return None  # a return also frees a line: the transactional path writes both
         write = self._transition_write(event, station, before, decision, station_document_id)
-        applied = self.repo.apply_scan(write)
+        tries = Tries()
+        applied = self.repo.apply_scan(write, tries)
         if applied.status == "recorded":
-            return self._already_recorded(event, applied.earlier or "ok")
+            own = self._own_event(event, tries, "ok", write.message)
+            if own is None:
+                return self._already_recorded(event, applied.earlier or "ok")
+            # This call committed the move and its answer was lost: answered as it would have.
+            applied = AppliedScan("ok", own)
         if applied.status != "ok":
             return None
         return self._applied_write(
@@ -450,6 +460,51 @@ class Scanning:
         """The outcome recorded for this scan id by the delivery that won the race."""
         recorded = self.repo.scan_already_recorded(event.scan_id)
         return recorded[0] if recorded else default
+
+    def _own_event(
+        self: StationService, event: ScanEvent, tries: Tries, outcome: str, message: str
+    ) -> int | None:
+        """A write that commits by itself found this scan id recorded, after one of its tries
+        was cut off by a lost connection (`tries`): when the recorded event is the one that
+        try was writing (the same outcome and sentence), that try committed and only its
+        answer was lost: the event's id. None otherwise (another delivery of the scan id)."""
+        if not tries.lost:
+            return None
+        recorded = self.repo.scan_answer(event.scan_id)
+        if recorded is None or recorded[1] != outcome or recorded[2] != message:
+            return None
+        return recorded[0]
+
+    def _write_locked(
+        self: StationService, event: ScanEvent, work: Callable[[], ScanOutcome]
+    ) -> ScanOutcome:
+        """`work` (a scan decided and written under the serial's lock) in a write transaction,
+        retried by the store. When a try's COMMIT reached the server and the connection
+        dropped before its answer (PostgreSQL), the retry finds this scan id recorded: the
+        event that try wrote (the same id) is this scan's own, and the answer is that try's,
+        not ALREADY."""
+        tries = Tries()
+        answered: list[ScanOutcome] = []
+
+        def attempt() -> ScanOutcome:
+            outcome = work()
+            answered.append(outcome)
+            return outcome
+
+        try:
+            outcome = self.repo.write(attempt, tries=tries)
+        except DuplicateScan:
+            if not tries.lost:
+                raise
+            outcome = None
+        if tries.lost and (outcome is None or outcome.kind is OutcomeKind.ALREADY):
+            recorded = self.repo.scan_answer(event.scan_id)
+            for earlier in answered:
+                if recorded is not None and earlier.event_id == recorded[0]:
+                    return earlier
+        if outcome is None:
+            raise DuplicateScan(event.scan_id)
+        return outcome
 
     def _already_recorded(self: StationService, event: ScanEvent, earlier: str) -> ScanOutcome:
         """The same scan (same id) came again, e.g. a retry after a lost answer."""

@@ -18,6 +18,7 @@ from scanstation.store.postgresql_dialect import PostgresDialect
 
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
+    from scanstation.store.tries import Tries
 
 __all__ = ["EVENT_SQL", "EventStore", "RequestRecord"]
 
@@ -28,6 +29,7 @@ ADMIN_STATION: Final = "cli"
 EVENT_SQL: Final[dict[str, str]] = {
     "scan_recorded": "SELECT id, outcome, serial_id FROM event WHERE scan_id = ?",
     "scan_move": "SELECT id, from_stage, to_stage, message FROM event WHERE scan_id = ?",
+    "scan_answer": "SELECT id, outcome, message FROM event WHERE scan_id = ?",
     "request_event": (
         "SELECT id, kind, serial_id, document_id, generation_id, count, outcome "
         "FROM event WHERE scan_id = ?"
@@ -157,11 +159,13 @@ class EventStore:
         payload: str,
         outcome: str,
         message: str,
+        tries: Tries | None = None,
     ) -> int | None:
         """Outside any transaction: a refused scan's event (as `append_event` writes it, the
         serial staying in `stage`), only while the serial is still at `version` in `stage`:
         its id, else None and nothing written. One round trip on PostgreSQL, committed by
-        itself; one write transaction on SQLite. DuplicateScan as `append_event`."""
+        itself; one write transaction on SQLite. DuplicateScan as `append_event`. `tries`: as
+        `write`'s."""
         values = (
             scan_id, mode, station, site, operator, iso(at), iso(recorded_at), document_id,
             source, payload, outcome, message, serial_id, version, stage.value,
@@ -176,7 +180,7 @@ class EventStore:
                 raise
             return self.dialect.inserted_id(cursor) if cursor.rowcount == 1 else None
 
-        return self.write_alone(insert)
+        return self.write_alone(insert, tries)
 
     def insert_event(self: Repository, values: tuple[Any, ...]) -> int:
         """`append_event` with its values in the statement's order, times already as text
@@ -284,6 +288,11 @@ class EventStore:
     def scan_already_recorded(self: Repository, scan_id: str) -> tuple[str, int | None] | None:
         row = self._run("scan_recorded", (scan_id,)).fetchone()
         return (row[1], row[2]) if row else None
+
+    def scan_answer(self: Repository, scan_id: str) -> tuple[int, str, str | None] | None:
+        """The event this scan id recorded: its id, outcome and sentence (None: none is)."""
+        row = self._run("scan_answer", (scan_id,)).fetchone()
+        return (int(row[0]), row[1], row[2]) if row else None
 
     def scan_move(self: Repository, scan_id: str) -> tuple[int, Stage, Stage, str] | None:
         """The move this scan id recorded: its event's id, stages and sentence (None: no move

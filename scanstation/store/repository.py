@@ -47,6 +47,7 @@ from scanstation.store.search import SearchStore
 from scanstation.store.serials import SERIAL_SQL, LoadedSerial, ScanLock, SerialStore
 from scanstation.store.station_role import station_role_sql, valid_role_name
 from scanstation.store.tally import EVENTS
+from scanstation.store.tries import Tries
 from scanstation.store.users import StoredToken, StoredUser, UserStore
 
 __all__ = [
@@ -173,6 +174,13 @@ class Repository(
             self._drop_broken_connection()
         return classified
 
+    def _connection_lost(self, error: BaseException) -> bool:
+        """`error`, or the driver's error a StoreBusy was raised from, is a lost connection."""
+        cause = error.__cause__
+        return self.dialect.connection_lost(error) or (
+            cause is not None and self.dialect.connection_lost(cause)
+        )
+
     def _drop_broken_connection(self) -> None:
         connection = getattr(self._db._state, "conn", None)
         if connection is not None:
@@ -215,12 +223,14 @@ class Repository(
                     raise classified from error
         raise AssertionError("unreachable")
 
-    def write_alone(self, work: Callable[[], T]) -> T:
+    def write_alone(self, work: Callable[[], T], tries: Tries | None = None) -> T:
         """`work`, one write statement, committed by itself on PostgreSQL (one round trip, no
         BEGIN or COMMIT); in a write transaction of its own on SQLite. Retried as `write`."""
-        return self.write(work, transaction=not self.dialect.scan_function)
+        return self.write(work, transaction=not self.dialect.scan_function, tries=tries)
 
-    def write(self, work: Callable[[], T], *, transaction: bool = True) -> T:
+    def write(
+        self, work: Callable[[], T], *, transaction: bool = True, tries: Tries | None = None
+    ) -> T:
         """Run `work` in one write transaction, retried whole while the database is busy or the
         connection was lost, for at most WRITE_BUDGET_S; then StoreBusy (nothing was saved).
         A permanent error (or a transient one retrying cannot help, such as a damaged file)
@@ -230,6 +240,9 @@ class Repository(
         SQLite: BEGIN IMMEDIATE takes the write lock before the first read, so what `work`
         reads cannot change before it writes. PostgreSQL: `work` locks rows with FOR UPDATE.
         Either way the serial's version is checked again on update (belt and braces).
+
+        `tries`, when given, notes a try cut off by a lost connection (it may have committed:
+        see store/tries.py), also when a later try raises.
         """
         delay = BACKOFF_START_S
         deadline = time.monotonic() + WRITE_BUDGET_S
@@ -244,7 +257,11 @@ class Repository(
                 last_error = error
             except StoreBusy as error:
                 last_error = error
+                if tries is not None and self._connection_lost(error):
+                    tries.lost = True
             except Exception as error:
+                if tries is not None and self._connection_lost(error):
+                    tries.lost = True
                 classified = self._classified(error)
                 if classified is None:
                     raise

@@ -65,6 +65,7 @@ from scanstation.store.serials import (
     LoadedSerial,
     serial_from_row,
 )
+from scanstation.store.tries import Tries
 
 if TYPE_CHECKING:
     from scanstation.store.postgresql_dialect import PostgresDialect
@@ -409,23 +410,15 @@ class RuledScanStore:
         if self.dialect.scan_function:
             # Named after the call, outside its retry: the call may have committed, and calling
             # again because a name could not be read would answer "already recorded".
-            lost = False
-
-            def call() -> Sequence[Any]:
-                nonlocal lost
-                try:
-                    return self._call_scan(scan)
-                except Exception as error:
-                    lost = lost or self.dialect.connection_lost(error)
-                    raise
-
-            scanned = self._scanned_from_call(scan, self.write(call, transaction=False))
+            tries = Tries()
+            row = self.write(lambda: self._call_scan(scan), transaction=False, tries=tries)
+            scanned = self._scanned_from_call(scan, row)
             # The connection dropped after a try committed, before its answer came: the retry
             # found this scan id recorded by that try, i.e. by this very scan. Or the first
             # statement on a connection the server had already closed failed having committed
             # nothing, and the event is an earlier delivery's (a resend): ALREADY.
             if (
-                lost
+                tries.lost
                 and scanned.status == "recorded"
                 and scanned.earlier == "ok"
                 and self._recorded_by(scan)

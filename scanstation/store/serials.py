@@ -16,6 +16,7 @@ from scanstation.store.scan_function import APPLY_SCAN_CALL, AppliedScan, ScanWr
 
 if TYPE_CHECKING:
     from scanstation.store.repository import Repository
+    from scanstation.store.tries import Tries
 
 __all__ = ["SERIAL_SQL", "LoadedSerial", "ScanLock", "SerialStore"]
 
@@ -133,14 +134,15 @@ class SerialStore:
         current, earlier = self.lock_serial(before.id, scan_id)
         return ScanLock(current, before, earlier)
 
-    def apply_scan(self: Repository, write: ScanWrite) -> AppliedScan:
+    def apply_scan(self: Repository, write: ScanWrite, tries: Tries | None = None) -> AppliedScan:
         """Outside any transaction: apply the transition decide() chose (see
         store/scan_function.py): one round trip on PostgreSQL, committed by itself; one write
         transaction on SQLite. A scan id another delivery recorded meanwhile raises
-        DuplicateScan."""
+        DuplicateScan. `tries`: as `write`'s (a `recorded` answer after a lost connection may
+        be this very call's)."""
         if self.dialect.scan_function:
-            return self.write(lambda: self._call_apply_scan(write), transaction=False)
-        return self.write(lambda: self.apply_scan_locked(write))
+            return self.write(lambda: self._call_apply_scan(write), transaction=False, tries=tries)
+        return self.write(lambda: self.apply_scan_locked(write), tries=tries)
 
     def apply_scan_locked(self: Repository, write: ScanWrite) -> AppliedScan:
         """The same, inside the caller's write transaction."""

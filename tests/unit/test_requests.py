@@ -13,20 +13,21 @@ from pathlib import Path
 import pytest
 
 from scanstation.domain.model import ScanEvent
-from scanstation.domain.outcome import OutcomeKind
+from scanstation.domain.outcome import OutcomeKind, ScanOutcome
 from scanstation.domain.stages import DocumentKind, Mode
-from scanstation.service import StationService
-from tests.conftest import station
+from scanstation.service import StationService, StationSetup
+from tests.conftest import build_small, station
 
 
 @contextmanager
 def commit_answer_lost(
-    service: StationService, monkeypatch: pytest.MonkeyPatch
+    service: StationService, monkeypatch: pytest.MonkeyPatch, statement: str | None = None
 ) -> Iterator[list[bool]]:
     """The next COMMIT (or the next statement that commits by itself: PostgreSQL's scan
     functions, store/scan_function.py and store/scan_rules.py, the latter a station's own
     prepared call) reaches the database, then its
-    answer is lost.
+    answer is lost. `statement`: only that one's (a hot statement's name run outside a
+    transaction, "scan_" for a station's prepared call, or "COMMIT").
     PostgreSQL: the server ends this session right after committing (pg_terminate_backend
     from another connection) and the client sees the connection drop. SQLite: the commit is
     on disk, and the caller is told the database was busy."""
@@ -49,21 +50,25 @@ def commit_answer_lost(
             raise psycopg2.OperationalError("server closed the connection unexpectedly")
         raise sqlite3.OperationalError("database is locked")
 
+    def chosen(name: str) -> bool:
+        return not lost and (statement is None or statement == name)
+
     def commit() -> None:
         real_commit()
-        if not lost:
+        if chosen("COMMIT"):
             lose_the_answer()
 
     def execute_hot(db_: object, name: str, sql: str, params: object) -> object:
         cursor = real_execute(db_, name, sql, params)
-        if name in ("apply_scan", "scan") and not db.in_transaction() and not lost:
+        by_itself = name in ("apply_scan", "scan") if statement is None else True
+        if by_itself and not db.in_transaction() and chosen(name):
             lose_the_answer()
         return cursor
 
     def execute_prepared(db_: object, name: str, body: str, params: object) -> object:
         # A station's scan call, prepared with its constants (store/scan_rules.py).
         cursor = real_prepared(db_, name, body, params)
-        if name.startswith("scan_") and not db.in_transaction() and not lost:
+        if name.startswith("scan_") and not db.in_transaction() and chosen("scan_"):
             lose_the_answer()
         return cursor
 
@@ -181,3 +186,136 @@ def test_without_a_request_id_each_call_is_its_own_request(service: StationServi
     first = service.comment("SN0000000003", "one", station())
     second = service.comment("SN0000000003", "one", station())
     assert first.event_id != second.event_id
+
+
+# -- every scan path: an answer lost after the write committed ------------------------------
+#
+# PostgreSQL only: there a statement that commits by itself (or a COMMIT) can reach the server
+# and commit while the connection drops before its answer comes; the store retries on a new
+# connection and finds the scan id recorded, by that very try. The dock worker scanned once:
+# the answer is that try's (OK, or the true refusal), never "This scan was already recorded".
+# (SQLite's COMMIT either commits or fails uncommitted: test_a_scan_whose_commit_answer_was_lost
+# covers its simulated case.)
+
+
+@pytest.fixture
+def pg_service(pg_url: str) -> Iterator[StationService]:
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    yield service
+    service.close()
+
+
+def _recorded(service: StationService, event: ScanEvent) -> list[tuple[int, str, str]]:
+    cursor = service.repo._cursor(
+        "SELECT id, outcome, message FROM event WHERE scan_id = ?", (event.scan_id,)
+    )
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def _lost_then_answered(
+    service: StationService,
+    monkeypatch: pytest.MonkeyPatch,
+    event: ScanEvent,
+    setup: StationSetup,
+    statement: str,
+    *,
+    replay: bool = False,
+) -> ScanOutcome:
+    with commit_answer_lost(service, monkeypatch, statement) as lost:
+        outcome = service.scan(event, setup, replay=replay)
+    assert lost == [True], "no answer was lost"
+    return outcome
+
+
+def _once(service: StationService, event: ScanEvent, outcome: ScanOutcome, kind: str) -> None:
+    """Recorded once, as the answer says; the same scan id delivered again, with no
+    connection lost, is still ALREADY."""
+    [(event_id, recorded, message)] = _recorded(service, event)
+    assert (event_id, recorded, message) == (outcome.event_id, kind, outcome.message)
+    again = service.scan(event, station(mode=Mode.VALIDATE))
+    assert again.kind is OutcomeKind.ALREADY
+    assert again.message == f"This scan was already recorded ({kind})"
+
+
+@pytest.mark.postgres
+def test_a_receive_by_override_whose_answer_was_lost_is_ok_not_already(
+    pg_service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The override is no row of the station's table: it is applied by the transition
+    function (scanstation_apply_scan), which commits by itself."""
+    service = pg_service
+    sn = "SN0000000001"
+    for mode, kw in (
+        (Mode.REGISTER, {}),
+        (Mode.VALIDATE, {}),
+        (Mode.DISPATCH, {"document": "DC-1"}),
+    ):
+        assert (
+            service.scan(ScanEvent(sn, source="test"), station(mode=mode, **kw)).kind
+            is OutcomeKind.OK
+        )
+    event = ScanEvent(sn, source="test")
+    gate = station("G2", Mode.RECEIVE, reason="truck diverted")
+    outcome = _lost_then_answered(service, monkeypatch, event, gate, "apply_scan")
+    assert outcome.kind is OutcomeKind.OK, outcome.message
+    assert outcome.message == f"{sn} received here by override — now Received at Godown"
+    assert outcome.serial is not None and outcome.serial.site == "G2"
+    _once(service, event, outcome, "ok")
+
+
+@pytest.mark.postgres
+def test_a_refused_scan_whose_answer_was_lost_is_refused_not_already(
+    pg_service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal of a serial as read is one insert guarded by its version, committed by
+    itself."""
+    event = ScanEvent("SN0000000002", source="test")
+    outcome = _lost_then_answered(
+        pg_service, monkeypatch, event, station(mode=Mode.VALIDATE), "insert_refusal_if_unchanged"
+    )
+    assert outcome.kind is OutcomeKind.REJECTED, outcome.message
+    assert outcome.message == ("SN0000000002 is not registered yet; register it at its plant first")
+    _once(pg_service, event, outcome, "rejected")
+
+
+@pytest.mark.postgres
+def test_an_unknown_code_whose_answer_was_lost_is_unknown_not_already(
+    pg_service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A code no serial matches is logged by one insert committed by itself."""
+    event = ScanEvent("NOPE-1", source="test")
+    outcome = _lost_then_answered(pg_service, monkeypatch, event, station(), "insert_event")
+    assert outcome.kind is OutcomeKind.UNKNOWN, outcome.message
+    assert outcome.message.startswith("NOPE-1 is not a known serial")
+    _once(pg_service, event, outcome, "unknown")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("mode", "kind", "message"),
+    [
+        (Mode.REGISTER, OutcomeKind.OK, "SN0000000003 registered — now Registered at Plant"),
+        (
+            Mode.VALIDATE,
+            OutcomeKind.REJECTED,
+            "SN0000000003 is not registered yet; register it at its plant first",
+        ),
+    ],
+)
+def test_a_replayed_scan_whose_commit_answer_was_lost_answers_its_own_outcome(
+    pg_service: StationService,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: Mode,
+    kind: OutcomeKind,
+    message: str,
+) -> None:
+    """A scan replayed from the offline journal is decided and written under the serial's
+    lock, in a transaction whose COMMIT's answer is lost here."""
+    event = ScanEvent("SN0000000003", source="test")
+    outcome = _lost_then_answered(
+        pg_service, monkeypatch, event, station(mode=mode), "COMMIT", replay=True
+    )
+    assert outcome.kind is kind, outcome.message
+    assert outcome.message == message
+    _once(pg_service, event, outcome, kind.value)
