@@ -39,12 +39,14 @@ class LiveRefresh:
         post: Callable[[Message], Any],
         ready: threading.Event,
         *,
-        wait_s: float = WAIT_S,
+        wait_s: float | None = None,
     ) -> None:
         self._current = current  # the worker's station, once opened
         self._post = post
         self._ready = ready
-        self._wait_s = wait_s
+        # WAIT_S as it is now: a test lengthens it to show that the change itself, not the
+        # end of a wait, wakes the station.
+        self._wait_s = WAIT_S if wait_s is None else wait_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="live-refresh", daemon=True)
 

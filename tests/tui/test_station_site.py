@@ -5,19 +5,19 @@ shown amber, replayed in order exactly once when it returns, refusals listed for
 from __future__ import annotations
 
 import sqlite3
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_station import burst, make_app, ready, sn, wait_for
-from textual.pilot import Pilot
 
 from scanstation.domain.model import ScanEvent
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import Mode, Stage
 from scanstation.service import StationService, StationSetup
+from scanstation.tui import live_refresh
 from scanstation.tui.screens.refused import RefusedScreen
 from scanstation.tui.widgets.invoice import InvoiceDetails
 from scanstation.tui.widgets.scanned import ScannedList
@@ -25,7 +25,9 @@ from scanstation.tui.widgets.serial_detail import SerialDetail
 from tests.conftest import build_small
 from tests.site.test_journal import move_database
 
-SHOWN_WITHIN_S = 1.0  # issue 5: another station's change is on screen within a second
+# Longer than any test waits: a station woken only when a wait ends (a timer, a fallback poll)
+# would not show another station's change within the test.
+NO_TIMER_S = 3600.0
 
 
 def other(mode: Mode, site: str = "P1", **kw: Any) -> StationSetup:
@@ -43,17 +45,25 @@ def site_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield url
 
 
-async def shown_within(pilot: Pilot[Any], condition: Any, what: str, started: float) -> float:
-    """Wait (generously, for a useful message) and return how long it took from `started`."""
-    await wait_for(pilot, condition, timeout=5.0, what=what)
-    return time.monotonic() - started
+def _live_refresh_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "live-refresh"}
 
 
-async def test_another_stations_change_shows_within_a_second(site_url: str) -> None:
+async def test_another_stations_change_shows_woken_by_the_change_itself(
+    site_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another station's commit wakes this one's live refresh (PostgreSQL LISTEN/NOTIFY; on
+    SQLite the poll of `PRAGMA data_version`), which reloads what is on screen: no key is
+    pressed here. Each wait of the live refresh lasts an hour, so nothing but the change
+    itself can wake it within the test's (generous) waits: without the live refresh, or with
+    one that only looks when a wait ends, the portlets never follow. How fast they follow is
+    a benchmark's to measure, not this test's."""
+    monkeypatch.setattr(live_refresh, "WAIT_S", NO_TIMER_S)
+    before = _live_refresh_threads()
     peer = StationService.open(site_url)
     try:
         for mode in (Mode.REGISTER, Mode.VALIDATE):
-            for number in (1, 2):
+            for number in (1, 2, 3):
                 peer.scan(ScanEvent(sn(number), source="test"), other(mode))
         app = make_app(site_url, site="P1", mode="dispatch", document="DC-1")  # type: ignore[arg-type]
         async with app.run_test(size=(120, 40)) as pilot:
@@ -74,30 +84,34 @@ async def test_another_stations_change_shows_within_a_second(site_url: str) -> N
                 ),
                 what="the portlets after our own scan",
             )
-            await pilot.pause(0.6)  # our own commit's wake-up has come and gone
 
             # The other station loads SN…2 on the document shown here.
             peer.scan(ScanEvent(sn(2), source="test"), other(Mode.DISPATCH, document="DC-1"))
-            took = await shown_within(
+            await wait_for(
                 pilot,
                 lambda: invoice.document is not None and invoice.document.lines[0].scanned == 2,
-                "the other station's dispatch in Invoice Details",
-                time.monotonic(),
+                timeout=30.0,
+                what="the other station's dispatch in Invoice Details",
             )
-            assert took < SHOWN_WITHIN_S, f"the document followed after {took:.2f} s"
 
             # ... and receives the serial shown here at the godown.
             peer.scan(ScanEvent(sn(1), source="test"), other(Mode.RECEIVE, site="G1"))
-            took = await shown_within(
+            await wait_for(
                 pilot,
                 lambda: (
                     serial.serial is not None and serial.serial.stage is Stage.RECEIVED_AT_GODOWN
                 ),
-                "the other station's receive in Serial Details",
-                time.monotonic(),
+                timeout=30.0,
+                what="the other station's receive in Serial Details",
             )
-            assert took < SHOWN_WITHIN_S, f"the serial followed after {took:.2f} s"
             assert serial.serial is not None and serial.serial.site == "G1"
+            assert len(app.probe.outcomes) == 1  # nothing was scanned here meanwhile
+        # The live refresh waits out its hour after the app stopped it: one more commit wakes
+        # it, and it ends (closing its connection, which the database's teardown needs).
+        peer.scan(ScanEvent(sn(3), source="test"), other(Mode.DISPATCH, document="DC-1"))
+        for thread in _live_refresh_threads() - before:
+            thread.join(timeout=60.0)
+            assert not thread.is_alive(), "the live refresh did not end"
     finally:
         peer.close()
 
