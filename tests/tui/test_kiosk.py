@@ -5,8 +5,10 @@ the answer's word is big enough to read from two metres. Real app, real SQLite f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import msgspec
+import pytest
 from probed import ProbedStationApp
 from test_station import burst, events_of, make_app, open_dialog, outcomes, ready, sn, wait_for
 from textual.command import CommandPalette
@@ -30,22 +32,49 @@ def gate(db: Path, settings: Settings) -> ProbedStationApp:
     return make_app(db, settings=settings, site="G1", station_id="G1-KIOSK")
 
 
-async def test_kiosk_keys_leave_nothing_to_a_passer_by(demo_db: Path, tmp_path: Path) -> None:
+def _said(app: ProbedStationApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_kiosk_keys_leave_nothing_to_a_passer_by(
+    demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = gate(demo_db, kiosk_settings())
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
         for key in ("ctrl+q", "ctrl+q", "ctrl+c", "ctrl+z", "ctrl+p"):
-            await pilot.press(key)
-            await pilot.pause(0.1)
+            # ctrl+c behind it says "a kiosk" once each key before it was handled (keys are
+            # handled in order): only then is "nothing happened" an answer, not "not yet".
+            told = len(_said(app))
+            await pilot.press(key, "ctrl+c")
+            await wait_for(
+                pilot,
+                lambda told=told: (
+                    len(_said(app)) > told
+                    or app.return_code is not None
+                    or app.screen is not app.station
+                ),
+                what=f"{key}, then ctrl+c (which says 'a kiosk'), to be handled",
+            )
             assert app.return_code is None, f"{key} ended the kiosk"
             assert app.screen is app.station, f"{key} opened {app.screen!r}"
         assert not CommandPalette.is_open(app)
-        said = [n.message for n in app._notifications]
+        said = _said(app)
         assert said and all("kiosk" in text for text in said), said
         assert not any("to quit" in text for text in said)  # Textual's ctrl+c hint is gone
-        # The theme and screenshot commands are out of reach, even called directly.
+        # The theme and screenshot commands are out of reach, even called directly: no
+        # screenshot is even made (a made one is written to disk later, by another thread).
         assert list(app.get_system_commands(app.station)) == []
+        shots: list[object] = []
+        export = app.export_screenshot
+
+        def export_screenshot(*args: Any, **kwargs: Any) -> str:
+            shots.append(args)
+            return export(*args, **kwargs)
+
+        monkeypatch.setattr(app, "export_screenshot", export_screenshot)
         app.action_screenshot("shot.svg", str(tmp_path))
+        assert shots == [], "a kiosk made a screenshot"
         assert not (tmp_path / "shot.svg").exists()
         # F2 offers only what is allowed: no SCRAP for a passer-by.
         picker = await open_dialog(pilot, app, "f2", ModePicker)
@@ -79,7 +108,7 @@ async def test_kiosk_banner_shows_the_answer_in_big_letters_at_80x24(demo_db: Pa
 
 
 async def test_a_station_that_is_no_kiosk_keeps_its_keys_and_small_banner(
-    demo_db: Path,
+    demo_db: Path, tmp_path: Path
 ) -> None:
     app = gate(demo_db, kiosk_settings(kiosk=False, allowed=[]))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -91,6 +120,9 @@ async def test_a_station_that_is_no_kiosk_keeps_its_keys_and_small_banner(
         picker = await open_dialog(pilot, app, "f2", ModePicker)
         assert Mode.SCRAP in picker.modes
         await pilot.press("escape")
+        # Its screenshots are written, where the kiosk's test looks for none.
+        app.action_screenshot("shot.svg", str(tmp_path))
+        await wait_for(pilot, (tmp_path / "shot.svg").exists, what="the screenshot")
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: app.return_code is not None, what="ctrl+q to quit")
     assert app.return_code == 0
