@@ -106,7 +106,8 @@ class Corrections:
                 )
             return self._apply_void(current, change, decision, station, asked, why)
 
-        return self.repo.write(work)
+        # A retry after a COMMIT whose answer was lost answers as that try did, not "recorded".
+        return self._write_locked(asked, work)
 
     def _apply_void(
         self: StationService,

@@ -14,7 +14,7 @@ import pytest
 
 from scanstation.domain.model import ScanEvent
 from scanstation.domain.outcome import OutcomeKind, ScanOutcome
-from scanstation.domain.stages import DocumentKind, Mode
+from scanstation.domain.stages import DocumentKind, Mode, Stage
 from scanstation.service import StationService, StationSetup
 from tests.conftest import build_small, station
 
@@ -319,3 +319,22 @@ def test_a_replayed_scan_whose_commit_answer_was_lost_answers_its_own_outcome(
     assert outcome.kind is kind, outcome.message
     assert outcome.message == message
     _once(pg_service, event, outcome, kind.value)
+
+
+@pytest.mark.postgres
+def test_a_void_whose_commit_answer_was_lost_is_ok_not_recorded(
+    pg_service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor's void is written under the serial's lock too, once per request id."""
+    sn = "SN0000000005"
+    assert pg_service.scan(ScanEvent(sn, source="test"), station()).kind is OutcomeKind.OK
+    with commit_answer_lost(pg_service, monkeypatch, "COMMIT") as lost:
+        voided = pg_service.void(sn, station(), window_s=1e9, request_id="void-5")
+    assert lost == [True], "no answer was lost"
+    assert voided.kind is OutcomeKind.OK, voided.message
+    assert voided.stage_after is Stage.NOT_REGISTERED
+    [(event_id, outcome, _)] = _recorded(pg_service, ScanEvent(sn, scan_id="void-5"))
+    assert (event_id, outcome) == (voided.event_id, "ok")
+    # The request delivered again, with no connection lost: recorded, nothing voided twice.
+    again = pg_service.void(sn, station(), window_s=1e9, request_id="void-5")
+    assert again.kind is OutcomeKind.ALREADY and again.message == f"{sn}: this void was recorded"
