@@ -17,6 +17,8 @@ from scanstation.store.serials import LoadedSerial, ScanLock
 from scanstation.store.tries import Tries
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from scanstation.domain.roles import Role
     from scanstation.service.station import StationService
 
@@ -73,19 +75,17 @@ class Refusals:
         override = self._override_allowed(serial, station, context)
         view = serial.view
         tries = Tries()
+        message = decision.message
+        fields = _refusal_fields(event, station, OutcomeKind.REJECTED, message, document_id)
         try:
             event_id = self.repo.append_refusal_if_unchanged(
-                serial_id=serial.id,
-                version=view.version,
-                stage=view.stage,
-                tries=tries,
-                **_refusal_fields(
-                    event, station, OutcomeKind.REJECTED, decision.message, document_id
-                ),
+                serial_id=serial.id, version=view.version, stage=view.stage, tries=tries, **fields
             )
         except DuplicateScan:
             # This very call's refusal, committed before its answer was lost, or ALREADY.
-            event_id = self._own_event(event, tries, OutcomeKind.REJECTED.value, decision.message)
+            event_id = self._own_event(
+                event, tries, "rejected", message, fields["recorded_at"], station.station_id
+            )
             if event_id is None:
                 raise
         if event_id is None:
@@ -119,8 +119,10 @@ class Refusals:
         kind: OutcomeKind,
         message: str,
         document_id: int | None,
+        recorded_at: datetime | None = None,
     ) -> int:
-        """A refused scan's event: the serial (if any) stays in its stage."""
+        """A refused scan's event: the serial (if any) stays in its stage. `recorded_at`:
+        now, unless given."""
         stage = serial.view.stage if serial else None
         return self.repo.append_event(
             kind="scan",
@@ -128,7 +130,7 @@ class Refusals:
             from_stage=stage,
             to_stage=None,
             comment=None,
-            **_refusal_fields(event, station, kind, message, document_id),
+            **_refusal_fields(event, station, kind, message, document_id, recorded_at),
         )
 
     def _refuse_locked(
@@ -166,15 +168,20 @@ class Refusals:
             return ScanOutcome(kind, message, event)
         document_id = self.repo.document_id(station.document) if station.document else None
         tries = Tries()
+        recorded_at = utc_now()  # the same on each try: it tells this delivery's event
         try:
             event_id = self.repo.write_alone(
-                lambda: self._append_refusal(event, station, None, kind, message, document_id),
+                lambda: self._append_refusal(
+                    event, station, None, kind, message, document_id, recorded_at
+                ),
                 tries,
             )
         except DuplicateScan:
             # This very call's refusal, committed before its answer was lost: answered as it
             # would have been. Else another delivery of the scan id recorded it: ALREADY.
-            own = self._own_event(event, tries, kind.value, message)
+            own = self._own_event(
+                event, tries, kind.value, message, recorded_at, station.station_id
+            )
             if own is None:
                 return self._already_recorded(event, self._recorded_outcome_or(event, kind.value))
             event_id = own
@@ -187,6 +194,7 @@ def _refusal_fields(
     kind: OutcomeKind,
     message: str,
     document_id: int | None,
+    recorded_at: datetime | None = None,
 ) -> dict[str, Any]:
     """What a refused scan's event records of the scan and the station: the same whether it
     is logged while the serial is as read or under the lock (they were written out twice)."""
@@ -197,7 +205,7 @@ def _refusal_fields(
         "site": station.site_code,
         "operator": station.operator,
         "at": event.read_at,
-        "recorded_at": utc_now(),
+        "recorded_at": recorded_at or utc_now(),
         "document_id": document_id,
         "source": event.source,
         "payload": visible(event.payload),

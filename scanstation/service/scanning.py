@@ -49,6 +49,7 @@ from scanstation.store.tries import Tries
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from scanstation.domain.model import DocumentView, ItemView
     from scanstation.service.station import StationService
@@ -360,7 +361,9 @@ class Scanning:
         tries = Tries()
         applied = self.repo.apply_scan(write, tries)
         if applied.status == "recorded":
-            own = self._own_event(event, tries, "ok", write.message)
+            own = self._own_event(
+                event, tries, "ok", write.message, write.recorded_at, write.station
+            )
             if own is None:
                 return self._already_recorded(event, applied.earlier or "ok")
             # This call committed the move and its answer was lost: answered as it would have.
@@ -462,18 +465,27 @@ class Scanning:
         return recorded[0] if recorded else default
 
     def _own_event(
-        self: StationService, event: ScanEvent, tries: Tries, outcome: str, message: str
+        self: StationService,
+        event: ScanEvent,
+        tries: Tries,
+        outcome: str,
+        message: str,
+        recorded_at: datetime,
+        station_id: str,
     ) -> int | None:
         """A write that commits by itself found this scan id recorded, after one of its tries
         was cut off by a lost connection (`tries`): when the recorded event is the one that
-        try was writing (the same outcome and sentence), that try committed and only its
-        answer was lost: the event's id. None otherwise (another delivery of the scan id)."""
+        try was writing (the same outcome and sentence, and the same moment of recording and
+        station, made once a delivery), that try committed and only its answer was lost: the
+        event's id. None otherwise: another delivery of the scan id (one whose request, not
+        answer, the dropped connection lost committed nothing)."""
         if not tries.lost:
             return None
         recorded = self.repo.scan_answer(event.scan_id)
-        if recorded is None or recorded[1] != outcome or recorded[2] != message:
+        if recorded is None:
             return None
-        return recorded[0]
+        event_id, *written = recorded
+        return event_id if written == [outcome, message, recorded_at, station_id] else None
 
     def _write_locked(
         self: StationService, event: ScanEvent, work: Callable[[], ScanOutcome]

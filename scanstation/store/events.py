@@ -29,7 +29,9 @@ ADMIN_STATION: Final = "cli"
 EVENT_SQL: Final[dict[str, str]] = {
     "scan_recorded": "SELECT id, outcome, serial_id FROM event WHERE scan_id = ?",
     "scan_move": "SELECT id, from_stage, to_stage, message FROM event WHERE scan_id = ?",
-    "scan_answer": "SELECT id, outcome, message FROM event WHERE scan_id = ?",
+    "scan_answer": (
+        "SELECT id, outcome, message, recorded_at, station FROM event WHERE scan_id = ?"
+    ),
     "request_event": (
         "SELECT id, kind, serial_id, document_id, generation_id, count, outcome "
         "FROM event WHERE scan_id = ?"
@@ -289,10 +291,15 @@ class EventStore:
         row = self._run("scan_recorded", (scan_id,)).fetchone()
         return (row[1], row[2]) if row else None
 
-    def scan_answer(self: Repository, scan_id: str) -> tuple[int, str, str | None] | None:
-        """The event this scan id recorded: its id, outcome and sentence (None: none is)."""
+    def scan_answer(
+        self: Repository, scan_id: str
+    ) -> tuple[int, str, str | None, datetime | None, str] | None:
+        """The event this scan id recorded: its id, outcome, sentence, when it was recorded
+        and by which station (None: none is)."""
         row = self._run("scan_answer", (scan_id,)).fetchone()
-        return (int(row[0]), row[1], row[2]) if row else None
+        if row is None:
+            return None
+        return int(row[0]), row[1], row[2], from_iso(row[3]) if row[3] else None, row[4]
 
     def scan_move(self: Repository, scan_id: str) -> tuple[int, Stage, Stage, str] | None:
         """The move this scan id recorded: its event's id, stages and sentence (None: no move

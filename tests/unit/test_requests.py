@@ -6,6 +6,7 @@ the write applies once and the caller gets the same answer as if nothing had hap
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -319,6 +320,59 @@ def test_a_replayed_scan_whose_commit_answer_was_lost_answers_its_own_outcome(
     assert outcome.kind is kind, outcome.message
     assert outcome.message == message
     _once(pg_service, event, outcome, kind.value)
+
+
+@contextmanager
+def request_lost(
+    service: StationService, monkeypatch: pytest.MonkeyPatch, statement: str
+) -> Iterator[list[bool]]:
+    """The next `statement` never reaches the server: it ended this station's session just
+    before (a restart, an idle timeout). Nothing is committed; the store retries."""
+    import psycopg2
+
+    db, dialect = service.repo._db, service.repo.dialect
+    real_execute = dialect.execute_hot
+    lost: list[bool] = []
+
+    def execute_hot(db_: object, name: str, sql: str, params: object) -> object:
+        if name == statement and not lost:
+            lost.append(True)
+            pid = db.connection().get_backend_pid()
+            admin = psycopg2.connect(service.repo.target.url)
+            admin.autocommit = True
+            cursor = admin.cursor()
+            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            for _ in range(500):  # gone before the statement is sent (at most 10 s)
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+                if cursor.fetchone()[0] == 0:
+                    break
+                time.sleep(0.02)
+            admin.close()
+        return real_execute(db_, name, sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dialect, "execute_hot", execute_hot)
+    yield lost
+    monkeypatch.undo()
+
+
+@pytest.mark.postgres
+def test_an_unknown_code_sent_again_whose_request_was_lost_is_already(
+    pg_service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan id delivered a second time (a resend, a replay) whose insert met a connection
+    the server had closed: that try committed nothing, and the retry finds the FIRST
+    delivery's refusal, the same sentence. That is no lost answer of this delivery: ALREADY,
+    not a second refusal line for one scan. (A code no serial matches is the path where a
+    second delivery reaches the insert: a serial's scan id is read by the first call.)"""
+    event = ScanEvent("NOPE-1", source="test")
+    first = pg_service.scan(event, station())
+    assert first.kind is OutcomeKind.UNKNOWN and first.event_id is not None
+    with request_lost(pg_service, monkeypatch, "insert_event") as lost:
+        again = pg_service.scan(event, station())
+    assert lost == [True], "no request was lost"
+    assert again.kind is OutcomeKind.ALREADY, again.message
+    assert again.message == "This scan was already recorded (unknown)"
+    assert [row[0] for row in _recorded(pg_service, event)] == [first.event_id]
 
 
 @pytest.mark.postgres
