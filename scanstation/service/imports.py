@@ -540,6 +540,7 @@ class _Unfinished(Exception):
 
 _END: Final[list[ImportRow]] = []  # after the last chunk (no chunk is empty): commit
 _CANCEL_EVERY_S: Final = 0.5  # an abandoned writer's statement is cancelled again this often
+_CTRL_C_EVERY_S: Final = 0.1  # how late a Ctrl-C may be seen while the writer finishes
 
 
 class _StreamedWrite:
@@ -682,7 +683,10 @@ class _StreamedWrite:
         under the lock; or None when the stream could not finish (nothing was written)."""
         self._done = True
         self._chunks.put(_END)
-        self._ended.wait()
+        # Woken now and then: a Ctrl-C the kernel gave the writer's thread is raised here (a
+        # wait with no timeout saw it only once the writer had committed).
+        while not self._ended.wait(_CTRL_C_EVERY_S):
+            pass
         outcome = self.outcome
         if isinstance(outcome, int):
             return outcome
