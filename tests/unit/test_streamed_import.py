@@ -1,5 +1,6 @@
-"""A streamed PostgreSQL import (service/imports.py, _StreamedWrite) stopped by Ctrl-C once
-every check passed and the writer was finishing."""
+"""A streamed PostgreSQL import (service/imports.py, _StreamedWrite) stopped: by Ctrl-C once
+every check passed and the writer was finishing, by a bad row while another terminal holds
+the namespace lock."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 
 from scanstation.service import StationService, imports
+from scanstation.store import repository
+from scanstation.store.postgresql_dialect import SERIAL_NAMESPACE_LOCK
 from tests.conftest import build_small
 
 HEADER = "serial_no,sku,generation_no,secondary_qr\n"
@@ -158,3 +161,31 @@ def test_the_import_command_interrupted_while_finishing_imports_nothing(
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert "Aborted!" in done.stderr
     assert _imported(pg_url) == (0, 0)
+
+
+def test_a_bad_file_is_refused_while_another_terminal_holds_the_namespace_lock(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another terminal's generation run or import holds the namespace lock, and the file's
+    second row is bad: the writer, still waiting for the lock, is stopped at once; the
+    refusal does not wait for the writer's retry budget (made 20 s here: the old code took
+    all of it), and the writer leaves no wait behind."""
+    monkeypatch.setattr(repository, "WRITE_BUDGET_S", 20.0)
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    csv = _csv(tmp_path / "units.csv", 3, bad_line=3)
+    holder = _admin(pg_url)
+    holder.autocommit = False
+    holder.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (SERIAL_NAMESPACE_LOCK,))
+    started = time.monotonic()
+    report = service.import_csv(csv)
+    took = time.monotonic() - started
+    waiting = _count(pg_url, "SELECT count(*) FROM pg_locks WHERE NOT granted")
+    holder.rollback()
+    holder.close()
+    assert not report.written
+    assert [(p.line, p.message) for p in report.problems] == [(3, "unknown SKU 'NOSUCHSKU'")]
+    assert took < 10, f"refused after {took:.1f} s: the writer's lock wait was waited out"
+    assert waiting == 0  # the writer stopped waiting for the lock before the refusal
+    assert _imported(pg_url) == (0, 0)
+    service.close()
