@@ -126,6 +126,8 @@ class Imports:
         (_StreamedWrite); False writes them after every check (the way out when a stream
         cannot finish)."""
         request = check_text(limits.REQUEST_ID, request_id) if request_id else new_scan_id()
+        if progress is not None and not isinstance(progress, _Onward):
+            progress = _Onward(progress)  # the same one if the file is written again below
         operator = check_text(limits.OPERATOR, by or login_name())
         skus = self.repo.sku_ids()
         problems = Problems()
@@ -531,6 +533,23 @@ class Imports:
             if error.transient:
                 raise
             raise ServiceError(f"Import failed, nothing was written: {error}") from error
+
+
+class _Onward:
+    """A progress callback that never goes back: when a streamed write cannot finish and
+    the file is written again unstreamed, counting from 0, the caller's bar holds where it
+    was until the new count passes it."""
+
+    __slots__ = ("_call", "_high")
+
+    def __init__(self, call: Callable[[int], None]) -> None:
+        self._call = call
+        self._high = 0
+
+    def __call__(self, done: int) -> None:
+        if done > self._high:
+            self._high = done
+            self._call(done)
 
 
 class _Unfinished(Exception):

@@ -1,6 +1,6 @@
 """A streamed PostgreSQL import (service/imports.py, _StreamedWrite) stopped: by Ctrl-C once
 every check passed and the writer was finishing, by a bad row while another terminal holds
-the namespace lock."""
+the namespace lock; and its progress when it falls back to an unstreamed write."""
 
 from __future__ import annotations
 
@@ -188,4 +188,36 @@ def test_a_bad_file_is_refused_while_another_terminal_holds_the_namespace_lock(
     assert took < 10, f"refused after {took:.1f} s: the writer's lock wait was waited out"
     assert waiting == 0  # the writer stopped waiting for the lock before the refusal
     assert _imported(pg_url) == (0, 0)
+    service.close()
+
+
+def test_progress_never_goes_back_when_a_streamed_import_is_written_again(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server drops the writer's connection after its second chunk: the stream cannot
+    go on (its rows were given once) and the file is imported unstreamed, counting from
+    0 again. The progress reported (the CLI's bar) holds, then goes on; it never goes back."""
+    monkeypatch.setattr(imports, "BLOCK", 4096)  # chunks of ~250 rows
+    service = StationService.open(pg_url, create=True)
+    build_small(service)
+    rows = 2000
+    csv = _csv(tmp_path / "units.csv", rows)
+    seen: list[int] = []
+    dropped: list[int] = []
+
+    def progress(done: int) -> None:
+        seen.append(done)
+        if len(seen) == 2 and not dropped:  # on the writer's thread: its connection
+            pid = service.repo._db.connection().get_backend_pid()
+            admin = _admin(pg_url)
+            admin.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
+            admin.close()
+            dropped.append(pid)
+
+    report = service.import_csv(csv, progress=progress)
+    assert dropped, "the writer's connection was not dropped"
+    assert report.written and report.rows == rows
+    assert _imported(pg_url) == (rows, 1)
+    assert seen == sorted(seen), seen
+    assert seen[-1] == rows
     service.close()
