@@ -135,7 +135,12 @@ Cost: every key is stored once and looked at a bounded number of times (the spli
 median of at most the last 16 gaps), so feeding a key is O(1) amortised.
 
 Timestamps are seconds on one monotonic clock (Textual's `event.time`); settings are in ms.
-`flush_due(now)` must only be called once every key stamped before `now` has been fed.
+`flush_due(now)` must only be called once every key stamped before `now` has been fed: the
+detector takes `now` as silence since the last key, so a key stamped before it and fed after
+would find its burst already ended (cut in two scans, or its first key handed back). Every
+decision then rests on the gaps between key stamps, never on when the caller's timer ran. The
+TUI meets this by recording each key as the terminal's reader thread hands it over and
+holding the flush back while one stamped before `now` has not been fed (tui/capture.py).
 """
 
 from __future__ import annotations

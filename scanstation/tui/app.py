@@ -8,11 +8,10 @@ the database itself.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -23,6 +22,7 @@ from textual import events
 from textual._time import get_time
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
 
@@ -36,6 +36,7 @@ from scanstation.tui.capture import (
     BurstNotRead,
     FlushDue,
     KeyCapture,
+    KeysOnTheWay,
     burst_sentence,
     terminal_has_unread,
     untype,
@@ -62,7 +63,6 @@ def _open_station(settings: Settings, **options: Any) -> Station:
 _log = logging.getLogger(__name__)
 
 FLUSH_TICK_S = 0.01  # how often buffered keys are checked against the detector's deadline
-FLUSH_HOPS = 3  # turns of the event loop a flush waits for keys already on their way
 SWITCH_INTERVAL_S = 0.0005
 TIDY_EVERY_S = 20.0
 TIDY_IDLE_S = 2.0
@@ -121,6 +121,7 @@ class ScanStationApp(App[int]):
         self.capture = KeyCapture(
             wedge_settings(settings.scanner), self._wedge_scan, self._wedge_burst
         )
+        self._keys_on_the_way = KeysOnTheWay()
         self.station = StationScreen(
             settings,
             state,
@@ -254,9 +255,27 @@ class ScanStationApp(App[int]):
 
     # -- key capture --------------------------------------------------------------------------
 
+    def _post_message(self, message: Message) -> Coroutine[Any, Any, bool]:
+        """A driver hands each event it reads to the app by making this coroutine in its
+        reader thread (the event loop runs it later, when it gets to it): a key is recorded as
+        on its way here, in that thread, right after it was stamped."""
+        if isinstance(message, events.Key) and not message.is_forwarded:
+            self._keys_on_the_way.handed(message)
+        return super()._post_message(message)
+
+    def post_message(self, message: Message) -> bool:
+        if not (isinstance(message, events.Key) and not message.is_forwarded):
+            return super().post_message(message)
+        self._keys_on_the_way.handed(message)
+        posted = super().post_message(message)
+        if not posted:
+            self._keys_on_the_way.arrived(message)
+        return posted
+
     async def on_event(self, event: events.Event) -> None:
         # Before bindings and before the focused widget: a scanner burst must never reach them.
         if isinstance(event, events.Key) and not event.is_forwarded:
+            self._keys_on_the_way.arrived(event)
             self.station.people.touch()
             for key in self.capture.feed(event):
                 await self._replay(key)
@@ -286,28 +305,26 @@ class ScanStationApp(App[int]):
         now = get_time()
         if now < deadline or self._flush_posted:
             return
+        # A key stamped before now but not fed yet breaks the silence: it comes first.
+        if self._keys_on_the_way.stamped_before(now, now):
+            return
         # Keys still in the terminal (its reader thread not run yet) break the silence.
         fd = getattr(self._driver, "fileno", None)
         if now < deadline + UNREAD_WAIT_S and terminal_has_unread(fd):
             return
         self._flush_posted = True
-        self._post_flush(FlushDue(), FLUSH_HOPS)
-
-    def _post_flush(self, message: FlushDue, hops: int) -> None:
-        """Keys stamped by the terminal's reader thread before `message.time` may still be on
-        their way to the app's queue (each takes two turns of the event loop, and a busy loop
-        runs late): the flush joins the queue a few turns later, behind them, or it would
-        settle a silence those keys broke and cut their burst."""
-        if hops:
-            asyncio.get_running_loop().call_soon(self._post_flush, message, hops - 1)
-        else:
-            self.post_message(message)
+        self.post_message(FlushDue())
 
     async def on_flush_due(self, message: FlushDue) -> None:
+        """Settle the silence up to the timer's time, unless a key stamped before that time
+        was handed to the app meanwhile (the reader thread read it before the timer fired;
+        the loop delivers it after this message): then the silence was not one. The key is
+        fed next, and the detector decides from its stamp."""
         self._flush_posted = False
-        for key in self.capture.flush(message.time):
-            await self._replay(key)
-        self._untype()
+        if not self._keys_on_the_way.stamped_before(message.time, get_time()):
+            for key in self.capture.flush(message.time):
+                await self._replay(key)
+            self._untype()
         self._arm_flush()
 
     async def _replay(self, key: events.Key) -> None:

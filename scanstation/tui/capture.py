@@ -31,14 +31,26 @@ read, stamped together: `KeyCapture.reading_from(at)` (called as the app starts 
 terminal) marks the keys of that first read early (see "Keys typed before the station read the
 terminal" in wedge.py), so a key binding pressed before the station was ready stays a key.
 
-Silence settles what is still buffered: a timer posts `FlushDue` to the app when the
-detector's deadline has passed. It is a message, not a direct call, so it is handled after
-every key queued before it — `flush_due(now)` must only run once all keys stamped before `now`
-were fed, and a message's time is the moment it was queued. Silence is only silence when the
-terminal holds no unread bytes (`terminal_has_unread`): on a busy machine Textual's reader
-thread may not run for tens of milliseconds, and keys a scanner sent meanwhile wait in the
-terminal (they are stamped when read, so the detector sees them late and together; see
-"Keys read late" in wedge.py). The timer then waits for them, for at most `UNREAD_WAIT_S`.
+Silence settles what is still buffered: a timer posts `FlushDue` to the app when the detector's
+deadline has passed, and the app calls `flush_due(message.time)`. The detector trusts that time
+only once every key stamped before it has been fed (wedge.py); the event loop's timing cannot
+promise that, so the app checks it from the keys' own stamps. A key is stamped when the
+terminal's reader thread reads it, then handed to the app from that thread (Textual schedules
+its delivery on the event loop, which may be stalled: a slow frame, a garbage collection, a
+loaded kiosk). `KeysOnTheWay` records each key as it is handed over, in the reader thread, and
+forgets it when it is fed. A flush is not posted while a key stamped before the timer's time is
+on its way, and a flush handled while such a key is still on its way (queued behind the flush)
+settles nothing: the key is fed next, and the end of the burst is decided from the gap between
+its stamp and the last one's, never from when the timer ran (a key that has not arrived
+`ON_THE_WAY_MAX_S` after its stamp never will). Silence is only silence when the terminal holds
+no unread bytes either (`terminal_has_unread`): on a busy machine the reader thread may not run
+for tens of milliseconds, and keys a scanner sent meanwhile wait in the terminal (they are
+stamped when read, so the detector sees them late and together; see "Keys read late" in
+wedge.py). The timer waits for those for at most `UNREAD_WAIT_S`.
+
+What no check can see: the reader thread losing the CPU in the few lines between stamping a
+key and handing it over, and staying off it until the flush has been handled. Then the key
+comes after the silence was settled (its burst may be split).
 """
 
 from __future__ import annotations
@@ -46,6 +58,7 @@ from __future__ import annotations
 import fcntl
 import sys
 import termios
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -59,11 +72,13 @@ from scanstation.sources.wedge import Burst, KeyStroke, WedgeDetector, WedgeSett
 from scanstation.sources.wedge_output import BUNCH_S
 
 __all__ = [
+    "ON_THE_WAY_MAX_S",
     "TERMINAL_HOLD_MS",
     "UNREAD_WAIT_S",
     "BurstNotRead",
     "FlushDue",
     "KeyCapture",
+    "KeysOnTheWay",
     "burst_sentence",
     "terminal_has_unread",
     "untype",
@@ -80,6 +95,10 @@ BURST_STREAK_FACTOR = 2.0
 
 # The longest the flush timer waits for a terminal whose unread bytes are not being read.
 UNREAD_WAIT_S = 0.5
+
+# A key handed to the app that has not arrived this long after its stamp never will (dropped
+# while the app closes): it no longer holds a flush back.
+ON_THE_WAY_MAX_S = 2.0
 
 # The terminal's first read comes at most this long after the station starts reading it; keys
 # in it were typed before (later keys come as they are typed).
@@ -148,6 +167,31 @@ def terminal_has_unread(fd: object) -> bool:
     except (OSError, ValueError):  # closed, or not a terminal
         return False
     return int.from_bytes(waiting, sys.byteorder) > 0
+
+
+class KeysOnTheWay:
+    """Keys handed to the app (by the terminal's reader thread, or posted) and not fed yet.
+
+    `handed` runs in whichever thread hands a key over, `arrived` and `stamped_before` in the
+    app's; a lock keeps the record whole between them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stamps: dict[int, float] = {}  # id of the event -> its stamp
+
+    def handed(self, event: events.Key) -> None:
+        with self._lock:
+            self._stamps[id(event)] = event.time
+
+    def arrived(self, event: events.Key) -> None:
+        with self._lock:
+            self._stamps.pop(id(event), None)
+
+    def stamped_before(self, at: float, now: float) -> bool:
+        """A key stamped before `at` is still on its way to the detector (at `now`)."""
+        with self._lock:
+            stamps = list(self._stamps.values())
+        return any(stamp < at and now - stamp < ON_THE_WAY_MAX_S for stamp in stamps)
 
 
 class KeyCapture:

@@ -17,15 +17,19 @@ from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual._time import get_time
 from textual._xterm_parser import XTermParser
 from textual.keys import _character_to_key
+from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from scanstation.config import ConfigError, ScannerSettings, Settings, load_settings
 from scanstation.sources.wedge import WedgeSettings
 from scanstation.tui.capture import (
+    ON_THE_WAY_MAX_S,
     TERMINAL_HOLD_MS,
     BurstNotRead,
+    FlushDue,
     KeyCapture,
+    KeysOnTheWay,
     terminal_has_unread,
     wedge_settings,
 )
@@ -117,6 +121,17 @@ def test_silence_settles_a_held_key() -> None:
     assert cap.pending and cap.deadline() is not None
     assert cap.flush(100.01) == []
     assert cap.flush(100.2) == [q]
+
+
+def test_a_key_on_its_way_holds_back_a_flush_timed_after_its_stamp() -> None:
+    way = KeysOnTheWay()
+    key = key_event("S", 100.0)
+    way.handed(key)
+    assert way.stamped_before(100.05, 100.05)  # read before the timer ran, not fed yet
+    assert not way.stamped_before(99.9, 100.05)  # a silence before it was one
+    assert not way.stamped_before(100.05, 100.0 + ON_THE_WAY_MAX_S)  # lost: no longer waited
+    way.arrived(key)
+    assert not way.stamped_before(100.05, 100.05)
 
 
 def test_wedge_settings_come_from_the_scanner_section() -> None:
@@ -478,6 +493,44 @@ async def test_scans_read_late_and_bunched_by_a_busy_machine_are_whole(demo_db: 
         assert payloads == ["SN0000000001", "SN0000000002", "SN0000000003"]
         assert all(o.event.source == "wedge" for o in app.probe.outcomes)
         assert manual.value == ""
+
+
+class ReaderHandsOverLate(ProbedStationApp):
+    """The terminal's reader thread read and stamped `late` before the capture's timer fired,
+    then lost the CPU: it hands them to the app only once the timer's flush is queued, the way
+    Textual's drivers hand over every key (`Driver.send_message`, from the reader thread)."""
+
+    def __init__(self, settings: Settings, **kw: Any) -> None:
+        super().__init__(settings, **kw)
+        self.late: list[events.Key] = []
+
+    def post_message(self, message: Message) -> bool:
+        posted = super().post_message(message)
+        if isinstance(message, FlushDue) and self.late:
+            late, self.late = self.late, []
+            for key in late:
+                self._driver.send_message(key)
+        return posted
+
+
+async def test_a_scan_is_whole_when_the_flush_timer_fires_before_its_keys_arrive(
+    demo_db: Path,
+) -> None:
+    # A scanner's keys 5 ms apart. The first five reach the app; the rest were read by then
+    # but reach it only after the timer queued its flush, 270 ms on (a stalled loop or
+    # reader). Ending the burst on the timer's clock cut it in two scans ("SN000" and
+    # "0000001"); from the keys' stamps it is one burst, 5 ms gaps, one scan.
+    app = ReaderHandsOverLate(Settings(), database_url=str(demo_db), site="P1", mode="register")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_station(pilot, app)
+        keys = timed("SN0000000001\r", get_time(), 0.005)
+        app.late = keys[5:]
+        post(app, keys[:5])
+        await wait_for(pilot, lambda: not app.late and not app.capture.pending)
+        await wait_for(pilot, lambda: len(app.probe.outcomes) >= 1)
+        await pilot.pause(0.3)
+        assert [o.event.payload for o in app.probe.outcomes] == ["SN0000000001"]
+        assert app.probe.outcomes[0].event.source == "wedge"
 
 
 @pytest.mark.parametrize("preset", ["usb", "bluetooth"])
