@@ -35,7 +35,9 @@ by `ScanNames` from what the station has read before: a name not seen yet is one
 and anything but `ok` goes on exactly as the separate read did: `decide()` on that serial, and
 a serial `changed` meanwhile decided again under the lock, where CONFLICT is told apart. SQLite
 has no round trips: `RuledScan.match` finds the row in Python after its own read, and
-`_move_by_rule` does steps 4–6 with `apply_scan_locked`'s checks, in one write transaction.
+`_move_by_rule` does steps 4–6 in one write transaction: a row that fills a line with
+`apply_scan_locked`'s checks first, any other as the function does steps 5 and 6 (the UPDATE
+under the version and stage read, the event under its unique scan id).
 """
 
 from __future__ import annotations
@@ -382,6 +384,10 @@ RULES_SQL: Final[dict[str, str]] = {
     "line_count": "SELECT scanned, quantity FROM document_line WHERE document_id = ? "
     "AND item_id = ?",
     "document_to_site": "SELECT to_site_id FROM document WHERE id = ?",
+    # SQLite's step 5 (`_move_by_rule`): the move, only while the serial is at the version and
+    # in the stage the scan read, as the function's UPDATE.
+    "move_serial": "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
+    "updated_by = ?, version = version + 1 WHERE id = ? AND version = ? AND stage = ?",
     # ScanNames: a name not seen yet.
     "generation_no": "SELECT generation_no FROM generation_run WHERE id = ?",
     "site_code": "SELECT code FROM site WHERE id = ?",
@@ -460,42 +466,51 @@ class RuledScanStore:
     def _move_by_rule(
         self: Repository, scan: RuledScan, serial: LoadedSerial, number: int
     ) -> Scanned:
-        """SQLite, inside the write transaction: the function's steps 4 to 6, in the order
-        and with the checks of `apply_scan_locked`, written straight from the scan and the
-        row (no ScanWrite between: this is every usual scan's write). A row that fills a line
-        first reads the line's count with this unit, for the sentence."""
+        """SQLite, inside the write transaction: the function's steps 4 to 6, written straight
+        from the scan and the row (no ScanWrite between: this is every usual scan's write).
+
+        A row that fills no line (a registration, a receive, most moves) is steps 5 and 6 as
+        the function takes them: the UPDATE holds only while the serial is at the version and
+        in the stage the scan read (else `changed`, nothing written), and a scan id recorded
+        since the read is refused by the event's unique index (DuplicateScan: the transaction
+        is rolled back, the service answers with what that delivery recorded). A separate
+        SELECT of the version, stage and scan id under the lock told the same two cases apart
+        and cost every scan a statement. A row that fills a line checks them first, in
+        `apply_scan_locked`'s order, so that a serial changed meanwhile counts no unit on the
+        line; it reads the line's count with this unit, for the sentence."""
         rules, hot = scan.rules, self._hot
         rule = rules.rules[number]
         view = serial.view
         cursor = self._db.cursor()  # one for the transaction's statements
-        filled = rules.document_id if rule.fills_line else None
+        from_stage, to_stage = _TEXT[view.stage], _TEXT[rule.to_stage]
+        document_id = serial.document_id
         line = None
-        if filled is not None:
+        if rule.fills_line and rules.document_id is not None:
+            filled = rules.document_id
             row = cursor.execute(hot["line_count"], (filled, serial.item_id)).fetchone()
             if row is None:
-                return Scanned("line", serial, None, None, number)
+                return Scanned("line", serial, None, None, number, line)
             line = (int(row[0]) + 1, int(row[1]))
-        version, stage, earlier = cursor.execute(
-            hot["scan_check"], (scan.scan_id, serial.id)
-        ).fetchone()
-        if earlier is not None:
-            return Scanned("recorded", serial, None, earlier, number, line)
-        from_stage = _TEXT[view.stage]
-        if version != view.version or stage != from_stage:
-            return Scanned("changed", serial, None, None, number, line)
-        document_id = serial.document_id
-        if filled is not None:
+            version, stage, earlier = cursor.execute(
+                hot["scan_check"], (scan.scan_id, serial.id)
+            ).fetchone()
+            if earlier is not None:
+                return Scanned("recorded", serial, None, earlier, number, line)
+            if version != view.version or stage != from_stage:
+                return Scanned("changed", serial, None, None, number, line)
             if cursor.execute(hot["fill_line"], (filled, serial.item_id)).rowcount != 1:
                 return Scanned("line", serial, None, None, number, line)
             document_id = filled
-        to_stage, at = _TEXT[rule.to_stage], iso(scan.at)
+        at = iso(scan.at)
         moved = cursor.execute(
-            hot["update_serial"],
+            hot["move_serial"],
             (to_stage, rules.site_after[number], document_id, at, rules.operator, serial.id,
-             view.version),
+             view.version, from_stage),
         )  # fmt: skip
         if moved.rowcount != 1:
-            raise VersionChanged(str(serial.id))
+            if line is not None:  # checked under this lock a moment ago
+                raise VersionChanged(str(serial.id))
+            return Scanned("changed", serial, None, None, number, line)
         message = rule.message_for(view.serial_no, line)
         values = (
             scan.scan_id, "scan", serial.id, rules.mode, from_stage, to_stage, rules.station,

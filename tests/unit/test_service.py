@@ -183,6 +183,32 @@ def test_a_retried_scan_applies_once(service: StationService) -> None:
     assert len(service.events("SN0000000015")) == 1
 
 
+def test_a_second_delivery_recorded_between_the_read_and_the_write_is_answered_once(
+    service: StationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same scan (one scan id) delivered twice at once, the other delivery refused and
+    logged after this one read the serial and before it writes: this one moves nothing and
+    answers with what the other recorded; the scan id keeps its one event. (SQLite's usual
+    scan checks this by the event's unique scan id, not by a SELECT under its lock.)"""
+    event = ScanEvent("SN0000000019", source="test")
+    other = StationService.open(service.repo.target.url)  # another terminal's connection
+    real_write = service.repo.write
+
+    def write_after_the_other(work, **kw):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(service.repo, "write", real_write)
+        refused = other.scan(event, station(mode=Mode.VALIDATE))  # not registered yet
+        assert refused.kind is OutcomeKind.REJECTED, refused.message
+        return real_write(work, **kw)
+
+    monkeypatch.setattr(service.repo, "write", write_after_the_other)
+    outcome = service.scan(event, station())
+    other.close()
+    assert outcome.kind is OutcomeKind.ALREADY, outcome.message
+    assert outcome.message == "This scan was already recorded (rejected)"
+    assert service.serial("SN0000000019").stage is Stage.NOT_REGISTERED  # type: ignore[union-attr]
+    assert [e.outcome for e in service.events("SN0000000019")] == ["rejected"]
+
+
 def scan_while_another_station_changes(
     service: StationService, serial_no: str, set_sql: str, setup: StationSetup
 ):
