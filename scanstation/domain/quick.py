@@ -4,13 +4,16 @@ dataclass(frozen=True) sets each field with `object.__setattr__`, looked up on `
 for every field; a scan makes a few of these values (its code, the serial before and after,
 the outcome: some fifty fields), and those lookups were a quarter of the Python a SQLite scan
 ran (benchmarks/store.py). `quick_init` writes the same __init__ (same parameters, order,
-defaults and default factories) with that function looked up once. The class stays what
-dataclass made it: frozen, slotted, compared, hashed and replaced as before.
+defaults and default factories) with that function looked up once, and a field kept in a
+slot set by its slot's own setter (what `object.__setattr__` finds and calls for it, without
+looking the name up on the class each time: 770 -> 480 ns for eight fields). The class stays
+what dataclass made it: frozen, slotted, compared, hashed and replaced as before.
 """
 
 from __future__ import annotations
 
 import inspect
+import types
 from dataclasses import MISSING, fields, is_dataclass
 from typing import Any, TypeVar
 
@@ -42,9 +45,16 @@ def quick_init(cls: type[T]) -> type[T]:
         "_defaults": defaults,
         "_factories": factories,
     }
+    # A slot's setter by field: `_slot_0`, … (a field of another kind is set by `_set`).
+    slots = {
+        f.name: f"_slot_{n}"
+        for n, f in enumerate(fields(cls))
+        if type(inspect.getattr_static(cls, f.name, None)) is types.MemberDescriptorType
+    }
     parameters, lines = [], []
     for f in fields(cls):
-        if not f.init or f.kw_only or f.name == "self" or f.name in names:
+        taken_name = f.name in names or f.name in slots.values()
+        if not f.init or f.kw_only or f.name == "self" or taken_name:
             raise TypeError(f"{cls.__name__}.{f.name}: quick_init cannot make this field")
         if f.default is not MISSING:
             parameters.append(f"{f.name}=_defaults[{len(defaults)}]")
@@ -57,7 +67,11 @@ def quick_init(cls: type[T]) -> type[T]:
             factories.append(f.default_factory)
         else:
             parameters.append(f.name)
-        lines.append(f"    _set(self, {f.name!r}, {f.name})")
+        if f.name in slots:
+            names[slots[f.name]] = inspect.getattr_static(cls, f.name).__set__
+            lines.append(f"    {slots[f.name]}(self, {f.name})")
+        else:
+            lines.append(f"    _set(self, {f.name!r}, {f.name})")
     source = f"def __init__(self, {', '.join(parameters)}):\n" + "\n".join(lines or ["    pass"])
     exec(source, names)
     init = names["__init__"]

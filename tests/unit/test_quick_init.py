@@ -123,3 +123,24 @@ def test_field_names_cannot_reach_its_own_names() -> None:
     made = quick_init(Odd)()
     assert made == Odd(7, [])
     assert made._factory_0 == [] and made._default_0 == 7
+
+
+def test_a_slot_is_set_by_its_own_setter_and_its_name_cannot_be_shadowed() -> None:
+    # Slotted fields are set by their slot's setter, named `_slot_<n>`: a field of that name
+    # is refused, and a frozen slotted class still refuses assignment after its __init__.
+    @dataclass(frozen=True, slots=True)
+    class Slotted:
+        a: int
+        b: list[int] = field(default_factory=list)
+
+    made = quick_init(Slotted)(1)
+    assert made == Slotted(1, []) and made.b == []
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 2  # type: ignore[misc]
+
+    @dataclass(frozen=True, slots=True)
+    class Shadows:
+        _slot_0: int
+
+    with pytest.raises(TypeError):
+        quick_init(Shadows)
