@@ -8,10 +8,10 @@ the raw sqlite3 module in the same run (ratio = scanstation / raw; lower is bett
 (made by scanstation itself), with the same pragmas and page cache: a generation run reserves
 its numbers, checks them and the secondary QR tokens against both unique indexes and inserts;
 a lookup reads the serial with its item, run, site and document (four joins, 18 columns); a
-scan reads the serial with its scan id, then under BEGIN IMMEDIATE checks its version, stage
-and scan id, updates it under its version, appends the full event and commits with
-synchronous=FULL (the tally's triggers fire for both sides: the same schema). The difference
-left is scanstation's own Python.
+scan reads the serial with its scan id, then under BEGIN IMMEDIATE updates it only while it
+is at the version and in the stage read, appends the full event (the unique scan id refuses
+a second delivery) and commits with synchronous=FULL (the tally's triggers fire for both
+sides: the same schema). The difference left is scanstation's own Python.
 
 `--import-mb N` also imports a CSV of about N MB (streamed: peak memory and time, check-only
 and written). Prints the filesystem the files are on, and whether it is tmpfs. Prints figures
@@ -47,12 +47,9 @@ SCAN_SELECT = (
     f"SELECT {SERIAL_COLUMNS}, (SELECT outcome FROM event WHERE scan_id = ?){SERIAL_FROM} "
     "WHERE s.serial_no = ?"
 )
-SCAN_CHECK = (
-    "SELECT version, stage, (SELECT outcome FROM event WHERE scan_id = ?) FROM serial WHERE id = ?"
-)
 UPDATE_SERIAL = (
     "UPDATE serial SET stage = ?, site_id = ?, document_id = ?, updated_at = ?, "
-    "updated_by = ?, version = version + 1 WHERE id = ? AND version = ?"
+    "updated_by = ?, version = version + 1 WHERE id = ? AND version = ? AND stage = ?"
 )
 INSERT_EVENT = (
     "INSERT INTO event (scan_id, kind, serial_id, mode, from_stage, to_stage, station, site, "
@@ -225,19 +222,23 @@ def bench_lookup(
 
 
 def raw_scan(raw: sqlite3.Connection, serial_no: str) -> None:
-    """Register one serial the way scanstation's SQLite dialect does (store/scan_function.py):
-    read the serial with its scan id, then under BEGIN IMMEDIATE check its version, stage and
-    scan id, update it under its version, append the event, commit."""
+    """Register one serial the way scanstation's SQLite scan does (store/scan_rules.py,
+    `_move_by_rule`): read the serial with its scan id; when its stage and no earlier event
+    of this scan id let it move, under BEGIN IMMEDIATE update it while it is at the version
+    and in the stage read, append the event, commit."""
     scan_id = new_scan_id()
     probe = raw.execute(SCAN_SELECT, (scan_id, serial_no)).fetchone()
     read_at = now()
+    stage = probe[7]
+    if stage != "Not Registered at Plant" or probe[21] is not None:
+        return
     raw.execute("BEGIN IMMEDIATE")
-    version, stage, earlier = raw.execute(SCAN_CHECK, (scan_id, probe[0])).fetchone()
-    if stage == "Not Registered at Plant" and version == probe[14] and earlier is None:
+    moved = raw.execute(
+        UPDATE_SERIAL,
+        ("Registered at Plant", 1, None, read_at, "bench", probe[0], probe[14], stage),
+    )
+    if moved.rowcount == 1:
         recorded = now()
-        raw.execute(
-            UPDATE_SERIAL, ("Registered at Plant", 1, None, read_at, "bench", probe[0], version)
-        )
         raw.execute(
             INSERT_EVENT,
             (scan_id, "scan", probe[0], "register", stage, "Registered at Plant", "BENCH", "P1",
