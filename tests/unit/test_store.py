@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -246,7 +247,7 @@ def test_a_version_10_database_is_migrated_forward(
     """Schema 11 replaces PostgreSQL's one-call scan with the one that writes inline: a
     database whose function is schema 10's (here a stand-in that finds nothing) gets the
     current one, and its scans move serials and record events in one statement again."""
-    from scanstation.store.scan_rules import SCAN_FUNCTION
+    from scanstation.store.scan_rules import _ANSWER_COUNT, SCAN_FUNCTION
     from tests.conftest import build_small
 
     url = db_url if backend == "sqlite" else request.getfixturevalue("pg_url")
@@ -255,7 +256,8 @@ def test_a_version_10_database_is_migrated_forward(
     repo = service.repo
     if backend == "postgresql":
         header = SCAN_FUNCTION[: SCAN_FUNCTION.index("$fn$") + len("$fn$")]
-        repo._cursor(f"""{header} BEGIN answer := '["unknown"]'; END $fn$""")
+        finds_nothing = json.dumps(["unknown"] + [None] * (_ANSWER_COUNT - 1))
+        repo._cursor(f"""{header} BEGIN answer := '{finds_nothing}'; END $fn$""")
         assert service.scan(ScanEvent("SN0000000001"), station()).kind is OutcomeKind.UNKNOWN
     repo._cursor("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
     service.close()
