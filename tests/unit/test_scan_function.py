@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from scanstation.domain.model import ScanEvent, utc_now
 from scanstation.domain.outcome import OutcomeKind
 from scanstation.domain.stages import TRANSITIONS, DocumentKind, Mode, Needs, SiteKind, Stage
+from scanstation.domain.text import visible
 from scanstation.service import StationService, StationSetup
 from scanstation.store.scan_function import ScanWrite
 
@@ -804,3 +806,31 @@ def test_a_scan_shows_the_serials_texts_exactly_as_stored_and_as_they_are_now(
     assert (again.serial.item_name, again.serial.updated_by) == (odd, operator)
     assert again.serial == service.serial("SN0000000001")
     service.close()
+
+
+def test_a_scans_texts_and_times_reach_the_database_exactly(service: StationService) -> None:
+    """What a scan sends the one call (on PostgreSQL one JSON text, its times as microseconds
+    the server writes as text) is recorded as the station had it: the moment it was read, to
+    the microsecond and from another time zone, the payload with its escapes, quotes and
+    non-ASCII, and a key of such characters looked up as itself."""
+    serial = "SN0000000001"
+    read_at = datetime(2026, 3, 1, 7, 8, 9, 123457, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    payload = "\ufeff" + serial + "\t"  # a byte-order mark and a tab, shown as non-ASCII signs
+    before = utc_now()
+    outcome = service.scan(ScanEvent(payload, source="test", read_at=read_at), _register())
+    after = utc_now()
+    assert outcome.kind is OutcomeKind.OK, outcome.message
+    event = service.events(serial)[-1]
+    assert event.at == read_at and event.at.utcoffset() == timedelta(0)
+    assert event.recorded_at is not None and before <= event.recorded_at <= after
+    assert service.serial(serial).updated_at == read_at
+    assert event.payload == visible(payload) and not event.payload.isascii()
+    # A JSON-hostile key, unknown: looked up as itself, refused as unknown, not an error.
+    hostile = "NO\"PE\\É'}{"
+    refused = service.scan(ScanEvent(hostile, source="test"), _register())
+    assert refused.kind is OutcomeKind.UNKNOWN, refused.message
+    assert visible(hostile.upper()) in refused.message
+
+
+def _register() -> StationSetup:
+    return StationSetup("T-8", "P1", Mode.REGISTER, operator="op-8")
