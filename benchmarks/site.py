@@ -5,7 +5,7 @@ on disjoint serials and on a contended set; then the issue's "done when" run wit
 
     python benchmarks/site.py [--pg-url URL] [--stations 4 16] [--scans 600] [--contended 300]
                               [--runs 3] [--cli 4x1500 16x400] [--replay 10000] [--profile]
-                              [--dispatch 600] [--no-register]
+                              [--dispatch 600] [--no-register] [--server-cpu 5]
 
 The three drivers, each a process a station (spawned, connected, then released together):
 
@@ -36,6 +36,13 @@ The dispatch run (`--dispatch N`): StationService stations dispatching N validat
 each, each station on its own DC (one line with room for all of them), released together: the
 scan against a document, one round trip since schema 12 (before: the serial read, the DC and
 its lines read, the transition applied). `--no-register` skips the register comparison.
+
+The server CPU run (`--server-cpu N`): one station at a time, so no other station's locks,
+spinning or group commit count, blocks of `--scans` register scans alternated over N rounds:
+the server's CPU a scan for StationService and the 1-trip function, and for StationService with
+the tally triggers switched off (what keeping `db info`'s counts costs a scan; both drivers pay
+it), medians. With 4 or 16 stations the server's CPU a scan moves with the load and the other
+stations far more than between the drivers.
 
 The database is a fresh one created on the server of `--pg-url` (default: the environment's
 SCANSTATION_TEST_PG_URL, else postgresql://postgres@127.0.0.1:5432/postgres) and dropped at the
@@ -573,7 +580,7 @@ def figures(run: Run) -> str:
 def compare_drivers(url: str, pool: Serials, args: argparse.Namespace) -> None:
     baseline = "1-trip function"
     for stations in args.stations:
-        for workload in ("disjoint", "contended"):
+        for workload in ("disjoint", "contended") if args.contended else ("disjoint",):
             rates: dict[str, list[float]] = {label: [] for label, _ in DRIVERS}
             p99s: dict[str, list[float]] = {label: [] for label, _ in DRIVERS}
             for run in range(1, args.runs + 1):
@@ -599,6 +606,60 @@ def compare_drivers(url: str, pool: Serials, args: argparse.Namespace) -> None:
                     f"{baseline}",
                     flush=True,
                 )
+
+
+# The tally's triggers (store/tally.py): switched off in the --server-cpu run's third row only,
+# on the benchmark's own database, to show what keeping `db info`'s counts costs the server.
+TALLY_TRIGGERS = (("serial", "tally_serial_stage"), ("event", "tally_event_insert"))
+
+
+def _tally_triggers(url: str, state: str) -> None:
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        for table, trigger in TALLY_TRIGGERS:
+            cur.execute(f"ALTER TABLE {table} {state} TRIGGER {trigger}")
+    conn.close()
+
+
+def compare_server_cpu(url: str, pool: Serials, args: argparse.Namespace) -> None:
+    """One station at a time, so no other station's locks, spinning or group commit are in the
+    figure: the server's CPU a register scan (its backend's utime+stime from /proc over a block
+    of --scans scans), StationService beside the 1-trip function, blocks alternated (the order
+    reversed every other round), then the medians of --server-cpu rounds. The third row is
+    StationService with the tally triggers off: what the counts cost a scan (both drivers pay
+    it; the triggers are switched on again after each of its blocks)."""
+    rows = (*DRIVERS[::2], ("StationService, no tally", service_station))
+    server: dict[str, list[float]] = {label: [] for label, _ in rows}
+    station: dict[str, list[float]] = {label: [] for label, _ in rows}
+    for block in range(1, args.server_cpu + 1):
+        for label, target in rows if block % 2 else rows[::-1]:
+            if label.endswith("no tally"):
+                _tally_triggers(url, "DISABLE")
+            try:
+                result = run_stations(target, url, [pool.take(args.scans)])
+            finally:
+                if label.endswith("no tally"):
+                    _tally_triggers(url, "ENABLE")
+            if result.server_us is None:
+                print("server CPU: the server's processes are not visible from here")
+                return
+            server[label].append(result.server_us)
+            station[label].append(result.client_us)
+            print(
+                f"  1 station block {block}  {label:<24} CPU a scan: server "
+                f"{result.server_us:4.0f} µs, station {result.client_us:4.0f} µs  load "
+                f"{os.getloadavg()[0]:5.1f}",
+                flush=True,
+            )
+    base = statistics.median(server["1-trip function"])
+    for label, _ in rows:
+        median = statistics.median(server[label])
+        print(
+            f"  1 station MEDIAN {label:<24} CPU a scan: server {median:4.0f} µs "
+            f"({median / base:.2f} × 1-trip function), station "
+            f"{statistics.median(station[label]):4.0f} µs",
+            flush=True,
+        )
 
 
 def ready_to_dispatch(url: str, slices: list[list[str]]) -> None:
@@ -683,6 +744,12 @@ def main() -> None:
         "--no-register", action="store_true", help="skip the register drivers' comparison"
     )
     parser.add_argument(
+        "--server-cpu",
+        type=int,
+        default=0,
+        help="rounds of the one-station server CPU comparison (blocks of --scans scans)",
+    )
+    parser.add_argument(
         "--async-commit",
         action="store_true",
         help="synchronous_commit=off for the benchmark's database only: measures the scan's "
@@ -707,7 +774,8 @@ def main() -> None:
             * sum(int(a) * int(b) for a, b in (shape.split("x") for shape in args.cli))
         )
         profiled = 2000 if args.profile else 0
-        needed = disjoint + contended + dispatched + cli + args.replay + profiled
+        one_station = 3 * args.server_cpu * args.scans
+        needed = disjoint + contended + dispatched + cli + args.replay + profiled + one_station
         t0 = time.perf_counter()
         pool = Serials(build(url, needed))
         print(
@@ -718,6 +786,8 @@ def main() -> None:
         print(f"server data: {server_storage(url)}", flush=True)
         if not args.no_register:
             compare_drivers(url, pool, args)
+        if args.server_cpu:
+            compare_server_cpu(url, pool, args)
         if args.dispatch:
             compare_dispatch(url, pool, args)
         if args.cli:
