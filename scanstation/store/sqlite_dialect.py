@@ -22,7 +22,7 @@ from scanstation.store.dialect import (
 from scanstation.store.errors import StoreBusy, StoreError
 from scanstation.store.tally import TALLY_TABLE, sqlite_tally_triggers
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "SqliteDialect", "bulk_cache_kib"]
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "SqliteDialect", "bulk_cache_kib", "connection_of"]
 
 # A short busy timeout and a bounded retry in the repository: a long timeout let one writer
 # starve for seconds while others kept winning the lock.
@@ -66,22 +66,32 @@ def bulk_cache_kib(serials: int) -> int:
     return max(BULK_CACHE_KIB, min(BULK_CACHE_MAX_KIB, wanted))
 
 
+def connection_of(db: peewee.Database) -> sqlite3.Connection:
+    """This thread's sqlite3 connection, opened if it is not (what Peewee's `cursor()` checks
+    first, read from its state without the three calls around it: every scan's statements
+    and its transaction come here)."""
+    state = db._state
+    return state.conn if not state.closed else db.connection()
+
+
 class _ImmediateTransaction:
     """What db.atomic("IMMEDIATE") does when no transaction is open, in one object instead of
     Peewee's three (every scan that writes is one of these: 11 -> 6.5 µs here): BEGIN IMMEDIATE,
     then Peewee's COMMIT, or its ROLLBACK when the work raised or the commit failed. It stands
-    on Peewee's transaction stack meanwhile, so in_transaction() holds and a nested atomic()
-    is a savepoint, as under atomic()."""
+    on Peewee's transaction stack meanwhile, so in_transaction() holds and a nested atomic() is
+    a savepoint, as under atomic(). BEGIN goes to the sqlite3 connection itself and the stack
+    is Peewee's list itself, without Peewee's cursor(), push_transaction() and
+    pop_transaction() around them (a sqlite3 error is classed the same, wrapped or not)."""
 
-    __slots__ = ("_db",)
+    __slots__ = ("_db", "_state")
 
     def __init__(self, db: peewee.Database) -> None:
         self._db = db
+        self._state = db._state  # Peewee's per-thread state (a threading.local)
 
     def __enter__(self) -> None:
-        db = self._db
-        db.cursor().execute("BEGIN IMMEDIATE")
-        db.push_transaction(self)
+        connection_of(self._db).execute("BEGIN IMMEDIATE")
+        self._state.transactions.append(self)
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         db = self._db
@@ -95,7 +105,7 @@ class _ImmediateTransaction:
                 db.rollback()
                 raise
         finally:
-            db.pop_transaction()
+            self._state.transactions.pop()
 
 
 class SqliteDialect(Dialect):
@@ -156,9 +166,8 @@ class SqliteDialect(Dialect):
             yield
 
     def execute_hot(self, db: peewee.Database, name: str, sql: str, params: Sequence[Any]) -> Any:
-        cursor = db.cursor()  # sqlite3 keeps its own statement cache
-        cursor.execute(sql, params)
-        return cursor
+        # sqlite3 keeps its own statement cache
+        return connection_of(db).execute(sql, params)
 
     def inserted_id(self, cursor: Any) -> int:
         return int(cursor.lastrowid)
