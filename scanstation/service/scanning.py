@@ -230,9 +230,14 @@ class Scanning:
         serial, number, message = scanned.serial, scanned.rule, scanned.message
         if scanned.status != "ok" or serial is None or number is None or message is None:
             return scanned
+        rule = rules.rules[number]
+        if scanned.moved is not None:  # SQLite: the store made the view as `_applied` would
+            return ScanOutcome(
+                OutcomeKind.OK, message, event, scanned.moved, rule.from_stage, rule.to_stage,
+                scanned.event_id,
+            )  # fmt: skip
         # The move as the row made it, told from the row itself (the store said its sentence),
         # not from a whole ScanWrite.
-        rule = rules.rules[number]
         return self._applied(
             event,
             station,

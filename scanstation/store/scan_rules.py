@@ -51,7 +51,8 @@ from json import loads as _loads
 from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
-from scanstation.domain.qr import PREFIX
+from scanstation.domain.model import SerialView
+from scanstation.domain.qr import PREFIX, signed_text
 from scanstation.domain.rules import (
     COUNT_MARK,
     QUANTITY_MARK,
@@ -65,10 +66,12 @@ from scanstation.domain.stages import Stage
 from scanstation.store.codec import from_iso, iso, micros
 from scanstation.store.errors import StoreError, VersionChanged
 from scanstation.store.serials import (
+    _STAGES,
     RECORDED_AT,
     LoadedSerial,
     serial_from_row,
 )
+from scanstation.store.sqlite_dialect import connection_of
 from scanstation.store.tries import Tries
 
 if TYPE_CHECKING:
@@ -183,16 +186,31 @@ class RuledScan(NamedTuple):
         """Step 3 of the function (for SQLite): the number of the row that moves this serial;
         `addressed_here`: the serial's document is addressed to the station's site."""
         view = serial.view
-        if self.gtin and view.gtin and view.gtin != self.gtin:
+        return self.match_values(
+            view.gtin, view.serial_no, view.secondary_qr, view.stage, view.sku, serial.site_id,
+            addressed_here,
+        )  # fmt: skip
+
+    def match_values(
+        self,
+        gtin: str | None,
+        serial_no: str,
+        qr: str | None,
+        stage: Stage,
+        sku: str,
+        site_id: int | None,
+        addressed_here: bool,
+    ) -> int | None:
+        """`match` of a serial's values as read (`qr`: its secondary QR text, signed or not)."""
+        if self.gtin and gtin and gtin != self.gtin:
             return None
-        by_qr = view.serial_no != self.key
-        if by_qr and not self.signed and (view.secondary_qr or "").upper().startswith(_SIGNED):
+        if serial_no != self.key and not self.signed and (qr or "").upper().startswith(_SIGNED):
             return None
-        place = None if serial.site_id is not None else False
-        if serial.site_id == self.rules.site_id:
+        place = None if site_id is not None else False
+        if site_id == self.rules.site_id:
             place = True
         # A row's item is compared by id in the database, by SKU here: one item, one SKU.
-        return first_rule(self.rules.rules, view.stage, place, view.sku, addressed_here)
+        return first_rule(self.rules.rules, stage, place, sku, addressed_here)
 
 
 class Scanned(NamedTuple):
@@ -212,6 +230,10 @@ class Scanned(NamedTuple):
     line: tuple[int, int] | None = None
     # `ok`: the event's sentence, as written.
     message: str | None = None
+    # `ok` on SQLite: the serial as this scan left it (the store read it and moved it: it
+    # makes the answer's view from the row, and `serial` holds it instead of the serial as
+    # read, whose view no one reads after a move).
+    moved: SerialView | None = None
 
 
 _SIGNED: Final = f"{PREFIX}."
@@ -486,13 +508,20 @@ class RuledScanStore:
             row = self._run("scan_by_qr", (scan.scan_id, scan.key)).fetchone()
             if row is None:
                 return Scanned("unknown")
-        serial = serial_from_row(row)
         if row[RECORDED_AT] is not None:
-            return Scanned("recorded", serial, None, row[RECORDED_AT])
-        number = scan.match(serial, self._addressed_here(scan.rules, serial))
+            return Scanned("recorded", serial_from_row(row), None, row[RECORDED_AT])
+        # Matched on the row's values (SERIAL_COLUMNS), before any view is made: a serial a
+        # row moves is answered with the view of it as moved (`_move_by_rule`), the one its
+        # outcome shows, and the view of it as read is made only when something reads it.
+        qr, seal, stage = row[6], row[18], row[7]
+        number = scan.match_values(
+            row[4], row[1], signed_text(qr, seal) if seal else qr,
+            _STAGES.get(stage) or Stage(stage), row[2], row[16],
+            self._addressed_here(scan.rules, row[17]),
+        )  # fmt: skip
         if number is None:
-            return Scanned("read", serial)
-        return self.write(lambda: self._move_by_rule(scan, serial, number))
+            return Scanned("read", serial_from_row(row))
+        return self.write(lambda: self._move_by_rule(scan, row, number))
 
     def _recorded_by(self: Repository, scan: RuledScan) -> bool:
         """The event of `scan`'s scan id was written by this delivery (one of its tries):
@@ -503,19 +532,20 @@ class RuledScanStore:
             return False
         return from_iso(row[0]) == scan.recorded_at and row[1] == scan.rules.station
 
-    def _addressed_here(self: Repository, rules: ScanRules, serial: LoadedSerial) -> bool:
-        """SQLite: the serial's document is addressed to the station's site (asked only when
-        a row needs to know)."""
-        if serial.document_id is None or not any(r.addressed_here for r in rules.rules):
+    def _addressed_here(self: Repository, rules: ScanRules, document_id: int | None) -> bool:
+        """SQLite: the serial's document (`document_id`) is addressed to the station's site
+        (asked only when a row needs to know)."""
+        if document_id is None or not any(r.addressed_here for r in rules.rules):
             return False
-        row = self._run("document_to_site", (serial.document_id,)).fetchone()
+        row = self._run("document_to_site", (document_id,)).fetchone()
         return row is not None and row[0] == rules.site_id
 
     def _move_by_rule(
-        self: Repository, scan: RuledScan, serial: LoadedSerial, number: int
+        self: Repository, scan: RuledScan, row: Sequence[Any], number: int
     ) -> Scanned:
-        """SQLite, inside the write transaction: the function's steps 4 to 6, written straight
-        from the scan and the row (no ScanWrite between: this is every usual scan's write).
+        """SQLite, inside the write transaction: the function's steps 4 to 6 for the serial
+        read as `row` (SERIAL_COLUMNS), written straight from the scan and the row (no
+        ScanWrite between: this is every usual scan's write).
 
         A row that fills no line (a registration, a receive, most moves) is steps 5 and 6 as
         the function takes them: the UPDATE holds only while the serial is at the version and
@@ -525,43 +555,49 @@ class RuledScanStore:
         SELECT of the version, stage and scan id under the lock told the same two cases apart
         and cost every scan a statement. A row that fills a line checks them first, in
         `apply_scan_locked`'s order, so that a serial changed meanwhile counts no unit on the
-        line; it reads the line's count with this unit, for the sentence."""
+        line; it reads the line's count with this unit, for the sentence.
+
+        `ok` answers with the serial as moved (`Scanned.moved`), made from the row once, as the
+        service's `_applied` makes it from the serial as read; anything else with the serial
+        as read."""
         rules, hot = scan.rules, self._hot
         rule = rules.rules[number]
-        view = serial.view
-        cursor = self._db.cursor()  # one for the transaction's statements
-        from_stage, to_stage = _TEXT[view.stage], _TEXT[rule.to_stage]
-        document_id = serial.document_id
+        serial_id, serial_no, version, item_id = row[0], row[1], row[14], row[15]
+        cursor = connection_of(self._db).cursor()  # one for the transaction's statements
+        from_stage, to_stage = row[7], _TEXT[rule.to_stage]
+        document_id = row[17]
         line = None
+        filled = None
         if rule.fills_line and rules.document_id is not None:
             filled = rules.document_id
-            row = cursor.execute(hot["line_count"], (filled, serial.item_id)).fetchone()
-            if row is None:
-                return Scanned("line", serial, None, None, number, line)
-            line = (int(row[0]) + 1, int(row[1]))
-            version, stage, earlier = cursor.execute(
-                hot["scan_check"], (scan.scan_id, serial.id)
+            counted = cursor.execute(hot["line_count"], (filled, item_id)).fetchone()
+            if counted is None:
+                return Scanned("line", serial_from_row(row), None, None, number, line)
+            line = (int(counted[0]) + 1, int(counted[1]))
+            now_version, now_stage, earlier = cursor.execute(
+                hot["scan_check"], (scan.scan_id, serial_id)
             ).fetchone()
             if earlier is not None:
-                return Scanned("recorded", serial, None, earlier, number, line)
-            if version != view.version or stage != from_stage:
-                return Scanned("changed", serial, None, None, number, line)
-            if cursor.execute(hot["fill_line"], (filled, serial.item_id)).rowcount != 1:
-                return Scanned("line", serial, None, None, number, line)
+                return Scanned("recorded", serial_from_row(row), None, earlier, number, line)
+            if now_version != version or now_stage != from_stage:
+                return Scanned("changed", serial_from_row(row), None, None, number, line)
+            if cursor.execute(hot["fill_line"], (filled, item_id)).rowcount != 1:
+                return Scanned("line", serial_from_row(row), None, None, number, line)
             document_id = filled
         at = iso(scan.at)
+        site_id = rules.site_after[number]
         moved = cursor.execute(
             hot["move_serial"],
-            (to_stage, rules.site_after[number], document_id, at, rules.operator, serial.id,
-             view.version, from_stage),
+            (to_stage, site_id, document_id, at, rules.operator, serial_id, version,
+             from_stage),
         )  # fmt: skip
         if moved.rowcount != 1:
             if line is not None:  # checked under this lock a moment ago
-                raise VersionChanged(str(serial.id))
-            return Scanned("changed", serial, None, None, number, line)
-        message = rule.message_for(view.serial_no, line)
+                raise VersionChanged(str(serial_id))
+            return Scanned("changed", serial_from_row(row), None, None, number, line)
+        message = rule.message_for(serial_no, line)
         values = (
-            scan.scan_id, "scan", serial.id, rules.mode, from_stage, to_stage, rules.station,
+            scan.scan_id, "scan", serial_id, rules.mode, from_stage, to_stage, rules.station,
             rules.site, rules.operator, at, iso(scan.recorded_at), rules.document_id,
             scan.source, scan.payload, rules.comment, "ok", message, None, None,
             rules.approved_by if rule.approved else None,
@@ -571,7 +607,21 @@ class RuledScanStore:
         except Exception as error:
             self.raise_if_duplicate(scan.scan_id, error)
             raise
-        return Scanned("ok", serial, cursor.lastrowid, None, number, line, message)
+        # The serial as moved, as the service's `_applied` tells it from the serial as read
+        # (a site named when the row put it at another, the station's document when the row
+        # filled its line): positionally, in SerialView's field order.
+        qr, seal, printed_at = row[6], row[18], row[20]
+        after = SerialView(
+            serial_no, row[2], row[3], row[4], row[5], signed_text(qr, seal) if seal else qr,
+            rule.to_stage, rules.site if site_id != row[16] else row[8],
+            rules.document_reference if filled is not None else row[9],
+            from_iso(row[10]), row[11], scan.at, rules.operator, version + 1, row[19],
+            from_iso(printed_at) if printed_at else None,
+        )  # fmt: skip
+        return Scanned(
+            "ok", LoadedSerial(serial_id, after, item_id, site_id, document_id), cursor.lastrowid,
+            None, number, line, message, after,
+        )  # fmt: skip
 
     def _call_scan(self: Repository, scan: RuledScan) -> Sequence[Any]:
         call = self._scan_calls.get(scan.rules)
