@@ -34,10 +34,11 @@ Every status returns the serial as read in step 1 (its run, site and document by
 by `ScanNames` from what the station has read before: a name not seen yet is one more read),
 and anything but `ok` goes on exactly as the separate read did: `decide()` on that serial, and
 a serial `changed` meanwhile decided again under the lock, where CONFLICT is told apart. SQLite
-has no round trips: `RuledScan.match` finds the row in Python after its own read, and
-`_move_by_rule` does steps 4–6 in one write transaction: a row that fills a line with
-`apply_scan_locked`'s checks first, any other as the function does steps 5 and 6 (the UPDATE
-under the version and stage read, the event under its unique scan id).
+has no round trips: `RuledScan.match` finds the row in Python from the values its own read
+returned, and `_move_by_rule` does steps 4–6 in one write transaction: a row that fills a line
+with `apply_scan_locked`'s checks first, any other as the function does steps 5 and 6 (the
+UPDATE under the version and stage read, the event under its unique scan id), and makes the
+view of the serial as moved, the only one a moved serial's answer needs.
 """
 
 from __future__ import annotations
@@ -182,16 +183,7 @@ class RuledScan(NamedTuple):
             )),
         )  # fmt: skip
 
-    def match(self, serial: LoadedSerial, addressed_here: bool) -> int | None:
-        """Step 3 of the function (for SQLite): the number of the row that moves this serial;
-        `addressed_here`: the serial's document is addressed to the station's site."""
-        view = serial.view
-        return self.match_values(
-            view.gtin, view.serial_no, view.secondary_qr, view.stage, view.sku, serial.site_id,
-            addressed_here,
-        )  # fmt: skip
-
-    def match_values(
+    def match(
         self,
         gtin: str | None,
         serial_no: str,
@@ -201,7 +193,9 @@ class RuledScan(NamedTuple):
         site_id: int | None,
         addressed_here: bool,
     ) -> int | None:
-        """`match` of a serial's values as read (`qr`: its secondary QR text, signed or not)."""
+        """Step 3 of the function (for SQLite): the number of the row that moves the serial
+        read with these values (`qr`: its secondary QR text, signed or not), before any view
+        of it is made; `addressed_here`: its document is addressed to the station's site."""
         if self.gtin and gtin and gtin != self.gtin:
             return None
         if serial_no != self.key and not self.signed and (qr or "").upper().startswith(_SIGNED):
@@ -521,7 +515,7 @@ class RuledScanStore:
         # row moves is answered with the view of it as moved (`_move_by_rule`), the one its
         # outcome shows, and the view of it as read is made only when something reads it.
         qr, seal, stage = row[6], row[18], row[7]
-        number = scan.match_values(
+        number = scan.match(
             row[4], row[1], signed_text(qr, seal) if seal else qr,
             _STAGES.get(stage) or Stage(stage), row[2], row[16],
             self._addressed_here(scan.rules, row[17]),
