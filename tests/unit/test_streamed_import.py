@@ -114,6 +114,10 @@ _CHILD = """
 import os, signal, sys, threading, time
 from scanstation.service import imports
 
+# A terminal's Ctrl-C, as a shell gives it: a test run started in the background (CI) would
+# pass SIGINT on ignored, and Python then never raises KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 real_rows = imports._StreamedWrite._rows
 TO_WRITER = sys.argv.pop(1) == "writer"
 
